@@ -58,10 +58,10 @@ const (
 func TestHandshakeMatchesPublishedClientVector(t *testing.T) {
 	server := keyFromHex(t, publishedServerPriv)
 	client := keyFromHex(t, publishedClientPriv)
-	if got := hex.EncodeToString(server.Public().bytes()); got != publishedServerPub {
+	if got := hex.EncodeToString(server.Public().Bytes()); got != publishedServerPub {
 		t.Fatalf("server public key: got %s, want %s", got, publishedServerPub)
 	}
-	if got := hex.EncodeToString(client.Public().bytes()); got != publishedClientPub {
+	if got := hex.EncodeToString(client.Public().Bytes()); got != publishedClientPub {
 		t.Fatalf("client public key: got %s, want %s", got, publishedClientPub)
 	}
 
@@ -372,5 +372,3 @@ func TestSessionCarriesMessagesBothWays(t *testing.T) {
 		})
 	}
 }
-
-func (p PublicKey) bytes() []byte { return p[:] }

@@ -32,6 +32,9 @@ func ParsePublicKey(s string) (PublicKey, error) {
 // and the operator configuration use.
 func (p PublicKey) String() string { return base64.StdEncoding.EncodeToString(p[:]) }
 
+// Bytes returns the key as a slice.
+func (p PublicKey) Bytes() []byte { return p[:] }
+
 // Equal compares in constant time.
 func (p PublicKey) Equal(o PublicKey) bool { return subtle.ConstantTimeCompare(p[:], o[:]) == 1 }
 

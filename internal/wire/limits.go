@@ -54,6 +54,20 @@ var decMode = mustDecMode(cbor.DecOptions{
 	IntDec:            cbor.IntDecConvertNone,
 })
 
+// resultMode decodes RPC results: as strict as decMode, except that a
+// map may carry fields the caller's struct does not know, so that a newer
+// server can add result fields without breaking older clients.
+var resultMode = mustDecMode(cbor.DecOptions{
+	DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+	IndefLength:      cbor.IndefLengthForbidden,
+	TagsMd:           cbor.TagsForbidden,
+	MaxNestedLevels:  MaxNesting,
+	MaxArrayElements: MaxArrayElements,
+	MaxMapPairs:      MaxMapPairs,
+	UTF8:             cbor.UTF8RejectInvalid,
+	IntDec:           cbor.IntDecConvertNone,
+})
+
 // encMode is deterministic ("core deterministic encoding", RFC 8949 §4.2.1)
 // so that equal values always encode to equal bytes.
 var encMode = mustEncMode(cbor.CoreDetEncOptions())
@@ -76,6 +90,9 @@ func mustEncMode(o cbor.EncOptions) cbor.EncMode {
 
 // Unmarshal decodes exactly one CBOR item strictly (see decMode).
 func Unmarshal(b []byte, v any) error { return decMode.Unmarshal(b, v) }
+
+// UnmarshalResult decodes an RPC result (see resultMode).
+func UnmarshalResult(b []byte, v any) error { return resultMode.Unmarshal(b, v) }
 
 // Marshal encodes v deterministically.
 func Marshal(v any) ([]byte, error) { return encMode.Marshal(v) }

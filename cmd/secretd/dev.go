@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/niomon/niomon/internal/runner"
+)
+
+// cmdDev runs both halves on one machine: the enclave as a child process
+// listening on a private Unix socket, and the runner in this process.
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev", stderr)
+	var f runnerFlags
+	f.register(fs, "127.0.0.1:9000")
+	plainImport := fs.Bool("dev-allow-plaintext-import", false, "let the enclave take a mnemonic in plaintext (hdwallet_import_with_policy), for tests")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	keys, err := f.resolve(fs, nil)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, f.logLevel, "dev")
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, f.data, f.postgres)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	devKey, err := runner.LoadOrCreateDevSealingKey(f.data)
+	if err != nil {
+		return err
+	}
+	var keyFile string
+	if len(keys) == 0 {
+		path, pub, err := devClientKey(f.data, log)
+		if err != nil {
+			return err
+		}
+		keyFile, keys = path, append(keys, pub)
+	}
+
+	// A private directory keeps the socket path short (Unix sockets allow
+	// about 100 bytes) and out of reach of other users.
+	sockDir, err := os.MkdirTemp("", "secretd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(sockDir)
+	sockAddr := "unix:" + filepath.Join(sockDir, "enclave.sock")
+
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	childArgs := []string{"enclave", "--dev", "--listen", sockAddr, "--log-level", f.logLevel}
+	if *plainImport {
+		childArgs = append(childArgs, "--dev-allow-plaintext-import")
+	}
+	child := exec.Command(exe, childArgs...)
+	child.Stdout, child.Stderr = stderr, stderr
+	child.SysProcAttr = &syscall.SysProcAttr{
+		// The enclave must not outlive us, even if we are killed.
+		Pdeathsig: syscall.SIGTERM,
+		// Its own process group: a terminal's Ctrl-C reaches only us, and
+		// we stop the runner before the enclave.
+		Setpgid: true,
+	}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("starting the enclave: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	childDone := make(chan struct{})
+	var childErr error
+	go func() {
+		childErr = child.Wait()
+		close(childDone)
+		cancel()
+	}()
+
+	err = runRunner(runCtx, runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: keys, DevSealingKey: devKey, Log: log}, stdout, func() {
+		if keyFile != "" {
+			fmt.Fprintf(stdout, "dev_client_key_file: %s\n", keyFile)
+		}
+	})
+	select {
+	case <-childDone:
+		if ctx.Err() == nil {
+			return fmt.Errorf("the enclave exited: %v", childErr)
+		}
+	default:
+		stopChild(child, childDone)
+	}
+	if err == nil {
+		log.Info("stopped")
+	}
+	return err
+}
+
+// stopChild asks the enclave to stop (SIGTERM: it wipes its keys and
+// exits), and kills it if it has not within 5 seconds.
+func stopChild(child *exec.Cmd, done <-chan struct{}) {
+	_ = child.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = child.Process.Kill()
+		<-done
+	}
+}

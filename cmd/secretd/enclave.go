@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/niomon/niomon/internal/attest/devattest"
+	"github.com/niomon/niomon/internal/attest/nitro"
+	"github.com/niomon/niomon/internal/enclave"
+	"github.com/niomon/niomon/internal/sock"
+)
+
+func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("enclave", stderr)
+	listen := fs.String("listen", "", "the one socket: unix:PATH (dev) or vsock:PORT (Nitro)")
+	dev := fs.Bool("dev", false, "dev mode: dev attestation and the runner's dev sealing key. Never in a real TEE")
+	plainImport := fs.Bool("dev-allow-plaintext-import", false, "dev only: offer hdwallet_import_with_policy, which takes a mnemonic in plaintext inside the session")
+	cacheSize := fs.Int("cache-size", 4096, "unsealed wallets kept in memory")
+	memLimit := fs.Int("memory-limit-mib", 48, "Go heap limit in MiB (Nitro enclaves have fixed, small memory)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *listen == "" {
+		return usagef("--listen is required")
+	}
+	log, err := newLogger(stderr, *logLevel, "enclave")
+	if err != nil {
+		return err
+	}
+	debug.SetMemoryLimit(int64(*memLimit) << 20)
+
+	cfg := enclave.Config{Dev: *dev, AllowPlaintextImport: *plainImport, CacheSize: *cacheSize, Log: log}
+	if *dev {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		m, err := devattest.Measure(exe)
+		if err != nil {
+			return fmt.Errorf("measuring the executable: %w", err)
+		}
+		if cfg.Attester, err = devattest.New(m); err != nil {
+			return err
+		}
+		log.Warn("DEV MODE: attestation is signed by the public dev root and the master key by the runner's dev key; nothing here is secret from the host")
+	} else {
+		p, err := nitro.Open()
+		if err != nil {
+			return fmt.Errorf("opening the Nitro Security Module (use --dev outside a Nitro enclave): %w", err)
+		}
+		defer p.Close()
+		cfg.Attester = p
+		// Sealing the master key in Nitro needs AWS KMS with this
+		// enclave's attestation as the recipient, through the runner's
+		// outbound relay. This build has no KMS client.
+		return errors.New("nitro mode: this build has no AWS KMS master-key sealer; run with --dev")
+	}
+	e, err := enclave.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := sock.Listen(*listen)
+	if err != nil {
+		return err
+	}
+	log.Info("enclave listening", "socket", *listen)
+	return e.Serve(ctx, ln)
+}

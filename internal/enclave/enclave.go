@@ -1,0 +1,345 @@
+// Package enclave is the trusted half of secretd: everything that touches
+// private keys. It runs inside the TEE with one listening socket and no
+// disk, network or shell; its runner opens every connection to it (see
+// package hostlink for the connection kinds).
+//
+// This package and the packages it imports from this module (wire, seal,
+// hd, hostlink, attest) are the trusted computing base. Keep them small:
+// enclave_imports_test.go fails when a new import appears.
+package enclave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/niomon/niomon/internal/hostlink"
+	"github.com/niomon/niomon/internal/seal"
+	"github.com/niomon/niomon/internal/wire"
+)
+
+// Attester produces attestation documents (NSM in Nitro, a dev document in
+// dev mode).
+type Attester interface {
+	Attest(nonce, userData, publicKey []byte) ([]byte, error)
+}
+
+// Config configures an enclave.
+type Config struct {
+	// Dev enables dev mode: the master key is sealed to the dev sealing key
+	// the runner supplies. Never set in a real TEE.
+	Dev bool
+	// AllowPlaintextImport enables hdwallet_import_with_policy, which
+	// receives a mnemonic inside the Noise session. Dev only: it exists
+	// for tests and migration rehearsals.
+	AllowPlaintextImport bool
+	// MasterSealer seals the master key outside dev mode (AWS KMS with an
+	// attestation recipient in Nitro). Nil in dev mode.
+	MasterSealer MasterSealer
+	// Attester signs attestation documents.
+	Attester Attester
+	// CacheSize bounds the unsealed wallets kept in memory.
+	CacheSize int
+	// MaxSessions bounds concurrent client sessions.
+	MaxSessions int
+	// ClockSkew bounds how far a ClientHello timestamp may be from now.
+	ClockSkew time.Duration
+	// Log receives operational events; never key material.
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Enclave serves the Secretd protocol on relayed client connections.
+type Enclave struct {
+	cfg Config
+	log *slog.Logger
+
+	bootMu   sync.Mutex
+	booted   chan struct{} // closed once the keys below are set
+	identity wire.PrivateKey
+	walletK  *seal.Key
+
+	links   sync.Mutex
+	linkSet map[*hostlink.Link]struct{}
+
+	allow    atomic.Pointer[map[wire.PublicKey]struct{}]
+	cache    *walletCache
+	sessions chan struct{}
+	methods  map[string]method
+}
+
+// New returns an enclave that has no keys until a runner connects.
+func New(cfg Config) (*Enclave, error) {
+	if cfg.Attester == nil {
+		return nil, errors.New("enclave: an attester is required")
+	}
+	if !cfg.Dev && cfg.MasterSealer == nil {
+		return nil, errors.New("enclave: outside dev mode a master-key sealer is required")
+	}
+	if cfg.AllowPlaintextImport && !cfg.Dev {
+		return nil, errors.New("enclave: plaintext import is a dev-mode switch")
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 4096
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 1024
+	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = 15 * time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	e := &Enclave{
+		cfg:      cfg,
+		log:      cfg.Log,
+		booted:   make(chan struct{}),
+		linkSet:  make(map[*hostlink.Link]struct{}),
+		cache:    newWalletCache(cfg.CacheSize),
+		sessions: make(chan struct{}, cfg.MaxSessions),
+	}
+	empty := map[wire.PublicKey]struct{}{}
+	e.allow.Store(&empty)
+	e.methods = e.methodTable()
+	return e, nil
+}
+
+// Serve accepts runner connections on ln until ctx ends. On return every
+// cached key has been wiped.
+func (e *Enclave) Serve(ctx context.Context, ln net.Listener) error {
+	defer e.cache.wipeAll()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.handleConn(ctx, conn)
+		}()
+	}
+}
+
+func (e *Enclave) handleConn(ctx context.Context, conn net.Conn) {
+	var kind [1]byte
+	_ = conn.SetReadDeadline(time.Now().Add(wire.HandshakeTimeout))
+	if _, err := io.ReadFull(conn, kind[:]); err != nil {
+		conn.Close()
+		return
+	}
+	switch kind[0] {
+	case hostlink.ConnHost:
+		_ = conn.SetReadDeadline(time.Time{})
+		e.serveHost(ctx, conn)
+	case hostlink.ConnClient:
+		e.serveClient(ctx, conn)
+	default:
+		conn.Close()
+	}
+}
+
+// serveHost runs one host link: it boots the enclave on the first one, and
+// offers the link for storage requests until it fails.
+func (e *Enclave) serveHost(ctx context.Context, conn net.Conn) {
+	link, hello, err := hostlink.Accept(conn)
+	if err != nil {
+		e.log.Warn("host link refused", "err", err)
+		conn.Close()
+		return
+	}
+	defer link.Close()
+	if err := e.boot(ctx, link, hello); err != nil {
+		e.log.Error("boot failed", "err", err)
+		_ = link.Ready(nil, err)
+		return
+	}
+	e.setAllowList(hello.ClientKeys)
+	e.links.Lock()
+	e.linkSet[link] = struct{}{}
+	e.links.Unlock()
+	defer func() {
+		e.links.Lock()
+		delete(e.linkSet, link)
+		e.links.Unlock()
+	}()
+	if err := link.Ready(e.identity.Public().Bytes(), nil); err != nil {
+		return
+	}
+	e.log.Info("host link ready")
+	select {
+	case <-link.Done():
+	case <-ctx.Done():
+	}
+}
+
+func (e *Enclave) setAllowList(keys [][]byte) {
+	m := make(map[wire.PublicKey]struct{}, len(keys))
+	for _, k := range keys {
+		var p wire.PublicKey
+		if len(k) == len(p) {
+			copy(p[:], k)
+			m[p] = struct{}{}
+		}
+	}
+	e.allow.Store(&m)
+}
+
+// link returns a live host link for a storage request.
+func (e *Enclave) link() (*hostlink.Link, error) {
+	e.links.Lock()
+	defer e.links.Unlock()
+	for l := range e.linkSet {
+		select {
+		case <-l.Done():
+			continue
+		default:
+			return l, nil
+		}
+	}
+	return nil, hostlink.ErrUnavailable
+}
+
+// serveClient runs the handshake and then one client session.
+func (e *Enclave) serveClient(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	select {
+	case e.sessions <- struct{}{}:
+		defer func() { <-e.sessions }()
+	default:
+		_ = wire.WriteFrame(conn, []byte(wire.RefuseBusy))
+		return
+	}
+	select {
+	case <-e.booted:
+	case <-time.After(wire.HandshakeTimeout):
+		_ = wire.WriteFrame(conn, []byte(wire.RefuseNotReady))
+		return
+	case <-ctx.Done():
+		return
+	}
+	_ = conn.SetDeadline(time.Now().Add(wire.HandshakeTimeout))
+	s, peer, err := wire.Server(conn, e.identity, e.authorize)
+	if err != nil {
+		e.log.Debug("handshake refused", "err", err)
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	e.serveSession(ctx, s, peer)
+}
+
+// authorize admits static_key clients on the allow-list whose hello is
+// recent.
+func (e *Enclave) authorize(peer wire.PublicKey, h wire.ClientHello) error {
+	if h.AuthMethod != wire.AuthStaticKey {
+		return &wire.Refusal{Reason: "unsupported auth method"}
+	}
+	if _, ok := (*e.allow.Load())[peer]; !ok {
+		return &wire.Refusal{Reason: wire.RefuseAuth}
+	}
+	now := e.cfg.Now()
+	ts := time.Unix(0, int64(min(h.Timestamp, 1<<63-1)))
+	if ts.Before(now.Add(-e.cfg.ClockSkew)) || ts.After(now.Add(e.cfg.ClockSkew)) {
+		return &wire.Refusal{Reason: "client clock out of range"}
+	}
+	return nil
+}
+
+// maxInFlight bounds the requests one session runs at once; further
+// requests wait, which pushes back on the client.
+const maxInFlight = 32
+
+func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.Peer) {
+	mr := wire.NewMessageReader(s)
+	sem := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		item, err := mr.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				e.log.Debug("session ended", "err", err)
+			}
+			return
+		}
+		req, err := wire.DecodeRequest(item)
+		if err != nil {
+			var re *wire.RequestError
+			if errors.As(err, &re) && re.HasID {
+				e.reply(s, re.MsgID, nil, &wire.RPCError{Code: wire.CodeBadRequest, Message: re.Reason})
+				continue
+			}
+			e.log.Debug("undecodable request, closing session", "err", err)
+			return
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			result, err := e.dispatch(ctx, peer, req)
+			e.reply(s, req.MsgID, result, err)
+		}()
+	}
+}
+
+func (e *Enclave) reply(s *wire.Session, msgid uint64, result any, err error) {
+	var text *string
+	if err != nil {
+		var re *wire.RPCError
+		if !errors.As(err, &re) {
+			e.log.Error("request failed", "err", err)
+			re = &wire.RPCError{Code: wire.CodeInternal, Message: "internal error"}
+		}
+		t := re.Error()
+		text = &t
+	}
+	b, encErr := wire.EncodeResponse(msgid, text, result)
+	if encErr != nil {
+		e.log.Error("encoding a response", "err", encErr)
+		t := (&wire.RPCError{Code: wire.CodeInternal, Message: "internal error"}).Error()
+		b, _ = wire.EncodeResponse(msgid, &t, nil)
+	}
+	_, _ = s.Write(b)
+}
+
+func (e *Enclave) dispatch(ctx context.Context, peer wire.Peer, req wire.Request) (result any, err error) {
+	defer func() {
+		// A bug in a handler must not take the enclave down with every
+		// other session in it; the client gets a fixed error.
+		if r := recover(); r != nil {
+			e.log.Error("handler panicked", "method", req.Method, "panic", fmt.Sprint(r))
+			result, err = nil, &wire.RPCError{Code: wire.CodeInternal, Message: "internal error"}
+		}
+	}()
+	m, ok := e.methods[req.Method]
+	if !ok {
+		return nil, &wire.RPCError{Code: wire.CodeUnknownMethod, Message: "unknown method"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return m(ctx, peer, req)
+}

@@ -1,0 +1,52 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/niomon/niomon/internal/hostlink"
+	"github.com/niomon/niomon/internal/store"
+)
+
+// backend serves host-link storage requests from a store.Store, mapping
+// its errors to the host link's codes. Database errors are logged here,
+// on the runner, and the enclave only hears "internal".
+type backend struct {
+	s   store.Store
+	log *slog.Logger
+}
+
+func (b backend) err(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return hostlink.ErrNotFound
+	case errors.Is(err, store.ErrExists):
+		return hostlink.ErrExists
+	case errors.Is(err, store.ErrConflict):
+		return hostlink.ErrConflict
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%w: %v", hostlink.ErrInvalid, err)
+	}
+	b.log.Error("store failed", "op", op, "err", err)
+	return err
+}
+
+func (b backend) Get(ctx context.Context, kind, id string) (hostlink.Object, error) {
+	o, err := b.s.Get(ctx, kind, id)
+	if err != nil {
+		return hostlink.Object{}, b.err("get", err)
+	}
+	return hostlink.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}, nil
+}
+
+func (b backend) Create(ctx context.Context, o hostlink.Object) error {
+	return b.err("create", b.s.Create(ctx, store.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}))
+}
+
+func (b backend) Update(ctx context.Context, o hostlink.Object, prev uint64) error {
+	return b.err("update", b.s.Update(ctx, store.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}, prev))
+}

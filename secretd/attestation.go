@@ -1,0 +1,74 @@
+package secretd
+
+import (
+	"crypto/x509"
+	"errors"
+	"time"
+
+	"github.com/niomon/niomon/internal/attest"
+	"github.com/niomon/niomon/internal/attest/devattest"
+	"github.com/niomon/niomon/internal/wire"
+)
+
+// AttestationPolicy is what a client requires of the enclave before it
+// trusts the cluster identity.
+type AttestationPolicy struct {
+	// PCRs maps PCR index to the value it must have (48 bytes, SHA-384).
+	// For Nitro, PCR0..2 pin the enclave image, kernel and application.
+	PCRs map[int][]byte
+	// AllowDebug accepts Nitro debug-mode enclaves (PCR0..2 all zero),
+	// whose memory the operator can read. Never in production.
+	AllowDebug bool
+	// AllowDev accepts documents from a dev enclave, signed by Niomon's
+	// public, insecure dev root. Never in production.
+	AllowDev bool
+	// Roots replaces the trust anchors (default: the AWS Nitro root G1,
+	// plus the dev root when AllowDev).
+	Roots *x509.CertPool
+	// MaxAge bounds the document's age (default 5 minutes).
+	MaxAge time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// ErrAttestation is the error for a document that does not satisfy the
+// policy; the wrapped error says which check failed.
+var ErrAttestation = errors.New("attestation rejected")
+
+func (p *AttestationPolicy) verify(doc, nonce []byte, identity wire.PublicKey) error {
+	roots := []*x509.CertPool{p.Roots}
+	if p.Roots == nil {
+		roots = []*x509.CertPool{attest.NitroRoots()}
+		if p.AllowDev {
+			roots = append(roots, devattest.Roots())
+		}
+	}
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	maxAge := p.MaxAge
+	if maxAge <= 0 {
+		maxAge = 5 * time.Minute
+	}
+	var err error
+	for _, r := range roots {
+		_, err = attest.Verify(doc, attest.Policy{
+			Roots:      r,
+			Now:        now,
+			PCRs:       p.PCRs,
+			AllowDebug: p.AllowDebug,
+			Nonce:      nonce,
+			PublicKey:  identity.Bytes(),
+			MaxAge:     maxAge,
+		})
+		// Only an untrusted chain is worth trying against the next root.
+		if !errors.Is(err, attest.ErrCertificate) {
+			break
+		}
+	}
+	if err != nil {
+		return errors.Join(ErrAttestation, err)
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package secretd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/niomon/niomon/internal/wire"
+)
+
+// conn is one session: requests are pipelined and answered by msgid.
+type conn struct {
+	nc net.Conn
+	s  *wire.Session
+
+	mu      sync.Mutex
+	pending map[uint64]chan result
+	nextID  uint64
+	err     error
+	done    chan struct{}
+}
+
+type result struct {
+	errText *string
+	raw     cbor.RawMessage
+}
+
+func newConn(nc net.Conn, s *wire.Session) *conn {
+	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{})}
+	go c.readLoop()
+	return c
+}
+
+func (c *conn) alive() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (c *conn) readLoop() {
+	mr := wire.NewMessageReader(c.s)
+	for {
+		item, err := mr.Next()
+		if err != nil {
+			c.close(fmt.Errorf("%w: %v", ErrConnection, err))
+			return
+		}
+		r, err := wire.DecodeResponse(item)
+		if err != nil {
+			c.close(fmt.Errorf("%w: %v", ErrConnection, err))
+			return
+		}
+		c.mu.Lock()
+		ch := c.pending[r.MsgID]
+		delete(c.pending, r.MsgID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- result{errText: r.Error, raw: r.Result}
+		}
+	}
+}
+
+func (c *conn) close(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	for id, ch := range c.pending {
+		close(ch)
+		delete(c.pending, id)
+	}
+	close(c.done)
+	c.nc.Close()
+}
+
+func (c *conn) call(ctx context.Context, method string, params []any, out any) error {
+	ch := make(chan result, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return err
+	}
+	id := c.nextID
+	c.nextID++
+	c.pending[id] = ch
+	c.mu.Unlock()
+
+	req, err := wire.EncodeRequest(id, method, params)
+	if err != nil {
+		c.forget(id)
+		return fmt.Errorf("secretd: encoding %s: %w", method, err)
+	}
+	if _, err := c.s.Write(req); err != nil {
+		c.close(fmt.Errorf("%w: %v", ErrConnection, err))
+		return c.closedErr()
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return c.closedErr()
+		}
+		if r.errText != nil {
+			return newError(*r.errText)
+		}
+		if out == nil {
+			return nil
+		}
+		if err := wire.UnmarshalResult(r.raw, out); err != nil {
+			return fmt.Errorf("secretd: decoding the %s result: %w", method, err)
+		}
+		return nil
+	case <-ctx.Done():
+		c.forget(id)
+		return ctx.Err()
+	}
+}
+
+func (c *conn) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+func (c *conn) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ErrConnection
+	}
+	return c.err
+}
+
+// Errors. A call's error matches one of these with errors.Is, and is an
+// *Error with the server's code and message when the server answered.
+var (
+	ErrNotFound      = errors.New("secretd: not found")
+	ErrExists        = errors.New("secretd: already exists")
+	ErrInvalidParams = errors.New("secretd: invalid params")
+	ErrUnknownMethod = errors.New("secretd: unknown method")
+	ErrUnavailable   = errors.New("secretd: unavailable")
+	ErrUnauthorized  = errors.New("secretd: unauthorized")
+	// ErrConnection: the session broke. The call may or may not have run.
+	ErrConnection = errors.New("secretd: connection lost")
+	// ErrClosed: the client was closed.
+	ErrClosed = errors.New("secretd: client closed")
+)
+
+// Error is an error answered by the server.
+type Error struct {
+	Code    string // stable, e.g. "not_found"
+	Message string
+}
+
+func newError(text string) error {
+	e := wire.ParseRPCError(text)
+	return &Error{Code: e.Code, Message: e.Message}
+}
+
+func (e *Error) Error() string { return "secretd: " + e.Code + ": " + e.Message }
+
+// Is maps the server's code to this package's sentinel errors.
+func (e *Error) Is(target error) bool {
+	switch e.Code {
+	case wire.CodeNotFound:
+		return target == ErrNotFound
+	case wire.CodeExists:
+		return target == ErrExists
+	case wire.CodeInvalidParams, wire.CodeBadRequest:
+		return target == ErrInvalidParams
+	case wire.CodeUnknownMethod:
+		return target == ErrUnknownMethod
+	case wire.CodeUnavailable:
+		return target == ErrUnavailable
+	case wire.CodeUnauthorized:
+		return target == ErrUnauthorized
+	}
+	return false
+}
+
+// RefusedError is a connection the server refused in the handshake.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return "secretd: connection refused: " + e.Reason }
