@@ -3,6 +3,7 @@ module github.com/niomon/niomon
 go 1.26.8
 
 require (
+	filippo.io/bigmod v0.1.0 // indirect
 	github.com/btcsuite/btcd v0.24.2 // indirect
 	github.com/btcsuite/btcd/btcec/v2 v2.3.5 // indirect
 	github.com/btcsuite/btcd/btcutil v1.1.6 // indirect

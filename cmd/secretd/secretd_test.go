@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil/hdkeychain"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/cosmos/go-bip39"
+	"github.com/niomon/niomon/secretd"
+)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+var xpubPaths = []string{"m/44'/60'/0'/0/0", "m/44'/60'/0'/0/1", "m/84'/0'/0'/0/0", "m/44'/118'/0'/0/0"}
+
+// snapshot reads the xpubs of wallets at xpubPaths.
+func snapshot(t *testing.T, c *secretd.Client, oids []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, oid := range oids {
+		for _, p := range xpubPaths {
+			x, err := c.ExtendedPublicKey(ctx(t), oid, p)
+			if err != nil {
+				t.Fatalf("%s %s: %v", oid, p, err)
+			}
+			out[oid+" "+p] = x.ExtendedPublicKey
+		}
+	}
+	return out
+}
+
+func sameSnapshot(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d xpubs, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%s after restart: got %s, want %s", k, got[k], v)
+		}
+	}
+}
+
+func TestDevCommandKeepsIdentityAndWalletsAcrossRestarts(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	start := func() (p *proc, addr, id string, k secretd.Key) {
+		p = startProc(t, "dev", "--listen", "127.0.0.1:0", "--data", data)
+		keyFile := p.waitFor("dev_client_key_file")
+		addr = p.waitFor("listen")
+		id = p.waitFor("cluster_identity")
+		k, err := secretd.LoadKeyFile(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, addr, id, k
+	}
+	p, addr1, id1, key := start()
+	c := dial(t, addr1, id1, key)
+	oids := []string{"alice", "bob", "carol"}
+	for _, oid := range oids {
+		if _, err := c.GenerateWallet(ctx(t), oid, 24, map[string]string{"user": oid}, "default"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshot(t, c, oids)
+	c.Close()
+	p.stop(syscall.SIGINT)
+
+	p2, addr2, id2, key2 := start()
+	if id2 != id1 {
+		t.Fatalf("identity after restart: got %s, want %s", id2, id1)
+	}
+	c2 := dial(t, addr2, id2, key2)
+	sameSnapshot(t, snapshot(t, c2, oids), before)
+	p2.stop(syscall.SIGTERM)
+}
+
+func TestEnclaveAndRunnerAsSeparateProcesses(t *testing.T) {
+	dir := shortTempDir(t)
+	data := filepath.Join(dir, "data")
+	sock := "unix:" + filepath.Join(dir, "enclave.sock")
+	key, _ := secretd.GenerateKey()
+
+	start := func() (enc, run *proc, addr, id string) {
+		enc = startProc(t, "enclave", "--dev", "--listen", sock)
+		run = startProc(t, "runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", key.PublicKey())
+		addr = run.waitFor("listen")
+		id = run.waitFor("cluster_identity")
+		return
+	}
+	enc, run, addr, id1 := start()
+	c := dial(t, addr, id1, key)
+	oids := make([]string, 20)
+	for i := range oids {
+		oids[i] = fmt.Sprintf("wallet-%02d", i)
+		if _, err := c.GenerateWallet(ctx(t), oids[i], 12+3*(i%5), nil, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshot(t, c, oids)
+	// The enclave's memory stays small under load: Nitro enclaves have a
+	// fixed, small allocation.
+	for range 5 {
+		snapshot(t, c, oids)
+	}
+	if kb := vmHWM(t, enc.cmd.Process.Pid); kb > 64<<10 {
+		t.Fatalf("enclave peak resident memory: got %d KiB, want at most 64 MiB", kb)
+	}
+	c.Close()
+	run.stop(syscall.SIGTERM)
+	enc.stop(syscall.SIGTERM)
+
+	enc2, run2, addr2, id2 := start()
+	_ = enc2
+	if id2 != id1 {
+		t.Fatalf("identity after restarting both: got %s, want %s", id2, id1)
+	}
+	c2 := dial(t, addr2, id2, key)
+	sameSnapshot(t, snapshot(t, c2, oids), before)
+	run2.stop(syscall.SIGTERM)
+}
+
+// secrets are every form in which a wallet's key material could leak.
+func secretsOf(t *testing.T, mnemonic string, paths []string) map[string][]byte {
+	t.Helper()
+	// MnemonicToByteArray returns the entropy followed by the checksum
+	// byte (for 12 words, a 4-bit checksum in one byte).
+	withChecksum, err := bip39.MnemonicToByteArray(mnemonic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entropy := withChecksum[:len(strings.Fields(mnemonic))*4/3]
+	seed := bip39.NewSeed(mnemonic, "")
+	out := map[string][]byte{
+		"mnemonic":       []byte(mnemonic),
+		"mnemonic words": []byte(strings.Join(strings.Fields(mnemonic)[3:9], " ")),
+		"entropy":        entropy,
+		"seed":           seed,
+	}
+	master, err := hdkeychain.NewMaster(seed, &chaincfg.MainNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, _ := master.ECPrivKey()
+	out["master private key"] = mk.Serialize()
+	out["master chain code"] = master.ChainCode()
+	out["master xprv"] = []byte(master.String())
+	for _, p := range paths {
+		k := master
+		for _, part := range strings.Split(p, "/")[1:] {
+			var i uint32
+			fmt.Sscanf(strings.TrimSuffix(part, "'"), "%d", &i)
+			if strings.HasSuffix(part, "'") {
+				i += hdkeychain.HardenedKeyStart
+			}
+			if k, err = k.Derive(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pk, _ := k.ECPrivKey()
+		out["private key "+p] = pk.Serialize()
+		out["xprv "+p] = []byte(k.String())
+	}
+	// Also their hex and base64 forms, as a log line would carry them.
+	for name, v := range out {
+		if len(v) >= 16 && !strings.HasPrefix(name, "mnemonic") && !strings.HasPrefix(name, "xprv") && name != "master xprv" {
+			out[name+" (hex)"] = []byte(hex.EncodeToString(v))
+			out[name+" (base64)"] = []byte(base64.StdEncoding.EncodeToString(v))
+		}
+	}
+	return out
+}
+
+func TestNoPlaintextKeyMaterialReachesTheRunner(t *testing.T) {
+	dir := shortTempDir(t)
+	data := filepath.Join(dir, "data")
+	encSock := filepath.Join(dir, "enclave.sock")
+	tapSock := filepath.Join(dir, "tap.sock")
+	key, _ := secretd.GenerateKey()
+
+	enc := startProc(t, "enclave", "--dev", "--dev-allow-plaintext-import", "--listen", "unix:"+encSock, "--log-level", "debug")
+	// Wait for the enclave socket before the tap dials it.
+	waitForFile(t, encSock)
+	// Everything between runner and enclave crosses this tap ...
+	encTap := startTap(t, "unix", tapSock, encSock)
+	run := startProc(t, "runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", "unix:"+tapSock, "--data", data, "--client-key", key.PublicKey(), "--log-level", "debug")
+	runAddr := run.waitFor("listen")
+	id := run.waitFor("cluster_identity")
+	// ... and everything between client and runner crosses this one.
+	cliTap := startTap(t, "tcp", "127.0.0.1:0", runAddr)
+	c := dial(t, cliTap.ln.Addr().String(), id, key)
+
+	// Fresh random mnemonics: a well-known one (all-zero entropy, say)
+	// would match unrelated bytes and prove nothing.
+	var mnemonics []string
+	for _, bits := range []int{128, 256} {
+		e, err := bip39.NewEntropy(bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := bip39.NewMnemonic(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mnemonics = append(mnemonics, m)
+	}
+	for i, m := range mnemonics {
+		oid := fmt.Sprintf("imported-%d", i)
+		if _, err := c.ImportWalletPlaintext(ctx(t), oid, m, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range xpubPaths {
+			if _, err := c.ExtendedPublicKey(ctx(t), oid, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.Close()
+	run.stop(syscall.SIGTERM)
+	enc.stop(syscall.SIGTERM)
+
+	places := readTree(t, data)
+	places["client↔runner traffic"] = cliTap.bytes()
+	places["runner↔enclave traffic"] = encTap.bytes()
+	places["runner stdout+stderr"] = run.stderr.Bytes()
+	places["enclave stderr"] = enc.stderr.Bytes()
+	if len(places["runner↔enclave traffic"]) < 1000 || len(places["client↔runner traffic"]) < 1000 {
+		t.Fatal("the taps recorded almost nothing: the scan would prove nothing")
+	}
+	for i, m := range mnemonics {
+		for name, secret := range secretsOf(t, m, xpubPaths) {
+			for place, b := range places {
+				if bytes.Contains(b, secret) {
+					t.Errorf("%s of mnemonic %d found in %s", name, i, place)
+				}
+			}
+		}
+	}
+}
+
+func waitForFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not appear", path)
+}

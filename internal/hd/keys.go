@@ -1,0 +1,33 @@
+package hd
+
+import (
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+)
+
+// Secp256k1PrivateKey returns the node's key as a decred secp256k1 key, for
+// signing. The caller owns the result and should call its Zero method.
+func (n *Node) Secp256k1PrivateKey() (*secp256k1.PrivateKey, error) {
+	if n == nil || !n.curve.valid() {
+		return nil, ErrWiped
+	}
+	if n.curve != Secp256k1 {
+		return nil, fmt.Errorf("%w: node is %v, not secp256k1", ErrUnsupportedCurve, n.curve)
+	}
+	return secp256k1.PrivKeyFromBytes(n.key[:]), nil
+}
+
+// Ed25519PrivateKey returns the node's key as an ed25519 private key (the
+// RFC 8032 seed expanded with its public key), for signing. The caller owns
+// the result and should clear it.
+func (n *Node) Ed25519PrivateKey() (ed25519.PrivateKey, error) {
+	if n == nil || !n.curve.valid() {
+		return nil, ErrWiped
+	}
+	if n.curve != Ed25519 {
+		return nil, fmt.Errorf("%w: node is %v, not ed25519", ErrUnsupportedCurve, n.curve)
+	}
+	return ed25519.NewKeyFromSeed(n.key[:]), nil
+}
