@@ -18,7 +18,7 @@ import (
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dev", stderr)
 	var f runnerFlags
-	f.register(fs, "127.0.0.1:9000")
+	f.register(fs, "127.0.0.1:9000", filepath.Join(".data", "secretd"))
 	plainImport := fs.Bool("dev-allow-plaintext-import", false, "let the enclave take a mnemonic in plaintext (hdwallet_import_with_policy), for tests")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -28,6 +28,9 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	if *listen == "" {
 		return usagef("--listen is required")
 	}
+	if *plainImport && !*dev {
+		return usagef("--dev-allow-plaintext-import needs --dev")
+	}
 	log, err := newLogger(stderr, *logLevel, "enclave")
 	if err != nil {
 		return err

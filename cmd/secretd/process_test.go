@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SECRETD_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBenchCluster()
+	os.Exit(code)
 }
 
 // proc is a secretd process started by a test.
@@ -229,7 +231,7 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-func vmHWM(t *testing.T, pid int) int {
+func vmHWM(t testing.TB, pid int) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -244,4 +246,13 @@ func vmHWM(t *testing.T, pid int) int {
 	}
 	t.Fatal("no VmHWM in /proc status")
 	return 0
+}
+
+func loadKey(t *testing.T, path string) secretd.Key {
+	t.Helper()
+	k, err := secretd.LoadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

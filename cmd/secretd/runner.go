@@ -55,9 +55,9 @@ type runnerFlags struct {
 	clientKeys                               keyList
 }
 
-func (f *runnerFlags) register(fs *flag.FlagSet, defaultListen string) {
+func (f *runnerFlags) register(fs *flag.FlagSet, defaultListen, defaultData string) {
 	fs.StringVar(&f.listen, "listen", defaultListen, "client TCP address")
-	fs.StringVar(&f.data, "data", "", "data directory (SQLite store, dev keys)")
+	fs.StringVar(&f.data, "data", defaultData, "data directory (SQLite store, dev keys)")
 	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL DSN; the store is SQLite in --data when empty")
 	fs.Var(&f.clientKeys, "client-key", "static_key client public key (base64) to allow; repeatable")
 	fs.StringVar(&f.config, "config", "", "JSON config file: listen, data, postgres, enclave, client_keys")
@@ -111,7 +111,7 @@ func openStore(ctx context.Context, data, dsn string) (store.Store, error) {
 func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("runner", stderr)
 	var f runnerFlags
-	f.register(fs, "127.0.0.1:9000")
+	f.register(fs, "127.0.0.1:9000", "")
 	enclaveAddr := fs.String("enclave", "", "enclave socket: unix:PATH or vsock:CID:PORT")
 	dev := fs.Bool("dev", false, "dev mode: hand the enclave the dev sealing key from --data")
 	if err := parseFlags(fs, args); err != nil {
