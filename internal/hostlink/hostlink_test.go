@@ -93,8 +93,12 @@ func TestLinkStorageOperations(t *testing.T) {
 			}
 			return err
 		}, nil},
-		{"update from a stale version", func() error { return l.Update(ctx, &Object{Kind: "wallet", ID: "alice", Version: 3, Blob: []byte{9}}, 2) }, ErrConflict},
-		{"update", func() error { return l.Update(ctx, &Object{Kind: "wallet", ID: "alice", Version: 2, Blob: []byte{9}}, 1) }, nil},
+		{"update from a stale version", func() error {
+			return l.Update(ctx, &Object{Kind: "wallet", ID: "alice", Version: 3, Blob: []byte{9}}, 2)
+		}, ErrConflict},
+		{"update", func() error {
+			return l.Update(ctx, &Object{Kind: "wallet", ID: "alice", Version: 2, Blob: []byte{9}}, 1)
+		}, nil},
 		{"an object with version 0 is refused before it is sent", func() error { return l.Create(ctx, &Object{Kind: "wallet", ID: "bob", Blob: []byte{1}}) }, ErrInvalid},
 		{"an oversized blob is refused before it is sent", func() error {
 			return l.Create(ctx, &Object{Kind: "wallet", ID: "bob", Version: 1, Blob: make([]byte, MaxBlob+1)})
