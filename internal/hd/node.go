@@ -72,7 +72,13 @@ func NewMaster(seed *Seed, c Curve) (*Node, error) {
 //
 // ed25519 allows hardened indexes only (SLIP-10): a non-hardened i returns
 // ErrHardenedOnly.
-func (n *Node) Child(i uint32) (*Node, error) {
+func (n *Node) Child(i uint32) (*Node, error) { return n.child(i, true) }
+
+// child is Child; withPub false skips computing the child's public key, a
+// scalar multiplication. Only Derive uses that, for intermediate nodes no
+// later step reads the public key of (see Derive). Such a node never
+// leaves this package.
+func (n *Node) child(i uint32, withPub bool) (*Node, error) {
 	if n == nil || !n.curve.valid() {
 		return nil, ErrWiped
 	}
@@ -120,6 +126,9 @@ func (n *Node) Child(i uint32) (*Node, error) {
 		}
 	}
 	copy(child.chainCode[:], I[32:])
+	if !withPub {
+		return child, nil
+	}
 	if err := publicKey(child.curve, &child.key, &child.pub); err != nil {
 		child.Wipe()
 		return nil, err
@@ -139,7 +148,13 @@ func (n *Node) Derive(p Path) (*Node, error) {
 	}
 	cur := n.Clone()
 	for k, i := range p {
-		next, err := cur.Child(i)
+		// A node's public key is read only by its non-hardened child (as
+		// HMAC data) and, for the result's parent, as the parent
+		// fingerprint. Skipping it elsewhere saves a scalar multiplication
+		// per hardened step: m/44'/60'/0'/0/i needs 3 instead of 5.
+		last := k == len(p)-1
+		withPub := last || k == len(p)-2 || p[k+1]&Hardened == 0
+		next, err := cur.child(i, withPub)
 		cur.Wipe()
 		if err != nil {
 			return nil, fmt.Errorf("%w (path component %d)", err, k+1)
