@@ -16,6 +16,7 @@ import (
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/cosmos/go-bip39"
+	"github.com/niomon/niomon/internal/pgtest"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -90,6 +91,27 @@ func TestDevCommandKeepsIdentityAndWalletsAcrossRestarts(t *testing.T) {
 }
 
 func TestEnclaveAndRunnerAsSeparateProcesses(t *testing.T) {
+	tests := []struct {
+		name     string
+		postgres func(t *testing.T) string
+	}{
+		{"sqlite store", nil},
+		{"postgres store", func(t *testing.T) string { return pgtest.NewSchema(t) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var storeArgs []string
+			if tc.postgres != nil {
+				storeArgs = []string{"--postgres", tc.postgres(t)}
+			}
+			separateProcesses(t, storeArgs)
+		})
+	}
+}
+
+// separateProcesses starts the enclave and the runner as two processes,
+// makes wallets, restarts both, and checks identity and xpubs survive.
+func separateProcesses(t *testing.T, storeArgs []string) {
 	dir := shortTempDir(t)
 	data := filepath.Join(dir, "data")
 	sock := "unix:" + filepath.Join(dir, "enclave.sock")
@@ -97,7 +119,8 @@ func TestEnclaveAndRunnerAsSeparateProcesses(t *testing.T) {
 
 	start := func() (enc, run *proc, addr, id string) {
 		enc = startProc(t, "enclave", "--dev", "--listen", sock)
-		run = startProc(t, "runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", key.PublicKey())
+		args := append([]string{"runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", key.PublicKey()}, storeArgs...)
+		run = startProc(t, args...)
 		addr = run.waitFor("listen")
 		id = run.waitFor("cluster_identity")
 		return

@@ -2,91 +2,18 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/niomon/niomon/internal/pgtest"
 )
 
-// postgresDSNEnv names the database the PostgreSQL tests use. .ci/postgres.sh
-// starts a throwaway cluster and sets it. Each test works in its own schema,
-// dropped afterwards, so runs never see each other's data.
-const postgresDSNEnv = "NIOMON_TEST_POSTGRES_DSN"
-
-func postgresDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(postgresDSNEnv)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set, but CI=true: CI must run the PostgreSQL tests (source .ci/postgres.sh && start_postgres)", postgresDSNEnv)
-		}
-		t.Skipf("%s is not set: skipping the PostgreSQL tests (source .ci/postgres.sh && start_postgres to run them)", postgresDSNEnv)
-	}
-	return dsn
-}
-
-// withSearchPath returns dsn with its search_path set to schema, for both
-// URL and keyword=value connection strings.
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("parse %s: %v", postgresDSNEnv, err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
-
-// newPostgresSchema creates an empty schema with a random name, dropped
-// when t ends, and returns a DSN whose connections work in it.
-func newPostgresSchema(t testing.TB) string {
-	t.Helper()
-	dsn := postgresDSN(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", postgresDSNEnv, err)
-	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "niomon_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create schema: %v", err)
-	}
-	admin.Close(ctx)
-	t.Cleanup(func() {
-		// Registered before any store of the test, so it runs after they
-		// are closed.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: connect: %v", schema, err)
-			return
-		}
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, dsn, schema)
-}
-
 func newPostgresStorage(t *testing.T) storage {
-	dsn := newPostgresSchema(t)
+	dsn := pgtest.NewSchema(t)
 	return storage{connect: func() (Store, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -99,7 +26,7 @@ func newPostgresStorage(t *testing.T) storage {
 }
 
 func TestPostgresConformance(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	logDatabaseCollation(t, dsn)
 	runConformance(t, newPostgresStorage)
 }
@@ -110,7 +37,7 @@ func logDatabaseCollation(t *testing.T, dsn string) {
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", postgresDSNEnv, err)
+		t.Fatalf("connect to %s: %v", pgtest.DSNEnv, err)
 	}
 	defer c.Close(ctx)
 	var version, provider, collate, icu string
@@ -124,7 +51,7 @@ func logDatabaseCollation(t *testing.T, dsn string) {
 }
 
 func TestOpenWithADSNUsesPostgres(t *testing.T) {
-	dsn := newPostgresSchema(t)
+	dsn := pgtest.NewSchema(t)
 	dataDir := t.TempDir()
 	s, err := Open(context.Background(), dataDir, dsn)
 	if err != nil {
@@ -140,7 +67,7 @@ func TestOpenWithADSNUsesPostgres(t *testing.T) {
 }
 
 func TestPostgresRefusesASchemaNewerThanItKnows(t *testing.T) {
-	dsn := newPostgresSchema(t)
+	dsn := pgtest.NewSchema(t)
 	ctx := context.Background()
 	s, err := OpenPostgres(ctx, dsn)
 	if err != nil {
