@@ -87,4 +87,3 @@ func NewSchema(t testing.TB) string {
 	})
 	return withSearchPath(t, dsn, schema)
 }
-
