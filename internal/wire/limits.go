@@ -14,6 +14,14 @@ const (
 	// grows past this ends the session.
 	MaxMessage = 1 << 20
 
+	// MaxFramesPerMessage bounds how many transport frames one message may
+	// span. Every frame of an incomplete message costs a well-formedness
+	// check of everything buffered so far; without this bound a peer could
+	// send a 1 MiB message one byte per frame and cost the reader 10^12
+	// byte reads for 19 MB of traffic. A 1 MiB message needs 17 full
+	// frames; both known clients write each message as one write.
+	MaxFramesPerMessage = 32
+
 	// MaxPlaintext is the largest payload of one Noise transport message:
 	// a frame minus the AES-GCM tag.
 	MaxPlaintext = MaxFrame - 16

@@ -21,6 +21,10 @@ const (
 // ErrMessageTooLarge reports a message that grew past MaxMessage.
 var ErrMessageTooLarge = errors.New("wire: RPC message too large")
 
+// ErrFragmented reports a message spread over more than
+// MaxFramesPerMessage frames.
+var ErrFragmented = errors.New("wire: RPC message spans too many frames")
+
 // ErrMalformed reports bytes that are not a well-formed RPC message.
 var ErrMalformed = errors.New("wire: malformed RPC message")
 
@@ -33,9 +37,10 @@ type ChunkReader interface {
 // may span several chunks and a chunk may hold several messages: the
 // published client writes its encoder's buffer whenever it fills.
 type MessageReader struct {
-	src ChunkReader
-	buf []byte
-	off int
+	src    ChunkReader
+	buf    []byte
+	off    int
+	chunks int // chunks appended since the last complete message
 }
 
 // NewMessageReader reads messages from src.
@@ -50,11 +55,14 @@ func (m *MessageReader) Next() ([]byte, error) {
 			switch {
 			case err == nil:
 				m.off += len(item)
+				m.chunks = 0
 				return item, nil
 			case !errors.Is(err, io.ErrUnexpectedEOF):
 				return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 			case len(m.buf)-m.off >= MaxMessage:
 				return nil, ErrMessageTooLarge
+			case m.chunks >= MaxFramesPerMessage:
+				return nil, ErrFragmented
 			}
 		}
 		chunk, err := m.src.ReadChunk()
@@ -68,6 +76,7 @@ func (m *MessageReader) Next() ([]byte, error) {
 		// partial message plus one chunk.
 		n := copy(m.buf, m.buf[m.off:])
 		m.buf, m.off = append(m.buf[:n], chunk...), 0
+		m.chunks++
 	}
 }
 

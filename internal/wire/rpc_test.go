@@ -90,10 +90,13 @@ func TestMessageReaderSplitsAndJoinsChunks(t *testing.T) {
 	}{
 		{"one chunk holds two messages", chunks{stream}},
 		{"one message per chunk", chunks{a, b}},
-		{"byte by byte", func() chunks {
+		{"in 32 pieces each", func() chunks {
 			var c chunks
-			for i := range stream {
-				c = append(c, stream[i:i+1])
+			for _, msg := range [][]byte{a, b} {
+				step := (len(msg) + 31) / 32
+				for i := 0; i < len(msg); i += step {
+					c = append(c, msg[i:min(i+step, len(msg))])
+				}
 			}
 			return c
 		}()},
@@ -134,6 +137,14 @@ func TestMessageReaderRejects(t *testing.T) {
 		{"a break byte", chunks{{0xff}}, ErrMalformed},
 		{"a map with a duplicate key", chunks{mustHex(t, "a2616101616102")}, nil},
 		{"a stream that stops mid-message", chunks{mustHex(t, "8400")}, io.ErrUnexpectedEOF},
+		{"a message in 33 frames", func() chunks {
+			msg, _ := EncodeRequest(1, "m", []any{strings.Repeat("z", 100)})
+			var c chunks
+			for i := range 33 {
+				c = append(c, msg[i:i+1])
+			}
+			return append(c, msg[33:])
+		}(), ErrFragmented},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
