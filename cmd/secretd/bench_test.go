@@ -83,6 +83,25 @@ func BenchmarkXpubRawDerivation(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 	})
+	// What the enclave does per call once a wallet's parent node is
+	// cached: one child and its xpub.
+	b.Run("hd-from-parent/1-core", func(b *testing.B) {
+		parent, err := master.Derive(paths[0][:4])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range b.N {
+			n, err := parent.Child(paths[i%len(paths)][4])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := n.ExtendedPublicKey(); err != nil {
+				b.Fatal(err)
+			}
+			n.Wipe()
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	})
 	b.Run("hdkeychain/1-core", func(b *testing.B) {
 		k, _ := hdkeychain.NewMaster(bip39.NewSeed(benchMnemonic, ""), &chaincfg.MainNetParams)
 		for i := range b.N {

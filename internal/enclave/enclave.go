@@ -296,6 +296,15 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 			e.log.Debug("undecodable request, closing session", "err", err)
 			return
 		}
+		// A request with nothing queued behind it runs here, in the
+		// session's reader: handing it to a new goroutine costs a wakeup
+		// that measured a quarter of a call's latency. Requests that
+		// arrive together run concurrently, up to maxInFlight.
+		if !mr.Pending() && len(sem) == 0 {
+			result, err := e.dispatch(ctx, peer, req)
+			e.reply(s, req.MsgID, result, err)
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

@@ -200,16 +200,11 @@ func (e *Enclave) hdwalletGetExtendedPublicKey(ctx context.Context, _ wire.Peer,
 	if err != nil {
 		return nil, invalid("derive_path must be a BIP32 path such as m/44'/60'/0'/0/0")
 	}
-	master, err := e.cache.master(p.OID, func() (*unsealed, error) { return e.loadWallet(ctx, p.OID) })
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	defer master.Wipe()
-	n, err := master.Derive(path)
+	n, err := e.cache.node(p.OID, path, func() (*unsealed, error) { return e.loadWallet(ctx, p.OID) })
 	if errors.Is(err, hd.ErrInvalidChild) {
 		return nil, invalid("this path has an invalid BIP32 child; use the next index")
 	} else if err != nil {
-		return nil, err
+		return nil, storageErr(err)
 	}
 	defer n.Wipe()
 	xpub, err := n.ExtendedPublicKey()

@@ -80,6 +80,16 @@ func (m *MessageReader) Next() ([]byte, error) {
 	}
 }
 
+// Pending reports whether bytes of a further message are already read and
+// waiting: more of the stream in this reader or in the source's buffer.
+func (m *MessageReader) Pending() bool {
+	if m.off < len(m.buf) {
+		return true
+	}
+	b, ok := m.src.(interface{ Buffered() int })
+	return ok && b.Buffered() > 0
+}
+
 // firstItem returns the leading well-formed CBOR item of b, checked
 // against the strict limits, without decoding it into Go values.
 func firstItem(b []byte) ([]byte, error) {

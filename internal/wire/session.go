@@ -61,6 +61,9 @@ func (s *Session) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Buffered reports how many received bytes wait to be read.
+func (s *Session) Buffered() int { return s.fr.Buffered() }
+
 // ReadChunk returns the plaintext of the next transport message. The slice
 // is valid until the next call. Message boundaries carry no meaning: the
 // plaintexts form one stream (see MessageReader).
