@@ -27,11 +27,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, f.logLevel, "dev")
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, f.data, f.postgres)
+	log, st, err := f.open(ctx, stderr, "dev")
 	if err != nil {
 		return err
 	}

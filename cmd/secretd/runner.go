@@ -101,11 +101,18 @@ func (f *runnerFlags) resolve(fs *flag.FlagSet, enclaveAddr *string) ([]wire.Pub
 	return out, nil
 }
 
-func openStore(ctx context.Context, data, dsn string) (store.Store, error) {
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, err
+// open makes what runner and dev both need: the logger and the store.
+// The caller closes the store.
+func (f *runnerFlags) open(ctx context.Context, stderr io.Writer, component string) (*slog.Logger, store.Store, error) {
+	log, err := newLogger(stderr, f.logLevel, component)
+	if err != nil {
+		return nil, nil, err
 	}
-	return store.Open(ctx, data, dsn)
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, f.data, f.postgres)
+	return log, st, err
 }
 
 func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -124,11 +131,7 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *enclaveAddr == "" {
 		return usagef("--enclave is required")
 	}
-	log, err := newLogger(stderr, f.logLevel, "runner")
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, f.data, f.postgres)
+	log, st, err := f.open(ctx, stderr, "runner")
 	if err != nil {
 		return err
 	}

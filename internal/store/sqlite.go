@@ -16,7 +16,17 @@ import (
 
 // SQLite is the default backend: one database file for one runner.
 type SQLite struct {
-	db *sql.DB
+	*sqlStore
+}
+
+var sqliteDialect = dialect{
+	name: "sqlite",
+	// BEGIN IMMEDIATE (_txlock below) already keeps migrators apart.
+	migrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+	) STRICT`,
+	now: `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
 }
 
 var _ Store = (*SQLite)(nil)
@@ -80,7 +90,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	s := &SQLite{db: db}
+	s := &SQLite{&sqlStore{db: db, d: sqliteDialect}}
 	ctx, cancel := context.WithTimeout(context.Background(), sqliteInitTimeout)
 	defer cancel()
 	if err := retryBusy(ctx, s.init); err != nil {
@@ -132,157 +142,4 @@ func (s *SQLite) init(ctx context.Context) error {
 		return fmt.Errorf("store: sqlite journal_mode: got %q, want wal", mode)
 	}
 	return s.migrate(ctx)
-}
-
-func (s *SQLite) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
-	if err != nil {
-		return fmt.Errorf("store: migrate: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER NOT NULL PRIMARY KEY,
-		applied_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-	) STRICT`); err != nil {
-		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
-	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("store: migrate: read schema version: %w", err)
-	}
-	pending, err := pendingMigrations("sqlite", current)
-	if err != nil {
-		return err
-	}
-	for _, m := range pending {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("store: migrate: apply %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.version); err != nil {
-			return fmt.Errorf("store: migrate: record %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migrate: commit: %w", err)
-	}
-	return nil
-}
-
-// schemaVersion reports the highest applied migration (for tests and ops).
-func (s *SQLite) schemaVersion(ctx context.Context) (version, rows int, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0), COUNT(*) FROM schema_migrations`).Scan(&version, &rows)
-	return version, rows, err
-}
-
-func (s *SQLite) Get(ctx context.Context, kind, id string) (Object, error) {
-	if err := validateKey(kind, id); err != nil {
-		return Object{}, err
-	}
-	o := Object{Kind: kind, ID: id}
-	var version int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT version, blob FROM sealed_objects WHERE kind = ? AND id = ?`, kind, id,
-	).Scan(&version, &o.Blob)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Object{}, notFoundError(kind, id)
-	}
-	if err != nil {
-		return Object{}, fmt.Errorf("store: get %s %q: %w", kind, id, err)
-	}
-	o.Version = uint64(version)
-	return o, nil
-}
-
-func (s *SQLite) Create(ctx context.Context, o Object) error {
-	if err := validateObject(o); err != nil {
-		return err
-	}
-	// ON CONFLICT DO NOTHING, not an upsert: an existing object is never
-	// touched. The insert is one statement, atomic under the write lock, so
-	// of several racing creators exactly one sees a row inserted.
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO sealed_objects (kind, id, version, blob) VALUES (?, ?, ?, ?)
-		 ON CONFLICT (kind, id) DO NOTHING`,
-		o.Kind, o.ID, int64(o.Version), o.Blob)
-	if err != nil {
-		return fmt.Errorf("store: create %s %q: %w", o.Kind, o.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store: create %s %q: %w", o.Kind, o.ID, err)
-	}
-	if n == 0 {
-		return existsError(o.Kind, o.ID)
-	}
-	return nil
-}
-
-func (s *SQLite) Update(ctx context.Context, o Object, prevVersion uint64) error {
-	if err := validateObject(o); err != nil {
-		return err
-	}
-	if o.Version > prevVersion {
-		// The compare and the swap are one statement: no other writer can
-		// change the row between them.
-		res, err := s.db.ExecContext(ctx,
-			`UPDATE sealed_objects
-			 SET version = ?, blob = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-			 WHERE kind = ? AND id = ? AND version = ?`,
-			int64(o.Version), o.Blob, o.Kind, o.ID, int64(prevVersion))
-		if err != nil {
-			return fmt.Errorf("store: update %s %q: %w", o.Kind, o.ID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("store: update %s %q: %w", o.Kind, o.ID, err)
-		}
-		if n == 1 {
-			return nil
-		}
-	}
-	// Nothing was written; find out why.
-	var stored int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT version FROM sealed_objects WHERE kind = ? AND id = ?`, o.Kind, o.ID,
-	).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFoundError(o.Kind, o.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("store: update %s %q: %w", o.Kind, o.ID, err)
-	}
-	return conflictError(o, prevVersion, uint64(stored))
-}
-
-func (s *SQLite) List(ctx context.Context, kind, afterID string, limit int) ([]Object, error) {
-	if err := validateList(kind, afterID, limit); err != nil {
-		return nil, err
-	}
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, version, blob FROM sealed_objects
-		 WHERE kind = ? AND id > ? ORDER BY id LIMIT ?`,
-		kind, afterID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", kind, err)
-	}
-	defer rows.Close()
-	out := make([]Object, 0, min(limit, 64))
-	for rows.Next() {
-		o := Object{Kind: kind}
-		var version int64
-		if err := rows.Scan(&o.ID, &version, &o.Blob); err != nil {
-			return nil, fmt.Errorf("store: list %s: %w", kind, err)
-		}
-		o.Version = uint64(version)
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list %s: %w", kind, err)
-	}
-	return out, nil
-}
-
-// Close closes the database. Calls after Close fail.
-func (s *SQLite) Close() error {
-	return s.db.Close()
 }

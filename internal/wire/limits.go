@@ -47,25 +47,9 @@ const (
 	HandshakeTimeout = 10 * time.Second
 )
 
-// decMode is the strict decoder for everything received: no duplicate map
-// keys, no indefinite lengths, no tags, valid UTF-8, bounded sizes, and
-// unknown struct fields are an error.
-var decMode = mustDecMode(cbor.DecOptions{
-	DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-	IndefLength:       cbor.IndefLengthForbidden,
-	TagsMd:            cbor.TagsForbidden,
-	MaxNestedLevels:   MaxNesting,
-	MaxArrayElements:  MaxArrayElements,
-	MaxMapPairs:       MaxMapPairs,
-	UTF8:              cbor.UTF8RejectInvalid,
-	ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	IntDec:            cbor.IntDecConvertNone,
-})
-
-// resultMode decodes RPC results: as strict as decMode, except that a
-// map may carry fields the caller's struct does not know, so that a newer
-// server can add result fields without breaking older clients.
-var resultMode = mustDecMode(cbor.DecOptions{
+// strictOptions decode everything received: no duplicate map keys, no
+// indefinite lengths, no tags, valid UTF-8, bounded sizes.
+var strictOptions = cbor.DecOptions{
 	DupMapKey:        cbor.DupMapKeyEnforcedAPF,
 	IndefLength:      cbor.IndefLengthForbidden,
 	TagsMd:           cbor.TagsForbidden,
@@ -74,7 +58,19 @@ var resultMode = mustDecMode(cbor.DecOptions{
 	MaxMapPairs:      MaxMapPairs,
 	UTF8:             cbor.UTF8RejectInvalid,
 	IntDec:           cbor.IntDecConvertNone,
-})
+}
+
+// decMode is strictOptions, and a map field the struct does not know is an
+// error: requests must say exactly what the method takes.
+var decMode = mustDecMode(func(o cbor.DecOptions) cbor.DecOptions {
+	o.ExtraReturnErrors = cbor.ExtraDecErrorUnknownField
+	return o
+}(strictOptions))
+
+// resultMode decodes RPC results with strictOptions but lets a map carry
+// fields the caller's struct does not know, so that a newer server can add
+// result fields without breaking older clients.
+var resultMode = mustDecMode(strictOptions)
 
 // encMode is deterministic ("core deterministic encoding", RFC 8949 §4.2.1)
 // so that equal values always encode to equal bytes.
