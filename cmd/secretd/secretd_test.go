@@ -87,7 +87,56 @@ func TestDevCommandKeepsIdentityAndWalletsAcrossRestarts(t *testing.T) {
 	}
 	c2 := dial(t, addr2, id2, key2)
 	sameSnapshot(t, snapshot(t, c2, oids), before)
+	enclavePID := childPID(t, p2.cmd.Process.Pid)
 	p2.stop(syscall.SIGTERM)
+	if processAlive(enclavePID) {
+		t.Fatalf("the enclave (pid %d) outlived secretd dev", enclavePID)
+	}
+}
+
+func TestDevEnclaveDiesWithAKilledParent(t *testing.T) {
+	p := startProc(t, "dev", "--listen", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"))
+	p.waitFor("cluster_identity")
+	enclavePID := childPID(t, p.cmd.Process.Pid)
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	deadline := time.Now().Add(10 * time.Second)
+	for processAlive(enclavePID) {
+		if time.Now().After(deadline) {
+			syscall.Kill(enclavePID, syscall.SIGKILL)
+			t.Fatalf("the enclave (pid %d) still runs 10s after its parent was killed", enclavePID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// childPID returns the one child process of pid.
+func childPID(t *testing.T, pid int) int {
+	t.Helper()
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var kids []int
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			var k int
+			fmt.Sscanf(field, "%d", &k)
+			kids = append(kids, k)
+		}
+	}
+	if len(kids) != 1 {
+		t.Fatalf("process %d has children %v, want exactly one (the enclave)", pid, kids)
+	}
+	return kids[0]
+}
+
+// processAlive reports whether pid runs (a zombie counts as gone).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(rest, "Z")
 }
 
 func TestEnclaveAndRunnerAsSeparateProcesses(t *testing.T) {
