@@ -169,7 +169,15 @@ func (e *Enclave) useMaster(mk *seal.MasterKey) error {
 	if err != nil {
 		return err
 	}
-	e.identity, e.walletK = id, wk
+	rk, err := mk.ReceiptKey()
+	if err != nil {
+		return err
+	}
+	ir, err := mk.ImportRoot()
+	if err != nil {
+		return err
+	}
+	e.identity, e.walletK, e.receiptKey, e.importRoot = id, wk, rk, ir
 	close(e.booted)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/niomon/niomon/internal/hd"
+	"github.com/niomon/niomon/internal/policy"
 )
 
 // lru is a bounded least-recently-used map whose values hold key material:
@@ -54,6 +55,16 @@ func (c *lru[V]) put(key string, v V) {
 
 func (c *lru[V]) len() int { return c.ll.Len() }
 
+// remove drops key, wiping its value.
+func (c *lru[V]) remove(key string) {
+	if el, ok := c.index[key]; ok {
+		e := el.Value.(*lruEntry[V])
+		c.ll.Remove(el)
+		delete(c.index, key)
+		e.val.wipe()
+	}
+}
+
 func (c *lru[V]) wipeAll() {
 	for el := c.ll.Front(); el != nil; el = el.Next() {
 		el.Value.(*lruEntry[V]).val.wipe()
@@ -62,14 +73,36 @@ func (c *lru[V]) wipeAll() {
 	clear(c.index)
 }
 
-// unsealed is a wallet's key material as the enclave keeps it in memory:
-// the BIP32 master node, from which every path derives. Deriving the seed
-// from the mnemonic costs a 2048-round PBKDF2, so it is done once per load.
+// unsealed is a wallet as the enclave keeps it in memory: its seed, the
+// master nodes derived from it (BIP39's seed costs a 2048-round PBKDF2, so
+// it is made once per load), and its policy.
 type unsealed struct {
-	master *hd.Node
+	seed    *hd.Seed
+	masters map[hd.Curve]*hd.Node // filled lazily, under the cache lock
+	policy  *policy.Policy
+	version uint64 // the sealed object's version
 }
 
-func (u *unsealed) wipe() { u.master.Wipe() }
+func (u *unsealed) wipe() {
+	u.seed.Wipe()
+	for _, m := range u.masters {
+		m.Wipe()
+	}
+}
+
+// master returns u's master node on curve c, deriving it on first use.
+// The caller holds the cache lock and clones the result.
+func (u *unsealed) master(c hd.Curve) (*hd.Node, error) {
+	if m, ok := u.masters[c]; ok {
+		return m, nil
+	}
+	m, err := hd.NewMaster(u.seed, c)
+	if err != nil {
+		return nil, err
+	}
+	u.masters[c] = m
+	return m, nil
+}
 
 // derived is a cached intermediate node: the parent of a requested path.
 type derived struct{ n *hd.Node }
@@ -101,14 +134,30 @@ func newWalletCache(capacity int) *walletCache {
 	return &walletCache{wallets: newLRU[*unsealed](capacity), parents: newLRU[derived](capacity), loads: make(map[string]*load)}
 }
 
-// node returns a new node at path p of wallet oid, loading the wallet with
-// fill on a miss. Concurrent misses for one oid share a single fill.
-func (c *walletCache) node(oid string, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
+// walletView is what a request may read of a cached wallet without its
+// keys.
+type walletView struct {
+	policy  *policy.Policy
+	version uint64
+}
+
+// view returns oid's policy and version, loading the wallet on a miss.
+func (c *walletCache) view(oid string, fill func() (*unsealed, error)) (walletView, error) {
+	var v walletView
+	err := c.with(oid, fill, func(u *unsealed) error {
+		v = walletView{policy: u.policy, version: u.version}
+		return nil
+	})
+	return v, err
+}
+
+// node returns a new node at path p on curve cv of wallet oid.
+func (c *walletCache) node(oid string, cv hd.Curve, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
 	if len(p) == 0 {
-		return c.derive(oid, p, fill)
+		return c.derive(oid, cv, p, fill)
 	}
 	parentPath := p[:len(p)-1]
-	key := oid + "\x00" + parentPath.String()
+	key := oid + "\x00" + cv.String() + "\x00" + parentPath.String()
 	c.mu.Lock()
 	parent, ok := c.parents.get(key)
 	var n *hd.Node
@@ -118,7 +167,7 @@ func (c *walletCache) node(oid string, p hd.Path, fill func() (*unsealed, error)
 	c.mu.Unlock()
 	if !ok {
 		var err error
-		if n, err = c.derive(oid, parentPath, fill); err != nil {
+		if n, err = c.derive(oid, cv, parentPath, fill); err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
@@ -129,21 +178,44 @@ func (c *walletCache) node(oid string, p hd.Path, fill func() (*unsealed, error)
 	return n.Child(p[len(p)-1])
 }
 
-// derive returns a new node at path p below the wallet's master.
-func (c *walletCache) derive(oid string, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
+// derive returns a new node at path p below the wallet's master on cv.
+func (c *walletCache) derive(oid string, cv hd.Curve, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
+	var m *hd.Node
+	err := c.with(oid, fill, func(u *unsealed) error {
+		master, err := u.master(cv)
+		if err == nil {
+			m = master.Clone()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Wipe()
+	return m.Derive(p)
+}
+
+// seed calls f with oid's seed, under the cache lock; f must not keep it.
+func (c *walletCache) seed(oid string, fill func() (*unsealed, error), f func(*hd.Seed) error) error {
+	return c.with(oid, fill, func(u *unsealed) error { return f(u.seed) })
+}
+
+// with runs f on the cached wallet oid under the cache lock, loading it
+// with fill first on a miss. Concurrent misses for one oid share a single
+// fill; a failed fill is not cached.
+func (c *walletCache) with(oid string, fill func() (*unsealed, error), f func(*unsealed) error) error {
 	for {
 		c.mu.Lock()
 		if w, ok := c.wallets.get(oid); ok {
-			m := w.master.Clone()
+			err := f(w)
 			c.mu.Unlock()
-			defer m.Wipe()
-			return m.Derive(p)
+			return err
 		}
 		if l, ok := c.loads[oid]; ok {
 			c.mu.Unlock()
 			<-l.done
 			if l.err != nil {
-				return nil, l.err
+				return l.err
 			}
 			continue
 		}
@@ -161,9 +233,17 @@ func (c *walletCache) derive(oid string, p hd.Path, fill func() (*unsealed, erro
 		c.mu.Unlock()
 		close(l.done)
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
+}
+
+// forget drops oid's cached wallet (its policy changed); its derived
+// nodes stay, since a wallet's keys never change.
+func (c *walletCache) forget(oid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wallets.remove(oid)
 }
 
 // len reports how many wallets are cached.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/niomon/niomon/internal/hd"
+	"github.com/niomon/niomon/internal/policy"
 )
 
 func testWallet(t *testing.T, i int) *unsealed {
@@ -16,11 +17,11 @@ func testWallet(t *testing.T, i int) *unsealed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := hd.NewMaster(seed, hd.Secp256k1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &unsealed{master: m}
+	return &unsealed{seed: seed, masters: make(map[hd.Curve]*hd.Node), policy: &policy.Policy{}}
+}
+
+func wiped(u *unsealed) bool {
+	return u.seed.Use(func([]byte) error { return nil }) != nil
 }
 
 func mustPath(t *testing.T, s string) hd.Path {
@@ -38,7 +39,7 @@ func TestCacheEvictionWipesKeys(t *testing.T) {
 	for i := range 3 {
 		w := testWallet(t, i)
 		loaded = append(loaded, w)
-		n, err := c.node(fmt.Sprint(i), mustPath(t, "m/0/1"), func() (*unsealed, error) { return w, nil })
+		n, err := c.node(fmt.Sprint(i), hd.Secp256k1, mustPath(t, "m/0/1"), func() (*unsealed, error) { return w, nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,17 +48,17 @@ func TestCacheEvictionWipesKeys(t *testing.T) {
 	if got := c.len(); got != 2 {
 		t.Fatalf("cached wallets: got %d, want 2", got)
 	}
-	if loaded[0].master.Curve() != 0 {
-		t.Fatal("the evicted wallet's master node was not wiped")
+	if !wiped(loaded[0]) || loaded[0].masters[hd.Secp256k1].Curve() != 0 {
+		t.Fatal("the evicted wallet's seed and master node were not wiped")
 	}
-	if loaded[1].master.Curve() == 0 || loaded[2].master.Curve() == 0 {
+	if wiped(loaded[1]) || wiped(loaded[2]) {
 		t.Fatal("a cached wallet was wiped")
 	}
 	if got := c.parents.len(); got != 2 {
 		t.Fatalf("cached parent nodes: got %d, want 2", got)
 	}
 	c.wipeAll()
-	if loaded[1].master.Curve() != 0 || loaded[2].master.Curve() != 0 || c.len() != 0 || c.parents.len() != 0 {
+	if !wiped(loaded[1]) || !wiped(loaded[2]) || c.len() != 0 || c.parents.len() != 0 {
 		t.Fatal("wipeAll left keys behind")
 	}
 }
@@ -67,11 +68,12 @@ func TestCacheDerivesWhatAFreshDerivationDoes(t *testing.T) {
 	w := testWallet(t, 1)
 	ref := testWallet(t, 1)
 	for _, path := range []string{"m/44'/60'/0'/0/0", "m/44'/60'/0'/0/1", "m/44'/60'/0'/0/0", "m", "m/1", "m/44'/60'/0'"} {
-		got, err := c.node("w", mustPath(t, path), func() (*unsealed, error) { return w, nil })
+		got, err := c.node("w", hd.Secp256k1, mustPath(t, path), func() (*unsealed, error) { return w, nil })
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := ref.master.Derive(mustPath(t, path))
+		refMaster, _ := ref.master(hd.Secp256k1)
+		want, _ := refMaster.Derive(mustPath(t, path))
 		gx, _ := got.ExtendedPublicKey()
 		wx, _ := want.ExtendedPublicKey()
 		if gx != wx {
@@ -94,7 +96,7 @@ func TestCacheLoadsAWalletOnceForConcurrentMisses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := c.node("w", hd.Path{uint32(i)}, fill)
+			n, err := c.node("w", hd.Secp256k1, hd.Path{uint32(i)}, fill)
 			if err != nil {
 				t.Error(err)
 				return
@@ -112,10 +114,10 @@ func TestCacheLoadsAWalletOnceForConcurrentMisses(t *testing.T) {
 func TestCacheDoesNotKeepFailedLoads(t *testing.T) {
 	c := newWalletCache(8)
 	boom := errors.New("storage down")
-	if _, err := c.node("w", hd.Path{1}, func() (*unsealed, error) { return nil, boom }); !errors.Is(err, boom) {
+	if _, err := c.node("w", hd.Secp256k1, hd.Path{1}, func() (*unsealed, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the fill error", err)
 	}
-	n, err := c.node("w", hd.Path{1}, func() (*unsealed, error) { return testWallet(t, 3), nil })
+	n, err := c.node("w", hd.Secp256k1, hd.Path{1}, func() (*unsealed, error) { return testWallet(t, 3), nil })
 	if err != nil || n == nil {
 		t.Fatalf("after a failed load: got %v, want a node", err)
 	}

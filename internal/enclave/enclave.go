@@ -10,6 +10,7 @@ package enclave
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/niomon/niomon/internal/hostlink"
+	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/seal"
 	"github.com/niomon/niomon/internal/wire"
 )
@@ -50,6 +52,9 @@ type Config struct {
 	MaxSessions int
 	// ClockSkew bounds how far a ClientHello timestamp may be from now.
 	ClockSkew time.Duration
+	// ReplayCacheSize bounds the nonces of stamped requests remembered
+	// (see policy.ReplayCache for what it sustains).
+	ReplayCacheSize int
 	// Log receives operational events; never key material.
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -61,10 +66,13 @@ type Enclave struct {
 	cfg Config
 	log *slog.Logger
 
-	bootMu   sync.Mutex
-	booted   chan struct{} // closed once the keys below are set
-	identity wire.PrivateKey
-	walletK  *seal.Key
+	bootMu     sync.Mutex
+	booted     chan struct{} // closed once the keys below are set
+	identity   wire.PrivateKey
+	walletK    *seal.Key
+	receiptKey ed25519.PrivateKey
+	importRoot *seal.ImportRoot
+	replay     *policy.ReplayCache
 
 	links   sync.Mutex
 	linkSet map[*hostlink.Link]struct{}
@@ -95,6 +103,9 @@ func New(cfg Config) (*Enclave, error) {
 	if cfg.ClockSkew <= 0 {
 		cfg.ClockSkew = 15 * time.Minute
 	}
+	if cfg.ReplayCacheSize <= 0 {
+		cfg.ReplayCacheSize = 1 << 18
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -108,6 +119,7 @@ func New(cfg Config) (*Enclave, error) {
 		linkSet:  make(map[*hostlink.Link]struct{}),
 		cache:    newWalletCache(cfg.CacheSize),
 		sessions: make(chan struct{}, cfg.MaxSessions),
+		replay:   policy.NewReplayCache(cfg.ReplayCacheSize, cfg.Now),
 	}
 	empty := map[wire.PublicKey]struct{}{}
 	e.allow.Store(&empty)

@@ -15,6 +15,42 @@ var allowedImports = map[string]bool{
 	"github.com/niomon/niomon/internal/hostlink": true,
 	"github.com/niomon/niomon/internal/seal":     true,
 	"github.com/niomon/niomon/internal/wire":     true,
+	"github.com/niomon/niomon/internal/policy":   true,
+	"github.com/niomon/niomon/internal/api":      true,
+
+	"github.com/niomon/niomon/internal/chain/bls":    true,
+	"github.com/niomon/niomon/internal/chain/btc":    true,
+	"github.com/niomon/niomon/internal/chain/cosmos": true,
+	"github.com/niomon/niomon/internal/chain/eth":    true,
+	"github.com/niomon/niomon/internal/chain/sol":    true,
+
+	// secp256k1 signing: decred's ecdsa (RFC 6979) and btcec's BIP340
+	// schnorr (decred's schnorr package is not BIP340; btcec imports it).
+	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa":          true,
+	"github.com/decred/dcrd/dcrec/secp256k1/v4/schnorr":        true,
+	"github.com/decred/dcrd/crypto/blake256":                   true,
+	"github.com/decred/dcrd/crypto/blake256/internal/compress": true,
+	"github.com/btcsuite/btcd/btcec/v2":                        true,
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa":                  true,
+	"github.com/btcsuite/btcd/btcec/v2/schnorr":                true,
+	"github.com/btcsuite/btcd/btcutil/bech32":                  true, // btc, cosmos addresses
+	"github.com/btcsuite/btcd/chaincfg/chainhash":              true, // BIP340/341 tagged hashes
+	"golang.org/x/crypto/sha3":                                 true, // keccak256
+
+	// BLS12-381 (chain/bls): gnark-crypto, pure Go.
+	"github.com/consensys/gnark-crypto/ecc":                            true,
+	"github.com/consensys/gnark-crypto/ecc/bls12-381":                  true,
+	"github.com/consensys/gnark-crypto/ecc/bls12-381/fp":               true,
+	"github.com/consensys/gnark-crypto/ecc/bls12-381/fr":               true,
+	"github.com/consensys/gnark-crypto/ecc/bls12-381/hash_to_curve":    true,
+	"github.com/consensys/gnark-crypto/ecc/bls12-381/internal/fptower": true,
+	"github.com/consensys/gnark-crypto/field/asm/element_4w":           true,
+	"github.com/consensys/gnark-crypto/field/asm/element_6w":           true,
+	"github.com/consensys/gnark-crypto/field/hash":                     true,
+	"github.com/consensys/gnark-crypto/field/pool":                     true,
+	"github.com/consensys/gnark-crypto/parallel":                       true,
+	"github.com/consensys/gnark-crypto/utils/cpu":                      true,
+	"github.com/bits-and-blooms/bitset":                                true,
 
 	"filippo.io/bigmod":                         true, // hd: constant-time P-256 scalars
 	"github.com/btcsuite/btcd/btcutil/base58":   true, // hd: xpub encoding

@@ -2,12 +2,15 @@ package enclave
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"unicode/utf8"
 
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/hostlink"
+	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/wire"
 )
 
@@ -104,6 +107,12 @@ type generateParams struct {
 // hdwalletGenerateWithPolicy(oid, mnemonic_words, attributes, policy_id) →
 // oid. A new BIP39 mnemonic is made here and leaves only sealed. An oid
 // that exists is an error, never an overwrite.
+//
+// This is the published protocol's app-only creation: the wallet gets no
+// user credential, so its public keys can be read but no key can ever be
+// used, and no credential can be added (adding needs a credential with
+// the policy right). Wallets whose keys users use are made with
+// hdwallet_create, which enrols the user's first credential.
 func (e *Enclave) hdwalletGenerateWithPolicy(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p generateParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
@@ -117,7 +126,7 @@ func (e *Enclave) hdwalletGenerateWithPolicy(ctx context.Context, _ wire.Peer, r
 		return nil, invalid("mnemonic_words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	if err := e.storeWallet(ctx, p.OID, m, p.Attributes, p.PolicyID, false); err != nil {
+	if err := e.createWallet(ctx, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, false); err != nil {
 		return nil, err
 	}
 	return p.OID, nil
@@ -154,7 +163,7 @@ func (e *Enclave) hdwalletImportWithPolicy(ctx context.Context, _ wire.Peer, req
 		return nil, invalid("not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	if err := e.storeWallet(ctx, p.OID, m, p.Attributes, p.PolicyID, true); err != nil {
+	if err := e.createWallet(ctx, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, true); err != nil {
 		return nil, err
 	}
 	return p.OID, nil
@@ -200,7 +209,7 @@ func (e *Enclave) hdwalletGetExtendedPublicKey(ctx context.Context, _ wire.Peer,
 	if err != nil {
 		return nil, invalid("derive_path must be a BIP32 path such as m/44'/60'/0'/0/0")
 	}
-	n, err := e.cache.node(p.OID, path, func() (*unsealed, error) { return e.loadWallet(ctx, p.OID) })
+	n, err := e.cache.node(p.OID, hd.Secp256k1, path, e.filler(ctx, p.OID))
 	if errors.Is(err, hd.ErrInvalidChild) {
 		return nil, invalid("this path has an invalid BIP32 child; use the next index")
 	} else if err != nil {
@@ -220,13 +229,28 @@ type attestParams struct {
 }
 
 // systemAttest(nonce bytes) → attestation document whose public key is the
-// cluster identity, so a client can check the enclave before it pins it.
+// cluster identity and whose user data is AttestedKeys, so a client can
+// check the enclave before it pins them.
 func (e *Enclave) systemAttest(_ context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p attestParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil || len(p.Nonce) > maxNonceLen {
 		return nil, invalid("want [nonce bytes] with at most 512 bytes")
 	}
-	return e.cfg.Attester.Attest(p.Nonce, nil, e.identity.Public().Bytes())
+	ud, err := wire.Marshal(api.AttestedKeys{ReceiptKey: e.receiptKey.Public().(ed25519.PublicKey)})
+	if err != nil {
+		return nil, err
+	}
+	return e.cfg.Attester.Attest(p.Nonce, ud, e.identity.Public().Bytes())
+}
+
+// systemInfo() → Info: the cluster's public keys, unattested. A client
+// that checks attestation takes them from the document instead.
+func (e *Enclave) systemInfo(_ context.Context, _ wire.Peer, req wire.Request) (any, error) {
+	var p noParams
+	if err := wire.DecodeParams(req.Params, &p); err != nil {
+		return nil, invalid("want []")
+	}
+	return api.Info{ClusterIdentity: e.identity.Public().Bytes(), ReceiptKey: e.receiptKey.Public().(ed25519.PublicKey)}, nil
 }
 
 type noParams struct {

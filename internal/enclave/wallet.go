@@ -7,40 +7,58 @@ import (
 
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/hostlink"
+	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/wire"
 )
 
-// walletVersion is the version of a new wallet object; policy changes will
-// bump it (the version is in the AEAD associated data, so an old blob
-// cannot be replayed over a newer one).
+// A new wallet object has version 1; each policy change writes the next
+// version. The version is in the AEAD associated data, so an older blob
+// cannot be passed off as the current one under its own version number.
 const walletVersion = 1
 
 // walletRecord is the plaintext of a sealed wallet object. It holds the
-// BIP39 entropy, not the seed: the mnemonic can be shown again on export,
-// and the seed follows from it.
+// BIP39 entropy, not the seed: the mnemonic can be exported again, and the
+// seed follows from it.
 type walletRecord struct {
-	Format     uint8      `cbor:"1,keyasint"`
-	Entropy    []byte     `cbor:"2,keyasint"`
-	Attributes [][]string `cbor:"3,keyasint"`
-	PolicyID   string     `cbor:"4,keyasint"`
-	CreatedAt  int64      `cbor:"5,keyasint"` // Unix seconds
-	Imported   bool       `cbor:"6,keyasint,omitempty"`
+	Format     uint8         `cbor:"1,keyasint"`
+	Entropy    []byte        `cbor:"2,keyasint"`
+	Attributes [][]string    `cbor:"3,keyasint"`
+	PolicyID   string        `cbor:"4,keyasint"`
+	CreatedAt  int64         `cbor:"5,keyasint"` // Unix seconds
+	Imported   bool          `cbor:"6,keyasint,omitempty"`
+	Policy     policy.Policy `cbor:"7,keyasint"`
 }
 
 const walletFormat = 1
 
-func (e *Enclave) storeWallet(ctx context.Context, oid string, m *hd.Mnemonic, attrs [][]string, policyID string, imported bool) error {
+func (r *walletRecord) wipe() { clear(r.Entropy) }
+
+// sealWallet seals rec as version of oid.
+func (e *Enclave) sealWallet(oid string, version uint64, rec *walletRecord) (*hostlink.Object, error) {
+	pt, err := wire.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	blob, err := e.walletK.Seal(oid, version, pt)
+	if err != nil {
+		return nil, err
+	}
+	return &hostlink.Object{Kind: kindWallet, ID: oid, Version: version, Blob: blob}, nil
+}
+
+// createWallet stores a new wallet for mnemonic m; an existing oid is an
+// error, never an overwrite.
+func (e *Enclave) createWallet(ctx context.Context, oid string, m *hd.Mnemonic, attrs [][]string, policyID string, p policy.Policy, imported bool) error {
 	if attrs == nil {
 		attrs = [][]string{}
 	}
-	rec := walletRecord{Format: walletFormat, Entropy: m.Entropy(), Attributes: attrs, PolicyID: policyID, CreatedAt: e.cfg.Now().Unix(), Imported: imported}
-	defer clear(rec.Entropy)
-	pt, err := wire.Marshal(rec)
-	if err != nil {
-		return err
+	if p.Credentials == nil {
+		p.Credentials = []policy.Credential{}
 	}
-	defer clear(pt)
-	blob, err := e.walletK.Seal(oid, walletVersion, pt)
+	rec := walletRecord{Format: walletFormat, Entropy: m.Entropy(), Attributes: attrs, PolicyID: policyID, CreatedAt: e.cfg.Now().Unix(), Imported: imported, Policy: p}
+	defer rec.wipe()
+	obj, err := e.sealWallet(oid, walletVersion, &rec)
 	if err != nil {
 		return err
 	}
@@ -48,47 +66,58 @@ func (e *Enclave) storeWallet(ctx context.Context, oid string, m *hd.Mnemonic, a
 	if err != nil {
 		return storageErr(err)
 	}
-	if err := l.Create(ctx, &hostlink.Object{Kind: kindWallet, ID: oid, Version: walletVersion, Blob: blob}); err != nil {
+	if err := l.Create(ctx, obj); err != nil {
 		return storageErr(err)
 	}
 	return nil
 }
 
 // errCorrupt is what a client hears when a stored wallet does not open:
-// the runner lost or altered it. It is not an internal error of ours.
+// the runner lost, altered or swapped it. It is not an internal error of
+// ours.
 var errCorrupt = &wire.RPCError{Code: wire.CodeUnavailable, Message: "stored wallet does not authenticate"}
 
-// loadWallet fetches and unseals oid and derives its BIP32 master node.
-func (e *Enclave) loadWallet(ctx context.Context, oid string) (*unsealed, error) {
+// readWallet fetches and unseals oid's record. The caller wipes it.
+func (e *Enclave) readWallet(ctx context.Context, oid string) (*walletRecord, uint64, error) {
 	l, err := e.link()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	obj, err := l.Get(ctx, kindWallet, oid)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	pt, err := e.walletK.Open(oid, obj.Version, obj.Blob)
 	if err != nil {
 		e.log.Warn("a stored wallet failed authentication", "oid_len", len(oid))
-		return nil, errCorrupt
+		return nil, 0, errCorrupt
 	}
 	defer clear(pt)
 	var rec walletRecord
 	if err := wire.Unmarshal(pt, &rec); err != nil || rec.Format != walletFormat {
-		return nil, errors.New("sealed wallet record is malformed")
+		rec.wipe()
+		return nil, 0, errors.New("sealed wallet record is malformed")
 	}
-	defer clear(rec.Entropy)
+	return &rec, obj.Version, nil
+}
+
+// loadWallet unseals oid for the cache: its seed and policy.
+func (e *Enclave) loadWallet(ctx context.Context, oid string) (*unsealed, error) {
+	rec, version, err := e.readWallet(ctx, oid)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.wipe()
 	m, err := hd.MnemonicFromEntropy(rec.Entropy)
 	if err != nil {
 		return nil, fmt.Errorf("sealed wallet entropy: %w", err)
 	}
 	defer m.Wipe()
-	seed := m.Seed("")
-	defer seed.Wipe()
-	master, err := hd.NewMaster(seed, hd.Secp256k1)
-	if err != nil {
-		return nil, err
-	}
-	return &unsealed{master: master}, nil
+	p := rec.Policy
+	return &unsealed{seed: m.Seed(""), masters: make(map[hd.Curve]*hd.Node), policy: &p, version: version}, nil
+}
+
+// filler returns the cache's loader for oid.
+func (e *Enclave) filler(ctx context.Context, oid string) func() (*unsealed, error) {
+	return func() (*unsealed, error) { return e.loadWallet(ctx, oid) }
 }

@@ -1,7 +1,9 @@
 package hd
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"fmt"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -30,4 +32,16 @@ func (n *Node) Ed25519PrivateKey() (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: node is %v, not ed25519", ErrUnsupportedCurve, n.curve)
 	}
 	return ed25519.NewKeyFromSeed(n.key[:]), nil
+}
+
+// P256PrivateKey returns the node's key as a crypto/ecdsa P-256 key, for
+// signing. The caller owns the result.
+func (n *Node) P256PrivateKey() (*ecdsa.PrivateKey, error) {
+	if n == nil || !n.curve.valid() {
+		return nil, ErrWiped
+	}
+	if n.curve != NIST256p1 {
+		return nil, fmt.Errorf("%w: node is %v, not nist256p1", ErrUnsupportedCurve, n.curve)
+	}
+	return ecdsa.ParseRawPrivateKey(elliptic.P256(), n.key[:])
 }

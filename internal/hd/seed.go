@@ -39,6 +39,15 @@ func NewSeed(b []byte) (*Seed, error) {
 // bytes returns the seed bytes in use (aliasing s; do not keep).
 func (s *Seed) bytes() []byte { return s.b[:s.n] }
 
+// Use calls f with the seed bytes, for derivation schemes outside this
+// package (EIP-2333 for BLS keys). f must not keep or copy the slice.
+func (s *Seed) Use(f func(seed []byte) error) error {
+	if s == nil || s.n < minSeedLen {
+		return fmt.Errorf("%w: nil or wiped", ErrInvalidSeed)
+	}
+	return f(s.bytes())
+}
+
 // Wipe zeroes the seed. The Seed is unusable afterwards.
 func (s *Seed) Wipe() {
 	if s == nil {

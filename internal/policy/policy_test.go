@@ -180,8 +180,8 @@ func TestCheckRefuses(t *testing.T) {
 		{"a credential without the sign right", good, noSign.Stamp(t, good), policy.ErrNoRight},
 		{"an expired session key", good, expired.Stamp(t, good), policy.ErrExpired},
 		{"a request for another cluster", mk(now, bytes.Repeat([]byte{7}, 32)), nil, policy.ErrWrongCluster},
-		{"a request 6 minutes old", mk(now.Add(-6*time.Minute), cluster), nil, policy.ErrStale},
-		{"a request 6 minutes ahead", mk(now.Add(6*time.Minute), cluster), nil, policy.ErrStale},
+		{"a request 3 minutes old", mk(now.Add(-3*time.Minute), cluster), nil, policy.ErrStale},
+		{"a request 3 minutes ahead", mk(now.Add(3*time.Minute), cluster), nil, policy.ErrStale},
 		{"another key's signature under this key's id", good, func() *policy.Stamp {
 			s := other.Stamp(t, good)
 			s.CredentialID = signer.Cred.ID

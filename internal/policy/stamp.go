@@ -32,10 +32,13 @@ var (
 	ErrStale             = errors.New("policy: request time is outside the allowed window")
 	ErrReplay            = errors.New("policy: request was already used")
 	ErrWrongCluster      = errors.New("policy: request is for another cluster")
+	ErrBusy              = errors.New("policy: too many recent requests; retry shortly")
 )
 
-// Window is how far a request's time may be from the enclave's clock.
-const Window = 5 * time.Minute
+// Window is how far a request's time may be from the enclave's clock:
+// long enough for a user to find their authenticator, short enough that
+// the replay cache stays small.
+const Window = 2 * time.Minute
 
 // Check verifies that stamp authorises request bytes b (already decoded as
 // r) under policy p for right (empty: proof of possession only, as for
@@ -65,6 +68,9 @@ func Check(b []byte, r *Request, stamp *Stamp, p *Policy, right string, cluster 
 	// Only a verified request may take a nonce, so nobody can burn
 	// another user's nonces.
 	if !seen.Add(r.Nonce, t.Add(Window)) {
+		if seen.Full() {
+			return nil, ErrBusy
+		}
 		return nil, ErrReplay
 	}
 	return c, nil

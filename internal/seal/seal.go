@@ -15,6 +15,7 @@
 package seal
 
 import (
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,9 +28,11 @@ import (
 
 // Labels of the derived keys. Changing one changes the cluster.
 const (
-	labelIdentity = "niomon/secretd/v1/cluster-identity"
-	labelSealing  = "niomon/secretd/v1/seal/"
-	hkdfSalt      = "niomon/secretd/v1/master"
+	labelIdentity   = "niomon/secretd/v1/cluster-identity"
+	labelReceiptKey = "niomon/secretd/v1/receipt-key"
+	labelImportRoot = "niomon/secretd/v1/import-root"
+	labelSealing    = "niomon/secretd/v1/seal/"
+	hkdfSalt        = "niomon/secretd/v1/master"
 )
 
 // MasterKey is the cluster master key. It exists in plaintext only in
@@ -75,6 +78,37 @@ func (k *MasterKey) derive(label string) ([32]byte, error) {
 // IdentityScalar derives the X25519 private scalar of the cluster identity.
 // The caller wipes it after building the key.
 func (k *MasterKey) IdentityScalar() ([32]byte, error) { return k.derive(labelIdentity) }
+
+// ReceiptKey derives the cluster's Ed25519 receipt key, which signs policy
+// receipts, import keys and audit events.
+func (k *MasterKey) ReceiptKey() (ed25519.PrivateKey, error) {
+	seed, err := k.derive(labelReceiptKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(seed[:])
+	return ed25519.NewKeyFromSeed(seed[:]), nil
+}
+
+// ImportRoot derives the secret from which each request's HPKE import key
+// pair is derived (RFC 9180 DeriveKeyPair), so that any replica can open
+// an import encrypted to a key another replica handed out.
+func (k *MasterKey) ImportRoot() (*ImportRoot, error) {
+	b, err := k.derive(labelImportRoot)
+	if err != nil {
+		return nil, err
+	}
+	return &ImportRoot{b: b}, nil
+}
+
+// ImportRoot is the import-key secret.
+type ImportRoot struct{ b [32]byte }
+
+// KeyMaterial returns the input keying material of the import key named
+// id: HKDF-SHA256(root, info = id). The caller wipes it.
+func (r *ImportRoot) KeyMaterial(id []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, r.b[:], nil, "niomon/secretd/v1/import-key/"+string(id), 32)
+}
 
 // SealingKey derives the sealing key for one object kind.
 func (k *MasterKey) SealingKey(kind string) (*Key, error) {

@@ -235,6 +235,7 @@ const (
 	CodeUnavailable   = "unavailable"
 	CodeInternal      = "internal"
 	CodeBadRequest    = "bad_request"
+	CodeConflict      = "conflict"
 )
 
 // ParseRPCError splits a response error text into code and message. Text

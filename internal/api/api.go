@@ -1,0 +1,98 @@
+// Package api holds the shapes of secretd's RPC results and the constants
+// both ends of the protocol share: the enclave fills them, the Go client
+// decodes them. Types only; no behaviour.
+package api
+
+// Signing schemes of hdwallet_sign. Each names its curve, the request
+// fields it reads, and what it returns. The enclave builds the bytes it
+// signs itself wherever a format exists (EIP-191, EIP-712, transactions),
+// so what is signed is what the request says, and a policy can judge it.
+const (
+	SchemeSecp256k1    = "secp256k1"         // digest → r‖s‖v (v = 0/1), RFC 6979, low-s
+	SchemeEthPersonal  = "eth_personal_sign" // message → EIP-191 signature (v = 27/28)
+	SchemeEthTypedData = "eth_typed_data_v4" // typed_data JSON → EIP-712 signature (v = 27/28)
+	SchemeEthTx        = "eth_transaction"   // tx → signed raw transaction and hash
+	SchemeBTCECDSA     = "btc_ecdsa"         // digest (sighash) → DER
+	SchemeBTCTaproot   = "btc_taproot"       // digest → BIP340 with the BIP341 key tweak (key-path spend)
+	SchemeBTCSchnorr   = "btc_schnorr"       // digest → plain BIP340
+	SchemeCosmos       = "cosmos"            // message (sign bytes) → r‖s over SHA-256
+	SchemeEd25519      = "ed25519"           // message → ed25519 (Solana transactions)
+	SchemeBLS          = "bls"               // message → BLS12-381 (EIP-2333 key, PoP ciphersuite)
+	SchemeP256         = "p256"              // digest → ECDSA P-256, DER
+)
+
+// SignResult is the result of hdwallet_sign.
+type SignResult struct {
+	Signature []byte `cbor:"signature"`
+	PublicKey []byte `cbor:"public_key"`
+	Digest    []byte `cbor:"digest,omitempty"`  // what was signed, when the enclave computed it
+	RawTx     []byte `cbor:"raw_tx,omitempty"`  // eth_transaction
+	TxHash    []byte `cbor:"tx_hash,omitempty"` // eth_transaction
+}
+
+// Address is the result of hdwallet_get_address.
+type Address struct {
+	Address   string `cbor:"Address"`
+	PublicKey string `cbor:"PublicKey"` // hex
+}
+
+// Address kinds of hdwallet_get_address.
+const (
+	AddrEth     = "eth"        // EIP-55
+	AddrP2WPKH  = "btc_p2wpkh" // bech32, hrp bc/tb/bcrt (default bc)
+	AddrP2TR    = "btc_p2tr"   // bech32m, BIP86 key-path output
+	AddrCosmos  = "cosmos"     // bech32 with the given hrp
+	AddrSolana  = "solana"     // base58 ed25519 key
+	AddrBLS     = "bls"        // the 48-byte public key in hex
+	AddrP256    = "p256"       // the SPKI DER public key in hex
+	AddrSecp256 = "secp256k1"  // the compressed public key in hex
+)
+
+// ImportKey is the result of system_import_key: an HPKE public key for one
+// import, signed by the cluster's receipt key so a device that pinned the
+// receipt key (from the attestation document) knows it is the enclave's.
+type ImportKey struct {
+	KeyID     []byte `cbor:"key_id"`
+	PublicKey []byte `cbor:"public_key"` // uncompressed P-256
+	Signature []byte `cbor:"signature"`  // Ed25519 over ImportKeyContext ‖ key_id ‖ public_key
+}
+
+// ImportKeyContext prefixes what an import key's signature covers.
+const ImportKeyContext = "niomon/secretd/v1/import-key\x00"
+
+// ExportResult is the result of hdwallet_export.
+type ExportResult struct {
+	Enc        []byte `cbor:"enc"`
+	Ciphertext []byte `cbor:"ciphertext"`
+}
+
+// AttestedKeys is the user_data of the enclave's attestation documents:
+// the cluster's other public keys, bound to the measured enclave.
+type AttestedKeys struct {
+	ReceiptKey []byte `cbor:"receipt_key"` // Ed25519: receipts, import keys, audit events
+}
+
+// Info is the result of system_info.
+type Info struct {
+	ClusterIdentity []byte `cbor:"cluster_identity"`
+	ReceiptKey      []byte `cbor:"receipt_key"`
+}
+
+// AuditEvent is one audit record.
+type AuditEvent struct {
+	Time       int64  `cbor:"time"` // Unix milliseconds
+	OID        string `cbor:"oid"`
+	Method     string `cbor:"method"`
+	Credential []byte `cbor:"credential"`
+	Request    []byte `cbor:"request"` // SHA-256 of the request bytes
+	Version    uint64 `cbor:"version"` // wallet version after (or, for export, at) the event
+}
+
+// SignedAuditEvent is the stored form.
+type SignedAuditEvent struct {
+	Event     []byte `cbor:"event"`
+	Signature []byte `cbor:"signature"` // Ed25519 by the receipt key over AuditContext ‖ event
+}
+
+// AuditContext prefixes what an audit event's signature covers.
+const AuditContext = "niomon/secretd/v1/audit\x00"
