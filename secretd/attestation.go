@@ -35,7 +35,7 @@ type AttestationPolicy struct {
 // policy; the wrapped error says which check failed.
 var ErrAttestation = errors.New("attestation rejected")
 
-func (p *AttestationPolicy) verify(doc, nonce []byte, identity wire.PublicKey) error {
+func (p *AttestationPolicy) verify(doc, nonce []byte, identity wire.PublicKey) (*attest.Document, error) {
 	roots := []*x509.CertPool{p.Roots}
 	if p.Roots == nil {
 		roots = []*x509.CertPool{attest.NitroRoots()}
@@ -52,8 +52,9 @@ func (p *AttestationPolicy) verify(doc, nonce []byte, identity wire.PublicKey) e
 		maxAge = 5 * time.Minute
 	}
 	var err error
+	var d *attest.Document
 	for _, r := range roots {
-		_, err = attest.Verify(doc, attest.Policy{
+		d, err = attest.Verify(doc, attest.Policy{
 			Roots:      r,
 			Now:        now,
 			PCRs:       p.PCRs,
@@ -68,7 +69,7 @@ func (p *AttestationPolicy) verify(doc, nonce []byte, identity wire.PublicKey) e
 		}
 	}
 	if err != nil {
-		return errors.Join(ErrAttestation, err)
+		return nil, errors.Join(ErrAttestation, err)
 	}
-	return nil
+	return d, nil
 }

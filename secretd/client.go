@@ -18,6 +18,7 @@ package secretd
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/wire"
 )
 
@@ -58,6 +60,9 @@ type Client struct {
 	slots  []slot
 	next   atomic.Uint64
 	closed atomic.Bool
+
+	keyMu sync.Mutex
+	rk    ed25519.PublicKey // the cluster's receipt key, once known
 }
 
 type slot struct {
@@ -113,9 +118,16 @@ func (c *Client) attestSession(ctx context.Context, s *conn) error {
 	if err := s.call(ctx, "system_attest", []any{nonce}, &doc); err != nil {
 		return fmt.Errorf("secretd: attestation: %w", err)
 	}
-	if err := c.opts.Attestation.verify(doc, nonce, c.identity); err != nil {
+	d, err := c.opts.Attestation.verify(doc, nonce, c.identity)
+	if err != nil {
 		return fmt.Errorf("secretd: attestation: %w", err)
 	}
+	// The document's user data carries the cluster's other public keys.
+	var keys api.AttestedKeys
+	if err := wire.UnmarshalResult(d.UserData, &keys); err != nil || len(keys.ReceiptKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("secretd: attestation: %w: no receipt key in the document", ErrAttestation)
+	}
+	c.rk = keys.ReceiptKey
 	return nil
 }
 

@@ -23,7 +23,16 @@ func (e *Enclave) methodTable() map[string]method {
 	m := map[string]method{
 		"hdwallet_generate_with_policy":    e.hdwalletGenerateWithPolicy,
 		"hdwallet_get_extended_public_key": e.hdwalletGetExtendedPublicKey,
+		"hdwallet_get_address":             e.hdwalletGetAddress,
+		"hdwallet_get_policy":              e.hdwalletGetPolicy,
+		"hdwallet_create":                  e.hdwalletCreate,
+		"hdwallet_import":                  e.hdwalletImport,
+		"hdwallet_sign":                    e.hdwalletSign,
+		"hdwallet_export":                  e.hdwalletExport,
+		"hdwallet_update_policy":           e.hdwalletUpdatePolicy,
 		"system_attest":                    e.systemAttest,
+		"system_info":                      e.systemInfo,
+		"system_import_key":                e.systemImportKey,
 		"system_ping":                      e.systemPing,
 	}
 	if e.cfg.AllowPlaintextImport {

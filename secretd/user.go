@@ -1,0 +1,326 @@
+package secretd
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/niomon/niomon/internal/api"
+	"github.com/niomon/niomon/internal/policy"
+)
+
+// Types of the user-authorised requests. A wallet's keys are used only
+// with a stamp by one of the user's own credentials, made where the
+// credential lives (the user's device, or a server-side API key); the app
+// relays it.
+type (
+	Credential    = policy.Credential
+	Stamp         = policy.Stamp
+	SignParams    = policy.SignParams
+	Receipt       = policy.Receipt
+	PolicyChange  = policy.Change
+	SignResult    = api.SignResult
+	Address       = api.Address
+	SignedReceipt = policy.SignedReceipt
+)
+
+// Credential kinds and rights.
+const (
+	KindPasskey    = policy.KindPasskey
+	KindAPIKey     = policy.KindAPIKey
+	KindSessionKey = policy.KindSessionKey
+	RightSign      = policy.RightSign
+	RightExport    = policy.RightExport
+	RightPolicy    = policy.RightPolicy
+)
+
+// Stamper signs requests with one credential.
+type Stamper interface {
+	Credential() Credential
+	Stamp(request []byte) (*Stamp, error)
+}
+
+// P256Key is an API key or a device session key: a P-256 key whose stamps
+// are ECDSA signatures over the request bytes.
+type P256Key struct {
+	priv *ecdsa.PrivateKey
+	cred Credential
+}
+
+// NewP256Key makes a key of kind KindAPIKey or KindSessionKey (which must
+// expire) holding rights.
+func NewP256Key(kind string, expires time.Time, rights ...string) (*P256Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return P256KeyFrom(priv, kind, expires, rights...)
+}
+
+// P256KeyFrom wraps an existing P-256 key.
+func P256KeyFrom(priv *ecdsa.PrivateKey, kind string, expires time.Time, rights ...string) (*P256Key, error) {
+	spki, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	c := Credential{ID: policy.KeyID(spki), Kind: kind, PublicKey: spki, Alg: policy.AlgES256, Rights: rights}
+	if !expires.IsZero() {
+		c.ExpiresAt = expires.Unix()
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &P256Key{priv: priv, cred: c}, nil
+}
+
+// Credential is the key's entry for a wallet policy.
+func (k *P256Key) Credential() Credential { return k.cred }
+
+// Stamp signs request bytes.
+func (k *P256Key) Stamp(request []byte) (*Stamp, error) {
+	h := sha256.Sum256(request)
+	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, h[:])
+	if err != nil {
+		return nil, err
+	}
+	return &Stamp{CredentialID: k.cred.ID, Signature: sig}, nil
+}
+
+// receiptKey returns the cluster's receipt key: from the attestation
+// document when the client checked attestation at Dial, else from
+// system_info over the session (authenticated to the cluster identity).
+func (c *Client) receiptKey(ctx context.Context) (ed25519.PublicKey, error) {
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
+	if c.rk != nil {
+		return c.rk, nil
+	}
+	var info api.Info
+	if err := c.Call(ctx, "system_info", nil, &info); err != nil {
+		return nil, err
+	}
+	if len(info.ReceiptKey) != ed25519.PublicKeySize {
+		return nil, errors.New("secretd: the cluster sent no receipt key")
+	}
+	c.rk = info.ReceiptKey
+	return c.rk, nil
+}
+
+// request encodes a stamped request for this cluster, now.
+func (c *Client) request(method, oid string, params any) ([]byte, error) {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return policy.Encode(method, oid, params, c.identity.Bytes(), time.Now().UnixMilli(), nonce)
+}
+
+func (c *Client) stamped(ctx context.Context, rpc, method, oid string, params any, st Stamper, out any) ([]byte, error) {
+	req, err := c.request(method, oid, params)
+	if err != nil {
+		return nil, err
+	}
+	s, err := st.Stamp(req)
+	if err != nil {
+		return nil, fmt.Errorf("secretd: stamping: %w", err)
+	}
+	return req, c.Call(ctx, rpc, []any{req, s}, out)
+}
+
+// ErrUnexpectedCredential reports a receipt listing a credential the
+// caller did not enrol: someone else added it. Warn the user.
+var ErrUnexpectedCredential = errors.New("secretd: the wallet's policy holds a credential you did not enrol")
+
+// checkReceipt verifies a receipt and that it names exactly enrolled.
+func (c *Client) checkReceipt(ctx context.Context, sr *SignedReceipt, oid string, enrolled []Credential) (*Receipt, error) {
+	rk, err := c.receiptKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := policy.VerifyReceipt(rk, sr)
+	if err != nil {
+		return nil, err
+	}
+	if r.OID != oid || string(r.Cluster) != string(c.identity.Bytes()) {
+		return nil, errors.New("secretd: the receipt is for another wallet or cluster")
+	}
+	if u := r.Unexpected(enrolled); len(u) > 0 || len(r.Credentials) != len(enrolled) {
+		return r, ErrUnexpectedCredential
+	}
+	return r, nil
+}
+
+// CreateOptions describe a new wallet.
+type CreateOptions struct {
+	Words      int // 12, 15, 18, 21 or 24; default 24
+	Attributes map[string]string
+	PolicyID   string
+}
+
+// CreateWallet makes a wallet whose first credential is st's, stamped by
+// st (proof of possession). The receipt is checked: it must list exactly
+// st's credential.
+func (c *Client) CreateWallet(ctx context.Context, oid string, o CreateOptions, st Stamper) (*Receipt, error) {
+	if o.Words == 0 {
+		o.Words = 24
+	}
+	cred := st.Credential()
+	var sr SignedReceipt
+	_, err := c.stamped(ctx, "hdwallet_create", policy.MethodCreate, oid, policy.CreateParams{
+		Words: o.Words, Attributes: attrPairs(o.Attributes), PolicyID: o.PolicyID, Credentials: []Credential{cred},
+	}, st, &sr)
+	if err != nil {
+		return nil, err
+	}
+	return c.checkReceipt(ctx, &sr, oid, []Credential{cred})
+}
+
+// HPKE suite of export and import (RFC 9180): DHKEM(P-256, HKDF-SHA256),
+// HKDF-SHA256, AES-256-GCM.
+var (
+	hpkeKEM  = hpke.DHKEM(ecdh.P256())
+	hpkeKDF  = hpke.HKDFSHA256()
+	hpkeAEAD = hpke.AES256GCM()
+)
+
+// ImportWallet makes a wallet from an existing mnemonic. The phrase is
+// HPKE-sealed here to an import key of the cluster (checked against the
+// receipt key), so it crosses the app and the runner only as ciphertext.
+func (c *Client) ImportWallet(ctx context.Context, oid, mnemonic string, o CreateOptions, st Stamper) (*Receipt, error) {
+	rk, err := c.receiptKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ik api.ImportKey
+	if err := c.Call(ctx, "system_import_key", nil, &ik); err != nil {
+		return nil, err
+	}
+	msg := append(append([]byte(api.ImportKeyContext), ik.KeyID...), ik.PublicKey...)
+	if !ed25519.Verify(rk, msg, ik.Signature) {
+		return nil, errors.New("secretd: the import key is not signed by the cluster")
+	}
+	pub, err := hpkeKEM.NewPublicKey(ik.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	enc, sender, err := hpke.NewSender(pub, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/import\x00"+oid))
+	if err != nil {
+		return nil, err
+	}
+	phrase := []byte(mnemonic)
+	defer clear(phrase)
+	ct, err := sender.Seal(nil, phrase)
+	if err != nil {
+		return nil, err
+	}
+	cred := st.Credential()
+	var sr SignedReceipt
+	_, err = c.stamped(ctx, "hdwallet_import", policy.MethodImport, oid, policy.ImportParams{
+		KeyID: ik.KeyID, Enc: enc, Ciphertext: ct, Attributes: attrPairs(o.Attributes), PolicyID: o.PolicyID, Credentials: []Credential{cred},
+	}, st, &sr)
+	if err != nil {
+		return nil, err
+	}
+	return c.checkReceipt(ctx, &sr, oid, []Credential{cred})
+}
+
+// Sign asks for one signature (see SignParams and the scheme constants).
+func (c *Client) Sign(ctx context.Context, oid string, p SignParams, st Stamper) (*SignResult, error) {
+	var out SignResult
+	if _, err := c.stamped(ctx, "hdwallet_sign", policy.MethodSign, oid, p, st, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Export returns the wallet's mnemonic. The enclave seals it with HPKE to
+// a key made here for this one call; it is opened here and nowhere else.
+func (c *Client) Export(ctx context.Context, oid string, st Stamper) (string, error) {
+	k, err := hpkeKEM.GenerateKey()
+	if err != nil {
+		return "", err
+	}
+	var out api.ExportResult
+	req, err := c.stamped(ctx, "hdwallet_export", policy.MethodExport, oid, policy.ExportParams{Recipient: k.PublicKey().Bytes()}, st, &out)
+	if err != nil {
+		return "", err
+	}
+	r, err := hpke.NewRecipient(out.Enc, k, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/export\x00"+oid))
+	if err != nil {
+		return "", err
+	}
+	h := policy.Hash(req)
+	pt, err := r.Open(h[:], out.Ciphertext)
+	if err != nil {
+		return "", errors.New("secretd: the exported mnemonic does not open")
+	}
+	defer clear(pt)
+	return string(pt), nil
+}
+
+// UpdatePolicy changes the policy of a wallet at version (Receipt.Version)
+// with a stamp by a credential holding the policy right. enrolled is the
+// credential list the caller expects afterwards; the receipt must match it.
+func (c *Client) UpdatePolicy(ctx context.Context, oid string, version uint64, ch PolicyChange, st Stamper, enrolled []Credential) (*Receipt, error) {
+	var sr SignedReceipt
+	if _, err := c.stamped(ctx, "hdwallet_update_policy", policy.MethodUpdatePolicy, oid, policy.UpdatePolicyParams{Version: version, Change: ch}, st, &sr); err != nil {
+		return nil, err
+	}
+	return c.checkReceipt(ctx, &sr, oid, enrolled)
+}
+
+// Policy returns the wallet's current policy, checked against the
+// cluster's receipt key but not against an expected list.
+func (c *Client) Policy(ctx context.Context, oid string) (*Receipt, error) {
+	var sr SignedReceipt
+	if err := c.Call(ctx, "hdwallet_get_policy", []any{oid}, &sr); err != nil {
+		return nil, err
+	}
+	rk, err := c.receiptKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return policy.VerifyReceipt(rk, &sr)
+}
+
+// Address returns the address (and public key) of kind scheme (the Addr*
+// constants: eth, btc_p2wpkh, btc_p2tr, cosmos, solana, bls, p256,
+// secp256k1) at path; hrp is the bech32 prefix for btc and cosmos.
+func (c *Client) Address(ctx context.Context, oid, scheme, path, hrp string) (Address, error) {
+	var out Address
+	err := c.Call(ctx, "hdwallet_get_address", []any{oid, scheme, path, hrp}, &out)
+	return out, err
+}
+
+// Signing schemes and address kinds.
+const (
+	SchemeSecp256k1    = api.SchemeSecp256k1
+	SchemeEthPersonal  = api.SchemeEthPersonal
+	SchemeEthTypedData = api.SchemeEthTypedData
+	SchemeEthTx        = api.SchemeEthTx
+	SchemeBTCECDSA     = api.SchemeBTCECDSA
+	SchemeBTCTaproot   = api.SchemeBTCTaproot
+	SchemeBTCSchnorr   = api.SchemeBTCSchnorr
+	SchemeCosmos       = api.SchemeCosmos
+	SchemeEd25519      = api.SchemeEd25519
+	SchemeBLS          = api.SchemeBLS
+	SchemeP256         = api.SchemeP256
+
+	AddrEth       = api.AddrEth
+	AddrP2WPKH    = api.AddrP2WPKH
+	AddrP2TR      = api.AddrP2TR
+	AddrCosmos    = api.AddrCosmos
+	AddrSolana    = api.AddrSolana
+	AddrBLS       = api.AddrBLS
+	AddrP256      = api.AddrP256
+	AddrSecp256k1 = api.AddrSecp256
+)
