@@ -109,19 +109,20 @@ type derived struct{ n *hd.Node }
 
 func (d derived) wipe() { d.n.Wipe() }
 
-// walletCache keeps unsealed wallets and derived parent nodes in memory,
-// each in a bounded LRU whose evictions wipe the keys.
+// walletCache keeps unsealed wallets and derived nodes in memory, each in
+// a bounded LRU whose evictions wipe the keys.
 //
-// Why cache parent nodes: a wallet's addresses are siblings
-// (m/44'/60'/0'/0/0, /1, /2 …). Keeping their parent turns a five-step
-// derivation with three scalar multiplications into one step with one.
+// Why cache derived nodes: a wallet signs again and again with the same
+// few addresses, and its addresses are siblings (m/44'/60'/0'/0/0, /1, /2
+// …). Keeping each requested node and its parent turns a five-step
+// derivation with three scalar multiplications into none, or one step.
 //
 // Callers never hold a cached node: they get a clone, derive from it and
 // wipe it, so an eviction never races a derivation.
 type walletCache struct {
 	mu      sync.Mutex
 	wallets *lru[*unsealed]
-	parents *lru[derived]
+	nodes   *lru[derived] // derived nodes: requested paths and their parents
 	loads   map[string]*load // single flight: one unseal per oid at a time
 }
 
@@ -131,7 +132,7 @@ type load struct {
 }
 
 func newWalletCache(capacity int) *walletCache {
-	return &walletCache{wallets: newLRU[*unsealed](capacity), parents: newLRU[derived](capacity), loads: make(map[string]*load)}
+	return &walletCache{wallets: newLRU[*unsealed](capacity), nodes: newLRU[derived](2 * capacity), loads: make(map[string]*load)}
 }
 
 // walletView is what a request may read of a cached wallet without its
@@ -151,15 +152,23 @@ func (c *walletCache) view(oid string, fill func() (*unsealed, error)) (walletVi
 	return v, err
 }
 
-// node returns a new node at path p on curve cv of wallet oid.
+// node returns a new node at path p on curve cv of wallet oid. The node
+// itself and its parent are cached: signing again with an address costs no
+// derivation, and a sibling costs one step.
 func (c *walletCache) node(oid string, cv hd.Curve, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
 	if len(p) == 0 {
 		return c.derive(oid, cv, p, fill)
 	}
-	parentPath := p[:len(p)-1]
-	key := oid + "\x00" + cv.String() + "\x00" + parentPath.String()
+	key := func(p hd.Path) string { return oid + "\x00" + cv.String() + "\x00" + p.String() }
+	leafKey, parentPath := key(p), p[:len(p)-1]
 	c.mu.Lock()
-	parent, ok := c.parents.get(key)
+	if leaf, ok := c.nodes.get(leafKey); ok {
+		n := leaf.n.Clone()
+		c.mu.Unlock()
+		return n, nil
+	}
+	parentKey := key(parentPath)
+	parent, ok := c.nodes.get(parentKey)
 	var n *hd.Node
 	if ok {
 		n = parent.n.Clone()
@@ -171,11 +180,18 @@ func (c *walletCache) node(oid string, cv hd.Curve, p hd.Path, fill func() (*uns
 			return nil, err
 		}
 		c.mu.Lock()
-		c.parents.put(key, derived{n.Clone()})
+		c.nodes.put(parentKey, derived{n.Clone()})
 		c.mu.Unlock()
 	}
 	defer n.Wipe()
-	return n.Child(p[len(p)-1])
+	leaf, err := n.Child(p[len(p)-1])
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.nodes.put(leafKey, derived{leaf.Clone()})
+	c.mu.Unlock()
+	return leaf, nil
 }
 
 // derive returns a new node at path p below the wallet's master on cv.
@@ -258,5 +274,5 @@ func (c *walletCache) wipeAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wallets.wipeAll()
-	c.parents.wipeAll()
+	c.nodes.wipeAll()
 }

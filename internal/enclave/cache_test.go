@@ -54,11 +54,11 @@ func TestCacheEvictionWipesKeys(t *testing.T) {
 	if wiped(loaded[1]) || wiped(loaded[2]) {
 		t.Fatal("a cached wallet was wiped")
 	}
-	if got := c.parents.len(); got != 2 {
-		t.Fatalf("cached parent nodes: got %d, want 2", got)
+	if got := c.nodes.len(); got != 4 {
+		t.Fatalf("cached derived nodes: got %d, want 4 (limit 2×2)", got)
 	}
 	c.wipeAll()
-	if !wiped(loaded[1]) || !wiped(loaded[2]) || c.len() != 0 || c.parents.len() != 0 {
+	if !wiped(loaded[1]) || !wiped(loaded[2]) || c.len() != 0 || c.nodes.len() != 0 {
 		t.Fatal("wipeAll left keys behind")
 	}
 }

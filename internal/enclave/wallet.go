@@ -114,6 +114,9 @@ func (e *Enclave) loadWallet(ctx context.Context, oid string) (*unsealed, error)
 	}
 	defer m.Wipe()
 	p := rec.Policy
+	if err := p.Prepare(); err != nil {
+		return nil, fmt.Errorf("sealed wallet policy: %w", err)
+	}
 	return &unsealed{seed: m.Seed(""), masters: make(map[hd.Curve]*hd.Node), policy: &p, version: version}, nil
 }
 

@@ -80,6 +80,8 @@ type Credential struct {
 	ExpiresAt int64    `cbor:"expires_at,omitempty"` // Unix seconds; required for session keys
 	Rights    []string `cbor:"rights"`
 	Label     string   `cbor:"label,omitempty"`
+
+	key any // the parsed PublicKey, once Policy.Prepare has run
 }
 
 // KeyID is the ID of an API or session key: SHA-256 of its SPKI.
@@ -157,6 +159,9 @@ func (c *Credential) Validate() error {
 
 // verifier parses the public key and checks it matches the algorithm.
 func (c *Credential) verifier() (any, error) {
+	if c.key != nil {
+		return c.key, nil
+	}
 	pub, err := x509.ParsePKIXPublicKey(c.PublicKey)
 	if err != nil {
 		return nil, invalid("public key is not SPKI DER")
@@ -203,6 +208,22 @@ func (p *Policy) Validate() error {
 				return invalid("credential id listed twice")
 			}
 		}
+	}
+	return nil
+}
+
+// Prepare validates p and keeps each credential's parsed key, so that
+// checking a stamp does not parse it again. For a policy held in memory.
+func (p *Policy) Prepare() error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	for i := range p.Credentials {
+		k, err := p.Credentials[i].verifier()
+		if err != nil {
+			return err
+		}
+		p.Credentials[i].key = k
 	}
 	return nil
 }
