@@ -20,6 +20,7 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "dev mode: dev attestation and the runner's dev sealing key. Never in a real TEE")
 	plainImport := fs.Bool("dev-allow-plaintext-import", false, "dev only: offer hdwallet_import_with_policy, which takes a mnemonic in plaintext inside the session")
 	cacheSize := fs.Int("cache-size", 4096, "unsealed wallets kept in memory")
+	replayCache := fs.Int("replay-cache", 1<<19, "nonces of stamped requests remembered; about 27 bytes each, and n of them sustain n/240 requests per second")
 	memLimit := fs.Int("memory-limit-mib", 48, "Go heap limit in MiB (Nitro enclaves have fixed, small memory)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -37,7 +38,7 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	debug.SetMemoryLimit(int64(*memLimit) << 20)
 
-	cfg := enclave.Config{Dev: *dev, AllowPlaintextImport: *plainImport, CacheSize: *cacheSize, Log: log}
+	cfg := enclave.Config{Dev: *dev, AllowPlaintextImport: *plainImport, CacheSize: *cacheSize, ReplayCacheSize: *replayCache, Log: log}
 	if *dev {
 		exe, err := os.Executable()
 		if err != nil {

@@ -122,7 +122,7 @@ func (d derived) wipe() { d.n.Wipe() }
 type walletCache struct {
 	mu      sync.Mutex
 	wallets *lru[*unsealed]
-	nodes   *lru[derived] // derived nodes: requested paths and their parents
+	nodes   *lru[derived]    // derived nodes: requested paths and their parents
 	loads   map[string]*load // single flight: one unseal per oid at a time
 }
 

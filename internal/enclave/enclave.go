@@ -104,7 +104,7 @@ func New(cfg Config) (*Enclave, error) {
 		cfg.ClockSkew = 15 * time.Minute
 	}
 	if cfg.ReplayCacheSize <= 0 {
-		cfg.ReplayCacheSize = 1 << 18
+		cfg.ReplayCacheSize = 1 << 19
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

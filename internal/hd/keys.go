@@ -31,7 +31,13 @@ func (n *Node) Ed25519PrivateKey() (ed25519.PrivateKey, error) {
 	if n.curve != Ed25519 {
 		return nil, fmt.Errorf("%w: node is %v, not ed25519", ErrUnsupportedCurve, n.curve)
 	}
-	return ed25519.NewKeyFromSeed(n.key[:]), nil
+	// An ed25519.PrivateKey is seed ‖ public key. The node computed the
+	// public key from the seed when it was derived; rebuilding it with
+	// NewKeyFromSeed would cost a second scalar multiplication per use.
+	k := make(ed25519.PrivateKey, ed25519.PrivateKeySize)
+	copy(k, n.key[:])
+	copy(k[ed25519.SeedSize:], n.pub[1:])
+	return k, nil
 }
 
 // P256PrivateKey returns the node's key as a crypto/ecdsa P-256 key, for

@@ -245,3 +245,25 @@ func TestCurveString(t *testing.T) {
 		}
 	}
 }
+
+func TestEd25519PrivateKeyEqualsTheStandardExpansion(t *testing.T) {
+	seed, _ := NewSeed(bytes.Repeat([]byte{7}, 32))
+	m, err := NewMaster(seed, Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"m", "m/44'/501'/0'/0'", "m/1'/2'/3'"} {
+		path, _ := ParsePath(p)
+		n, err := m.Derive(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := n.Ed25519PrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ed25519.NewKeyFromSeed(n.key[:]); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the private key differs from ed25519.NewKeyFromSeed of the same seed", p)
+		}
+	}
+}

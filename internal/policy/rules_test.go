@@ -204,3 +204,34 @@ func FuzzCheckStamp(f *testing.F) {
 		_, _ = policy.Check(b, r, st, p, policy.RightSign, cluster, now, policy.NewReplayCache(10, func() time.Time { return now }))
 	})
 }
+
+func TestReplayCacheForgetsEachNonceAfterItsExpiry(t *testing.T) {
+	clock := now
+	c := policy.NewReplayCache(1000, func() time.Time { return clock })
+	for i := range 100 {
+		// Expiries spread over 100 seconds, one already due this second.
+		if !c.Add([]byte{byte(i), 1, 2, 3}, now.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("nonce %d refused", i)
+		}
+	}
+	tests := []struct {
+		at   time.Duration
+		want int
+	}{
+		// The nonce due this second is kept one more second: entries
+		// may outlive their expiry by under a second, never the reverse.
+		{0, 100},
+		{10 * time.Second, 89},
+		{98 * time.Second, 1},
+		{99 * time.Second, 0},
+	}
+	for _, tc := range tests {
+		clock = now.Add(tc.at)
+		if got := c.Len(); got != tc.want {
+			t.Fatalf("after %v: got %d live nonces, want %d", tc.at, got, tc.want)
+		}
+	}
+	if c.Add([]byte{5, 1, 2, 3}, now.Add(time.Minute)) == false {
+		t.Fatal("a nonce whose entry expired was refused")
+	}
+}
