@@ -12,6 +12,7 @@ import (
 
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/testcluster"
+	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/secretd"
 	_ "modernc.org/sqlite"
 )
@@ -253,5 +254,42 @@ func TestSwappedSealedWalletsFailClosed(t *testing.T) {
 	}
 	if _, err := cl3.Sign(ctx, "alice", secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: "m/44'/60'/0'/0/0", Digest: digest[:]}, alice); err != nil {
 		t.Fatalf("alice after swapping back: %v", err)
+	}
+}
+
+func TestAnotherAppCannotReadAWalletItDidNotCreate(t *testing.T) {
+	other, _ := secretd.GenerateKey()
+	otherPub, _ := wire.ParsePublicKey(other.PublicKey())
+	c := testcluster.Start(t, testcluster.Options{ExtraClientKeys: []wire.PublicKey{otherPub}})
+	mine := c.Dial(t, secretd.Options{})
+	theirs := c.Dial(t, secretd.Options{Key: other})
+	ctx := ctxT(t)
+	if _, err := mine.CreateWallet(ctx, "alice", secretd.CreateOptions{}, newAPIKey(t, allRights...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mine.GenerateWallet(ctx, "legacy", 12, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"xpub", func() error { _, err := theirs.ExtendedPublicKey(ctx, "legacy", "m/0"); return err }},
+		{"address", func() error {
+			_, err := theirs.Address(ctx, "alice", secretd.AddrEth, "m/44'/60'/0'/0/0", "")
+			return err
+		}},
+		{"policy", func() error { _, err := theirs.Policy(ctx, "alice"); return err }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// The same answer as for a wallet that does not exist.
+			if err := tc.call(); !errors.Is(err, secretd.ErrNotFound) {
+				t.Fatalf("got %v, want ErrNotFound", err)
+			}
+		})
+	}
+	if _, err := mine.Address(ctx, "alice", secretd.AddrEth, "m/44'/60'/0'/0/0", ""); err != nil {
+		t.Fatalf("the creating app: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/wire"
 )
 
 // lru is a bounded least-recently-used map whose values hold key material:
@@ -81,6 +82,7 @@ type unsealed struct {
 	masters map[hd.Curve]*hd.Node // filled lazily, under the cache lock
 	policy  *policy.Policy
 	version uint64 // the sealed object's version
+	creator wire.PublicKey
 }
 
 func (u *unsealed) wipe() {
@@ -140,13 +142,14 @@ func newWalletCache(capacity int) *walletCache {
 type walletView struct {
 	policy  *policy.Policy
 	version uint64
+	creator wire.PublicKey
 }
 
 // view returns oid's policy and version, loading the wallet on a miss.
 func (c *walletCache) view(oid string, fill func() (*unsealed, error)) (walletView, error) {
 	var v walletView
 	err := c.with(oid, fill, func(u *unsealed) error {
-		v = walletView{policy: u.policy, version: u.version}
+		v = walletView{policy: u.policy, version: u.version, creator: u.creator}
 		return nil
 	})
 	return v, err

@@ -122,7 +122,7 @@ type generateParams struct {
 // used, and no credential can be added (adding needs a credential with
 // the policy right). Wallets whose keys users use are made with
 // hdwallet_create, which enrols the user's first credential.
-func (e *Enclave) hdwalletGenerateWithPolicy(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletGenerateWithPolicy(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p generateParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want [oid text, mnemonic_words int, attributes [[key, value]...], policy_id text]")
@@ -135,7 +135,7 @@ func (e *Enclave) hdwalletGenerateWithPolicy(ctx context.Context, _ wire.Peer, r
 		return nil, invalid("mnemonic_words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, false); err != nil {
+	if err := e.createWallet(ctx, peer.Key, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, false); err != nil {
 		return nil, err
 	}
 	return p.OID, nil
@@ -153,7 +153,7 @@ type importParams struct {
 // Dev only (Config.AllowPlaintextImport): the mnemonic crosses the Noise
 // session in plaintext. The encrypted import path replaces it in
 // production.
-func (e *Enclave) hdwalletImportWithPolicy(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletImportWithPolicy(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p importParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want [oid text, mnemonic text, attributes [[key, value]...], policy_id text]")
@@ -172,7 +172,7 @@ func (e *Enclave) hdwalletImportWithPolicy(ctx context.Context, _ wire.Peer, req
 		return nil, invalid("not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, true); err != nil {
+	if err := e.createWallet(ctx, peer.Key, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, true); err != nil {
 		return nil, err
 	}
 	return p.OID, nil
@@ -206,7 +206,7 @@ type ExtendedPublicKey struct {
 
 // hdwalletGetExtendedPublicKey(oid, derive_path) → {PublicKey,
 // ExtendedPublicKey} for the secp256k1 (BIP32) key at derive_path.
-func (e *Enclave) hdwalletGetExtendedPublicKey(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletGetExtendedPublicKey(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p xpubParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want [oid text, derive_path text]")
@@ -217,6 +217,9 @@ func (e *Enclave) hdwalletGetExtendedPublicKey(ctx context.Context, _ wire.Peer,
 	path, err := hd.ParsePath(p.Path)
 	if err != nil {
 		return nil, invalid("derive_path must be a BIP32 path such as m/44'/60'/0'/0/0")
+	}
+	if err := e.requireCreator(ctx, peer, p.OID); err != nil {
+		return nil, err
 	}
 	n, err := e.cache.node(p.OID, hd.Secp256k1, path, e.filler(ctx, p.OID))
 	if errors.Is(err, hd.ErrInvalidChild) {

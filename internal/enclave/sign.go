@@ -273,12 +273,15 @@ type addressParams struct {
 
 // hdwalletGetAddress(oid, scheme, path, hrp) → Address. Public keys are
 // the creator app's to read; no credential is needed.
-func (e *Enclave) hdwalletGetAddress(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p addressParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want [oid text, scheme text, path text, hrp text]")
 	}
 	if err := validOID(p.OID); err != nil {
+		return nil, err
+	}
+	if err := e.requireCreator(ctx, peer, p.OID); err != nil {
 		return nil, err
 	}
 	switch p.Scheme {

@@ -122,7 +122,7 @@ func (e *Enclave) receipt(oid string, version uint64, p *policy.Policy, requestH
 
 // hdwalletCreate([request, stamp]) → receipt. The request is a "create"
 // with policy.CreateParams.
-func (e *Enclave) hdwalletCreate(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p policy.CreateParams
 	sp, r, err := decodeStamped(req, policy.MethodCreate, &p)
 	if err != nil {
@@ -140,7 +140,7 @@ func (e *Enclave) hdwalletCreate(ctx context.Context, _ wire.Peer, req wire.Requ
 		return nil, invalid("words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, r.OID, m, p.Attributes, p.PolicyID, *pol, false); err != nil {
+	if err := e.createWallet(ctx, peer.Key, r.OID, m, p.Attributes, p.PolicyID, *pol, false); err != nil {
 		return nil, err
 	}
 	e.audit(ctx, s, walletVersion)
@@ -152,7 +152,7 @@ func (e *Enclave) hdwalletCreate(ctx context.Context, _ wire.Peer, req wire.Requ
 // that the user's device HPKE-encrypted to an import key of this cluster
 // (system_import_key), so the phrase crosses the app and the runner only
 // as ciphertext.
-func (e *Enclave) hdwalletImport(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p policy.ImportParams
 	sp, r, err := decodeStamped(req, policy.MethodImport, &p)
 	if err != nil {
@@ -175,7 +175,7 @@ func (e *Enclave) hdwalletImport(ctx context.Context, _ wire.Peer, req wire.Requ
 		return nil, invalid("the decrypted mnemonic is not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, r.OID, m, p.Attributes, p.PolicyID, *pol, true); err != nil {
+	if err := e.createWallet(ctx, peer.Key, r.OID, m, p.Attributes, p.PolicyID, *pol, true); err != nil {
 		return nil, err
 	}
 	e.audit(ctx, s, walletVersion)
@@ -349,7 +349,7 @@ type oidParams struct {
 
 // hdwalletGetPolicy(oid) → receipt of the current policy, for a device
 // to compare with what it enrolled. Reading it needs no credential.
-func (e *Enclave) hdwalletGetPolicy(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletGetPolicy(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p oidParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want [oid text]")
@@ -360,6 +360,9 @@ func (e *Enclave) hdwalletGetPolicy(ctx context.Context, _ wire.Peer, req wire.R
 	v, err := e.cache.view(p.OID, e.filler(ctx, p.OID))
 	if err != nil {
 		return nil, storageErr(err)
+	}
+	if !v.creator.Equal(peer.Key) {
+		return nil, errNotYours
 	}
 	return e.receipt(p.OID, v.version, v.policy, nil)
 }

@@ -27,6 +27,9 @@ type walletRecord struct {
 	CreatedAt  int64         `cbor:"5,keyasint"` // Unix seconds
 	Imported   bool          `cbor:"6,keyasint,omitempty"`
 	Policy     policy.Policy `cbor:"7,keyasint"`
+	// Creator is the static_key of the app that created the wallet: the
+	// one app that may read its public keys without a user credential.
+	Creator []byte `cbor:"8,keyasint"`
 }
 
 const walletFormat = 1
@@ -49,14 +52,14 @@ func (e *Enclave) sealWallet(oid string, version uint64, rec *walletRecord) (*ho
 
 // createWallet stores a new wallet for mnemonic m; an existing oid is an
 // error, never an overwrite.
-func (e *Enclave) createWallet(ctx context.Context, oid string, m *hd.Mnemonic, attrs [][]string, policyID string, p policy.Policy, imported bool) error {
+func (e *Enclave) createWallet(ctx context.Context, creator wire.PublicKey, oid string, m *hd.Mnemonic, attrs [][]string, policyID string, p policy.Policy, imported bool) error {
 	if attrs == nil {
 		attrs = [][]string{}
 	}
 	if p.Credentials == nil {
 		p.Credentials = []policy.Credential{}
 	}
-	rec := walletRecord{Format: walletFormat, Entropy: m.Entropy(), Attributes: attrs, PolicyID: policyID, CreatedAt: e.cfg.Now().Unix(), Imported: imported, Policy: p}
+	rec := walletRecord{Format: walletFormat, Entropy: m.Entropy(), Attributes: attrs, PolicyID: policyID, CreatedAt: e.cfg.Now().Unix(), Imported: imported, Policy: p, Creator: creator.Bytes()}
 	defer rec.wipe()
 	obj, err := e.sealWallet(oid, walletVersion, &rec)
 	if err != nil {
@@ -117,10 +120,29 @@ func (e *Enclave) loadWallet(ctx context.Context, oid string) (*unsealed, error)
 	if err := p.Prepare(); err != nil {
 		return nil, fmt.Errorf("sealed wallet policy: %w", err)
 	}
-	return &unsealed{seed: m.Seed(""), masters: make(map[hd.Curve]*hd.Node), policy: &p, version: version}, nil
+	var creator wire.PublicKey
+	copy(creator[:], rec.Creator)
+	return &unsealed{seed: m.Seed(""), masters: make(map[hd.Curve]*hd.Node), policy: &p, version: version, creator: creator}, nil
 }
 
 // filler returns the cache's loader for oid.
 func (e *Enclave) filler(ctx context.Context, oid string) func() (*unsealed, error) {
 	return func() (*unsealed, error) { return e.loadWallet(ctx, oid) }
+}
+
+// errNotYours is what an app hears about a wallet another app created:
+// the same as for a wallet that does not exist, so apps cannot probe each
+// other's users.
+var errNotYours = errNotFound
+
+// requireCreator lets peer read oid's public data only if peer created it.
+func (e *Enclave) requireCreator(ctx context.Context, peer wire.Peer, oid string) error {
+	v, err := e.cache.view(oid, e.filler(ctx, oid))
+	if err != nil {
+		return storageErr(err)
+	}
+	if !v.creator.Equal(peer.Key) {
+		return errNotYours
+	}
+	return nil
 }
