@@ -60,39 +60,26 @@ func (e *Enclave) sign(ctx context.Context, oid string, p *policy.SignParams) (*
 		if err := fields(p, false, true, false, false, false); err != nil {
 			return nil, err
 		}
-		n, err := e.node(ctx, oid, hd.Ed25519, p.Path)
-		if err != nil {
-			return nil, err
-		}
-		defer n.Wipe()
-		k, err := n.Ed25519PrivateKey()
-		if err != nil {
-			return nil, err
-		}
-		defer clear(k)
-		sig, err := sol.Sign(k, p.Message)
-		if err != nil {
-			return nil, err
-		}
-		return &api.SignResult{Signature: sig[:], PublicKey: n.PublicKey()}, nil
+		return e.withNode(ctx, oid, hd.Ed25519, p.Path, func(n *hd.Node) ([]byte, error) {
+			k, err := n.Ed25519PrivateKey()
+			if err != nil {
+				return nil, err
+			}
+			defer clear(k)
+			sig, err := sol.Sign(k, p.Message)
+			return sig[:], err
+		})
 	case api.SchemeP256:
 		if err := fields(p, true, false, false, false, false); err != nil {
 			return nil, err
 		}
-		n, err := e.node(ctx, oid, hd.NIST256p1, p.Path)
-		if err != nil {
-			return nil, err
-		}
-		defer n.Wipe()
-		k, err := n.P256PrivateKey()
-		if err != nil {
-			return nil, err
-		}
-		sig, err := ecdsa.SignASN1(rand.Reader, k, p.Digest)
-		if err != nil {
-			return nil, err
-		}
-		return &api.SignResult{Signature: sig, PublicKey: n.PublicKey()}, nil
+		return e.withNode(ctx, oid, hd.NIST256p1, p.Path, func(n *hd.Node) ([]byte, error) {
+			k, err := n.P256PrivateKey()
+			if err != nil {
+				return nil, err
+			}
+			return ecdsa.SignASN1(rand.Reader, k, p.Digest)
+		})
 	case api.SchemeBLS:
 		if err := fields(p, false, true, false, false, false); err != nil {
 			return nil, err
@@ -224,6 +211,20 @@ func (e *Enclave) signSecp256k1(ctx context.Context, oid string, p *policy.SignP
 		res.Signature = sig[:]
 	}
 	return res, nil
+}
+
+// withNode signs with the key at path on curve cv of oid.
+func (e *Enclave) withNode(ctx context.Context, oid string, cv hd.Curve, path string, sign func(*hd.Node) ([]byte, error)) (*api.SignResult, error) {
+	n, err := e.node(ctx, oid, cv, path)
+	if err != nil {
+		return nil, err
+	}
+	defer n.Wipe()
+	sig, err := sign(n)
+	if err != nil {
+		return nil, err
+	}
+	return &api.SignResult{Signature: sig, PublicKey: n.PublicKey()}, nil
 }
 
 // node derives the key at path on curve cv for oid.

@@ -112,6 +112,20 @@ func (e *Enclave) firstPolicy(sp *stampedParams, r *policy.Request, creds []poli
 	return p, s, nil
 }
 
+// decodeNew decodes a create or import request into params, whose
+// attributes, policy id and credentials the pointers reach, and checks
+// its first credential's stamp.
+func (e *Enclave) decodeNew(req wire.Request, method string, params any, attrs *[][]string, policyID *string, creds *[]policy.Credential) (*policy.Policy, *stamped, error) {
+	sp, r, err := decodeStamped(req, method, params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.validWalletParams(r.OID, *attrs, *policyID); err != nil {
+		return nil, nil, err
+	}
+	return e.firstPolicy(sp, r, *creds)
+}
+
 // receipt signs the policy state of oid at version.
 func (e *Enclave) receipt(oid string, version uint64, p *policy.Policy, requestHash []byte) (*policy.SignedReceipt, error) {
 	return policy.SignReceipt(e.receiptKey, &policy.Receipt{
@@ -124,14 +138,7 @@ func (e *Enclave) receipt(oid string, version uint64, p *policy.Policy, requestH
 // with policy.CreateParams.
 func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p policy.CreateParams
-	sp, r, err := decodeStamped(req, policy.MethodCreate, &p)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.validWalletParams(r.OID, p.Attributes, p.PolicyID); err != nil {
-		return nil, err
-	}
-	pol, s, err := e.firstPolicy(sp, r, p.Credentials)
+	pol, s, err := e.decodeNew(req, policy.MethodCreate, &p, &p.Attributes, &p.PolicyID, &p.Credentials)
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +147,18 @@ func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.R
 		return nil, invalid("words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, peer.Key, r.OID, m, p.Attributes, p.PolicyID, *pol, false); err != nil {
+	return e.newWallet(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, false)
+}
+
+// newWallet stores a created or imported wallet, records the event and
+// answers with the receipt.
+func (e *Enclave) newWallet(ctx context.Context, peer wire.Peer, s *stamped, m *hd.Mnemonic, attrs [][]string, policyID string, pol *policy.Policy, imported bool) (any, error) {
+	if err := e.createWallet(ctx, peer.Key, s.req.OID, m, attrs, policyID, *pol, imported); err != nil {
 		return nil, err
 	}
 	e.audit(ctx, s, walletVersion)
 	h := policy.Hash(s.bytes)
-	return e.receipt(r.OID, walletVersion, pol, h[:])
+	return e.receipt(s.req.OID, walletVersion, pol, h[:])
 }
 
 // hdwalletImport([request, stamp]) → receipt: a wallet from a mnemonic
@@ -154,18 +167,11 @@ func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.R
 // as ciphertext.
 func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p policy.ImportParams
-	sp, r, err := decodeStamped(req, policy.MethodImport, &p)
+	pol, s, err := e.decodeNew(req, policy.MethodImport, &p, &p.Attributes, &p.PolicyID, &p.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.validWalletParams(r.OID, p.Attributes, p.PolicyID); err != nil {
-		return nil, err
-	}
-	pol, s, err := e.firstPolicy(sp, r, p.Credentials)
-	if err != nil {
-		return nil, err
-	}
-	phrase, err := e.openImport(p.KeyID, p.Enc, p.Ciphertext, r.OID)
+	phrase, err := e.openImport(p.KeyID, p.Enc, p.Ciphertext, s.req.OID)
 	if err != nil {
 		return nil, err
 	}
@@ -175,12 +181,7 @@ func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.R
 		return nil, invalid("the decrypted mnemonic is not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, peer.Key, r.OID, m, p.Attributes, p.PolicyID, *pol, true); err != nil {
-		return nil, err
-	}
-	e.audit(ctx, s, walletVersion)
-	h := policy.Hash(s.bytes)
-	return e.receipt(r.OID, walletVersion, pol, h[:])
+	return e.newWallet(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, true)
 }
 
 // HPKE suite for export and import: what a browser can open and seal with
