@@ -51,11 +51,12 @@ type Options struct {
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Client is a pool of Secretd sessions to one address.
+// Client is a pool of Secretd sessions to one cluster, over one or more
+// runner addresses (replicas of the same enclave cluster).
 type Client struct {
-	addr     string
 	opts     Options
 	identity wire.PublicKey
+	ends     []*endpoint
 
 	slots  []slot
 	next   atomic.Uint64
@@ -65,6 +66,18 @@ type Client struct {
 	rk    ed25519.PublicKey // the cluster's receipt key, once known
 }
 
+// endpoint is one runner address and what the client knows of it.
+type endpoint struct {
+	addr string
+
+	mu       sync.Mutex
+	attested bool      // its enclave passed the attestation policy
+	downTill time.Time // skip it until then after a failure
+}
+
+// downFor is how long an endpoint that failed is skipped.
+const downFor = 2 * time.Second
+
 type slot struct {
 	mu sync.Mutex
 	c  *conn
@@ -73,6 +86,18 @@ type slot struct {
 // Dial connects to a Secretd runner at addr, runs the handshake, and (with
 // an attestation policy) verifies the enclave before returning.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	return DialCluster(ctx, []string{addr}, opts)
+}
+
+// DialCluster connects to a cluster served by several runners. Sessions
+// are spread over the addresses; when one fails, new sessions go to the
+// others, and calls that are safe to repeat (reads of public data) are
+// retried there. A call that may have taken effect (a signature, a
+// creation, an export, a policy change) returns ErrConnection instead:
+// the caller decides, and a signature needs a fresh stamp anyway.
+// Every enclave behind the addresses is checked against the attestation
+// policy on its first session.
+func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, error) {
 	id, err := wire.ParsePublicKey(opts.Identity)
 	if err != nil {
 		return nil, fmt.Errorf("secretd: cluster identity: %w", err)
@@ -80,9 +105,13 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if opts.Key.k.IsZero() {
 		return nil, errors.New("secretd: a client key is required")
 	}
+	if len(addrs) == 0 {
+		return nil, errors.New("secretd: no address")
+	}
 	if opts.PoolSize <= 0 {
 		opts.PoolSize = 4
 	}
+	opts.PoolSize = max(opts.PoolSize, len(addrs))
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
@@ -90,19 +119,28 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		var d net.Dialer
 		opts.Dialer = d.DialContext
 	}
-	c := &Client{addr: addr, opts: opts, identity: id, slots: make([]slot, opts.PoolSize)}
-	first, err := c.dial(ctx)
-	if err != nil {
-		return nil, err
+	c := &Client{opts: opts, identity: id, slots: make([]slot, opts.PoolSize)}
+	for _, a := range addrs {
+		c.ends = append(c.ends, &endpoint{addr: a})
 	}
-	if opts.Attestation != nil {
-		if err := c.attestSession(ctx, first); err != nil {
-			first.close(err)
+	// One working session proves the identity and the key; the others
+	// are dialed on first use.
+	var firstErr error
+	for i := range c.ends {
+		s, err := c.dialEndpoint(ctx, c.ends[i])
+		if err == nil {
+			c.slots[i%len(c.slots)].c = s
+			return c, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		var r *RefusedError
+		if errors.As(err, &r) || errors.Is(err, ErrAttestation) {
 			return nil, err
 		}
 	}
-	c.slots[0].c = first
-	return c, nil
+	return nil, firstErr
 }
 
 // attestSession asks the enclave for a fresh attestation document over a
@@ -127,16 +165,56 @@ func (c *Client) attestSession(ctx context.Context, s *conn) error {
 	if err := wire.UnmarshalResult(d.UserData, &keys); err != nil || len(keys.ReceiptKey) != ed25519.PublicKeySize {
 		return fmt.Errorf("secretd: attestation: %w: no receipt key in the document", ErrAttestation)
 	}
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
+	if c.rk != nil && !c.rk.Equal(ed25519.PublicKey(keys.ReceiptKey)) {
+		return fmt.Errorf("secretd: attestation: %w: replicas disagree on the receipt key", ErrAttestation)
+	}
 	c.rk = keys.ReceiptKey
 	return nil
 }
 
-func (c *Client) dial(ctx context.Context) (*conn, error) {
+// dialEndpoint opens a session to e, attesting its enclave on the first.
+func (c *Client) dialEndpoint(ctx context.Context, e *endpoint) (*conn, error) {
+	s, err := c.dial(ctx, e.addr)
+	if err != nil {
+		e.markDown()
+		return nil, err
+	}
+	if c.opts.Attestation == nil {
+		return s, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.attested {
+		return s, nil
+	}
+	if err := c.attestSession(ctx, s); err != nil {
+		s.close(err)
+		return nil, err
+	}
+	e.attested = true
+	return s, nil
+}
+
+func (e *endpoint) markDown() {
+	e.mu.Lock()
+	e.downTill = time.Now().Add(downFor)
+	e.mu.Unlock()
+}
+
+func (e *endpoint) up(now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return now.After(e.downTill)
+}
+
+func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	nc, err := c.opts.Dialer(ctx, "tcp", c.addr)
+	nc, err := c.opts.Dialer(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("secretd: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrConnection, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
@@ -152,46 +230,91 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 			return nil, &RefusedError{Reason: r.Reason}
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("secretd: handshake: %w", ctx.Err())
+			return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, ctx.Err())
 		}
-		return nil, fmt.Errorf("secretd: handshake: %w", err)
+		return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, err)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return newConn(nc, s), nil
 }
 
 // session returns a live session, dialing one into an empty or dead slot.
+// A slot's endpoint is fixed by its index, except that a dead endpoint is
+// passed over for the next live one.
 func (c *Client) session(ctx context.Context) (*conn, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	sl := &c.slots[c.next.Add(1)%uint64(len(c.slots))]
+	i := c.next.Add(1) % uint64(len(c.slots))
+	sl := &c.slots[i]
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	if sl.c != nil && sl.c.alive() {
 		return sl.c, nil
 	}
-	s, err := c.dial(ctx)
-	if err != nil {
-		return nil, err
+	now := time.Now()
+	var lastErr error
+	for k := range c.ends {
+		e := c.ends[(int(i)+k)%len(c.ends)]
+		if !e.up(now) && k < len(c.ends)-1 {
+			continue
+		}
+		s, err := c.dialEndpoint(ctx, e)
+		if err != nil {
+			lastErr = err
+			var r *RefusedError
+			if errors.As(err, &r) || errors.Is(err, ErrAttestation) || ctx.Err() != nil {
+				return nil, err
+			}
+			continue
+		}
+		if c.closed.Load() {
+			s.close(ErrClosed)
+			return nil, ErrClosed
+		}
+		sl.c = s
+		return s, nil
 	}
-	if c.closed.Load() {
-		s.close(ErrClosed)
-		return nil, ErrClosed
-	}
-	sl.c = s
-	return s, nil
+	return nil, lastErr
+}
+
+// idempotent lists the methods a client may repeat on another replica
+// after a connection fails: they read public data and change nothing.
+var idempotent = map[string]bool{
+	"hdwallet_get_extended_public_key": true,
+	"hdwallet_get_address":             true,
+	"hdwallet_get_policy":              true,
+	"system_attest":                    true,
+	"system_info":                      true,
+	"system_import_key":                true,
+	"system_ping":                      true,
 }
 
 // Call invokes method with params and decodes the result into result (a
 // pointer, or nil to discard it). It is the escape hatch for methods this
-// package has no wrapper for.
+// package has no wrapper for. An idempotent method whose session breaks
+// is retried on another session (and so, when one is down, another
+// replica), once per address.
 func (c *Client) Call(ctx context.Context, method string, params []any, result any) error {
-	s, err := c.session(ctx)
-	if err != nil {
-		return err
+	attempts := 1
+	if idempotent[method] {
+		attempts = len(c.ends) + 1
 	}
-	return s.call(ctx, method, params, result)
+	var err error
+	for range attempts {
+		var s *conn
+		if s, err = c.session(ctx); err == nil {
+			if err = s.call(ctx, method, params, result); err == nil || !errors.Is(err, ErrConnection) {
+				return err
+			}
+		} else if !errors.Is(err, ErrConnection) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // Close closes every session. Calls in flight fail with ErrClosed.

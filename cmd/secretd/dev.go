@@ -20,6 +20,8 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var f runnerFlags
 	f.register(fs, "127.0.0.1:9000", filepath.Join(".data", "secretd"))
 	plainImport := fs.Bool("dev-allow-plaintext-import", false, "let the enclave take a mnemonic in plaintext (hdwallet_import_with_policy), for tests")
+	var m modeFlags
+	m.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,7 +86,11 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cancel()
 	}()
 
-	err = runRunner(runCtx, runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: keys, DevSealingKey: devKey, Log: log}, stdout, func() {
+	cfg := runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: keys, DevSealingKey: devKey, Log: log}
+	if err := m.apply(&cfg); err != nil {
+		return err
+	}
+	err = runRunner(runCtx, cfg, stdout, func() {
 		if keyFile != "" {
 			fmt.Fprintf(stdout, "dev_client_key_file: %s\n", keyFile)
 		}

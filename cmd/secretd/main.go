@@ -33,6 +33,8 @@ Usage:
                   the untrusted half: client relay and sealed-object store
   secretd keygen  --out FILE
                   make a static_key client key; prints its public key
+  secretd ceremony drk|paper|recovery-key|submit-share|recover ...
+                  the Disaster Recovery Key: ceremony and recovery
   secretd version
 
 Run "secretd COMMAND -h" for a command's flags.
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRunner(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		err = cmdKeygen(args[1:], stdout, stderr)
+	case "ceremony":
+		err = cmdCeremony(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "secretd", version)
 	case "-h", "-help", "--help", "help":

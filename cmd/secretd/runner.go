@@ -12,7 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/fxamacker/cbor/v2"
+	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/runner"
 	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/internal/wire"
@@ -121,6 +124,8 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.register(fs, "127.0.0.1:9000", "")
 	enclaveAddr := fs.String("enclave", "", "enclave socket: unix:PATH or vsock:CID:PORT")
 	dev := fs.Bool("dev", false, "dev mode: hand the enclave the dev sealing key from --data")
+	var m modeFlags
+	m.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -137,6 +142,9 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	cfg := runner.Config{Listen: f.listen, Enclave: *enclaveAddr, Store: st, ClientKeys: keys, Log: log}
+	if err := m.apply(&cfg); err != nil {
+		return err
+	}
 	if *dev {
 		if cfg.DevSealingKey, err = runner.LoadOrCreateDevSealingKey(f.data); err != nil {
 			return err
@@ -145,7 +153,9 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return runRunner(ctx, cfg, stdout, nil)
 }
 
-// runRunner runs a runner and prints the ready lines on stdout.
+// runRunner runs a runner and prints the ready lines on stdout: listen,
+// then cluster_identity; in recovery mode recovery_identity first and
+// cluster_identity once the cluster is recovered.
 func runRunner(ctx context.Context, cfg runner.Config, stdout io.Writer, extra func()) error {
 	r, err := runner.New(cfg)
 	if err != nil {
@@ -161,12 +171,50 @@ func runRunner(ctx context.Context, cfg runner.Config, stdout io.Writer, extra f
 	if extra != nil {
 		extra()
 	}
-	fmt.Fprintf(stdout, "listen: %s\n", r.Addr())
-	fmt.Fprintf(stdout, "cluster_identity: %s\n", r.Identity())
-	if f, ok := stdout.(*os.File); ok {
-		_ = f.Sync()
+	var mu sync.Mutex
+	say := func(k, v string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stdout, "%s: %s\n", k, v)
+		if f, ok := stdout.(*os.File); ok {
+			_ = f.Sync()
+		}
+	}
+	say("listen", r.Addr().String())
+	select {
+	case <-r.Identified():
+		say("cluster_identity", r.Identity().String())
+	default:
+		say("recovery_identity", r.RecoveryIdentity().String())
+		go func() {
+			select {
+			case <-r.Identified():
+				say("cluster_identity", r.Identity().String())
+			case <-ctx.Done():
+			}
+		}()
 	}
 	return <-errc
+}
+
+// joinFunc takes a joining enclave's document to a running cluster.
+func joinFunc(addr, identity, keyFile string) (func(context.Context, []byte) ([]byte, error), error) {
+	key, err := secretd.LoadKeyFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--join-key: %w", err)
+	}
+	return func(ctx context.Context, doc []byte) ([]byte, error) {
+		c, err := secretd.Dial(ctx, addr, secretd.Options{Identity: identity, Key: key, PoolSize: 1})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		var reply cbor.RawMessage
+		if err := c.Call(ctx, "system_join", []any{doc}, &reply); err != nil {
+			return nil, err
+		}
+		return reply, nil
+	}, nil
 }
 
 // devClientKey loads or creates DIR/dev-client.key, the key `secretd dev`
@@ -187,4 +235,36 @@ func devClientKey(dir string, log *slog.Logger) (string, wire.PublicKey, error) 
 	}
 	pub, err := wire.ParsePublicKey(k.PublicKey())
 	return path, pub, err
+}
+
+// modeFlags choose the enclave's boot mode.
+type modeFlags struct {
+	recover                         bool
+	joinAddr, joinIdentity, joinKey string
+}
+
+func (m *modeFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&m.recover, "recover", false, "start the enclave in disaster-recovery mode (see docs/disaster-recovery.md)")
+	fs.StringVar(&m.joinAddr, "join", "", "join a running cluster at this runner address: its enclave hands ours the master key")
+	fs.StringVar(&m.joinIdentity, "join-identity", "", "with --join: the cluster identity")
+	fs.StringVar(&m.joinKey, "join-key", "", "with --join: a client key file allowed by the running cluster")
+}
+
+func (m *modeFlags) apply(cfg *runner.Config) error {
+	switch {
+	case m.recover && m.joinAddr != "":
+		return usagef("--recover and --join exclude each other")
+	case m.recover:
+		cfg.Mode = hostlink.ModeRecover
+	case m.joinAddr != "":
+		if m.joinIdentity == "" || m.joinKey == "" {
+			return usagef("--join needs --join-identity and --join-key")
+		}
+		j, err := joinFunc(m.joinAddr, m.joinIdentity, m.joinKey)
+		if err != nil {
+			return err
+		}
+		cfg.Mode, cfg.Join = hostlink.ModeJoin, j
+	}
+	return nil
 }

@@ -96,3 +96,58 @@ type SignedAuditEvent struct {
 
 // AuditContext prefixes what an audit event's signature covers.
 const AuditContext = "niomon/secretd/v1/audit\x00"
+
+// Holder is a DRK share holder as the ceremony transcript lists them.
+type Holder struct {
+	Index            int    `cbor:"index"`
+	Name             string `cbor:"name"`
+	Recipient        string `cbor:"recipient"`         // age recipient the share was encrypted to
+	ShareFingerprint []byte `cbor:"share_fingerprint"` // SHA-256 of the share: public, identifies it
+}
+
+// Transcript is the public record of a Disaster Recovery Key ceremony.
+type Transcript struct {
+	ClusterIdentity []byte   `cbor:"cluster_identity"`
+	KEM             string   `cbor:"kem"`
+	DRKFingerprint  []byte   `cbor:"drk_fingerprint"` // SHA-256 of the DRK public key
+	Threshold       int      `cbor:"threshold"`
+	Count           int      `cbor:"count"`
+	Holders         []Holder `cbor:"holders"`
+	MasterVersion   uint64   `cbor:"master_version"` // the master-key version escrowed
+	Time            int64    `cbor:"time"`           // Unix seconds
+}
+
+// CeremonyResult is the result of system_drk_ceremony.
+type CeremonyResult struct {
+	Transcript  []byte   `cbor:"transcript"`  // CBOR of Transcript
+	Attestation []byte   `cbor:"attestation"` // user data = SHA-256(Transcript)
+	Shares      [][]byte `cbor:"shares"`      // age files, in holder order
+}
+
+// RecoveryInfo is what a recovering enclave attests to: the user data of
+// its system_recovery_attest document.
+type RecoveryInfo struct {
+	RecoveryKeyHash []byte `cbor:"recovery_key_hash"` // SHA-256 of the HPKE key holders seal their shares to
+	DRKFingerprint  []byte `cbor:"drk_fingerprint"`  // of the escrow found in the store
+	ClusterIdentity []byte `cbor:"cluster_identity"` // the identity the escrow claims
+	Threshold       int    `cbor:"threshold"`
+	Count           int    `cbor:"count"`
+}
+
+// RecoveryAttestation is the result of system_recovery_attest: the
+// document, and the recovery key it names by hash (a hybrid
+// post-quantum key is larger than a document's user data may be).
+type RecoveryAttestation struct {
+	Document    []byte `cbor:"document"`
+	RecoveryKey []byte `cbor:"recovery_key"`
+}
+
+// RecoverResult is the result of system_recover.
+type RecoverResult struct {
+	ClusterIdentity []byte `cbor:"cluster_identity"`
+}
+
+// RecoveryContext binds a share submission to one recovering enclave.
+func RecoveryContext(recoveryKey []byte) []byte {
+	return append([]byte("niomon/secretd/v1/recovery\x00"), recoveryKey...)
+}

@@ -73,16 +73,15 @@ type masterRecord struct {
 	Sealed []byte `cbor:"2,keyasint"`
 }
 
-// boot loads the cluster's master key through link, or makes one for a new
-// cluster, and derives the identity and sealing keys. It runs once; later
-// host links find the enclave booted.
+// boot brings the enclave up on the first host link, in the mode its
+// runner asks for: load the cluster's master key (making one for a new
+// cluster), get it from a running enclave of the cluster (join), or start
+// disaster recovery. It runs once; later host links find it done.
 func (e *Enclave) boot(ctx context.Context, link *hostlink.Link, hello *hostlink.Hello) error {
 	e.bootMu.Lock()
 	defer e.bootMu.Unlock()
-	select {
-	case <-e.booted:
+	if e.isBooted() || e.rec != nil {
 		return nil
-	default:
 	}
 	sealer := e.cfg.MasterSealer
 	switch {
@@ -99,12 +98,28 @@ func (e *Enclave) boot(ctx context.Context, link *hostlink.Link, hello *hostlink
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	switch hello.Mode {
+	case hostlink.ModeRecover:
+		return e.startRecovery(ctx, link, sealer)
+	case hostlink.ModeJoin:
+		mk, err := e.join(ctx, link)
+		if err != nil {
+			return fmt.Errorf("joining the cluster: %w", err)
+		}
+		if err := e.useMaster(ctx, link, mk); err != nil {
+			return err
+		}
+		e.log.Info("enclave joined the cluster", "cluster_identity", e.identity.Public().String())
+		return nil
+	case hostlink.ModeNormal:
+	default:
+		return fmt.Errorf("unknown boot mode %q", hello.Mode)
+	}
 	mk, created, err := loadOrCreateMaster(ctx, link, sealer)
 	if err != nil {
 		return err
 	}
-	defer mk.Wipe()
-	if err := e.useMaster(mk); err != nil {
+	if err := e.useMaster(ctx, link, mk); err != nil {
 		return err
 	}
 	e.log.Info("enclave booted", "new_cluster", created, "sealer", sealer.Name(), "cluster_identity", e.identity.Public().String())
@@ -117,7 +132,7 @@ func loadOrCreateMaster(ctx context.Context, link *hostlink.Link, sealer MasterS
 		switch {
 		case err == nil:
 			var rec masterRecord
-			if err := wire.Unmarshal(obj.Blob, &rec); err != nil || obj.Version != masterVersion {
+			if err := wire.Unmarshal(obj.Blob, &rec); err != nil {
 				return nil, false, errors.New("stored master key record is malformed")
 			}
 			if rec.Sealer != sealer.Name() {
@@ -155,7 +170,14 @@ func loadOrCreateMaster(ctx context.Context, link *hostlink.Link, sealer MasterS
 	return nil, false, errors.New("master key creation raced twice")
 }
 
-func (e *Enclave) useMaster(mk *seal.MasterKey) error {
+// useMaster derives the cluster's keys from mk, which the enclave then
+// keeps (for joins and the escrow), and starts serving the cluster.
+func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.MasterKey) (err error) {
+	defer func() {
+		if err != nil {
+			mk.Wipe()
+		}
+	}()
 	scalar, err := mk.IdentityScalar()
 	if err != nil {
 		return err
@@ -177,7 +199,15 @@ func (e *Enclave) useMaster(mk *seal.MasterKey) error {
 	if err != nil {
 		return err
 	}
-	e.identity, e.walletK, e.receiptKey, e.importRoot = id, wk, rk, ir
+	_, err = link.Get(ctx, kindEscrow, escrowID)
+	switch {
+	case err == nil:
+		e.escrowed.Store(true)
+	case !errors.Is(err, hostlink.ErrNotFound):
+		return fmt.Errorf("looking for the DRK escrow: %w", err)
+	}
+	e.identity, e.walletK, e.receiptKey, e.importRoot, e.master = id, wk, rk, ir, mk
 	close(e.booted)
+	e.serve(id, e.methods)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/niomon/niomon/internal/attest"
 	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/seal"
@@ -46,6 +47,13 @@ type Config struct {
 	MasterSealer MasterSealer
 	// Attester signs attestation documents.
 	Attester Attester
+	// PeerPolicy is what another enclave of the cluster must attest to
+	// (for joins): the trust roots and this enclave's own PCRs. Now,
+	// MaxAge, Nonce and PublicKey are filled per use.
+	PeerPolicy attest.Policy
+	// RequireEscrow refuses to create wallets until the master key is
+	// escrowed to a Disaster Recovery Key (the DRK ceremony has run).
+	RequireEscrow bool
 	// CacheSize bounds the unsealed wallets kept in memory.
 	CacheSize int
 	// MaxSessions bounds concurrent client sessions.
@@ -68,6 +76,13 @@ type Enclave struct {
 
 	bootMu     sync.Mutex
 	booted     chan struct{} // closed once the keys below are set
+	ready      chan struct{} // closed once serving: booted, or recovering
+	readyOnce  sync.Once
+	servingID  atomic.Pointer[wire.PrivateKey]   // the Noise static key sessions use
+	table      atomic.Pointer[map[string]method] // the methods sessions may call
+	rec        *recovery                         // set while recovering
+	master     *seal.MasterKey                   // kept for joins and escrow
+	escrowed   atomic.Bool                       // a DRK escrow of the master key exists
 	identity   wire.PrivateKey
 	walletK    *seal.Key
 	receiptKey ed25519.PrivateKey
@@ -116,6 +131,7 @@ func New(cfg Config) (*Enclave, error) {
 		cfg:      cfg,
 		log:      cfg.Log,
 		booted:   make(chan struct{}),
+		ready:    make(chan struct{}),
 		linkSet:  make(map[*hostlink.Link]struct{}),
 		cache:    newWalletCache(cfg.CacheSize),
 		sessions: make(chan struct{}, cfg.MaxSessions),
@@ -131,6 +147,11 @@ func New(cfg Config) (*Enclave, error) {
 // cached key has been wiped.
 func (e *Enclave) Serve(ctx context.Context, ln net.Listener) error {
 	defer e.cache.wipeAll()
+	defer func() {
+		if e.master != nil {
+			e.master.Wipe()
+		}
+	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -197,7 +218,7 @@ func (e *Enclave) serveHost(ctx context.Context, conn net.Conn) {
 		delete(e.linkSet, link)
 		e.links.Unlock()
 	}()
-	if err := link.Ready(e.identity.Public().Bytes(), nil); err != nil {
+	if err := e.announce(link); err != nil {
 		return
 	}
 	e.log.Info("host link ready")
@@ -217,6 +238,40 @@ func (e *Enclave) setAllowList(keys [][]byte) {
 		}
 	}
 	e.allow.Store(&m)
+}
+
+// announce tells a host link what the enclave serves: the cluster
+// identity once booted, else the temporary identity of recovery.
+func (e *Enclave) announce(l *hostlink.Link) error {
+	if e.isBooted() {
+		return l.Ready(e.identity.Public().Bytes(), nil)
+	}
+	return l.Recovering(e.rec.identity.Public().Bytes())
+}
+
+// announceAll announces to every live host link.
+func (e *Enclave) announceAll() {
+	e.links.Lock()
+	defer e.links.Unlock()
+	for l := range e.linkSet {
+		_ = e.announce(l)
+	}
+}
+
+func (e *Enclave) isBooted() bool {
+	select {
+	case <-e.booted:
+		return true
+	default:
+		return false
+	}
+}
+
+// serve makes sessions use identity and table from now on.
+func (e *Enclave) serve(identity wire.PrivateKey, table map[string]method) {
+	e.servingID.Store(&identity)
+	e.table.Store(&table)
+	e.readyOnce.Do(func() { close(e.ready) })
 }
 
 // link returns a live host link for a storage request.
@@ -245,7 +300,7 @@ func (e *Enclave) serveClient(ctx context.Context, conn net.Conn) {
 		return
 	}
 	select {
-	case <-e.booted:
+	case <-e.ready:
 	case <-time.After(wire.HandshakeTimeout):
 		_ = wire.WriteFrame(conn, []byte(wire.RefuseNotReady))
 		return
@@ -253,7 +308,7 @@ func (e *Enclave) serveClient(ctx context.Context, conn net.Conn) {
 		return
 	}
 	_ = conn.SetDeadline(time.Now().Add(wire.HandshakeTimeout))
-	s, peer, err := wire.Server(conn, e.identity, e.authorize)
+	s, peer, err := wire.Server(conn, *e.servingID.Load(), e.authorize)
 	if err != nil {
 		e.log.Debug("handshake refused", "err", err)
 		return
@@ -356,8 +411,11 @@ func (e *Enclave) dispatch(ctx context.Context, peer wire.Peer, req wire.Request
 			result, err = nil, &wire.RPCError{Code: wire.CodeInternal, Message: "internal error"}
 		}
 	}()
-	m, ok := e.methods[req.Method]
+	m, ok := (*e.table.Load())[req.Method]
 	if !ok {
+		if e.rec != nil && !e.isBooted() {
+			return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: "the enclave is recovering; only recovery methods are served"}
+		}
 		return nil, &wire.RPCError{Code: wire.CodeUnknownMethod, Message: "unknown method"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

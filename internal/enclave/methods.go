@@ -33,6 +33,8 @@ func (e *Enclave) methodTable() map[string]method {
 		"system_attest":                    e.systemAttest,
 		"system_info":                      e.systemInfo,
 		"system_import_key":                e.systemImportKey,
+		"system_join":                      e.systemJoin,
+		"system_drk_ceremony":              e.systemDRKCeremony,
 		"system_ping":                      e.systemPing,
 	}
 	if e.cfg.AllowPlaintextImport {

@@ -53,6 +53,11 @@ func (e *Enclave) sealWallet(oid string, version uint64, rec *walletRecord) (*ho
 // createWallet stores a new wallet for mnemonic m; an existing oid is an
 // error, never an overwrite.
 func (e *Enclave) createWallet(ctx context.Context, creator wire.PublicKey, oid string, m *hd.Mnemonic, attrs [][]string, policyID string, p policy.Policy, imported bool) error {
+	// "Every master-key version is escrowed before it is used": a cluster
+	// that requires it makes no wallet before its DRK ceremony.
+	if e.cfg.RequireEscrow && !e.escrowed.Load() {
+		return &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluster's master key is not escrowed yet: run the DRK ceremony first"}
+	}
 	if attrs == nil {
 		attrs = [][]string{}
 	}

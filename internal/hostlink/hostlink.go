@@ -42,10 +42,20 @@ const (
 
 // Message types.
 const (
-	THello    = 1 // runner → enclave
-	TReady    = 2 // enclave → runner
-	TRequest  = 3 // enclave → runner
-	TResponse = 4 // runner → enclave
+	THello      = 1 // runner → enclave
+	TReady      = 2 // enclave → runner
+	TRequest    = 3 // enclave → runner
+	TResponse   = 4 // runner → enclave
+	TRecovering = 5 // enclave → runner: serving recovery under Identity (a temporary key)
+	TJoin       = 6 // enclave → runner: Blob is an attestation document to take to a running enclave
+	TJoinReply  = 7 // runner → enclave: Blob is that enclave's answer
+)
+
+// Boot modes a runner asks of its enclave.
+const (
+	ModeNormal  = ""        // load the cluster's master key, or make one for a new cluster
+	ModeRecover = "recover" // rebuild the master key from disaster-recovery shares
+	ModeJoin    = "join"    // get the master key from a running enclave of the cluster
 )
 
 // Storage operations.
@@ -124,6 +134,8 @@ type Hello struct {
 	// DevSealingKey is the dev-mode key that seals the master key. A
 	// Nitro enclave refuses a Hello that carries one.
 	DevSealingKey []byte `cbor:"2,keyasint,omitempty"`
+	// Mode is ModeNormal, ModeRecover or ModeJoin.
+	Mode string `cbor:"3,keyasint,omitempty"`
 }
 
 // Message is one host-link message. Which fields are set depends on Type.
@@ -136,6 +148,7 @@ type Message struct {
 	Err      string  `cbor:"6,keyasint,omitempty"`
 	Hello    *Hello  `cbor:"7,keyasint,omitempty"`
 	Identity []byte  `cbor:"8,keyasint,omitempty"`
+	Blob     []byte  `cbor:"9,keyasint,omitempty"`
 }
 
 var (

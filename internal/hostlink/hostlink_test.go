@@ -54,7 +54,7 @@ func startLink(t *testing.T) *Link {
 	ready := make(chan []byte, 1)
 	served := make(chan struct{})
 	go func() {
-		_ = Serve(ctx, b, &Hello{ClientKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}}, storeBackend{st}, func(id []byte, err error) { ready <- id })
+		_ = Serve(ctx, b, &Hello{ClientKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}}, storeBackend{st}, Events{Ready: func(id []byte, err error) { ready <- id }})
 		close(served)
 	}()
 	link, hello, err := Accept(a)

@@ -19,6 +19,8 @@ type Link struct {
 	next    uint64
 	err     error
 	done    chan struct{}
+
+	joinReply chan []byte
 }
 
 // Accept reads the runner's Hello from a new host connection (after its
@@ -31,7 +33,7 @@ func Accept(conn io.ReadWriteCloser) (*Link, *Hello, error) {
 	if m.Type != THello || m.Hello == nil {
 		return nil, nil, errors.New("hostlink: expected hello")
 	}
-	l := &Link{conn: conn, pending: make(map[uint64]chan *Message), done: make(chan struct{})}
+	l := &Link{conn: conn, pending: make(map[uint64]chan *Message), done: make(chan struct{}), joinReply: make(chan []byte, 1)}
 	go l.readLoop()
 	return l, m.Hello, nil
 }
@@ -42,6 +44,13 @@ func (l *Link) readLoop() {
 		var m *Message
 		if m, err = ReadMessage(l.conn); err != nil {
 			break
+		}
+		if m.Type == TJoinReply {
+			select {
+			case l.joinReply <- m.Blob:
+			default:
+			}
+			continue
 		}
 		if m.Type != TResponse {
 			err = fmt.Errorf("hostlink: unexpected message type %d", m.Type)
@@ -93,6 +102,28 @@ func (l *Link) Ready(identity []byte, bootErr error) error {
 		m.Err = bootErr.Error()
 	}
 	return l.send(m)
+}
+
+// Recovering tells the runner the enclave serves recovery under a
+// temporary identity.
+func (l *Link) Recovering(identity []byte) error {
+	return l.send(&Message{Type: TRecovering, Identity: identity})
+}
+
+// Join hands the runner an attestation document to take to a running
+// enclave of the cluster and waits for that enclave's answer.
+func (l *Link) Join(ctx context.Context, doc []byte) ([]byte, error) {
+	if err := l.send(&Message{Type: TJoin, Blob: doc}); err != nil {
+		return nil, err
+	}
+	select {
+	case b := <-l.joinReply:
+		return b, nil
+	case <-l.done:
+		return nil, ErrUnavailable
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (l *Link) call(ctx context.Context, m *Message) (*Message, error) {

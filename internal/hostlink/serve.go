@@ -20,10 +20,21 @@ type Backend interface {
 // maxInFlight bounds the storage requests one link serves at once.
 const maxInFlight = 64
 
+// Events are the runner's callbacks for what its enclave reports.
+type Events struct {
+	// Ready: the enclave serves the cluster identity, or could not boot.
+	Ready func(identity []byte, bootErr error)
+	// Recovering: the enclave serves recovery under a temporary identity.
+	Recovering func(identity []byte)
+	// Join: take the attestation document to a running enclave of the
+	// cluster (system_join) and return its answer.
+	Join func(ctx context.Context, doc []byte) ([]byte, error)
+}
+
 // Serve runs the runner's end of a host link on conn (after the ConnHost
-// byte): it sends hello, passes the enclave's Ready to onReady, and
+// byte): it sends hello, passes what the enclave reports to ev, and
 // answers storage requests from b until conn fails or ctx ends.
-func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend, onReady func(identity []byte, bootErr error)) error {
+func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend, ev Events) error {
 	var wmu sync.Mutex
 	send := func(m *Message) error {
 		wmu.Lock()
@@ -53,7 +64,29 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 			if m.Err != "" {
 				bootErr = errors.New(m.Err)
 			}
-			onReady(m.Identity, bootErr)
+			ev.Ready(m.Identity, bootErr)
+		case TRecovering:
+			if ev.Recovering != nil {
+				ev.Recovering(m.Identity)
+			}
+		case TJoin:
+			if ev.Join == nil {
+				return errors.New("hostlink: the enclave asked to join, but this runner has no cluster to join")
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reply, err := ev.Join(ctx, m.Blob)
+				if err != nil {
+					// The enclave waits for a reply; without one it
+					// cannot boot. Close the link so it sees the failure.
+					conn.Close()
+					return
+				}
+				if err := send(&Message{Type: TJoinReply, Blob: reply}); err != nil {
+					conn.Close()
+				}
+			}()
 		case TRequest:
 			sem <- struct{}{}
 			wg.Add(1)

@@ -40,6 +40,12 @@ type Config struct {
 	HostLinks int
 	// MaxConns bounds concurrent client connections (default 4096).
 	MaxConns int
+	// Mode is the enclave's boot mode: hostlink.ModeNormal,
+	// hostlink.ModeRecover or hostlink.ModeJoin.
+	Mode string
+	// Join takes a joining enclave's attestation document to a running
+	// enclave of the cluster and returns its answer (ModeJoin only).
+	Join func(ctx context.Context, doc []byte) ([]byte, error)
 	// Log receives operational events.
 	Log *slog.Logger
 }
@@ -54,6 +60,11 @@ type Runner struct {
 	once     sync.Once
 	identity wire.PublicKey
 	bootErr  chan error
+
+	recOnce    sync.Once
+	recovering chan struct{} // closed when the enclave serves recovery
+	recID      wire.PublicKey
+	identified chan struct{} // closed when the real identity is known after recovery
 
 	lnMu sync.Mutex
 	ln   net.Listener
@@ -73,15 +84,29 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{cfg: cfg, log: cfg.Log, ready: make(chan struct{}), idKnown: make(chan struct{}), bootErr: make(chan error, 1)}, nil
+	if cfg.Mode == hostlink.ModeJoin && cfg.Join == nil {
+		return nil, errors.New("runner: join mode needs a cluster to join")
+	}
+	return &Runner{cfg: cfg, log: cfg.Log, ready: make(chan struct{}), idKnown: make(chan struct{}), bootErr: make(chan error, 1), recovering: make(chan struct{})}, nil
 }
 
 // Ready is closed once the enclave has booted and the client listener is
 // open.
 func (r *Runner) Ready() <-chan struct{} { return r.ready }
 
-// Identity is the cluster identity; valid after Ready.
+// Identity is the cluster identity; valid after Ready, or after
+// Identified when the runner started in recovery mode.
 func (r *Runner) Identity() wire.PublicKey { return r.identity }
+
+// Recovering is closed when an enclave started in recovery mode serves
+// its temporary identity (RecoveryIdentity); clients are accepted then.
+func (r *Runner) Recovering() <-chan struct{} { return r.recovering }
+
+// RecoveryIdentity is the temporary identity of a recovering enclave.
+func (r *Runner) RecoveryIdentity() wire.PublicKey { return r.recID }
+
+// Identified is closed once the enclave serves the cluster identity.
+func (r *Runner) Identified() <-chan struct{} { return r.idKnown }
 
 // Addr is the client listener's address; valid after Ready.
 func (r *Runner) Addr() net.Addr {
@@ -95,7 +120,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	hello := &hostlink.Hello{ClientKeys: make([][]byte, 0, len(r.cfg.ClientKeys))}
+	hello := &hostlink.Hello{ClientKeys: make([][]byte, 0, len(r.cfg.ClientKeys)), Mode: r.cfg.Mode}
 	for _, k := range r.cfg.ClientKeys {
 		hello.ClientKeys = append(hello.ClientKeys, k.Bytes())
 	}
@@ -118,6 +143,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	case err := <-r.bootErr:
 		return err
 	case <-r.idKnown:
+	case <-r.recovering:
 	}
 
 	ln, err := net.Listen("tcp", r.cfg.Listen)
@@ -128,7 +154,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.ln = ln
 	r.lnMu.Unlock()
 	close(r.ready)
-	r.log.Info("runner ready", "listen", ln.Addr().String(), "cluster_identity", r.identity.String())
+	r.log.Info("runner ready", "listen", ln.Addr().String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- r.acceptLoop(ctx, ln) }()
@@ -144,6 +170,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	case err := <-errc:
 		return err
 	}
+}
+
+func (r *Runner) onRecovering(identity []byte) {
+	if len(identity) != len(r.recID) {
+		return
+	}
+	r.recOnce.Do(func() {
+		copy(r.recID[:], identity)
+		close(r.recovering)
+	})
 }
 
 func (r *Runner) onReady(identity []byte, bootErr error) {
@@ -203,7 +239,7 @@ func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b back
 	if _, err := conn.Write([]byte{hostlink.ConnHost}); err != nil {
 		return err
 	}
-	return hostlink.Serve(ctx, conn, hello, b, r.onReady)
+	return hostlink.Serve(ctx, conn, hello, b, hostlink.Events{Ready: r.onReady, Recovering: r.onRecovering, Join: r.cfg.Join})
 }
 
 func (r *Runner) acceptLoop(ctx context.Context, ln net.Listener) error {

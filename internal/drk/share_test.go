@@ -1,0 +1,330 @@
+package drk
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/niomon/niomon/internal/wire"
+)
+
+func decodeForTest(b []byte, v any) error { return wire.Unmarshal(b, v) }
+
+func encodeForTest(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := wire.Marshal(v)
+	if err != nil {
+		t.Fatalf("wire.Marshal: %v", err)
+	}
+	return b
+}
+
+// sameShare compares every field, including the secret ones.
+func sameShare(a, b *Share) bool { return *a == *b }
+
+func TestShareBinaryRoundTripsAndIsTheProjectsCBOR(t *testing.T) {
+	sp := generate(t, 3, 5)
+	for _, s := range sp.Shares {
+		t.Run(fmt.Sprintf("share %d", s.Index()), func(t *testing.T) {
+			b, err := s.MarshalBinary()
+			if err != nil {
+				t.Fatalf("MarshalBinary: %v", err)
+			}
+			if len(b) != shareLen {
+				t.Fatalf("encoding is %d bytes, want %d", len(b), shareLen)
+			}
+			// The hand-written encoder must produce exactly what the
+			// project's deterministic CBOR encoder produces.
+			w := shareWire{Version: shareVersion, DRK: s.drk[:], Index: uint64(s.index),
+				Threshold: uint64(s.threshold), Count: uint64(s.count), Value: s.value[:], Blind: s.blind[:]}
+			if !bytes.Equal(b, encodeForTest(t, w)) {
+				t.Fatalf("hand encoding differs from wire.Marshal")
+			}
+			got, err := ParseShare(b)
+			if err != nil {
+				t.Fatalf("ParseShare: %v", err)
+			}
+			if !sameShare(got, s) || got.Fingerprint() != s.Fingerprint() {
+				t.Fatalf("round trip changed the share")
+			}
+		})
+	}
+}
+
+func TestParseShareIsStrict(t *testing.T) {
+	sp := generate(t, 3, 5)
+	good, err := sp.Shares[1].MarshalBinary()
+	if err != nil {
+		t.Fatalf("MarshalBinary: %v", err)
+	}
+	mutate := func(f func(w *shareWire)) []byte {
+		var w shareWire
+		if err := decodeForTest(good, &w); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		f(&w)
+		return encodeForTest(t, w)
+	}
+	n := curve.Params().N.FillBytes(make([]byte, scalarLen))
+	type tcase struct {
+		name string
+		in   []byte
+	}
+	tests := []tcase{
+		{"trailing byte", append(bytes.Clone(good), 0)},
+		{"two shares", append(bytes.Clone(good), good...)},
+		{"version 0", mutate(func(w *shareWire) { w.Version = 0 })},
+		{"version 2", mutate(func(w *shareWire) { w.Version = 2 })},
+		{"index 0", mutate(func(w *shareWire) { w.Index = 0 })},
+		{"index above count", mutate(func(w *shareWire) { w.Index = 6 })},
+		{"threshold 1", mutate(func(w *shareWire) { w.Threshold = 1 })},
+		{"threshold above count", mutate(func(w *shareWire) { w.Threshold = 6 })},
+		{"count 17", mutate(func(w *shareWire) { w.Count = 17; w.Threshold = 17 })},
+		{"short DRK fingerprint", mutate(func(w *shareWire) { w.DRK = w.DRK[:31] })},
+		{"long value", mutate(func(w *shareWire) { w.Value = append(w.Value, 0) })},
+		{"short blind", mutate(func(w *shareWire) { w.Blind = w.Blind[1:] })},
+		{"value zero", mutate(func(w *shareWire) { w.Value = make([]byte, scalarLen) })},
+		{"value n", mutate(func(w *shareWire) { w.Value = n })},
+		{"value 2^256-1", mutate(func(w *shareWire) { w.Value = bytes.Repeat([]byte{0xFF}, scalarLen) })},
+		{"blind n", mutate(func(w *shareWire) { w.Blind = n })},
+		{"non-minimal integer", append([]byte{0x87, 0x18, 0x01}, good[2:]...)},
+		{"non-minimal byte string length", append([]byte{0x87, 0x01, 0x59, 0x00, 0x20}, good[4:]...)},
+		{"indefinite-length array", append(append([]byte{0x9F}, good[1:]...), 0xFF)},
+		{"tagged", append([]byte{0xD8, 0x40}, good...)},
+		{"array of 6", append([]byte{0x86}, good[1:len(good)-34]...)},
+		{"array of 8", append(append([]byte{0x88}, good[1:]...), 0x00)},
+		{"map", encodeForTest(t, map[int][]byte{1: good})},
+		{"oversized", make([]byte, maxShareEncoding+1)},
+	}
+	for n := range len(good) {
+		tests = append(tests, tcase{fmt.Sprintf("truncated to %d bytes", n), good[:n]})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseShare(tc.in)
+			if s != nil || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("got %v, want ErrMalformed", err)
+			}
+		})
+	}
+}
+
+func TestWipedShareIsRefusedEverywhere(t *testing.T) {
+	sp := generate(t, 2, 2)
+	s := sp.Shares[0]
+	s.Wipe()
+	if *s != (Share{}) {
+		t.Fatalf("Wipe left data in the share")
+	}
+	if _, err := s.MarshalBinary(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("MarshalBinary: got %v, want ErrMalformed", err)
+	}
+	if p := s.Paper(); p != "" {
+		t.Fatalf("Paper of a wiped share is not empty")
+	}
+	if fp := s.Fingerprint(); fp != [32]byte{} {
+		t.Fatalf("Fingerprint of a wiped share is not zero")
+	}
+	var nilShare *Share
+	nilShare.Wipe() // must not panic
+}
+
+func TestPaperRoundTripsForEveryShare(t *testing.T) {
+	for _, params := range []struct{ threshold, count int }{{3, 5}, {16, 16}} {
+		sp := generate(t, params.threshold, params.count)
+		for _, s := range sp.Shares {
+			t.Run(fmt.Sprintf("%d of %d share %d", params.threshold, params.count, s.Index()), func(t *testing.T) {
+				p := s.Paper()
+				lines := strings.Split(p, "\n")
+				wantHeader := fmt.Sprintf("NIOMON DRK SHARE %d OF %d (NEEDS %d)", s.Index(), params.count, params.threshold)
+				if lines[0] != wantHeader {
+					t.Fatalf("header: got %q, want %q", lines[0], wantHeader)
+				}
+				if len(lines) != 1+8 {
+					t.Fatalf("got %d body lines, want 8", len(lines)-1)
+				}
+				for i, line := range lines[1:] {
+					groups := strings.Split(line, "-")
+					if i < 7 && len(groups) != 6 || i == 7 && len(groups) != 3 {
+						t.Fatalf("line %d has %d groups", i+1, len(groups))
+					}
+					for _, g := range groups {
+						if len(g) != 4 && !(i == 7 && len(g) == 2) {
+							t.Fatalf("line %d has a group of %d characters", i+1, len(g))
+						}
+					}
+				}
+				got, err := ParsePaper(p)
+				if err != nil {
+					t.Fatalf("ParsePaper: %v", err)
+				}
+				if !sameShare(got, s) {
+					t.Fatalf("round trip changed the share")
+				}
+			})
+		}
+	}
+}
+
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+// TestPaperDetectsEverySingleCharacterChange changes each body character to
+// each other base32 symbol. A changed symbol is a fixed 5-bit error pattern
+// at a fixed position whatever the share, and the CRC is linear, so this
+// exhaustive run over one share shows detection for every share.
+func TestPaperDetectsEverySingleCharacterChange(t *testing.T) {
+	sp := generate(t, 3, 5)
+	p := sp.Shares[2].Paper()
+	body := strings.IndexByte(p, '\n') + 1
+	changes := 0
+	for i := body; i < len(p); i++ {
+		if p[i] == '-' || p[i] == '\n' {
+			continue
+		}
+		for _, c := range base32Alphabet {
+			if byte(c) == p[i] {
+				continue
+			}
+			typo := p[:i] + string(c) + p[i+1:]
+			if s, err := ParsePaper(typo); s != nil || !errors.Is(err, ErrChecksum) {
+				t.Fatalf("character %d changed: got %v, want ErrChecksum", i, err)
+			}
+			changes++
+		}
+	}
+	if changes != 178*31 {
+		t.Fatalf("tried %d changes, want %d", changes, 178*31)
+	}
+	// In the header a changed character either breaks the header or makes
+	// it disagree with the share.
+	for i := range body - 1 {
+		for _, c := range base32Alphabet {
+			if byte(c) == p[i] {
+				continue
+			}
+			if s, err := ParsePaper(p[:i] + string(c) + p[i+1:]); s != nil || err == nil {
+				t.Fatalf("header character %d changed: accepted", i)
+			}
+		}
+	}
+}
+
+func TestPaperDetectsMissingExtraAndSwappedCharacters(t *testing.T) {
+	sp := generate(t, 3, 5)
+	p := sp.Shares[0].Paper()
+	header, rest, _ := strings.Cut(p, "\n")
+	body := strings.NewReplacer("-", "", "\n", "").Replace(rest)
+	for i := range len(body) {
+		cases := map[string]string{
+			"missing": body[:i] + body[i+1:],
+			"extra":   body[:i] + "A" + body[i:],
+		}
+		if i+1 < len(body) && body[i] != body[i+1] {
+			cases["swapped"] = body[:i] + body[i+1:i+2] + body[i:i+1] + body[i+2:]
+		}
+		for kind, typo := range cases {
+			if s, err := ParsePaper(header + "\n" + typo); s != nil || !errors.Is(err, ErrChecksum) {
+				t.Fatalf("%s character at %d: got %v, want ErrChecksum", kind, i, err)
+			}
+		}
+	}
+}
+
+func TestPaperToleratesCaseSpacesLineBreaksAndDashes(t *testing.T) {
+	sp := generate(t, 3, 5)
+	s := sp.Shares[3]
+	p := s.Paper()
+	header, rest, _ := strings.Cut(p, "\n")
+	compact := strings.NewReplacer("-", "", "\n", "").Replace(rest)
+	tests := map[string]string{
+		"as printed":              p,
+		"lower case":              strings.ToLower(p),
+		"mixed case":              strings.ToLower(p[:60]) + p[60:],
+		"no header":               rest,
+		"no header, one line":     compact,
+		"no dashes":               strings.ReplaceAll(p, "-", ""),
+		"spaces for dashes":       strings.ReplaceAll(p, "-", " "),
+		"CRLF line breaks":        strings.ReplaceAll(p, "\n", "\r\n"),
+		"all on one line":         strings.ReplaceAll(p, "\n", " "),
+		"tabs and blank lines":    "\n\t" + strings.ReplaceAll(p, "\n", "\n\n\t") + "\n\n",
+		"header spacing":          strings.Replace(p, " OF ", "   of\t", 1),
+		"groups of 5 with dashes": header + "\n" + regroup(compact, 5),
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParsePaper(in)
+			if err != nil {
+				t.Fatalf("ParsePaper: %v", err)
+			}
+			if !sameShare(got, s) {
+				t.Fatalf("parsed another share")
+			}
+		})
+	}
+}
+
+func regroup(s string, n int) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += n {
+		if i > 0 {
+			b.WriteString("--")
+		}
+		b.WriteString(s[i:min(i+n, len(s))])
+	}
+	return b.String()
+}
+
+func TestParsePaperRejectsForeignCharactersAndMismatchedHeaders(t *testing.T) {
+	sp := generate(t, 3, 5)
+	p := sp.Shares[1].Paper()
+	header, rest, _ := strings.Cut(p, "\n")
+	tests := []struct {
+		name    string
+		in      string
+		want    error
+		wantMsg string
+	}{
+		{"digit zero", header + "\n0" + rest[1:], ErrMalformed, "character 1 "},
+		{"digit one", header + "\n" + rest[:5] + "1" + rest[6:], ErrMalformed, "character 5 "},
+		{"digit eight", header + "\n" + rest[:10] + "8" + rest[11:], ErrMalformed, "character 9 "},
+		{"padding", p + "======", ErrMalformed, ""},
+		{"another share's header", strings.Replace(header, "SHARE 2", "SHARE 3", 1) + "\n" + rest, ErrMalformed, "header"},
+		{"another count", strings.Replace(header, "OF 5", "OF 6", 1) + "\n" + rest, ErrMalformed, "header"},
+		{"another threshold", strings.Replace(header, "NEEDS 3", "NEEDS 2", 1) + "\n" + rest, ErrMalformed, "header"},
+		{"unknown header", "NIOMON DRK KEY 2 OF 5 (NEEDS 3)\n" + rest, ErrMalformed, ""},
+		{"header only", header, ErrChecksum, ""},
+		{"empty", "", ErrChecksum, ""},
+		{"too long", strings.Repeat("A", maxPaper+1), ErrMalformed, ""},
+		{"non-ASCII", header + "\n" + "É" + rest, ErrMalformed, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParsePaper(tc.in)
+			if s != nil || !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("got %q, want it to mention %q", err, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestShareFingerprintIsTheHashOfTheEncoding(t *testing.T) {
+	sp := generate(t, 3, 5)
+	seen := map[[32]byte]bool{}
+	for _, s := range sp.Shares {
+		fp := s.Fingerprint()
+		if seen[fp] {
+			t.Fatalf("two shares have the same fingerprint")
+		}
+		seen[fp] = true
+		b, _ := s.MarshalBinary()
+		if fp != sha256.Sum256(b) {
+			t.Fatalf("share %d: fingerprint is not SHA-256 of the encoding", s.Index())
+		}
+	}
+}
