@@ -128,8 +128,8 @@ type CeremonyResult struct {
 // its system_recovery_attest document.
 type RecoveryInfo struct {
 	RecoveryKeyHash []byte `cbor:"recovery_key_hash"` // SHA-256 of the HPKE key holders seal their shares to
-	DRKFingerprint  []byte `cbor:"drk_fingerprint"`  // of the escrow found in the store
-	ClusterIdentity []byte `cbor:"cluster_identity"` // the identity the escrow claims
+	DRKFingerprint  []byte `cbor:"drk_fingerprint"`   // of the escrow found in the store
+	ClusterIdentity []byte `cbor:"cluster_identity"`  // the identity the escrow claims
 	Threshold       int    `cbor:"threshold"`
 	Count           int    `cbor:"count"`
 }
