@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hpke"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/cloudflare/circl/group"
+	"github.com/cloudflare/circl/secretsharing"
 	"github.com/ethereum/go-ethereum/common"
 	gethcrypto "github.com/ethereum/go-ethereum/crypto"
 	"github.com/fxamacker/cbor/v2"
@@ -371,6 +374,33 @@ func drillSecrets(t *testing.T, holders []*age.X25519Identity, shareFile func(in
 		t.Fatalf("the holders' shares do not open the escrow: %v", err)
 	}
 	out["master key"] = master
+	// The DRK's secret scalar (the HPKE IKM), rebuilt here with circl
+	// from three share values, as the enclave does.
+	parts := make([]secretsharing.Share, 3)
+	for i, sh := range shares[:3] {
+		b, _ := sh.MarshalBinary()
+		var f []any
+		if err := cbor.Unmarshal(b, &f); err != nil || len(f) != 6 {
+			t.Fatalf("share encoding: %v", err)
+		}
+		v := group.P256.NewScalar()
+		if err := v.UnmarshalBinary(f[5].([]byte)); err != nil {
+			t.Fatal(err)
+		}
+		parts[i] = secretsharing.Share{ID: group.P256.NewScalar().SetUint64(uint64(sh.Index())), Value: v}
+	}
+	drkScalar, err := secretsharing.Recover(2, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["DRK secret"], err = drkScalar.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+	// It is the DRK: it derives the escrow's public key.
+	dk, err := hpke.MLKEM768X25519().DeriveKeyPair(out["DRK secret"])
+	if err != nil || !bytes.Equal(dk.PublicKey().Bytes(), rec.DRK) {
+		t.Fatalf("the rebuilt scalar does not derive the DRK public key (%v)", err)
+	}
 	for name, v := range out {
 		if len(v) >= 16 {
 			out[name+" (hex)"] = []byte(hex.EncodeToString(v))

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 
-	"filippo.io/bigmod"
 	"github.com/niomon/niomon/internal/wire"
 )
 
@@ -73,33 +72,35 @@ func (p PublicKey) Equal(q PublicKey) bool {
 	return len(p.b) != 0 && subtle.ConstantTimeCompare(p.b, q.b) == 1
 }
 
-// Commitment is the public Pedersen VSS commitment to the sharing
-// polynomials (C_0 … C_{k-1}), with the fingerprint of the DRK it belongs
-// to and the threshold and count of the split. Its zero value is not a
-// commitment.
+// Commitment is the public record of a split: for each share index i, the
+// SHA-256 fingerprint of share i's canonical encoding (Share.Fingerprint),
+// with the fingerprint of the DRK it belongs to and the threshold and count
+// of the split. It holds no secret: each share value is a uniformly random
+// scalar, so its hash says nothing about it (see the package comment). Its
+// zero value is not a commitment.
 type Commitment struct {
 	drk              [32]byte
 	threshold, count int
-	points           []point // len(points) == threshold
+	shares           [][32]byte // len(shares) == count; shares[i] is share i+1's fingerprint
 }
 
-const commitmentVersion = 1
+const commitmentVersion = 2
 
 // commitmentWire is the CBOR form: a deterministic array
-// [version, drk fingerprint, threshold, count, [C_0, …, C_{k-1}]], points
-// SEC 1 compressed.
+// [version 2, drk fingerprint, threshold, count, [H_1, …, H_count]], each
+// H_i = SHA-256(encoding of share i), a 32-byte string.
 type commitmentWire struct {
 	_         struct{} `cbor:",toarray"`
 	Version   uint64
 	DRK       []byte
 	Threshold uint64
 	Count     uint64
-	Points    [][]byte
+	Shares    [][]byte
 }
 
 // MarshalBinary returns the canonical CBOR encoding of c.
 func (c Commitment) MarshalBinary() ([]byte, error) {
-	if len(c.points) == 0 {
+	if len(c.shares) == 0 {
 		return nil, fmt.Errorf("%w: empty commitment", ErrMalformed)
 	}
 	w := commitmentWire{
@@ -107,10 +108,10 @@ func (c Commitment) MarshalBinary() ([]byte, error) {
 		DRK:       c.drk[:],
 		Threshold: uint64(c.threshold),
 		Count:     uint64(c.count),
-		Points:    make([][]byte, len(c.points)),
+		Shares:    make([][]byte, len(c.shares)),
 	}
-	for i, p := range c.points {
-		w.Points[i] = p.encode()
+	for i := range c.shares {
+		w.Shares[i] = c.shares[i][:]
 	}
 	return wire.Marshal(w)
 }
@@ -134,17 +135,16 @@ func (c *Commitment) UnmarshalBinary(b []byte) error {
 	if err := checkParams(w.Threshold, w.Count); err != nil {
 		return fmt.Errorf("%w: commitment: %w", ErrMalformed, err)
 	}
-	if uint64(len(w.Points)) != w.Threshold {
-		return fmt.Errorf("%w: commitment has %d points for threshold %d", ErrMalformed, len(w.Points), w.Threshold)
+	if uint64(len(w.Shares)) != w.Count {
+		return fmt.Errorf("%w: commitment has %d share fingerprints for %d shares", ErrMalformed, len(w.Shares), w.Count)
 	}
-	out := Commitment{threshold: int(w.Threshold), count: int(w.Count), points: make([]point, len(w.Points))}
+	out := Commitment{threshold: int(w.Threshold), count: int(w.Count), shares: make([][32]byte, len(w.Shares))}
 	copy(out.drk[:], w.DRK)
-	for i, pb := range w.Points {
-		p, ok := decodePoint(pb)
-		if !ok {
-			return fmt.Errorf("%w: commitment point %d is not a P-256 point", ErrMalformed, i)
+	for i, h := range w.Shares {
+		if len(h) != 32 {
+			return fmt.Errorf("%w: commitment fingerprint of share %d has %d bytes", ErrMalformed, i+1, len(h))
 		}
-		out.points[i] = p
+		copy(out.shares[i][:], h)
 	}
 	canon, err := out.MarshalBinary()
 	if err != nil || !bytes.Equal(canon, b) {
@@ -180,23 +180,20 @@ func (c Commitment) Threshold() int { return c.threshold }
 // Count returns n, the number of shares made.
 func (c Commitment) Count() int { return c.count }
 
-// verify reports whether s is consistent with c:
-// f(i)·G + g(i)·H = Σ_j i^j·C_j, with s's parameters equal to c's.
+// verify reports whether s is a well-formed share with c's parameters
+// whose fingerprint is c's entry for its index.
 func (c *Commitment) verify(s *Share) bool {
-	if s.threshold != c.threshold || s.count != c.count || s.index < 1 || s.index > c.count {
+	if !s.ok() || s.threshold != c.threshold || s.count != c.count || s.index > len(c.shares) {
 		return false
 	}
-	lhs, ok := pedersen(&s.value, &s.blind)
-	if !ok {
-		return false
-	}
-	return lhs.equal(evalCommitment(c.points, s.index))
+	fp := s.Fingerprint()
+	return subtle.ConstantTimeCompare(fp[:], c.shares[s.index-1][:]) == 1
 }
 
 // Split is the result of a ceremony.
 type Split struct {
 	Public           PublicKey  // the DRK public key (HPKE MLKEM768-X25519)
-	Commitment       Commitment // Pedersen VSS commitment to the sharing polynomials (public)
+	Commitment       Commitment // the share fingerprints (public)
 	Threshold, Count int
 	Shares           []*Share // secret; one per holder, Shares[i].Index() == i+1
 }
@@ -225,86 +222,31 @@ func Generate(threshold, count int) (*Split, error) {
 	if err := checkParams(threshold, count); err != nil {
 		return nil, err
 	}
-	for {
-		sp, err := deal(threshold, count)
-		if err != nil || sp != nil {
-			return sp, err
-		}
-		// A degenerate draw (probability ~2^-250): draw again.
+	var secret [scalarLen]byte // the DRK secret s: the HPKE IKM
+	defer clear(secret[:])
+	values := make([][scalarLen]byte, count)
+	defer clear(values)
+	if err := split(&secret, values, threshold); err != nil {
+		return nil, err
 	}
-}
-
-// deal runs one attempt of Generate. It returns (nil, nil) when the random
-// draw is degenerate: a zero share value (v·G needs v ≠ 0) or a commitment
-// point at infinity (no compressed encoding).
-func deal(t, n int) (*Split, error) {
-	a := make([][scalarLen]byte, t) // f's coefficients; a[0] is the DRK secret
-	b := make([][scalarLen]byte, t) // g's coefficients (blinding)
-	fa := make([]*bigmod.Nat, t)
-	fb := make([]*bigmod.Nat, t)
-	defer func() {
-		clear(a)
-		clear(b)
-		for j := range fa {
-			wipeNat(fa[j])
-			wipeNat(fb[j])
-		}
-	}()
-	for j := range t {
-		if err := randomScalar(&a[j]); err != nil {
-			return nil, err
-		}
-		if err := randomScalar(&b[j]); err != nil {
-			return nil, err
-		}
-		fa[j], _ = loadScalar(&a[j])
-		fb[j], _ = loadScalar(&b[j])
-	}
-
-	c := Commitment{threshold: t, count: n, points: make([]point, t)}
-	for j := range t {
-		p, ok := pedersen(&a[j], &b[j])
-		if !ok || p.isIdentity() {
-			return nil, nil
-		}
-		c.points[j] = p
-	}
-
-	shares := make([]*Share, n)
-	ok := true
-	for i := range n {
-		sh := &Share{index: i + 1, threshold: t, count: n}
-		v, r := evalPoly(fa, i+1), evalPoly(fb, i+1)
-		ok = ok && v.IsZero() == 0
-		storeScalar(&sh.value, v)
-		storeScalar(&sh.blind, r)
-		wipeNat(v)
-		wipeNat(r)
-		shares[i] = sh
-	}
-	sp := &Split{Commitment: c, Threshold: t, Count: n, Shares: shares}
-	if !ok {
-		sp.Wipe()
-		return nil, nil
-	}
-
-	priv, err := suiteKEM.DeriveKeyPair(a[0][:])
+	priv, err := suiteKEM.DeriveKeyPair(secret[:])
 	if err != nil {
-		sp.Wipe()
 		return nil, fmt.Errorf("drk: derive key pair: %w", err)
 	}
 	pk := priv.PublicKey()
-	sp.Public = PublicKey{b: pk.Bytes(), k: pk}
+	sp := &Split{
+		Public:     PublicKey{b: pk.Bytes(), k: pk},
+		Commitment: Commitment{threshold: threshold, count: count, shares: make([][32]byte, count)},
+		Threshold:  threshold,
+		Count:      count,
+		Shares:     make([]*Share, count),
+	}
 	fp := sp.Public.Fingerprint()
 	sp.Commitment.drk = fp
-	for _, sh := range shares {
-		sh.drk = fp
-		// Self-check: a share that fails here is a bug, and must not reach
-		// a holder.
-		if !sp.Commitment.verify(sh) {
-			sp.Wipe()
-			return nil, errors.New("drk: internal error: a new share failed its commitment check")
-		}
+	for i := range values {
+		sh := &Share{drk: fp, index: i + 1, threshold: threshold, count: count, value: values[i]}
+		sp.Shares[i] = sh
+		sp.Commitment.shares[i] = sh.Fingerprint()
 	}
 	return sp, nil
 }
@@ -336,19 +278,20 @@ func (k PrivateKey) Format(f fmt.State, _ rune) {
 // Recover rebuilds the DRK from shares.
 //
 // Every share is checked before anything is rebuilt: a share made for
-// another DRK gives ErrWrongDRK; a share that does not match the
-// commitment (tampered, corrupted, or with the wrong parameters) gives a
-// *BadShareError naming it (errors.Is(err, ErrBadShare)); when several
-// shares are bad, the errors are joined. Then the same index twice gives
-// ErrDuplicateShare, and fewer distinct shares than the threshold give
-// ErrTooFewShares. Finally the rebuilt key's public key must equal pub
-// (ErrWrongDRK). Any threshold-sized set of valid shares works; extra valid
-// shares are checked and otherwise ignored. On error no key is returned.
+// another DRK gives ErrWrongDRK; a share whose fingerprint is not the
+// commitment's entry for its index (tampered, corrupted, or with the wrong
+// parameters) gives a *BadShareError naming it (errors.Is(err,
+// ErrBadShare)); when several shares are bad, the errors are joined. Then
+// the same index twice gives ErrDuplicateShare, and fewer distinct shares
+// than the threshold give ErrTooFewShares. Finally the rebuilt key's public
+// key must equal pub (ErrWrongDRK). Any threshold-sized set of valid shares
+// works; extra valid shares are checked and otherwise ignored. On error no
+// key is returned.
 func Recover(pub PublicKey, c Commitment, shares []*Share) (*PrivateKey, error) {
 	if pub.k == nil {
 		return nil, fmt.Errorf("%w: no DRK public key", ErrMalformed)
 	}
-	if len(c.points) == 0 {
+	if len(c.shares) == 0 {
 		return nil, fmt.Errorf("%w: empty commitment", ErrMalformed)
 	}
 	if len(shares) > MaxCount {
@@ -389,28 +332,19 @@ func Recover(pub PublicKey, c Commitment, shares []*Share) (*PrivateKey, error) 
 	}
 
 	// Interpolate s = f(0) from the first threshold shares (by index).
-	// Nothing more needs checking against the commitment: for verified
-	// shares Σ λ_i·(f(i)·G + g(i)·H) = C_0 is an identity, so only the
-	// public-key check below can catch a commitment that is not what the
-	// ceremony published.
 	xs := make([]int, 0, c.threshold)
+	vs := make([]*[scalarLen]byte, 0, c.threshold)
 	for i := 1; i <= MaxCount && len(xs) < c.threshold; i++ {
 		if byIndex[i] != nil {
 			xs = append(xs, i)
+			vs = append(vs, &byIndex[i].value)
 		}
 	}
-	lambda := lagrangeAtZero(xs)
-	sum := smallNat(0)
-	for j, x := range xs {
-		v, _ := loadScalar(&byIndex[x].value) // verify checked v < n
-		v.Mul(lambda[j], p256N)
-		sum.Add(v, p256N)
-		wipeNat(v)
-	}
 	k := new(PrivateKey)
-	storeScalar(&k.scalar, sum)
-	wipeNat(sum)
-
+	if err := combine(&k.scalar, xs, vs); err != nil {
+		k.Wipe()
+		return nil, err
+	}
 	priv, err := suiteKEM.DeriveKeyPair(k.scalar[:])
 	if err != nil {
 		k.Wipe()

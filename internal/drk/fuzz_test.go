@@ -28,6 +28,7 @@ func FuzzParseShare(f *testing.F) {
 		f.Add(b[:len(b)-1])
 	}
 	f.Add([]byte{})
+	f.Add([]byte{0x86, 0x02})
 	f.Add([]byte{0x87, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseShare(b)

@@ -12,22 +12,22 @@ import (
 	"github.com/niomon/niomon/internal/wire"
 )
 
-// Share is one holder's share of the DRK: its index (1..count), the values
-// f(index) and g(index) of the sharing and blinding polynomials, the
-// threshold and count of the split, and the fingerprint of the DRK public
-// key. All of it stays inside; only Index, Threshold, Count, DRK and
-// Fingerprint are exposed. A Share prints as a redacted description.
+// Share is one holder's share of the DRK: its index (1..count), the value
+// f(index) of the Shamir polynomial, the threshold and count of the split,
+// and the fingerprint of the DRK public key. All of it stays inside; only
+// Index, Threshold, Count, DRK and Fingerprint are exposed. A Share prints
+// as a redacted description.
 type Share struct {
 	drk                     [32]byte
 	index, threshold, count int
-	value                   [scalarLen]byte // f(index), in [1, n-1]; secret
-	blind                   [scalarLen]byte // g(index), in [0, n-1]; secret
+	value                   [scalarLen]byte // f(index), a P-256 scalar in [0, n-1]; secret
 }
 
 const (
-	shareVersion = 1
-	// shareLen is the length of a version-1 share encoding.
-	shareLen = 1 + 1 + 2 + 32 + 1 + 1 + 1 + 2 + scalarLen + 2 + scalarLen
+	// shareVersion 2 dropped version 1's Pedersen blinding value.
+	shareVersion = 2
+	// shareLen is the length of a version-2 share encoding.
+	shareLen = 1 + 1 + 2 + 32 + 1 + 1 + 1 + 2 + scalarLen
 )
 
 // shareWire is the CBOR form of a share, used to decode. Encoding is by
@@ -42,7 +42,6 @@ type shareWire struct {
 	Threshold uint64
 	Count     uint64
 	Value     []byte
-	Blind     []byte
 }
 
 // Index returns the share's index, 1..Count.
@@ -61,25 +60,25 @@ func (s *Share) DRK() [32]byte { return s.drk }
 func (s *Share) ok() bool {
 	return s != nil && checkParams(s.threshold, s.count) == nil &&
 		s.index >= 1 && s.index <= s.count &&
-		validScalar(&s.value) && validScalar(&s.blind) && s.value != [scalarLen]byte{}
+		validScalar(&s.value)
 }
 
 // appendBinary appends the canonical encoding: the deterministic CBOR
 // (RFC 8949 §4.2.1) array
 //
-//	[version 1, drk: bstr .size 32, index, threshold, count,
-//	 value: bstr .size 32, blind: bstr .size 32]
+//	[version 2, drk: bstr .size 32, index, threshold, count,
+//	 value: bstr .size 32]
 //
 // Every integer is at most MaxCount < 24, so it is one byte (major type 0).
+// value is the canonical encoding of the scalar f(index) (32 bytes
+// big-endian, less than n).
 func (s *Share) appendBinary(b []byte) []byte {
-	b = append(b, 0x87, shareVersion)
+	b = append(b, 0x86, shareVersion)
 	b = append(b, 0x58, 32)
 	b = append(b, s.drk[:]...)
 	b = append(b, byte(s.index), byte(s.threshold), byte(s.count))
 	b = append(b, 0x58, scalarLen)
-	b = append(b, s.value[:]...)
-	b = append(b, 0x58, scalarLen)
-	return append(b, s.blind[:]...)
+	return append(b, s.value[:]...)
 }
 
 // MarshalBinary returns the canonical binary encoding (shareLen bytes, see
@@ -91,9 +90,10 @@ func (s *Share) MarshalBinary() ([]byte, error) {
 	return s.appendBinary(make([]byte, 0, shareLen)), nil
 }
 
-// ParseShare parses a binary share strictly: version 1, the exact CBOR
+// ParseShare parses a binary share strictly: version 2, the exact CBOR
 // layout of MarshalBinary and nothing else (no trailing bytes, no
-// non-minimal integers), parameters within limits, and scalars in range.
+// non-minimal integers), parameters within limits, and the value less
+// than n. A version-1 share (with a Pedersen blinding value) is refused.
 func ParseShare(b []byte) (*Share, error) {
 	if len(b) > maxShareEncoding {
 		return nil, fmt.Errorf("%w: share of %d bytes exceeds %d", ErrMalformed, len(b), maxShareEncoding)
@@ -102,7 +102,6 @@ func ParseShare(b []byte) (*Share, error) {
 	err := wire.Unmarshal(b, &w)
 	defer func() {
 		clear(w.Value)
-		clear(w.Blind)
 	}()
 	if err != nil {
 		// The CBOR error is not wrapped: it could quote the input.
@@ -111,7 +110,7 @@ func ParseShare(b []byte) (*Share, error) {
 	if w.Version != shareVersion {
 		return nil, fmt.Errorf("%w: share version %d, want %d", ErrMalformed, w.Version, shareVersion)
 	}
-	if len(w.DRK) != 32 || len(w.Value) != scalarLen || len(w.Blind) != scalarLen {
+	if len(w.DRK) != 32 || len(w.Value) != scalarLen {
 		return nil, fmt.Errorf("%w: share field of the wrong length", ErrMalformed)
 	}
 	if err := checkParams(w.Threshold, w.Count); err != nil {
@@ -123,7 +122,6 @@ func ParseShare(b []byte) (*Share, error) {
 	s := &Share{index: int(w.Index), threshold: int(w.Threshold), count: int(w.Count)}
 	copy(s.drk[:], w.DRK)
 	copy(s.value[:], w.Value)
-	copy(s.blind[:], w.Blind)
 	if !s.ok() {
 		s.Wipe()
 		return nil, fmt.Errorf("%w: share %d holds a value out of range", ErrMalformed, w.Index)
@@ -140,8 +138,10 @@ func ParseShare(b []byte) (*Share, error) {
 }
 
 // Fingerprint returns SHA-256 of the binary encoding (zero for a wiped
-// share). The encoding holds two random 256-bit scalars, so the
-// fingerprint is safe to publish in a transcript.
+// share). It is the commitment's entry for the share's index, so a holder
+// can check a share against the published commitment. The encoding holds a
+// uniformly random 256-bit scalar, so the fingerprint is safe to publish
+// (see the package comment).
 func (s *Share) Fingerprint() [32]byte {
 	b, err := s.MarshalBinary()
 	if err != nil {
@@ -177,11 +177,11 @@ func (s Share) Format(f fmt.State, _ rune) {
 // groups to a line:
 //
 //	NIOMON DRK SHARE 2 OF 5 (NEEDS 3)
-//	Q4AV-QI..-....-....-....-....   (every v1 share starts Q4AVQI)
+//	QYBF-QI..-....-....-....-....   (every v2 share starts QYBFQI)
 //	…
 //
-// A version-1 share is 107 bytes, so the body is 178 characters in 45
-// groups on 8 lines.
+// A version-2 share is 73 bytes, 77 with the CRC, so the body is 124
+// characters in 31 groups on 6 lines (the last holds one group).
 //
 // Why a CRC and not a truncated hash: the checksum catches typing
 // mistakes, and CRC-32C provably detects every error burst of up to 32

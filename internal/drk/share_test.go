@@ -3,6 +3,7 @@ package drk
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,7 +40,7 @@ func TestShareBinaryRoundTripsAndIsTheProjectsCBOR(t *testing.T) {
 			// The hand-written encoder must produce exactly what the
 			// project's deterministic CBOR encoder produces.
 			w := shareWire{Version: shareVersion, DRK: s.drk[:], Index: uint64(s.index),
-				Threshold: uint64(s.threshold), Count: uint64(s.count), Value: s.value[:], Blind: s.blind[:]}
+				Threshold: uint64(s.threshold), Count: uint64(s.count), Value: s.value[:]}
 			if !bytes.Equal(b, encodeForTest(t, w)) {
 				t.Fatalf("hand encoding differs from wire.Marshal")
 			}
@@ -68,7 +69,12 @@ func TestParseShareIsStrict(t *testing.T) {
 		f(&w)
 		return encodeForTest(t, w)
 	}
-	n := curve.Params().N.FillBytes(make([]byte, scalarLen))
+	n := p256Order(t)
+	nMinus1 := bytes.Clone(n)
+	nMinus1[scalarLen-1]--
+	// The version-1 layout, which carried a Pedersen blinding value.
+	v1 := append([]byte{0x87, 0x01}, good[2:]...)
+	v1 = append(append(v1, 0x58, scalarLen), good[len(good)-scalarLen:]...)
 	type tcase struct {
 		name string
 		in   []byte
@@ -77,7 +83,8 @@ func TestParseShareIsStrict(t *testing.T) {
 		{"trailing byte", append(bytes.Clone(good), 0)},
 		{"two shares", append(bytes.Clone(good), good...)},
 		{"version 0", mutate(func(w *shareWire) { w.Version = 0 })},
-		{"version 2", mutate(func(w *shareWire) { w.Version = 2 })},
+		{"version 1", mutate(func(w *shareWire) { w.Version = 1 })},
+		{"version 3", mutate(func(w *shareWire) { w.Version = 3 })},
 		{"index 0", mutate(func(w *shareWire) { w.Index = 0 })},
 		{"index above count", mutate(func(w *shareWire) { w.Index = 6 })},
 		{"threshold 1", mutate(func(w *shareWire) { w.Threshold = 1 })},
@@ -85,17 +92,20 @@ func TestParseShareIsStrict(t *testing.T) {
 		{"count 17", mutate(func(w *shareWire) { w.Count = 17; w.Threshold = 17 })},
 		{"short DRK fingerprint", mutate(func(w *shareWire) { w.DRK = w.DRK[:31] })},
 		{"long value", mutate(func(w *shareWire) { w.Value = append(w.Value, 0) })},
-		{"short blind", mutate(func(w *shareWire) { w.Blind = w.Blind[1:] })},
-		{"value zero", mutate(func(w *shareWire) { w.Value = make([]byte, scalarLen) })},
+		{"short value", mutate(func(w *shareWire) { w.Value = w.Value[1:] })},
+		{"empty value", mutate(func(w *shareWire) { w.Value = nil })},
 		{"value n", mutate(func(w *shareWire) { w.Value = n })},
+		{"value n+1", mutate(func(w *shareWire) { w.Value = bytes.Clone(n); w.Value[scalarLen-1]++ })},
 		{"value 2^256-1", mutate(func(w *shareWire) { w.Value = bytes.Repeat([]byte{0xFF}, scalarLen) })},
-		{"blind n", mutate(func(w *shareWire) { w.Blind = n })},
-		{"non-minimal integer", append([]byte{0x87, 0x18, 0x01}, good[2:]...)},
-		{"non-minimal byte string length", append([]byte{0x87, 0x01, 0x59, 0x00, 0x20}, good[4:]...)},
+		{"version 1 layout with a blinding value", v1},
+		{"version 2 with a blinding value", append(append([]byte{0x87}, good[1:]...), append([]byte{0x58, scalarLen}, good[len(good)-scalarLen:]...)...)},
+		{"value as a text string", append(bytes.Clone(good[:len(good)-34]), append([]byte{0x78, scalarLen}, good[len(good)-scalarLen:]...)...)},
+		{"non-minimal integer", append([]byte{0x86, 0x18, 0x02}, good[2:]...)},
+		{"non-minimal byte string length", append([]byte{0x86, 0x02, 0x59, 0x00, 0x20}, good[4:]...)},
 		{"indefinite-length array", append(append([]byte{0x9F}, good[1:]...), 0xFF)},
 		{"tagged", append([]byte{0xD8, 0x40}, good...)},
-		{"array of 6", append([]byte{0x86}, good[1:len(good)-34]...)},
-		{"array of 8", append(append([]byte{0x88}, good[1:]...), 0x00)},
+		{"array of 5", append([]byte{0x85}, good[1:len(good)-34]...)},
+		{"array of 7", append(append([]byte{0x87}, good[1:]...), 0x00)},
 		{"map", encodeForTest(t, map[int][]byte{1: good})},
 		{"oversized", make([]byte, maxShareEncoding+1)},
 	}
@@ -110,6 +120,41 @@ func TestParseShareIsStrict(t *testing.T) {
 			}
 		})
 	}
+
+	// The value is any scalar, 0 to n-1: a Shamir share value is uniform
+	// over the field, and zero is as likely as any other.
+	for name, v := range map[string][]byte{"value 0": make([]byte, scalarLen), "value n-1": nMinus1} {
+		t.Run(name, func(t *testing.T) {
+			in := mutate(func(w *shareWire) { w.Value = v })
+			s, err := ParseShare(in)
+			if err != nil {
+				t.Fatalf("ParseShare: %v", err)
+			}
+			if !bytes.Equal(s.value[:], v) {
+				t.Fatalf("parsed another value")
+			}
+			if p, err := ParsePaper(s.Paper()); err != nil || !sameShare(p, s) {
+				t.Fatalf("paper round trip: %v", err)
+			}
+		})
+	}
+}
+
+// p256Order returns n, the order of P-256 (FIPS 186-5 / SP 800-186,
+// section 3.2.1.3), checked against circl: -1 encodes as n-1.
+func p256Order(t testing.TB) []byte {
+	t.Helper()
+	n, _ := hex.DecodeString("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+	m1, err := field.NewScalar().Neg(field.NewScalar().SetUint64(1)).MarshalBinary()
+	if err != nil {
+		t.Fatalf("circl: %v", err)
+	}
+	want := bytes.Clone(n)
+	want[scalarLen-1]--
+	if !bytes.Equal(m1, want) {
+		t.Fatalf("circl's P-256 order differs: -1 = %x", m1)
+	}
+	return n
 }
 
 func TestWipedShareIsRefusedEverywhere(t *testing.T) {
@@ -143,16 +188,20 @@ func TestPaperRoundTripsForEveryShare(t *testing.T) {
 				if lines[0] != wantHeader {
 					t.Fatalf("header: got %q, want %q", lines[0], wantHeader)
 				}
-				if len(lines) != 1+8 {
-					t.Fatalf("got %d body lines, want 8", len(lines)-1)
+				// 73 + 4 bytes are 124 characters: 31 groups of 4, 6 to a line.
+				if len(lines) != 1+6 {
+					t.Fatalf("got %d body lines, want 6", len(lines)-1)
+				}
+				if !strings.HasPrefix(lines[1], "QYBF-QI") {
+					t.Fatalf("body starts %q, want QYBF-QI", lines[1][:7])
 				}
 				for i, line := range lines[1:] {
 					groups := strings.Split(line, "-")
-					if i < 7 && len(groups) != 6 || i == 7 && len(groups) != 3 {
+					if i < 5 && len(groups) != 6 || i == 5 && len(groups) != 1 {
 						t.Fatalf("line %d has %d groups", i+1, len(groups))
 					}
 					for _, g := range groups {
-						if len(g) != 4 && !(i == 7 && len(g) == 2) {
+						if len(g) != 4 {
 							t.Fatalf("line %d has a group of %d characters", i+1, len(g))
 						}
 					}
@@ -195,8 +244,8 @@ func TestPaperDetectsEverySingleCharacterChange(t *testing.T) {
 			changes++
 		}
 	}
-	if changes != 178*31 {
-		t.Fatalf("tried %d changes, want %d", changes, 178*31)
+	if changes != 124*31 {
+		t.Fatalf("tried %d changes, want %d", changes, 124*31)
 	}
 	// In the header a changed character either breaks the header or makes
 	// it disagree with the share.

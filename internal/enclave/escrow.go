@@ -20,8 +20,9 @@ import (
 // Disaster recovery (DESIGN.md invariant 5).
 //
 // The DRK ceremony makes the Disaster Recovery Key here, splits it k of n
-// with Shamir's secret sharing (package drk: Feldman commitments detect a
-// wrong or short set of shares), encrypts each share to its holder's age
+// with Shamir's secret sharing (package drk: the escrow records each
+// share's hash, so a wrong or short set of shares is detected and named),
+// encrypts each share to its holder's age
 // recipient, and escrows the master key to the DRK. The runner stores the
 // escrow; nothing secret leaves in plaintext.
 //
