@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/attest"
 	"github.com/niomon/niomon/internal/attest/devattest"
@@ -26,6 +27,8 @@ import (
 
 const ceremonyUsage = `secretd ceremony: the Disaster Recovery Key (docs/disaster-recovery.md).
 
+  secretd ceremony holder-key --out FILE
+        (holder) make an age identity; prints the recipient to give the operator
   secretd ceremony drk --server ADDR --identity B64 --key FILE --holder NAME=age1... (x n) [--threshold 3] --out DIR
         make the DRK in the enclave, split it, encrypt each share to its holder, escrow the master key
   secretd ceremony paper --share FILE.age --age-identity FILE
@@ -47,6 +50,8 @@ func cmdCeremony(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("a ceremony step is required")
 	}
 	switch args[0] {
+	case "holder-key":
+		return ceremonyHolderKey(args[1:], stdout, stderr)
 	case "drk":
 		return ceremonyDRK(ctx, args[1:], stdout, stderr)
 	case "paper":
@@ -254,6 +259,37 @@ func readShare(shareFile, identityFile, paperFile string) (*drk.Share, error) {
 		return nil, errors.New("--age-identity: no AGE-SECRET-KEY line")
 	}
 	return drk.DecryptHolderShare(f, identity)
+}
+
+// ceremonyHolderKey makes a holder's age identity (as age-keygen does), so
+// holders need no other tool.
+func ceremonyHolderKey(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("ceremony holder-key", stderr)
+	out := fs.String("out", "", "file for the age identity (must not exist)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("# Niomon DRK holder identity. Keep it secret; keep a backup.\n# public key: %s\n%s\n", id.Recipient(), id)
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "recipient: %s\n", id.Recipient())
+	return nil
 }
 
 func ceremonyPaper(args []string, stdout, stderr io.Writer) error {
