@@ -3,6 +3,8 @@ package secretd_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
+	"crypto/hpke"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
@@ -10,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/attest/devattest"
 	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/seal"
 	"github.com/niomon/niomon/internal/testcluster"
 	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/secretd"
@@ -291,5 +295,65 @@ func TestAnotherAppCannotReadAWalletItDidNotCreate(t *testing.T) {
 	}
 	if _, err := mine.Address(ctx, "alice", secretd.AddrEth, "m/44'/60'/0'/0/0", ""); err != nil {
 		t.Fatalf("the creating app: %v", err)
+	}
+}
+
+// TestJoinHandsTheMasterKeyOnlyToAMatchingEnclave: system_join gives the
+// master key to an enclave whose attestation carries this enclave's own
+// measurement, and to nothing else.
+func TestJoinHandsTheMasterKeyOnlyToAMatchingEnclave(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	cl := c.Dial(t, secretd.Options{})
+	ctx := ctxT(t)
+	other := bytes.Repeat([]byte{0x42}, 48)
+	k, err := hpke.DHKEM(ecdh.X25519()).GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(measurement []byte, userData string) []byte {
+		p, err := devattest.New(measurement)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := p.Attest(nil, []byte(userData), k.PublicKey().Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tests := []struct {
+		name string
+		doc  []byte
+	}{
+		{"another binary's measurement", doc(other, "niomon/secretd/v1/join")},
+		{"a document that is not a join request", doc(testcluster.Measurement(t), "something else")},
+		{"bytes that are not a document", []byte("not a document")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := cl.Call(ctx, "system_join", []any{tc.doc}, nil); !errors.Is(err, secretd.ErrUnauthorized) {
+				t.Fatalf("got %v, want ErrUnauthorized", err)
+			}
+		})
+	}
+	// The same binary's measurement gets the master key, sealed to the
+	// joiner's key, and it derives the cluster identity.
+	var reply struct {
+		Document   []byte `cbor:"document"`
+		Ciphertext []byte `cbor:"ciphertext"`
+	}
+	if err := cl.Call(ctx, "system_join", []any{doc(testcluster.Measurement(t), "niomon/secretd/v1/join")}, &reply); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := wire.ParsePublicKey(c.Identity)
+	mk, err := hpke.Open(k, hpke.HKDFSHA256(), hpke.AES256GCM(), append([]byte("niomon/secretd/v1/join\x00"), id.Bytes()...), reply.Ciphertext)
+	if err != nil || len(mk) != 32 {
+		t.Fatalf("the master key does not open for the joiner (%v)", err)
+	}
+	m, _ := seal.MasterKeyFromBytes(mk)
+	scalar, _ := m.IdentityScalar()
+	derived, _ := wire.NewPrivateKey(&scalar)
+	if !derived.Public().Equal(id) {
+		t.Fatal("the joined master key does not derive the cluster identity")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/attest"
 	"github.com/niomon/niomon/internal/attest/devattest"
 	"github.com/niomon/niomon/internal/enclave"
 	"github.com/niomon/niomon/internal/runner"
@@ -33,6 +34,16 @@ type Options struct {
 	CacheSize int
 	// AllowPlaintextImport enables the dev-only import method.
 	AllowPlaintextImport bool
+}
+
+// Measurement is the dev measurement (PCR0) of a testcluster enclave: the
+// SHA-384 of the test binary.
+func Measurement(t testing.TB) []byte {
+	m, err := devattest.Measure(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // Cluster is a running enclave and runner.
@@ -67,7 +78,10 @@ func Start(t testing.TB, o Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := enclave.New(enclave.Config{Dev: true, Attester: att, CacheSize: o.CacheSize, AllowPlaintextImport: o.AllowPlaintextImport})
+	e, err := enclave.New(enclave.Config{
+		Dev: true, Attester: att, CacheSize: o.CacheSize, AllowPlaintextImport: o.AllowPlaintextImport,
+		PeerPolicy: attest.Policy{Roots: devattest.Roots(), PCRs: map[int][]byte{0: m}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
