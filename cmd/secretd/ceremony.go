@@ -277,15 +277,7 @@ func ceremonyHolderKey(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	text := fmt.Sprintf("# Niomon DRK holder identity. Keep it secret; keep a backup.\n# public key: %s\n%s\n", id.Recipient(), id)
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeNew(*out, []byte(text)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "recipient: %s\n", id.Recipient())
@@ -381,15 +373,7 @@ func ceremonySubmitShare(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(sealed); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeNew(*out, sealed); err != nil {
 		return err
 	}
 	fp := s.Fingerprint()

@@ -23,17 +23,23 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(k.MarshalKeyFile()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeNew(*out, k.MarshalKeyFile()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "public_key: %s\n", k.PublicKey())
 	return nil
+}
+
+// writeNew writes a new file with mode 0600; an existing file is an
+// error, never overwritten.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

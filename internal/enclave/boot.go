@@ -178,12 +178,7 @@ func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.M
 			mk.Wipe()
 		}
 	}()
-	scalar, err := mk.IdentityScalar()
-	if err != nil {
-		return err
-	}
-	id, err := wire.NewPrivateKey(&scalar)
-	clear(scalar[:])
+	id, err := identityOf(mk)
 	if err != nil {
 		return err
 	}
@@ -210,4 +205,14 @@ func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.M
 	close(e.booted)
 	e.serve(id, e.methods)
 	return nil
+}
+
+// identityOf derives the cluster identity from a master key.
+func identityOf(mk *seal.MasterKey) (wire.PrivateKey, error) {
+	scalar, err := mk.IdentityScalar()
+	if err != nil {
+		return wire.PrivateKey{}, err
+	}
+	defer clear(scalar[:])
+	return wire.NewPrivateKey(&scalar)
 }

@@ -333,12 +333,7 @@ func (e *Enclave) systemRecover(ctx context.Context, _ wire.Peer, req wire.Reque
 // runner that swapped in another escrow is caught before anything is
 // written.
 func (e *Enclave) checkRecovered(mk *seal.MasterKey, r *recovery) error {
-	scalar, err := mk.IdentityScalar()
-	if err != nil {
-		return err
-	}
-	id, err := wire.NewPrivateKey(&scalar)
-	clear(scalar[:])
+	id, err := identityOf(mk)
 	if err != nil || !bytes.Equal(id.Public().Bytes(), r.tr.ClusterIdentity) {
 		return errors.New("the recovered master key does not derive the escrowed cluster identity")
 	}

@@ -100,12 +100,7 @@ func (e *Enclave) join(ctx context.Context, link interface {
 	if err != nil {
 		return nil, err
 	}
-	scalar, err := mk.IdentityScalar()
-	if err != nil {
-		return nil, err
-	}
-	id, err := wire.NewPrivateKey(&scalar)
-	clear(scalar[:])
+	id, err := identityOf(mk)
 	if err != nil || !bytes.Equal(id.Public().Bytes(), d.PublicKey) {
 		mk.Wipe()
 		return nil, errors.New("the master key does not derive the identity the running enclave attested")
