@@ -1,4 +1,4 @@
-package main
+package secretdcmd
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *plainImport {
 		childArgs = append(childArgs, "--dev-allow-plaintext-import")
 	}
-	child := exec.Command(exe, childArgs...)
+	child := exec.Command(exe, append(append([]string(nil), SelfArgs...), childArgs...)...)
 	child.Stdout, child.Stderr = stderr, stderr
 	child.SysProcAttr = &syscall.SysProcAttr{
 		// The enclave must not outlive us, even if we are killed.
