@@ -581,7 +581,7 @@ func latestMigration(t *testing.T, s Store) int {
 	if _, ok := s.(*Postgres); ok {
 		backend = "postgres"
 	}
-	ms, err := loadMigrations(backend)
+	ms, err := migrations.Load(backend)
 	if err != nil {
 		t.Fatal(err)
 	}

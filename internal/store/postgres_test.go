@@ -73,7 +73,7 @@ func TestPostgresRefusesASchemaNewerThanItKnows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (9999)`); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_migrations (set_name, version) VALUES ('store', 9999)`); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -5,93 +5,33 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/niomon/niomon/internal/sqldb"
 )
 
-// sqlStore is the Store both backends share over database/sql: the
-// statements are the same SQL, written with ? placeholders; a dialect says
-// how the backend spells them and sets up its schema.
+// sqlStore is the Store both backends share over sqldb: the statements
+// are the same SQL, written with ? placeholders; the dialect says how the
+// backend spells them.
 type sqlStore struct {
-	db *sql.DB
-	d  dialect
+	db *sqldb.DB
 }
 
-type dialect struct {
-	name string // migrations/<name>/
-	// numbered placeholders ($1, $2 …) instead of ?
-	numbered bool
-	// lock, run first in the migration transaction, keeps two migrators
-	// apart (empty: the transaction itself does, as SQLite's BEGIN
-	// IMMEDIATE).
-	lock string
-	// migrationsTable creates schema_migrations if it is missing.
-	migrationsTable string
-	// now is the SQL for the current time in the schema's timestamp form.
-	now string
-}
-
-// q rewrites ? placeholders for the dialect. The statements here contain
-// no ? inside string literals.
-func (s *sqlStore) q(query string) string {
-	if !s.d.numbered {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// q rewrites ? placeholders for the dialect.
+func (s *sqlStore) q(query string) string { return s.db.Q(query) }
 
 func (s *sqlStore) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: migrate: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if s.d.lock != "" {
-		// Taken first, before even CREATE TABLE IF NOT EXISTS (which is
-		// not safe against a concurrent twin), and released by commit or
-		// rollback.
-		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
-			return fmt.Errorf("store: migrate: lock: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, s.d.migrationsTable); err != nil {
-		return fmt.Errorf("store: migrate: create schema_migrations: %w", err)
-	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("store: migrate: read schema version: %w", err)
-	}
-	pending, err := pendingMigrations(s.d.name, current)
-	if err != nil {
-		return err
-	}
-	for _, m := range pending {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("store: migrate: apply %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version) VALUES (?)`), m.version); err != nil {
-			return fmt.Errorf("store: migrate: record %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migrate: commit: %w", err)
+	if err := s.db.Migrate(ctx, migrations); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	return nil
 }
 
-// schemaVersion reports the highest applied migration (for tests and ops).
+// schemaVersion reports the highest applied migration of the store's set
+// and how many rows record it (for tests and ops).
 func (s *sqlStore) schemaVersion(ctx context.Context) (version, rows int, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0), COUNT(*) FROM schema_migrations`).Scan(&version, &rows)
+	err = s.db.QueryRowContext(ctx,
+		s.q(`SELECT COALESCE(MAX(version), 0), COUNT(*) FROM schema_migrations WHERE set_name = ?`), migrations.Name,
+	).Scan(&version, &rows)
 	return version, rows, err
 }
 
@@ -147,7 +87,7 @@ func (s *sqlStore) Update(ctx context.Context, o Object, prevVersion uint64) err
 		// clause against the new row, so of two updates from the same
 		// prevVersion only one matches.
 		res, err := s.db.ExecContext(ctx,
-			s.q(`UPDATE sealed_objects SET version = ?, blob = ?, updated_at = `+s.d.now+`
+			s.q(`UPDATE sealed_objects SET version = ?, blob = ?, updated_at = `+s.db.Now()+`
 			 WHERE kind = ? AND id = ? AND version = ?`),
 			int64(o.Version), o.Blob, o.Kind, o.ID, int64(prevVersion))
 		if err != nil {

@@ -1,0 +1,369 @@
+package authdb
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testHit(t *testing.T, st storage) {
+	d := st.open(t)
+	type hit struct {
+		bucket    string
+		window    time.Duration
+		at        time.Duration // after t0 (t0 is on a minute boundary)
+		wantCount int
+		wantAllow bool
+	}
+	const limit = 2
+	hits := []struct {
+		name string
+		hit
+	}{
+		{"FirstHit", hit{"a", time.Minute, 0, 1, true}},
+		{"SecondHitInTheWindow", hit{"a", time.Minute, 30 * time.Second, 2, true}},
+		{"ThirdHitIsOverTheLimit", hit{"a", time.Minute, 59*time.Second + 999*time.Millisecond, 3, false}},
+		{"HitsOverTheLimitAreCounted", hit{"a", time.Minute, 59 * time.Second, 4, false}},
+		{"NextWindowStartsAfresh", hit{"a", time.Minute, time.Minute, 1, true}},
+		{"AnotherBucketIsSeparate", hit{"b", time.Minute, 0, 1, true}},
+		{"AnotherWindowLengthIsSeparate", hit{"a", time.Hour, 0, 1, true}},
+		{"BucketsAreCaseSensitive", hit{"A", time.Minute, 0, 1, true}},
+	}
+	for _, tc := range hits {
+		t.Run(tc.name, func(t *testing.T) {
+			allowed, n, err := d.Hit(ctx, tc.bucket, tc.window, limit, t0.Add(tc.at))
+			wantErr(t, "Hit", err, nil)
+			if allowed != tc.wantAllow || n != tc.wantCount {
+				t.Fatalf("Hit: got allowed=%v count=%d, want allowed=%v count=%d", allowed, n, tc.wantAllow, tc.wantCount)
+			}
+		})
+	}
+	invalid := []struct {
+		name   string
+		bucket string
+		window time.Duration
+		limit  int
+	}{
+		{"EmptyBucket", "", time.Minute, 1},
+		{"LongBucket", strings.Repeat("b", MaxBucketLen+1), time.Minute, 1},
+		{"SubSecondWindow", "a", time.Second - time.Millisecond, 1},
+		{"WindowOverTheMaximum", "a", MaxWindow + time.Second, 1},
+		{"ZeroLimit", "a", time.Minute, 0},
+		{"BucketWithNUL", "a\x00b", time.Minute, 1},
+	}
+	for _, tc := range invalid {
+		t.Run("Invalid/"+tc.name, func(t *testing.T) {
+			_, _, err := d.Hit(ctx, tc.bucket, tc.window, tc.limit, t0)
+			wantErr(t, "Hit", err, ErrInvalid)
+		})
+	}
+}
+
+func testConcurrentHits(t *testing.T, st storage) {
+	d := st.open(t)
+	const limit = 7
+	counts := make([]int, 20)
+	allowed := make([]bool, 20)
+	errs := concurrently(20, func(i int) error {
+		var err error
+		allowed[i], counts[i], err = d.Hit(ctx, "ip:192.0.2.1", time.Minute, limit, t0.Add(time.Duration(i)*time.Millisecond))
+		return err
+	})
+	tally(t, errs)
+	slices.Sort(counts)
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("counts of 20 concurrent hits: got %v, want 1..20 each once", counts)
+		}
+	}
+	if n := countTrue(allowed); n != limit {
+		t.Fatalf("allowed: got %d of 20, want exactly %d", n, limit)
+	}
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func testAllow(t *testing.T, st storage) {
+	d := st.open(t)
+	l := Limit{Name: "challenges_per_email", Window: time.Hour, Max: 3}
+	key := "victim@example.com"
+	for i := range l.Max {
+		wantErr(t, "Allow within the limit", d.Allow(ctx, l, key, t0.Add(time.Duration(i)*time.Second)), nil)
+	}
+	err := d.Allow(ctx, l, key, t0.Add(time.Minute))
+	wantErr(t, "Allow past the limit", err, ErrLimited)
+	if strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), l.Name) {
+		t.Fatalf("error %q: want the limit's name and not the key", err)
+	}
+	wantErr(t, "Allow for another key", d.Allow(ctx, l, "other@example.com", t0), nil)
+	wantErr(t, "Allow in the next window", d.Allow(ctx, l, key, t0.Add(l.Window)), nil)
+	for _, named := range []Limit{ChallengesPerEmail, ChallengesPerIP, FailuresPerIdentifier} {
+		wantErr(t, "Allow("+named.Name+")", d.Allow(ctx, named, "k", t0), nil)
+	}
+}
+
+func testDeleteWindows(t *testing.T, st storage) {
+	d := st.open(t)
+	for _, w := range []time.Duration{time.Minute, time.Hour} {
+		if _, _, err := d.Hit(ctx, "a", w, 1, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := d.DeleteRateLimitWindows(ctx, t0.Add(time.Minute))
+	wantErr(t, "DeleteRateLimitWindows", err, nil)
+	if n != 1 {
+		t.Fatalf("deleted: got %d, want 1 (the minute window)", n)
+	}
+	// The hour window still counts.
+	allowed, c, err := d.Hit(ctx, "a", time.Hour, 1, t0.Add(time.Minute))
+	if err != nil || allowed || c != 2 {
+		t.Fatalf("Hit in the kept window: got %v, %d, %v; want false, 2, nil", allowed, c, err)
+	}
+}
+
+func newSession(userID, token string) NewSession {
+	return NewSession{
+		ID: digest(token), UserID: userID, Kind: SessionCookie, ExpiresAt: t0.Add(24 * time.Hour),
+		Client: Client{UserAgent: "Mozilla/5.0 (test)", IP: netip.MustParseAddr("2001:db8::7")},
+	}
+}
+
+func mustSession(t *testing.T, d *DB, ns NewSession) Session {
+	t.Helper()
+	s, err := d.CreateSession(ctx, ns, t0)
+	if err != nil {
+		t.Fatalf("CreateSession: got %v, want nil", err)
+	}
+	return s
+}
+
+func testSessionLifecycle(t *testing.T, st storage) {
+	d := st.open(t)
+	u := mustUser(t, d, "")
+	ns := newSession(u.ID, "token-1")
+	ns.Kind, ns.DeviceCredentialID = SessionBearer, []byte("device-1")
+	s := mustSession(t, d, ns)
+	want := Session{
+		ID: ns.ID, UserID: u.ID, Kind: SessionBearer, CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(24 * time.Hour),
+		Client: ns.Client, DeviceCredentialID: []byte("device-1"),
+	}
+	wantEqual(t, "CreateSession", s, want)
+
+	tests := []struct {
+		name string
+		id   Digest
+		at   time.Duration
+		want error
+	}{
+		{"UsableNow", ns.ID, 0, nil},
+		{"UsableJustBeforeExpiry", ns.ID, 24*time.Hour - time.Millisecond, nil},
+		{"ExpiredAtExpiresAt", ns.ID, 24 * time.Hour, ErrExpired},
+		{"UnknownTokenIsErrNotFound", digest("token-2"), 0, ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := d.GetSession(ctx, tc.id, t0.Add(tc.at))
+			wantErr(t, "GetSession", err, tc.want)
+			if err == nil {
+				wantEqual(t, "GetSession", got, want)
+			}
+		})
+	}
+	wantErr(t, "RevokeSession", d.RevokeSession(ctx, u.ID, ns.ID, t0.Add(time.Hour)), nil)
+	got, err := d.GetSession(ctx, ns.ID, t0.Add(2*time.Hour))
+	wantErr(t, "GetSession of a revoked session", err, ErrRevoked)
+	if got.ID != ns.ID || got.RevokedAt != t0.Add(time.Hour) {
+		t.Fatalf("GetSession of a revoked session: got %+v, want it returned with RevokedAt", got)
+	}
+	_, err = d.CreateSession(ctx, ns, t0)
+	wantErr(t, "CreateSession with a used id", err, ErrExists)
+	_, err = d.CreateSession(ctx, newSession("00000000-0000-4000-8000-000000000000", "orphan"), t0)
+	wantErr(t, "CreateSession for a missing user", err, ErrNotFound)
+	long := newSession(u.ID, "long")
+	long.ExpiresAt = t0.Add(MaxSessionTTL + time.Millisecond)
+	_, err = d.CreateSession(ctx, long, t0)
+	wantErr(t, "CreateSession beyond MaxSessionTTL", err, ErrInvalid)
+}
+
+func testTouchSession(t *testing.T, st storage) {
+	d := st.open(t)
+	u := mustUser(t, d, "")
+	s := mustSession(t, d, newSession(u.ID, "t"))
+	steps := []struct {
+		name     string
+		at       time.Duration
+		want     error
+		lastSeen time.Duration
+	}{
+		{"MovesForward", time.Minute, nil, time.Minute},
+		{"NeverMovesBack", 30 * time.Second, nil, time.Minute},
+		{"MovesForwardAgain", time.Hour, nil, time.Hour},
+		{"ExpiredIsErrExpired", 24 * time.Hour, ErrExpired, time.Hour},
+	}
+	for _, tc := range steps {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, "TouchSession", d.TouchSession(ctx, s.ID, t0.Add(tc.at)), tc.want)
+			got, err := d.GetSession(ctx, s.ID, t0)
+			wantErr(t, "GetSession", err, nil)
+			if got.LastSeen != t0.Add(tc.lastSeen) {
+				t.Fatalf("LastSeen: got %v, want %v", got.LastSeen, t0.Add(tc.lastSeen))
+			}
+		})
+	}
+	wantErr(t, "TouchSession of an unknown session", d.TouchSession(ctx, digest("none"), t0), ErrNotFound)
+	d.RevokeSession(ctx, u.ID, s.ID, t0)
+	wantErr(t, "TouchSession of a revoked session", d.TouchSession(ctx, s.ID, t0), ErrRevoked)
+}
+
+func testRotateSession(t *testing.T, st storage) {
+	d := st.open(t)
+	u := mustUser(t, d, "")
+	ns := newSession(u.ID, "old")
+	ns.DeviceCredentialID = []byte("dev")
+	old := mustSession(t, d, ns)
+	c := Client{UserAgent: "new agent", IP: netip.MustParseAddr("198.51.100.9")}
+	next, err := d.RotateSession(ctx, old.ID, digest("new"), c, t0.Add(time.Hour))
+	wantErr(t, "RotateSession", err, nil)
+	want := Session{
+		ID: digest("new"), UserID: u.ID, Kind: old.Kind, CreatedAt: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour),
+		ExpiresAt: old.ExpiresAt, Client: c, DeviceCredentialID: []byte("dev"),
+	}
+	wantEqual(t, "new session", next, want)
+	got, err := d.GetSession(ctx, next.ID, t0.Add(time.Hour))
+	wantErr(t, "GetSession of the new session", err, nil)
+	wantEqual(t, "stored new session", got, want)
+
+	replayed, err := d.GetSession(ctx, old.ID, t0.Add(2*time.Hour))
+	wantErr(t, "GetSession of the rotated session", err, ErrRevoked)
+	if replayed.RotatedTo != next.ID {
+		t.Fatalf("rotated session: RotatedTo got %x, want %x", replayed.RotatedTo, next.ID)
+	}
+
+	taken := mustSession(t, d, newSession(u.ID, "taken"))
+	tests := []struct {
+		name     string
+		old, new Digest
+		at       time.Duration
+		want     error
+	}{
+		{"ARotatedSessionAgainIsErrRevoked", old.ID, digest("newer"), time.Hour, ErrRevoked},
+		{"AnUnknownSessionIsErrNotFound", digest("unknown"), digest("newer"), time.Hour, ErrNotFound},
+		{"AnExpiredSessionIsErrExpired", next.ID, digest("newer"), 24 * time.Hour, ErrExpired},
+		{"ToATakenIDIsErrExistsAndChangesNothing", next.ID, taken.ID, time.Hour, ErrExists},
+		{"ToItselfIsErrInvalid", next.ID, next.ID, time.Hour, ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := d.RotateSession(ctx, tc.old, tc.new, c, t0.Add(tc.at))
+			wantErr(t, "RotateSession", err, tc.want)
+		})
+	}
+	// After the refused rotation to a taken id, the session is untouched.
+	if _, err := d.GetSession(ctx, next.ID, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("GetSession after a refused rotation: got %v, want nil", err)
+	}
+}
+
+func testConcurrentRotations(t *testing.T, st storage) {
+	d := st.open(t)
+	u := mustUser(t, d, "")
+	old := mustSession(t, d, newSession(u.ID, "old"))
+	errs := concurrently(20, func(i int) error {
+		_, err := d.RotateSession(ctx, old.ID, digest(fmt.Sprint("new-", i)), Client{}, t0.Add(time.Minute))
+		return err
+	})
+	got := tally(t, errs, ErrRevoked)
+	if got[nil] != 1 || got[ErrRevoked] != 19 {
+		t.Fatalf("20 concurrent rotations: got %s, want 1 success and 19 ErrRevoked", describeTally(got))
+	}
+	live, err := d.ListSessions(ctx, u.ID, t0.Add(time.Minute))
+	wantErr(t, "ListSessions", err, nil)
+	stale, _ := d.GetSession(ctx, old.ID, t0)
+	if len(live) != 1 || live[0].ID != stale.RotatedTo {
+		t.Fatalf("after the race: got %d usable sessions, want exactly the one the old session points to", len(live))
+	}
+}
+
+func testRevokeSession(t *testing.T, st storage) {
+	d := st.open(t)
+	alice, mallory := mustUser(t, d, ""), mustUser(t, d, "")
+	s := mustSession(t, d, newSession(alice.ID, "alice"))
+	wantErr(t, "RevokeSession by another user", d.RevokeSession(ctx, mallory.ID, s.ID, t0), ErrNotFound)
+	if _, err := d.GetSession(ctx, s.ID, t0); err != nil {
+		t.Fatalf("GetSession after another user's revoke: got %v, want nil", err)
+	}
+	wantErr(t, "RevokeSession", d.RevokeSession(ctx, alice.ID, s.ID, t0.Add(time.Minute)), nil)
+	wantErr(t, "RevokeSession again", d.RevokeSession(ctx, alice.ID, s.ID, t0.Add(time.Hour)), nil)
+	got, _ := d.GetSession(ctx, s.ID, t0)
+	if got.RevokedAt != t0.Add(time.Minute) {
+		t.Fatalf("RevokedAt: got %v, want the first revocation %v", got.RevokedAt, t0.Add(time.Minute))
+	}
+	wantErr(t, "RevokeSession of an unknown session", d.RevokeSession(ctx, alice.ID, digest("x"), t0), ErrNotFound)
+}
+
+func testRevokeOthers(t *testing.T, st storage) {
+	d := st.open(t)
+	u, other := mustUser(t, d, ""), mustUser(t, d, "")
+	for _, tok := range []string{"a", "b", "c"} {
+		mustSession(t, d, newSession(u.ID, tok))
+	}
+	mustSession(t, d, newSession(other.ID, "o"))
+	n, err := d.RevokeOtherSessions(ctx, u.ID, digest("b"), t0)
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeOtherSessions: got %d, %v; want 2, nil", n, err)
+	}
+	for tok, want := range map[string]error{"a": ErrRevoked, "b": nil, "c": ErrRevoked, "o": nil} {
+		_, err := d.GetSession(ctx, digest(tok), t0)
+		wantErr(t, "GetSession "+tok, err, want)
+	}
+	n, err = d.RevokeOtherSessions(ctx, u.ID, Digest{}, t0)
+	if err != nil || n != 1 {
+		t.Fatalf("RevokeOtherSessions keeping none: got %d, %v; want 1, nil", n, err)
+	}
+}
+
+func testListSessions(t *testing.T, st storage) {
+	d := st.open(t)
+	u, other := mustUser(t, d, ""), mustUser(t, d, "")
+	short := newSession(u.ID, "short")
+	short.ExpiresAt = t0.Add(time.Minute)
+	mustSession(t, d, short)
+	long := mustSession(t, d, newSession(u.ID, "long"))
+	revoked := mustSession(t, d, newSession(u.ID, "revoked"))
+	d.RevokeSession(ctx, u.ID, revoked.ID, t0)
+	mustSession(t, d, newSession(other.ID, "other"))
+	got, err := d.ListSessions(ctx, u.ID, t0.Add(time.Minute))
+	wantErr(t, "ListSessions", err, nil)
+	wantEqual(t, "ListSessions", got, []Session{long})
+}
+
+func testDeleteExpiredSessions(t *testing.T, st storage) {
+	d := st.open(t)
+	u := mustUser(t, d, "")
+	short := newSession(u.ID, "short")
+	short.ExpiresAt = t0.Add(time.Minute)
+	mustSession(t, d, short)
+	mustSession(t, d, newSession(u.ID, "long"))
+	n, err := d.DeleteExpiredSessions(ctx, t0.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredSessions: got %d, %v; want 1, nil", n, err)
+	}
+	_, err = d.GetSession(ctx, digest("short"), t0)
+	wantErr(t, "GetSession of the deleted session", err, ErrNotFound)
+	_, err = d.GetSession(ctx, digest("long"), t0)
+	if errors.Is(err, ErrNotFound) {
+		t.Fatalf("the live session was deleted")
+	}
+}
