@@ -115,6 +115,19 @@ func (c *Client) receiptKey(ctx context.Context) (ed25519.PublicKey, error) {
 	return c.rk, nil
 }
 
+// Info is the cluster's public identity and receipt key.
+type Info = api.Info
+
+// Info returns the cluster identity and the receipt key (the one checked
+// at Dial when attestation is required).
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	rk, err := c.receiptKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Info{ClusterIdentity: c.identity.Bytes(), ReceiptKey: rk}, nil
+}
+
 // request encodes a stamped request for this cluster, now.
 func (c *Client) request(method, oid string, params any) ([]byte, error) {
 	nonce := make([]byte, 16)
@@ -200,25 +213,11 @@ func (c *Client) ImportWallet(ctx context.Context, oid, mnemonic string, o Creat
 	if err != nil {
 		return nil, err
 	}
-	var ik api.ImportKey
+	var ik ImportKey
 	if err := c.Call(ctx, "system_import_key", nil, &ik); err != nil {
 		return nil, err
 	}
-	msg := append(append([]byte(api.ImportKeyContext), ik.KeyID...), ik.PublicKey...)
-	if !ed25519.Verify(rk, msg, ik.Signature) {
-		return nil, errors.New("secretd: the import key is not signed by the cluster")
-	}
-	pub, err := hpkeKEM.NewPublicKey(ik.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	enc, sender, err := hpke.NewSender(pub, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/import\x00"+oid))
-	if err != nil {
-		return nil, err
-	}
-	phrase := []byte(mnemonic)
-	defer clear(phrase)
-	ct, err := sender.Seal(nil, phrase)
+	enc, ct, err := SealMnemonic(rk, &ik, oid, mnemonic)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +232,35 @@ func (c *Client) ImportWallet(ctx context.Context, oid, mnemonic string, o Creat
 	return c.checkReceipt(ctx, &sr, oid, []Credential{cred})
 }
 
+// ImportKey is an HPKE public key of the cluster for one import, signed
+// by its receipt key.
+type ImportKey = api.ImportKey
+
+// SealMnemonic checks that ik is signed by the cluster's receipt key and
+// HPKE-seals mnemonic to it for the wallet oid: the enc and ciphertext of
+// an import request. Only the enclave can open it.
+func SealMnemonic(receiptKey ed25519.PublicKey, ik *ImportKey, oid, mnemonic string) (enc, ciphertext []byte, err error) {
+	msg := append(append([]byte(api.ImportKeyContext), ik.KeyID...), ik.PublicKey...)
+	if len(receiptKey) != ed25519.PublicKeySize || !ed25519.Verify(receiptKey, msg, ik.Signature) {
+		return nil, nil, errors.New("secretd: the import key is not signed by the cluster")
+	}
+	pub, err := hpkeKEM.NewPublicKey(ik.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, sender, err := hpke.NewSender(pub, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/import\x00"+oid))
+	if err != nil {
+		return nil, nil, err
+	}
+	phrase := []byte(mnemonic)
+	defer clear(phrase)
+	ct, err := sender.Seal(nil, phrase)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, ct, nil
+}
+
 // Sign asks for one signature (see SignParams and the scheme constants).
 func (c *Client) Sign(ctx context.Context, oid string, p SignParams, st Stamper) (*SignResult, error) {
 	var out SignResult
@@ -245,21 +273,43 @@ func (c *Client) Sign(ctx context.Context, oid string, p SignParams, st Stamper)
 // Export returns the wallet's mnemonic. The enclave seals it with HPKE to
 // a key made here for this one call; it is opened here and nowhere else.
 func (c *Client) Export(ctx context.Context, oid string, st Stamper) (string, error) {
-	k, err := hpkeKEM.GenerateKey()
+	k, err := NewExportKey()
 	if err != nil {
 		return "", err
 	}
 	var out api.ExportResult
-	req, err := c.stamped(ctx, "hdwallet_export", policy.MethodExport, oid, policy.ExportParams{Recipient: k.PublicKey().Bytes()}, st, &out)
+	req, err := c.stamped(ctx, "hdwallet_export", policy.MethodExport, oid, policy.ExportParams{Recipient: k.Public()}, st, &out)
 	if err != nil {
 		return "", err
 	}
-	r, err := hpke.NewRecipient(out.Enc, k, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/export\x00"+oid))
+	return k.Open(oid, req, out.Enc, out.Ciphertext)
+}
+
+// ExportKey is the one-call HPKE key an export is sealed to. It lives
+// only where the mnemonic is to be shown.
+type ExportKey struct{ k hpke.PrivateKey }
+
+// NewExportKey makes a fresh export key.
+func NewExportKey() (*ExportKey, error) {
+	k, err := hpkeKEM.GenerateKey()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	h := policy.Hash(req)
-	pt, err := r.Open(h[:], out.Ciphertext)
+	return &ExportKey{k: k}, nil
+}
+
+// Public is the recipient key for policy.ExportParams.
+func (k *ExportKey) Public() []byte { return k.k.PublicKey().Bytes() }
+
+// Open opens an export answer for the wallet oid; request is the exact
+// export request bytes (their hash is bound into the sealing).
+func (k *ExportKey) Open(oid string, request, enc, ciphertext []byte) (string, error) {
+	r, err := hpke.NewRecipient(enc, k.k, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/export\x00"+oid))
+	if err != nil {
+		return "", errors.New("secretd: the exported mnemonic does not open")
+	}
+	h := policy.Hash(request)
+	pt, err := r.Open(h[:], ciphertext)
 	if err != nil {
 		return "", errors.New("secretd: the exported mnemonic does not open")
 	}

@@ -1,0 +1,240 @@
+// Package nioapi is the niomon server's public JSON API, version 1: the
+// request and response types the server and its clients share, and a Go
+// client. docs/openapi.json documents the same API; a test checks the two
+// agree.
+//
+// Binary fields are base64 (standard alphabet) in JSON, as encoding/json
+// writes []byte. Key-using requests carry a Secretd request and its stamp
+// (see docs/secretd-protocol.md): the server checks the request names the
+// signed-in user's wallet and relays both to secretd, which checks the
+// stamp against the wallet's own policy.
+package nioapi
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Config is GET /v1/config: what a client needs before it signs anything.
+type Config struct {
+	PublicURL       string   `json:"public_url"`
+	RPID            string   `json:"rp_id"`
+	ClusterIdentity []byte   `json:"cluster_identity"`
+	ReceiptKey      []byte   `json:"receipt_key"`
+	OIDCProviders   []string `json:"oidc_providers"`
+	// SessionKeyTTL is the longest a device session key may live, in
+	// seconds.
+	SessionKeyTTL int `json:"session_key_ttl"`
+}
+
+// EmailStart is POST /v1/auth/email/start.
+type EmailStart struct {
+	Email string `json:"email"`
+}
+
+// EmailStarted is the answer: the same for a known and an unknown address.
+type EmailStarted struct {
+	FlowID    string `json:"flow_id"`
+	ExpiresIn int    `json:"expires_in"` // seconds
+}
+
+// EmailVerify is POST /v1/auth/email/verify.
+type EmailVerify struct {
+	FlowID string `json:"flow_id"`
+	Code   string `json:"code"`
+	// Bearer asks for a bearer token in the answer instead of a cookie
+	// (command-line and server clients).
+	Bearer bool `json:"bearer,omitempty"`
+}
+
+// LinkConfirm is POST /v1/auth/email/link: spends a magic-link token.
+type LinkConfirm struct {
+	Token  string `json:"token"`
+	Bearer bool   `json:"bearer,omitempty"`
+}
+
+// Session is what signing in returns.
+type Session struct {
+	User    User `json:"user"`
+	NewUser bool `json:"new_user"`
+	// CSRFToken must be sent as X-CSRF-Token with every state-changing
+	// request made with the session cookie.
+	CSRFToken string    `json:"csrf_token,omitempty"`
+	Token     string    `json:"token,omitempty"` // bearer sessions only
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// User is the signed-in user.
+type User struct {
+	ID          string `json:"id"`
+	State       string `json:"state"` // "pending" until the wallet exists, then "active"
+	Email       string `json:"email,omitempty"`
+	WalletReady bool   `json:"wallet_ready"`
+}
+
+// APIKeyChallenge is POST /v1/auth/apikey/challenge's answer.
+type APIKeyChallenge struct {
+	Challenge []byte `json:"challenge"`
+	ExpiresIn int    `json:"expires_in"`
+}
+
+// APIKeySignIn is POST /v1/auth/apikey/signup and /login: the key's
+// ECDSA P-256 signature (ASN.1 DER, SHA-256) over APIKeySignedText ‖
+// challenge proves possession.
+type APIKeySignIn struct {
+	PublicKey []byte `json:"public_key,omitempty"` // SPKI DER; signup only
+	KeyID     string `json:"key_id,omitempty"`     // hex SHA-256 of the SPKI; login only
+	Challenge []byte `json:"challenge"`
+	Signature []byte `json:"signature"`
+}
+
+// APIKeySignedText prefixes what an API key signs to sign in.
+const APIKeySignedText = "niomon api-key sign-in v1\x00"
+
+// Stamp is a Secretd stamp in JSON.
+type Stamp struct {
+	CredentialID      []byte `json:"credential_id"`
+	Signature         []byte `json:"signature"`
+	AuthenticatorData []byte `json:"authenticator_data,omitempty"`
+	ClientDataJSON    []byte `json:"client_data_json,omitempty"`
+}
+
+// Stamped is a Secretd request with its stamp: the body of every
+// key-using call (POST /v1/wallet, /v1/wallet/import, /v1/wallet/sign,
+// /v1/wallet/export, /v1/wallet/policy).
+type Stamped struct {
+	Request []byte `json:"request"`
+	Stamp   Stamp  `json:"stamp"`
+}
+
+// Receipt is a signed policy receipt, to be checked by the client with the
+// cluster's receipt key (Config.ReceiptKey).
+type Receipt struct {
+	Receipt   []byte `json:"receipt"`
+	Signature []byte `json:"signature"`
+}
+
+// Wallet is GET /v1/wallet.
+type Wallet struct {
+	OID       string    `json:"oid"`
+	Ready     bool      `json:"ready"`
+	Addresses []Address `json:"addresses,omitempty"`
+}
+
+// Address is one default account.
+type Address struct {
+	Chain     string `json:"chain"` // ethereum, bitcoin, bitcoin-taproot, solana, cosmos
+	Path      string `json:"path"`
+	Address   string `json:"address"`
+	PublicKey string `json:"public_key"` // hex
+}
+
+// SignResult is POST /v1/wallet/sign's answer.
+type SignResult struct {
+	Signature []byte `json:"signature"`
+	PublicKey []byte `json:"public_key"`
+	Digest    []byte `json:"digest,omitempty"`
+	RawTx     []byte `json:"raw_tx,omitempty"`
+	TxHash    []byte `json:"tx_hash,omitempty"`
+}
+
+// ExportResult is POST /v1/wallet/export's answer: the mnemonic sealed
+// to the device key in the request.
+type ExportResult struct {
+	Enc        []byte `json:"enc"`
+	Ciphertext []byte `json:"ciphertext"`
+}
+
+// ImportKey is GET /v1/wallet/import-key: an HPKE key of the cluster,
+// signed by its receipt key.
+type ImportKey struct {
+	KeyID     []byte `json:"key_id"`
+	PublicKey []byte `json:"public_key"`
+	Signature []byte `json:"signature"`
+}
+
+// SessionInfo is one entry of GET /v1/sessions.
+type SessionInfo struct {
+	ID        string    `json:"id"`
+	Current   bool      `json:"current"`
+	Kind      string    `json:"kind"` // cookie or bearer
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	IP        string    `json:"ip,omitempty"`
+	// DeviceKeys are the device session keys this session enrolled in
+	// the wallet policy. Revoking the session can also remove them (see
+	// RevokeSession).
+	DeviceKeys [][]byte `json:"device_keys,omitempty"`
+}
+
+// RevokeSession is the optional body of POST /v1/sessions/{id}/revoke
+// and /v1/session/logout: a stamped update_policy that removes exactly
+// the session's device keys, so they leave the wallet policy too.
+type RevokeSession struct {
+	PolicyChange *Stamped `json:"policy_change,omitempty"`
+}
+
+// Revoked is the answer.
+type Revoked struct {
+	Revoked           bool     `json:"revoked"`
+	DeviceKeysRemoved [][]byte `json:"device_keys_removed,omitempty"`
+	// DeviceKeysLeft are still in the wallet policy (no policy change
+	// was sent); they stop working when they expire.
+	DeviceKeysLeft [][]byte `json:"device_keys_left,omitempty"`
+}
+
+// Device is one credential of GET /v1/devices.
+type Device struct {
+	Kind           string    `json:"kind"` // passkey, api_key, session_key
+	ID             []byte    `json:"id"`
+	Label          string    `json:"label,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	LastUsed       time.Time `json:"last_used,omitzero"`
+	BackupEligible bool      `json:"backup_eligible,omitempty"`
+	BackupState    bool      `json:"backup_state,omitempty"`
+}
+
+// Passkey is one of GET /v1/passkeys: what a client needs to enrol it
+// as a wallet credential.
+type Passkey struct {
+	CredentialID   []byte    `json:"credential_id"`
+	PublicKey      []byte    `json:"public_key"` // DER SubjectPublicKeyInfo
+	Alg            int       `json:"alg"`        // COSE; -7 (ES256)
+	BackupEligible bool      `json:"backup_eligible"`
+	BackupState    bool      `json:"backup_state"`
+	CreatedAt      time.Time `json:"created_at"`
+	LastUsed       time.Time `json:"last_used,omitzero"`
+}
+
+// PasskeyBegin starts a WebAuthn ceremony: Options go to
+// navigator.credentials.create or .get (PublicKeyCredential
+// parseCreationOptionsFromJSON / parseRequestOptionsFromJSON), Flow comes
+// back with the result.
+type PasskeyBegin struct {
+	Flow    string          `json:"flow"`
+	Options json.RawMessage `json:"options"`
+}
+
+// PasskeyFinish ends a ceremony: Credential is the PublicKeyCredential's
+// toJSON().
+type PasskeyFinish struct {
+	Flow       string          `json:"flow"`
+	Credential json.RawMessage `json:"credential"`
+	Bearer     bool            `json:"bearer,omitempty"`
+}
+
+// WalletCreated answers POST /v1/wallet and /v1/wallet/import.
+type WalletCreated struct {
+	Receipt Receipt `json:"receipt"`
+	Wallet  Wallet  `json:"wallet"`
+}
+
+// ErrorBody is every error answer.
+type ErrorBody struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
+	} `json:"error"`
+}

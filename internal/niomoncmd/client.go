@@ -1,0 +1,563 @@
+package niomoncmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/secretd"
+)
+
+const clientUsage = `niomon client: the command-line client of a niomon server.
+
+Usage: niomon client [--server URL] [--key FILE] [--json] COMMAND ...
+
+Sign-in:
+  apikey new                    make a P-256 API key file at --key
+  signup                        sign up with the API key, and create the wallet
+  login                         sign in with the API key
+  email login EMAIL [--code C]  sign in by an email code (asked for on the terminal);
+                                a new account gets a wallet with a device key kept at --key
+  session | sessions | logout
+
+Wallet:
+  wallet create                 create the wallet (stamped by --key)
+  wallet import [--mnemonic-file FILE]   import a BIP39 mnemonic (read from stdin by default);
+                                it is encrypted to the enclave here, on this machine
+  addresses                     the wallet's addresses per chain
+  export                        show the mnemonic here (decrypted on this machine)
+
+Signing (every request is stamped here with --key; the server only relays):
+  sign digest HEX [--scheme secp256k1|btc_ecdsa|p256] [--path P]
+  sign message TEXT             EIP-191 personal_sign
+  sign typed-data FILE          EIP-712 (eth_signTypedData_v4 JSON)
+  sign eth-tx FILE              an Ethereum transaction (JSON-RPC form); prints the raw signed tx
+  sign bip340 HEX [--merkle-root HEX] [--taproot]   BIP340 Schnorr over a 32-byte digest
+  sign ed25519 [--hex] MESSAGE  ed25519 (e.g. a Solana transaction message, with --hex)
+  sign bls MESSAGE              BLS12-381 (EIP-2333 key)
+
+Defaults: --server $NIOMON_SERVER or http://127.0.0.1:8080;
+          --key $NIOMON_KEY or ~/.config/niomon/key.json (its session is kept at FILE.session).
+`
+
+// cli is one client invocation.
+type cli struct {
+	server  string
+	keyPath string
+	json    bool
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	api     *nioapi.Client
+	cfg     *nioapi.Config
+}
+
+func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("client", stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, clientUsage) }
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr}
+	fs.StringVar(&c.server, "server", envOr("NIOMON_SERVER", "http://127.0.0.1:8080"), "server URL")
+	fs.StringVar(&c.keyPath, "key", envOr("NIOMON_KEY", defaultKeyPath()), "key file")
+	fs.BoolVar(&c.json, "json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 || rest[0] == "help" {
+		fmt.Fprint(stdout, clientUsage)
+		return nil
+	}
+	c.server = strings.TrimRight(c.server, "/")
+	c.api = nioapi.NewClient(c.server, nil)
+	cmd, rest := rest[0], rest[1:]
+	sub := ""
+	if len(rest) > 0 && (cmd == "apikey" || cmd == "email" || cmd == "wallet" || cmd == "sign") {
+		sub, rest = rest[0], rest[1:]
+	}
+	switch cmd + " " + sub {
+	case "apikey new":
+		return c.apiKeyNew(rest)
+	case "signup ":
+		return c.signup(ctx, rest)
+	case "login ":
+		return c.login(ctx, rest)
+	case "email login":
+		return c.emailLogin(ctx, rest)
+	case "session ":
+		return c.session(ctx)
+	case "sessions ":
+		return c.sessions(ctx)
+	case "logout ":
+		return c.logout(ctx)
+	case "wallet create":
+		return c.walletCreate(ctx, rest)
+	case "wallet import":
+		return c.walletImport(ctx, rest)
+	case "addresses ":
+		return c.addresses(ctx)
+	case "export ":
+		return c.export(ctx)
+	}
+	if cmd == "sign" {
+		return c.sign(ctx, sub, rest)
+	}
+	return usagef("unknown client command %q (run niomon client help)", strings.TrimSpace(cmd+" "+sub))
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func defaultKeyPath() string {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "niomon-key.json"
+	}
+	return filepath.Join(d, "niomon", "key.json")
+}
+
+// sub parses a subcommand's flags, which may come before or after its
+// positional arguments (returned in order).
+func (c *cli) sub(name string, args []string, define func(*flag.FlagSet)) ([]string, error) {
+	fs := newFlagSet("client "+name, c.stderr)
+	if define != nil {
+		define(fs)
+	}
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// print writes v as JSON with --json, else calls human.
+func (c *cli) print(v any, human func(w io.Writer)) error {
+	if c.json {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(c.stdout)
+	return nil
+}
+
+// config fetches the server's configuration once.
+func (c *cli) config(ctx context.Context) (*nioapi.Config, error) {
+	if c.cfg == nil {
+		cfg, err := c.api.Config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.cfg = cfg
+	}
+	return c.cfg, nil
+}
+
+// sessionFile keeps a bearer session next to the key file.
+type sessionFile struct {
+	Server    string    `json:"server"`
+	Token     string    `json:"token"`
+	UserID    string    `json:"user_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (c *cli) sessionPath() string { return c.keyPath + ".session" }
+
+func (c *cli) saveSession(s *nioapi.Session) error {
+	b, err := json.Marshal(sessionFile{Server: c.server, Token: s.Token, UserID: s.User.ID, ExpiresAt: s.ExpiresAt})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.sessionPath()), 0o700); err != nil {
+		return err
+	}
+	tmp := c.sessionPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, c.sessionPath())
+}
+
+// signedIn makes the client use the saved session, or signs in again with
+// an API key. It returns the user id.
+func (c *cli) signedIn(ctx context.Context) (string, error) {
+	b, err := os.ReadFile(c.sessionPath())
+	if err == nil {
+		var sf sessionFile
+		if json.Unmarshal(b, &sf) == nil && sf.Server == c.server && time.Now().Before(sf.ExpiresAt) {
+			c.api.SetToken(sf.Token)
+			if _, err := c.api.Me(ctx); err == nil {
+				return sf.UserID, nil
+			}
+		}
+	}
+	key, kf, err := loadKey(c.keyPath)
+	if err != nil {
+		return "", fmt.Errorf("not signed in, and no key at %s: run niomon client email login EMAIL, or apikey new and signup", c.keyPath)
+	}
+	if kf.Kind != policy.KindAPIKey {
+		return "", errors.New("the session has ended: sign in again with niomon client email login EMAIL")
+	}
+	c.api.SetToken("")
+	s, err := c.api.APIKeyLogin(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return s.User.ID, c.saveSession(s)
+}
+
+func (c *cli) apiKeyNew(args []string) error {
+	if _, err := c.sub("apikey new", args, nil); err != nil {
+		return err
+	}
+	k, err := makeKey(c.keyPath, c.server, policy.KindAPIKey, time.Time{})
+	if err != nil {
+		return err
+	}
+	cred := k.Credential()
+	out := map[string]string{"key_file": c.keyPath, "key_id": fmt.Sprintf("%x", cred.ID)}
+	return c.print(out, func(w io.Writer) {
+		fmt.Fprintf(w, "API key written to %s (key id %x). Keep it secret: it can sign with your wallet.\n", c.keyPath, cred.ID)
+	})
+}
+
+func (c *cli) signup(ctx context.Context, args []string) error {
+	if _, err := c.sub("signup", args, nil); err != nil {
+		return err
+	}
+	key, kf, err := loadKey(c.keyPath)
+	if err != nil {
+		return fmt.Errorf("%w (make one with niomon client apikey new)", err)
+	}
+	if kf.Kind != policy.KindAPIKey {
+		return errors.New("signup takes an API key file (niomon client apikey new)")
+	}
+	s, err := c.api.APIKeySignup(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := c.saveSession(s); err != nil {
+		return err
+	}
+	return c.createWallet(ctx, s.User.ID, key)
+}
+
+func (c *cli) login(ctx context.Context, args []string) error {
+	if _, err := c.sub("login", args, nil); err != nil {
+		return err
+	}
+	key, _, err := loadKey(c.keyPath)
+	if err != nil {
+		return err
+	}
+	s, err := c.api.APIKeyLogin(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := c.saveSession(s); err != nil {
+		return err
+	}
+	return c.printUser(s)
+}
+
+func (c *cli) printUser(s *nioapi.Session) error {
+	return c.print(s.User, func(w io.Writer) {
+		fmt.Fprintf(w, "signed in as %s (%s)\n", s.User.ID, s.User.State)
+	})
+}
+
+// emailLogin signs in by email code. A new account gets its wallet at
+// once, with a device session key made here as its first credential.
+func (c *cli) emailLogin(ctx context.Context, args []string) error {
+	var code string
+	rest, err := c.sub("email login", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&code, "code", "", "the code from the mail (asked for on the terminal when empty)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("email login takes one email address")
+	}
+	st, err := c.api.EmailStart(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	if code == "" {
+		fmt.Fprintf(c.stderr, "A sign-in code was sent to %s. Code: ", rest[0])
+		line, err := bufio.NewReader(c.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("no code given")
+		}
+		code = strings.TrimSpace(line)
+	}
+	s, err := c.api.EmailVerify(ctx, st.FlowID, code, true)
+	if err != nil {
+		return err
+	}
+	if err := c.saveSession(s); err != nil {
+		return err
+	}
+	if s.User.WalletReady {
+		if _, _, err := loadKey(c.keyPath); err != nil {
+			fmt.Fprintf(c.stderr, "Signed in. This machine has no key of your wallet at %s, so it can read addresses but not sign.\n", c.keyPath)
+		}
+		return c.addresses(ctx)
+	}
+	key, _, err := loadKey(c.keyPath)
+	if errors.Is(err, os.ErrNotExist) {
+		cfg, err := c.config(ctx)
+		if err != nil {
+			return err
+		}
+		ttl := time.Duration(cfg.SessionKeyTTL)*time.Second - time.Minute
+		if key, err = makeKey(c.keyPath, c.server, policy.KindSessionKey, time.Now().Add(ttl)); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return c.createWallet(ctx, s.User.ID, key)
+}
+
+// createWallet makes the user's wallet with key as its credential, checks
+// the receipt lists exactly that credential, and prints the addresses.
+func (c *cli) createWallet(ctx context.Context, userID string, key *secretd.P256Key) error {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := nioapi.NewRequest(cfg, policy.MethodCreate, userID, policy.CreateParams{Words: 24, Credentials: []policy.Credential{key.Credential()}})
+	if err != nil {
+		return err
+	}
+	return c.postNewWallet(ctx, "/v1/wallet", req, key)
+}
+
+func (c *cli) postNewWallet(ctx context.Context, path string, req []byte, key *secretd.P256Key) error {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := nioapi.StampWith(key, req)
+	if err != nil {
+		return err
+	}
+	var out nioapi.WalletCreated
+	if err := c.api.Post(ctx, path, st, &out); err != nil {
+		return err
+	}
+	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: out.Receipt.Receipt, Signature: out.Receipt.Signature})
+	if err != nil {
+		return fmt.Errorf("the wallet's receipt does not verify with the cluster's receipt key: %w", err)
+	}
+	if extra := rc.Unexpected([]policy.Credential{key.Credential()}); len(extra) > 0 {
+		return fmt.Errorf("WARNING: the wallet's policy holds %d credential(s) you did not enrol", len(extra))
+	}
+	return c.printWallet(&out.Wallet)
+}
+
+func (c *cli) printWallet(w *nioapi.Wallet) error {
+	return c.print(w, func(o io.Writer) {
+		if !w.Ready {
+			fmt.Fprintln(o, "no wallet yet: run niomon client wallet create")
+			return
+		}
+		tw := tabwriter.NewWriter(o, 0, 4, 2, ' ', 0)
+		for _, a := range w.Addresses {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Chain, a.Address, a.Path)
+		}
+		tw.Flush()
+	})
+}
+
+func (c *cli) walletCreate(ctx context.Context, args []string) error {
+	if _, err := c.sub("wallet create", args, nil); err != nil {
+		return err
+	}
+	uid, err := c.signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	key, _, err := loadKey(c.keyPath)
+	if err != nil {
+		return err
+	}
+	return c.createWallet(ctx, uid, key)
+}
+
+func (c *cli) walletImport(ctx context.Context, args []string) error {
+	var file string
+	if _, err := c.sub("wallet import", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "mnemonic-file", "", "file holding the mnemonic (default: read from stdin)")
+	}); err != nil {
+		return err
+	}
+	var src io.Reader = c.stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src = f
+	} else {
+		fmt.Fprint(c.stderr, "Mnemonic (one line): ")
+	}
+	line, err := bufio.NewReader(io.LimitReader(src, 4096)).ReadString('\n')
+	if err != nil && line == "" {
+		return errors.New("no mnemonic given")
+	}
+	mnemonic := strings.Join(strings.Fields(line), " ")
+	uid, err := c.signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	key, _, err := loadKey(c.keyPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	var ik nioapi.ImportKey
+	if err := c.api.Do(ctx, "GET", "/v1/wallet/import-key", nil, &ik); err != nil {
+		return err
+	}
+	enc, ct, err := secretd.SealMnemonic(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, uid, mnemonic)
+	if err != nil {
+		return err
+	}
+	req, err := nioapi.NewRequest(cfg, policy.MethodImport, uid, policy.ImportParams{KeyID: ik.KeyID, Enc: enc, Ciphertext: ct, Credentials: []policy.Credential{key.Credential()}})
+	if err != nil {
+		return err
+	}
+	return c.postNewWallet(ctx, "/v1/wallet/import", req, key)
+}
+
+func (c *cli) addresses(ctx context.Context) error {
+	if _, err := c.signedIn(ctx); err != nil {
+		return err
+	}
+	w, err := c.api.Wallet(ctx)
+	if err != nil {
+		return err
+	}
+	return c.printWallet(w)
+}
+
+func (c *cli) session(ctx context.Context) error {
+	if _, err := c.signedIn(ctx); err != nil {
+		return err
+	}
+	s, err := c.api.Me(ctx)
+	if err != nil {
+		return err
+	}
+	return c.print(s, func(w io.Writer) {
+		fmt.Fprintf(w, "user %s (%s), session expires %s\n", s.User.ID, s.User.State, s.ExpiresAt.Format(time.RFC3339))
+	})
+}
+
+func (c *cli) sessions(ctx context.Context) error {
+	if _, err := c.signedIn(ctx); err != nil {
+		return err
+	}
+	var ss []nioapi.SessionInfo
+	if err := c.api.Do(ctx, "GET", "/v1/sessions", nil, &ss); err != nil {
+		return err
+	}
+	return c.print(ss, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, s := range ss {
+			cur := ""
+			if s.Current {
+				cur = "(this one)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID[:16], s.Kind, s.LastSeen.Format(time.RFC3339), s.IP, cur)
+		}
+		tw.Flush()
+	})
+}
+
+func (c *cli) logout(ctx context.Context) error {
+	if _, err := c.signedIn(ctx); err != nil {
+		return err
+	}
+	var out nioapi.Revoked
+	if err := c.api.Do(ctx, "POST", "/v1/session/logout", struct{}{}, &out); err != nil {
+		return err
+	}
+	_ = os.Remove(c.sessionPath())
+	return c.print(out, func(w io.Writer) { fmt.Fprintln(w, "signed out") })
+}
+
+// stamped builds a request for the signed-in user's wallet, stamps it
+// with the key file, and posts it.
+func (c *cli) stamped(ctx context.Context, path, method string, params any, out any) ([]byte, error) {
+	uid, err := c.signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, _, err := loadKey(c.keyPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := nioapi.NewRequest(cfg, method, uid, params)
+	if err != nil {
+		return nil, err
+	}
+	st, err := nioapi.StampWith(key, req)
+	if err != nil {
+		return nil, err
+	}
+	return req, c.api.Post(ctx, path, st, out)
+}
+
+func (c *cli) export(ctx context.Context) error {
+	uid, err := c.signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	k, err := secretd.NewExportKey()
+	if err != nil {
+		return err
+	}
+	var out nioapi.ExportResult
+	req, err := c.stamped(ctx, "/v1/wallet/export", policy.MethodExport, policy.ExportParams{Recipient: k.Public()}, &out)
+	if err != nil {
+		return err
+	}
+	m, err := k.Open(uid, req, out.Enc, out.Ciphertext)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stderr, "Your recovery phrase follows. Anyone who sees it can take your funds: do not share it, photograph it or paste it anywhere.")
+	return c.print(map[string]string{"mnemonic": m}, func(w io.Writer) { fmt.Fprintln(w, m) })
+}

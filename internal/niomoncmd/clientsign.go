@@ -1,0 +1,288 @@
+package niomoncmd
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/niomon/niomon/internal/api"
+	"github.com/niomon/niomon/internal/chain/eth"
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/wire"
+)
+
+// Default derivation paths of the sign commands.
+const (
+	pathEth     = "m/44'/60'/0'/0/0"
+	pathTaproot = "m/86'/0'/0'/0/0"
+	pathSegwit  = "m/84'/0'/0'/0/0"
+	pathSolana  = "m/44'/501'/0'/0'"
+	pathBLS     = "m/12381/3600/0/0/0"
+	maxInput    = 1 << 20
+)
+
+// signOutput is what a sign command prints with --json.
+type signOutput struct {
+	Scheme    string `json:"scheme"`
+	Path      string `json:"path"`
+	Signature string `json:"signature"`  // hex
+	PublicKey string `json:"public_key"` // hex
+	Digest    string `json:"digest,omitempty"`
+	RawTx     string `json:"raw_tx,omitempty"`
+	TxHash    string `json:"tx_hash,omitempty"`
+}
+
+func (c *cli) sign(ctx context.Context, what string, args []string) error {
+	var (
+		path, scheme, merkle string
+		isHex, taproot       bool
+	)
+	rest, err := c.sub("sign "+what, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "path", "", "derivation path (default: the chain's first account)")
+		switch what {
+		case "digest":
+			fs.StringVar(&scheme, "scheme", api.SchemeSecp256k1, "secp256k1, btc_ecdsa or p256")
+		case "bip340":
+			fs.StringVar(&merkle, "merkle-root", "", "taproot script tree root (hex), with --taproot")
+			fs.BoolVar(&taproot, "taproot", false, "sign a key-path spend of the BIP86 output (BIP341 tweak)")
+		case "ed25519", "bls":
+			fs.BoolVar(&isHex, "hex", false, "the message is hex")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("sign %s takes one argument (run niomon client help)", what)
+	}
+	arg := rest[0]
+	p := policy.SignParams{Path: path}
+	def := func(d string) {
+		if p.Path == "" {
+			p.Path = d
+		}
+	}
+	switch what {
+	case "digest":
+		p.Scheme = scheme
+		switch scheme {
+		case api.SchemeSecp256k1:
+			def(pathEth)
+		case api.SchemeBTCECDSA:
+			def(pathSegwit)
+		case api.SchemeP256:
+			if p.Path == "" {
+				return usagef("sign digest --scheme p256 needs --path")
+			}
+		default:
+			return usagef("--scheme: want secp256k1, btc_ecdsa or p256")
+		}
+		if p.Digest, err = hexArg(arg, 32); err != nil {
+			return err
+		}
+	case "message":
+		p.Scheme, p.Message = api.SchemeEthPersonal, []byte(arg)
+		def(pathEth)
+	case "typed-data":
+		b, err := readFile(arg)
+		if err != nil {
+			return err
+		}
+		if !json.Valid(b) {
+			return fmt.Errorf("%s: not JSON", arg)
+		}
+		p.Scheme, p.TypedData = api.SchemeEthTypedData, string(b)
+		def(pathEth)
+	case "eth-tx":
+		b, err := readFile(arg)
+		if err != nil {
+			return err
+		}
+		tx, err := parseEthTx(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", arg, err)
+		}
+		if p.Tx, err = wire.Marshal(tx); err != nil {
+			return err
+		}
+		p.Scheme = api.SchemeEthTx
+		def(pathEth)
+	case "bip340":
+		p.Scheme = api.SchemeBTCSchnorr
+		if taproot {
+			p.Scheme = api.SchemeBTCTaproot
+		}
+		def(pathTaproot)
+		if p.Digest, err = hexArg(arg, 32); err != nil {
+			return err
+		}
+		if merkle != "" {
+			if !taproot {
+				return usagef("--merkle-root goes with --taproot")
+			}
+			if p.MerkleRoot, err = hexArg(merkle, 32); err != nil {
+				return err
+			}
+		}
+	case "ed25519", "bls":
+		p.Scheme = api.SchemeEd25519
+		def(pathSolana)
+		if what == "bls" {
+			p.Scheme = api.SchemeBLS
+			def(pathBLS)
+		}
+		p.Message = []byte(arg)
+		if isHex {
+			if p.Message, err = hexArg(arg, -1); err != nil {
+				return err
+			}
+		}
+	default:
+		return usagef("unknown sign command %q (run niomon client help)", what)
+	}
+	var out nioapi.SignResult
+	if _, err := c.stamped(ctx, "/v1/wallet/sign", policy.MethodSign, p, &out); err != nil {
+		return err
+	}
+	so := signOutput{Scheme: p.Scheme, Path: p.Path, Signature: hex.EncodeToString(out.Signature), PublicKey: hex.EncodeToString(out.PublicKey)}
+	if out.Digest != nil {
+		so.Digest = hex.EncodeToString(out.Digest)
+	}
+	if out.RawTx != nil {
+		so.RawTx, so.TxHash = hexutil.Encode(out.RawTx), hexutil.Encode(out.TxHash)
+	}
+	return c.print(so, func(w io.Writer) {
+		if so.RawTx != "" {
+			fmt.Fprintf(w, "raw transaction: %s\ntransaction hash: %s\n", so.RawTx, so.TxHash)
+			return
+		}
+		sig := so.Signature
+		if strings.HasPrefix(p.Scheme, "eth") {
+			sig = "0x" + sig
+		}
+		fmt.Fprintf(w, "signature: %s\npublic key: %s\n", sig, so.PublicKey)
+	})
+}
+
+// hexArg decodes hex (with or without 0x), of n bytes when n >= 0.
+func hexArg(s string, n int) ([]byte, error) {
+	b, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"))
+	if err != nil {
+		return nil, errors.New("want hex")
+	}
+	if n >= 0 && len(b) != n {
+		return nil, fmt.Errorf("want %d bytes of hex, got %d", n, len(b))
+	}
+	return b, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxInput {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxInput)
+	}
+	return b, nil
+}
+
+// ethTxJSON is a transaction in the JSON-RPC form (eth_signTransaction).
+type ethTxJSON struct {
+	Type                 *hexutil.Uint64 `json:"type"`
+	ChainID              *hexutil.Big    `json:"chainId"`
+	Nonce                *hexutil.Uint64 `json:"nonce"`
+	GasPrice             *hexutil.Big    `json:"gasPrice"`
+	MaxPriorityFeePerGas *hexutil.Big    `json:"maxPriorityFeePerGas"`
+	MaxFeePerGas         *hexutil.Big    `json:"maxFeePerGas"`
+	Gas                  *hexutil.Uint64 `json:"gas"`
+	To                   *hexutil.Bytes  `json:"to"`
+	Value                *hexutil.Big    `json:"value"`
+	Data                 *hexutil.Bytes  `json:"data"`
+	Input                *hexutil.Bytes  `json:"input"`
+	AccessList           []struct {
+		Address     hexutil.Bytes   `json:"address"`
+		StorageKeys []hexutil.Bytes `json:"storageKeys"`
+	} `json:"accessList"`
+}
+
+// parseEthTx reads the JSON-RPC form into the enclave's Tx. Absent fee
+// fields stay absent, so the enclave's checks name what is missing.
+func parseEthTx(b []byte) (*eth.Tx, error) {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var j ethTxJSON
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("not a transaction: %v", err)
+	}
+	q := func(x *hexutil.Big) (eth.Quantity, error) {
+		if x == nil {
+			return nil, nil
+		}
+		return eth.QuantityFromBig((*big.Int)(x))
+	}
+	tx := &eth.Tx{Type: eth.DynamicFeeTxType}
+	if j.Type != nil {
+		tx.Type = uint8(*j.Type)
+	}
+	var err error
+	if tx.ChainID, err = q(j.ChainID); err != nil {
+		return nil, err
+	}
+	if tx.GasPrice, err = q(j.GasPrice); err != nil {
+		return nil, err
+	}
+	if tx.MaxPriorityFeePerGas, err = q(j.MaxPriorityFeePerGas); err != nil {
+		return nil, err
+	}
+	if tx.MaxFeePerGas, err = q(j.MaxFeePerGas); err != nil {
+		return nil, err
+	}
+	if tx.Value, err = q(j.Value); err != nil {
+		return nil, err
+	}
+	if tx.Value == nil {
+		tx.Value = eth.Quantity{}
+	}
+	if j.Nonce != nil {
+		tx.Nonce = uint64(*j.Nonce)
+	}
+	if j.Gas != nil {
+		tx.Gas = uint64(*j.Gas)
+	}
+	if j.To != nil {
+		tx.To = *j.To
+	}
+	switch {
+	case j.Data != nil:
+		tx.Data = *j.Data
+	case j.Input != nil:
+		tx.Data = *j.Input
+	}
+	for _, a := range j.AccessList {
+		t := eth.AccessTuple{Address: a.Address}
+		for _, k := range a.StorageKeys {
+			t.StorageKeys = append(t.StorageKeys, k)
+		}
+		tx.AccessList = append(tx.AccessList, t)
+	}
+	if err := tx.Validate(); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}

@@ -1,0 +1,246 @@
+package niomoncmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/devmail"
+	"github.com/niomon/niomon/internal/mail"
+	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/internal/sqldb"
+	"github.com/niomon/niomon/secretd"
+)
+
+// cmdDev runs the whole product on this machine, on embedded defaults:
+// SQLite and the keys in a data directory, secretd (enclave and runner) as
+// child processes in dev mode, a development mailbox, and the server.
+// Ctrl-C stops everything; the next start finds the same users and
+// wallets.
+func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev", stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "HTTP address (loopback)")
+	data := fs.String("data", filepath.Join(".data", "niomon"), "data directory")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return usagef("--listen: niomon dev serves only on loopback, e.g. 127.0.0.1:8080")
+	}
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
+	}
+	tokens, err := loadOrCreateTokenKey(filepath.Join(*data, "token.key"))
+	if err != nil {
+		return err
+	}
+
+	// secretd, as "niomon secretd dev" in a child process.
+	sd, err := startSecretd(ctx, filepath.Join(*data, "secretd"), *logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	defer sd.stop()
+
+	mbox, err := devmail.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("starting the dev mailbox: %w", err)
+	}
+	defer mbox.Close()
+	_, mport, _ := net.SplitHostPort(mbox.Addr())
+	port, _ := strconv.Atoi(mport)
+	sender, err := mail.NewSMTP(mail.SMTPConfig{Host: "127.0.0.1", Port: port, TLS: mail.TLSNone, From: "Niomon <no-reply@niomon.localhost>"})
+	if err != nil {
+		return err
+	}
+
+	db, err := authdb.Open(ctx, sqldb.Config{SQLitePath: filepath.Join(*data, "niomon.db")})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	key, err := secretd.LoadKeyFile(sd.keyFile)
+	if err != nil {
+		return err
+	}
+	client, err := secretd.Dial(ctx, sd.addr, secretd.Options{Identity: sd.identity, Key: key,
+		Attestation: &secretd.AttestationPolicy{AllowDev: true}})
+	if err != nil {
+		return fmt.Errorf("connecting to secretd: %w", err)
+	}
+	defer client.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	publicURL := "http://" + ln.Addr().String()
+	cfg := server.DevConfig(publicURL)
+	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log, DevMailbox: mbox.Handler()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "niomon is running (data in %s)\n", *data)
+	fmt.Fprintf(stdout, "  open:     %s/\n", publicURL)
+	fmt.Fprintf(stdout, "  mailbox:  %s/dev/mailbox/\n", publicURL)
+	fmt.Fprintf(stdout, "  sign in:  go run ./cmd/niomon client --server %s email login you@example.com\n", publicURL)
+	fmt.Fprintf(stdout, "  Ctrl-C stops everything.\n")
+	return serveUntilDone(ctx, log, srv, ln, sd.done)
+}
+
+// serveUntilDone serves HTTP and runs housekeeping until ctx ends (or
+// secretd stops), then shuts down gracefully.
+func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, ln net.Listener, secretdDone <-chan struct{}) error {
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.RunHousekeeping(hctx, 10*time.Minute)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-secretdDone:
+		err = errors.New("secretd stopped")
+	case err = <-errc:
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	_ = hs.Shutdown(sctx)
+	if err == nil {
+		log.Info("stopped")
+	}
+	return err
+}
+
+// devSecretd is a "niomon secretd dev" child process.
+type devSecretd struct {
+	cmd      *exec.Cmd
+	addr     string
+	identity string
+	keyFile  string
+	done     chan struct{}
+}
+
+// startSecretd starts secretd dev on a free loopback port and waits for
+// its ready lines.
+func startSecretd(ctx context.Context, dir, logLevel string, stderr io.Writer) (*devSecretd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "secretd", "dev", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", logLevel)
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting secretd: %w", err)
+	}
+	d := &devSecretd{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ": ")
+			switch k {
+			case "listen":
+				d.addr = v
+			case "dev_client_key_file":
+				d.keyFile = v
+			case "cluster_identity":
+				if d.identity == "" {
+					d.identity = v
+					ready <- nil
+				}
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(d.done)
+	}()
+	select {
+	case <-ready:
+	case <-d.done:
+		return nil, errors.New("secretd exited before it was ready (see its log above)")
+	case <-time.After(60 * time.Second):
+		d.stop()
+		return nil, errors.New("secretd was not ready within 60 seconds")
+	case <-ctx.Done():
+		d.stop()
+		return nil, ctx.Err()
+	}
+	if d.keyFile == "" {
+		d.keyFile = filepath.Join(dir, "dev-client.key")
+	}
+	return d, nil
+}
+
+// stop asks secretd to stop and kills it after 10 seconds.
+func (d *devSecretd) stop() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// loadOrCreateTokenKey reads the token key file, making it on first use.
+func loadOrCreateTokenKey(path string) (*server.TokenKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k, b64, err := server.NewTokenKey()
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.WriteString(b64 + "\n"); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return k, f.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return server.ParseTokenKey(strings.TrimSpace(string(b)))
+}

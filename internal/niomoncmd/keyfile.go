@@ -1,0 +1,105 @@
+package niomoncmd
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/secretd"
+)
+
+// keyFile is the client's credential on disk (mode 0600): an API key, or
+// a device session key made by "email login". The private key never
+// leaves this file; stamps are made here.
+type keyFile struct {
+	Kind      string `json:"kind"`                 // api_key or session_key
+	ExpiresAt int64  `json:"expires_at,omitempty"` // Unix seconds; session keys
+	PKCS8     []byte `json:"pkcs8"`                // the P-256 private key
+	// Server is the niomon server the key is used with.
+	Server string `json:"server,omitempty"`
+}
+
+// clientRights are what the client's key may do in the wallet policy.
+var clientRights = []string{policy.RightSign, policy.RightExport, policy.RightPolicy}
+
+// makeKey makes a new key of kind and saves it at path (which must not
+// exist).
+func makeKey(path, server, kind string, expires time.Time) (*secretd.P256Key, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	k, err := secretd.P256KeyFrom(priv, kind, expires, clientRights...)
+	if err != nil {
+		return nil, err
+	}
+	if err := saveKey(path, server, priv, k.Credential()); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// saveKey writes k's private key to path, which must not exist.
+func saveKey(path, server string, priv *ecdsa.PrivateKey, cred policy.Credential) error {
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(keyFile{Kind: cred.Kind, ExpiresAt: cred.ExpiresAt, PKCS8: der, Server: server}, "", "  ")
+	clear(der)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s exists already; it is never overwritten (use another --key)", path)
+		}
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	clear(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// loadKey reads a key file.
+func loadKey(path string) (*secretd.P256Key, *keyFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(b)
+	var kf keyFile
+	if err := json.Unmarshal(b, &kf); err != nil {
+		return nil, nil, fmt.Errorf("%s: not a niomon key file", path)
+	}
+	defer clear(kf.PKCS8)
+	k, err := x509.ParsePKCS8PrivateKey(kf.PKCS8)
+	priv, ok := k.(*ecdsa.PrivateKey)
+	if err != nil || !ok {
+		return nil, nil, fmt.Errorf("%s: not a P-256 private key", path)
+	}
+	var exp time.Time
+	if kf.ExpiresAt != 0 {
+		exp = time.Unix(kf.ExpiresAt, 0)
+	}
+	key, err := secretd.P256KeyFrom(priv, kf.Kind, exp, clientRights...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return key, &kf, nil
+}

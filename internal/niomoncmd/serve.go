@@ -1,0 +1,210 @@
+package niomoncmd
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"crypto/tls"
+
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/mail"
+	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/internal/sqldb"
+	"github.com/niomon/niomon/secretd"
+)
+
+// loadConfig reads and validates --config (and NIOMON_* variables).
+func loadConfig(path string) (*server.Config, error) {
+	cfg, err := server.LoadConfig(path, os.Environ())
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func dbConfig(cfg *server.Config) sqldb.Config {
+	if cfg.Database.Postgres != "" {
+		return sqldb.Config{PostgresDSN: cfg.Database.Postgres}
+	}
+	return sqldb.Config{SQLitePath: cfg.Database.SQLite}
+}
+
+// cmdMigrate brings the schema up to date and reports the version.
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", stderr)
+	config := fs.String("config", "", "config file (settings may also come from NIOMON_* variables)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := server.LoadConfig(*config, os.Environ())
+	if err != nil {
+		return err
+	}
+	if cfg.Database.Postgres == "" && cfg.Database.SQLite == "" {
+		return &server.SettingError{Setting: "database.postgres", Problem: "set database.postgres (or database.sqlite)"}
+	}
+	db, err := sqldb.Open(ctx, dbConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	before, err := db.SchemaVersion(ctx, authdb.Migrations.Name)
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx, authdb.Migrations); err != nil {
+		return err
+	}
+	after, err := db.SchemaVersion(ctx, authdb.Migrations.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema %s: version %d (was %d)\n", authdb.Migrations.Name, after, before)
+	return nil
+}
+
+// openMigrated opens the database and refuses a schema that niomon
+// migrate has not brought up to date.
+func openMigrated(ctx context.Context, cfg *server.Config) (*authdb.DB, error) {
+	db, err := sqldb.Open(ctx, dbConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	v, err := db.SchemaVersion(ctx, authdb.Migrations.Name)
+	if err == nil {
+		var pending []sqldb.Migration
+		if pending, err = authdb.Migrations.Pending(db.Name(), v); err == nil && len(pending) > 0 {
+			err = fmt.Errorf("the database schema is at version %d and %d migration(s) are pending: run niomon migrate --config FILE first", v, len(pending))
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d, err := authdb.New(ctx, db) // a no-op migration: the schema is current
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// cmdServe runs the server for production.
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	config := fs.String("config", "", "config file (settings may also come from NIOMON_* variables)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	tokens, err := readTokenKey(cfg.TokenKeyFile)
+	if err != nil {
+		return err
+	}
+	sender, err := smtpSender(cfg)
+	if err != nil {
+		return err
+	}
+	key, err := secretd.LoadKeyFile(cfg.Secretd.KeyFile)
+	if err != nil {
+		return &server.SettingError{Setting: "secretd.key_file", Problem: err.Error()}
+	}
+	att, err := attestationPolicy(cfg)
+	if err != nil {
+		return err
+	}
+	db, err := openMigrated(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client, err := secretd.DialCluster(ctx, cfg.Secretd.Addrs, secretd.Options{Identity: cfg.Secretd.Identity, Key: key, Attestation: att})
+	if err != nil {
+		return fmt.Errorf("connecting to secretd: %w", err)
+	}
+	defer client.Close()
+	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if cfg.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			ln.Close()
+			return &server.SettingError{Setting: "tls.cert_file", Problem: "the certificate and key do not load: " + err.Error()}
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	}
+	fmt.Fprintf(stdout, "listen: %s\n", ln.Addr())
+	return serveUntilDone(ctx, log, srv, ln, nil)
+}
+
+func readTokenKey(path string) (*server.TokenKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &server.SettingError{Setting: "token_key_file", Problem: "cannot be read"}
+	}
+	k, err := server.ParseTokenKey(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, &server.SettingError{Setting: "token_key_file", Problem: err.Error()}
+	}
+	return k, nil
+}
+
+func smtpSender(cfg *server.Config) (*mail.SMTP, error) {
+	sc := mail.SMTPConfig{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
+	if cfg.SMTP.PasswordFile != "" {
+		b, err := os.ReadFile(cfg.SMTP.PasswordFile)
+		if err != nil {
+			return nil, &server.SettingError{Setting: "smtp.password_file", Problem: "cannot be read"}
+		}
+		sc.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	s, err := mail.NewSMTP(sc)
+	if err != nil {
+		return nil, &server.SettingError{Setting: "smtp", Problem: err.Error()}
+	}
+	return s, nil
+}
+
+func attestationPolicy(cfg *server.Config) (*secretd.AttestationPolicy, error) {
+	a := cfg.Secretd.Attestation
+	if len(a.PCRs) == 0 && !a.AllowDev {
+		return nil, &server.SettingError{Setting: "secretd.attestation.pcrs", Problem: "pin the enclave image (PCR0-2), or set allow_dev for a dev secretd"}
+	}
+	p := &secretd.AttestationPolicy{AllowDev: a.AllowDev, AllowDebug: a.AllowDebug, PCRs: map[int][]byte{}}
+	for k, v := range a.PCRs {
+		i, err := strconv.Atoi(k)
+		b, herr := hex.DecodeString(v)
+		if err != nil || i < 0 || i > 31 || herr != nil || len(b) != 48 {
+			return nil, &server.SettingError{Setting: "secretd.attestation.pcrs." + k, Problem: "want a PCR index 0-31 and 48 bytes of hex"}
+		}
+		p.PCRs[i] = b
+	}
+	if _, err := base64.StdEncoding.DecodeString(cfg.Secretd.Identity); err != nil {
+		return nil, &server.SettingError{Setting: "secretd.identity", Problem: "not base64"}
+	}
+	return p, nil
+}

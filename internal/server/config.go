@@ -1,0 +1,314 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the niomon server's configuration: a JSON file (niomon serve
+// --config FILE) with every setting also settable from the environment as
+// NIOMON_<PATH>, e.g. NIOMON_PUBLIC_URL or NIOMON_SMTP_HOST (the
+// environment wins). Validate names the first wrong or missing setting.
+type Config struct {
+	// PublicURL is where users reach the server, e.g. https://wallet.example.
+	PublicURL string `json:"public_url"`
+	// Listen is the HTTP address, e.g. 127.0.0.1:8080.
+	Listen string `json:"listen"`
+	// RPID is the WebAuthn relying party id: the registrable domain passkeys
+	// are bound to (defaults to PublicURL's host).
+	RPID string `json:"rp_id"`
+	// TLS serves HTTPS with these files; empty means plain HTTP behind a
+	// terminating proxy (or loopback in dev).
+	TLS struct {
+		CertFile string `json:"cert_file"`
+		KeyFile  string `json:"key_file"`
+	} `json:"tls"`
+	Database struct {
+		// Postgres is a DSN; when empty, SQLite at SQLite is used.
+		Postgres string `json:"postgres"`
+		SQLite   string `json:"sqlite"`
+	} `json:"database"`
+	SMTP struct {
+		Host     string `json:"host"`
+		Port     int    `json:"port"`
+		Username string `json:"username"`
+		// PasswordFile holds the SMTP password (not the config file).
+		PasswordFile string `json:"password_file"`
+		From         string `json:"from"`
+		TLS          string `json:"tls"` // starttls (default), tls, none (loopback only)
+	} `json:"smtp"`
+	Secretd struct {
+		// Addrs are the secretd runners of one cluster.
+		Addrs []string `json:"addrs"`
+		// Identity is the cluster identity (base64).
+		Identity string `json:"identity"`
+		// KeyFile is this server's static_key client key.
+		KeyFile string `json:"key_file"`
+		// Attestation is what the enclave must attest to before use.
+		Attestation struct {
+			AllowDev   bool              `json:"allow_dev"`
+			AllowDebug bool              `json:"allow_debug"`
+			PCRs       map[string]string `json:"pcrs"` // index → hex
+		} `json:"attestation"`
+	} `json:"secretd"`
+	// TokenKeyFile holds the 32-byte key (base64) under which one-time
+	// codes, link tokens and session tokens are stored as HMACs.
+	TokenKeyFile string `json:"token_key_file"`
+	// OIDC are the upstream identity providers for social login.
+	OIDC []OIDCProvider `json:"oidc"`
+	// RateLimits changes the maximum of named rate limits (see
+	// docs/niomon-operations.md), e.g. {"challenges_per_ip": 100}.
+	RateLimits map[string]int `json:"rate_limits"`
+	// Users configures sign-up housekeeping.
+	Users struct {
+		// PendingTTL is how long a user may stay without a wallet before
+		// the account is removed (default 24h).
+		PendingTTL Duration `json:"pending_ttl"`
+		// SessionKeyTTL is the longest a device session key registered in
+		// a wallet may live (default 90 days).
+		SessionKeyTTL Duration `json:"session_key_ttl"`
+	} `json:"users"`
+	Sessions struct {
+		IdleTimeout Duration `json:"idle_timeout"` // default 7 days
+		MaxAge      Duration `json:"max_age"`      // default 30 days
+		RotateAfter Duration `json:"rotate_after"` // default 1 day
+	} `json:"sessions"`
+}
+
+// OIDCProvider is an upstream OpenID Connect provider.
+type OIDCProvider struct {
+	// Name is the provider's id in URLs (/v1/auth/oidc/{name}/start).
+	Name string `json:"name"`
+	// Preset fills Issuer and Scopes for "google" or "apple".
+	Preset   string `json:"preset"`
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	// ClientSecretFile holds the client secret.
+	ClientSecretFile string   `json:"client_secret_file"`
+	Scopes           []string `json:"scopes"`
+}
+
+// Duration is a time.Duration written as "15m" in JSON.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New(`want a duration string such as "15m"`)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// SettingError names a wrong or missing setting.
+type SettingError struct {
+	Setting string // e.g. "smtp.host" (env NIOMON_SMTP_HOST)
+	Problem string
+}
+
+func (e *SettingError) Error() string {
+	return fmt.Sprintf("setting %s (env %s): %s", e.Setting, envName(e.Setting), e.Problem)
+}
+
+func envName(setting string) string {
+	return "NIOMON_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(setting))
+}
+
+// LoadConfig reads a JSON config file (strictly: unknown settings are
+// errors) and applies NIOMON_* environment variables over it.
+func LoadConfig(path string, environ []string) (*Config, error) {
+	c := &Config{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(c, environ); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// applyEnv sets every scalar or string-list field whose NIOMON_ variable
+// is present. Lists are comma-separated.
+func applyEnv(c *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "NIOMON_") {
+			env[k] = v
+		}
+	}
+	var walk func(v reflect.Value, prefix string) error
+	walk = func(v reflect.Value, prefix string) error {
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			name := tag
+			if prefix != "" {
+				name = prefix + "." + tag
+			}
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+				if err := walk(fv, name); err != nil {
+					return err
+				}
+				continue
+			}
+			raw, ok := env[envName(name)]
+			if !ok {
+				continue
+			}
+			switch {
+			case f.Type == reflect.TypeFor[Duration]():
+				d, err := time.ParseDuration(raw)
+				if err != nil {
+					return &SettingError{name, "not a duration"}
+				}
+				fv.Set(reflect.ValueOf(Duration{d}))
+			case fv.Kind() == reflect.String:
+				fv.SetString(raw)
+			case fv.Kind() == reflect.Int:
+				n, err := strconv.Atoi(raw)
+				if err != nil {
+					return &SettingError{name, "not a number"}
+				}
+				fv.SetInt(int64(n))
+			case fv.Kind() == reflect.Bool:
+				b, err := strconv.ParseBool(raw)
+				if err != nil {
+					return &SettingError{name, "not true or false"}
+				}
+				fv.SetBool(b)
+			case fv.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+				var parts []string
+				for _, p := range strings.Split(raw, ",") {
+					if p = strings.TrimSpace(p); p != "" {
+						parts = append(parts, p)
+					}
+				}
+				fv.Set(reflect.ValueOf(parts))
+			default:
+				return &SettingError{name, "cannot be set from the environment; use the config file"}
+			}
+		}
+		return nil
+	}
+	return walk(reflect.ValueOf(c).Elem(), "")
+}
+
+// Validate checks a production configuration and fills defaults.
+func (c *Config) Validate() error {
+	u, err := url.Parse(c.PublicURL)
+	if c.PublicURL == "" || err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+		return &SettingError{"public_url", "want an https:// URL (http:// only for a loopback host)"}
+	}
+	if c.Listen == "" {
+		return &SettingError{"listen", "required, e.g. 0.0.0.0:8443"}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return &SettingError{"listen", "want host:port"}
+	}
+	if c.RPID == "" {
+		c.RPID = u.Hostname()
+	}
+	if h := u.Hostname(); h != c.RPID && !strings.HasSuffix(h, "."+c.RPID) {
+		return &SettingError{"rp_id", "must be public_url's host or a parent domain of it"}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return &SettingError{"tls.cert_file", "set both tls.cert_file and tls.key_file, or neither"}
+	}
+	if c.Database.Postgres == "" && c.Database.SQLite == "" {
+		return &SettingError{"database.postgres", "set database.postgres (or database.sqlite for one server)"}
+	}
+	if c.SMTP.Host == "" {
+		return &SettingError{"smtp.host", "required: sign-in codes are sent by mail"}
+	}
+	if c.SMTP.From == "" {
+		return &SettingError{"smtp.from", "required"}
+	}
+	if len(c.Secretd.Addrs) == 0 {
+		return &SettingError{"secretd.addrs", "required: the secretd runner addresses"}
+	}
+	if c.Secretd.Identity == "" {
+		return &SettingError{"secretd.identity", "required: the cluster identity (base64)"}
+	}
+	if c.Secretd.KeyFile == "" {
+		return &SettingError{"secretd.key_file", "required: this server's client key file"}
+	}
+	if c.TokenKeyFile == "" {
+		return &SettingError{"token_key_file", "required: 32 random bytes in base64"}
+	}
+	for i, p := range c.OIDC {
+		name := fmt.Sprintf("oidc[%d]", i)
+		if p.Name == "" || p.ClientID == "" {
+			return &SettingError{name, "needs name and client_id"}
+		}
+		if p.Preset == "" && p.Issuer == "" {
+			return &SettingError{name, "needs an issuer, or a preset (google, apple)"}
+		}
+	}
+	c.defaults()
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.Sessions.IdleTimeout.Duration == 0 {
+		c.Sessions.IdleTimeout.Duration = 7 * 24 * time.Hour
+	}
+	if c.Sessions.MaxAge.Duration == 0 {
+		c.Sessions.MaxAge.Duration = 30 * 24 * time.Hour
+	}
+	if c.Users.PendingTTL.Duration == 0 {
+		c.Users.PendingTTL.Duration = 24 * time.Hour
+	}
+	if c.Users.SessionKeyTTL.Duration == 0 {
+		c.Users.SessionKeyTTL.Duration = 90 * 24 * time.Hour
+	}
+	if c.Sessions.RotateAfter.Duration == 0 {
+		c.Sessions.RotateAfter.Duration = 24 * time.Hour
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// DevConfig is the configuration of niomon dev: everything on loopback at
+// publicURL, with the defaults.
+func DevConfig(publicURL string) *Config {
+	c := &Config{PublicURL: publicURL}
+	if u, err := url.Parse(publicURL); err == nil {
+		c.Listen, c.RPID = u.Host, u.Hostname()
+	}
+	c.defaults()
+	return c
+}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/niomon/niomon/internal/authdb"
+)
+
+// The server's rate limits. Config.RateLimits can change any Max by name
+// (e.g. for a load test from one address).
+var defaultLimits = []authdb.Limit{
+	// Sign-in mails to one address: bounds mail bombing.
+	{Name: "challenges_per_email", Window: time.Hour, Max: 5},
+	// Sign-in mails asked for from one IP address.
+	{Name: "challenges_per_ip", Window: time.Hour, Max: 30},
+	// Code and link attempts from one IP address.
+	{Name: "verify_per_ip", Window: 15 * time.Minute, Max: 60},
+	// Code attempts against one address, across all its flows, so that
+	// starting many flows does not multiply the guesses.
+	{Name: "attempts_per_email", Window: 15 * time.Minute, Max: 10},
+	{Name: "attempts_per_email_day", Window: 24 * time.Hour, Max: 30},
+	// API-key and passkey sign-ups from one IP address.
+	{Name: "signups_per_ip", Window: time.Hour, Max: 30},
+}
+
+// limits is the table in force.
+type limits map[string]authdb.Limit
+
+func newLimits(over map[string]int) (limits, error) {
+	l := limits{}
+	for _, d := range defaultLimits {
+		l[d.Name] = d
+	}
+	for name, max := range over {
+		d, ok := l[name]
+		if !ok {
+			return nil, &SettingError{"rate_limits." + name, "no such limit"}
+		}
+		if max < 1 {
+			return nil, &SettingError{"rate_limits." + name, "must be at least 1"}
+		}
+		d.Max = max
+		l[name] = d
+	}
+	return l, nil
+}
+
+// allow counts a hit against the named limit for key and answers
+// rate_limited past it.
+func (s *Server) allow(ctx context.Context, name, key string) error {
+	l, ok := s.limits[name]
+	if !ok {
+		return fmt.Errorf("server: unknown limit %q", name)
+	}
+	err := s.db.Allow(ctx, l, key, s.now())
+	if errors.Is(err, authdb.ErrLimited) {
+		return &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: fmt.Sprintf("too many attempts; try again in up to %v", l.Window)}
+	}
+	return err
+}

@@ -1,0 +1,247 @@
+// Package server is the niomon HTTP server: Niomon Auth (passwordless
+// sign-up and sign-in by email code or link, passkeys, OIDC providers and
+// API keys), sessions, and the wallet API that relays users' stamped
+// requests to secretd.
+//
+// The server holds no credential that can use a key. It checks who is
+// signed in and that a request names that user's wallet; secretd checks
+// the stamp against the wallet's own sealed policy (DESIGN.md invariant 2).
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/mail"
+	"github.com/niomon/niomon/secretd"
+)
+
+// Options are what a Server runs on. Config must have passed Validate (or
+// come from DevConfig).
+type Options struct {
+	Config  *Config
+	DB      *authdb.DB
+	Mail    mail.Sender
+	Secretd *secretd.Client
+	Tokens  *TokenKey
+	Log     *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// DevMailbox, when set, is served at /dev/mailbox/ (niomon dev only).
+	DevMailbox http.Handler
+	// HTTPClient makes the server's own requests to OIDC providers
+	// (discovery, token, keys). nil: a client with a 10 s timeout.
+	HTTPClient *http.Client
+}
+
+// Server is the niomon HTTP server.
+type Server struct {
+	cfg      *Config
+	db       *authdb.DB
+	mail     mail.Sender
+	sd       *secretd.Client
+	tokens   *TokenKey
+	log      *slog.Logger
+	now      func() time.Time
+	origin   string // scheme://host[:port] of PublicURL
+	secure   bool   // cookies get Secure
+	wa       *webauthn.WebAuthn
+	oidc     map[string]*oidcProvider
+	cluster  []byte
+	receipt  ed25519.PublicKey
+	hc       *http.Client
+	devMail  http.Handler
+	handler  http.Handler
+	sealKeys flowKeys
+	limits   limits
+}
+
+// New checks opts, reads the cluster's public keys from secretd, and
+// builds the routes. It does not listen.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Config == nil || opts.DB == nil || opts.Mail == nil || opts.Secretd == nil || opts.Tokens == nil {
+		return nil, errors.New("server: Config, DB, Mail, Secretd and Tokens are required")
+	}
+	s := &Server{
+		cfg: opts.Config, db: opts.DB, mail: opts.Mail, sd: opts.Secretd, tokens: opts.Tokens,
+		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.hc == nil {
+		s.hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	s.cfg.defaults()
+	u, err := url.Parse(s.cfg.PublicURL)
+	if err != nil || u.Host == "" {
+		return nil, &SettingError{"public_url", "want an absolute URL"}
+	}
+	s.origin = u.Scheme + "://" + u.Host
+	s.secure = u.Scheme == "https" || isLoopbackHost(u.Hostname())
+	if s.cfg.RPID == "" {
+		s.cfg.RPID = u.Hostname()
+	}
+	s.sealKeys = newFlowKeys(s.tokens)
+	if s.limits, err = newLimits(s.cfg.RateLimits); err != nil {
+		return nil, err
+	}
+
+	info, err := opts.Secretd.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: reading the secretd cluster's keys: %w", err)
+	}
+	s.cluster, s.receipt = info.ClusterIdentity, info.ReceiptKey
+
+	s.wa, err = webauthn.New(&webauthn.Config{
+		RPID:          s.cfg.RPID,
+		RPDisplayName: "Niomon",
+		RPOrigins:     []string{s.origin},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: webauthn: %w", err)
+	}
+	if err := s.setupOIDC(ctx); err != nil {
+		return nil, err
+	}
+	s.handler = s.common(s.routes())
+	return s, nil
+}
+
+// ServeHTTP serves the API and pages.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// access is who may call a route.
+type access int
+
+const (
+	public access = iota // anyone
+	user                 // a signed-in user (cookie with CSRF token, or bearer)
+)
+
+// handlerFunc is a route's body. It returns an *APIError (answered as it
+// is) or another error (logged and answered "internal").
+type handlerFunc func(s *Server, w http.ResponseWriter, r *http.Request, a *auth) error
+
+// route is one entry of the API: the OpenAPI document (docs/openapi.json)
+// lists exactly these, which a test checks.
+type route struct {
+	Method string
+	Path   string // ServeMux pattern path, e.g. /v1/sessions/{id}
+	Access access
+	API    bool // part of the JSON API (documented in openapi.json)
+	h      handlerFunc
+}
+
+// Routes is the route table.
+func routeTable() []route {
+	return []route{
+		{"GET", "/v1/config", public, true, (*Server).getConfig},
+
+		{"POST", "/v1/auth/email/start", public, true, (*Server).emailStart},
+		{"POST", "/v1/auth/email/verify", public, true, (*Server).emailVerify},
+		{"POST", "/v1/auth/email/link", public, true, (*Server).emailLink},
+		{"GET", "/auth/email/link", public, false, (*Server).emailLinkPage},
+		{"POST", "/auth/email/link", public, false, (*Server).emailLinkForm},
+
+		{"POST", "/v1/auth/apikey/challenge", public, true, (*Server).apiKeyChallenge},
+		{"POST", "/v1/auth/apikey/signup", public, true, (*Server).apiKeySignup},
+		{"POST", "/v1/auth/apikey/login", public, true, (*Server).apiKeyLogin},
+
+		{"POST", "/v1/auth/passkey/signup/begin", public, true, (*Server).passkeySignupBegin},
+		{"POST", "/v1/auth/passkey/signup/finish", public, true, (*Server).passkeySignupFinish},
+		{"POST", "/v1/auth/passkey/login/begin", public, true, (*Server).passkeyLoginBegin},
+		{"POST", "/v1/auth/passkey/login/finish", public, true, (*Server).passkeyLoginFinish},
+		{"POST", "/v1/passkeys/begin", user, true, (*Server).passkeyAddBegin},
+		{"POST", "/v1/passkeys/finish", user, true, (*Server).passkeyAddFinish},
+		{"GET", "/v1/passkeys", user, true, (*Server).passkeyList},
+
+		{"GET", "/v1/auth/oidc/{provider}/start", public, true, (*Server).oidcStart},
+		{"GET", "/v1/auth/oidc/{provider}/callback", public, true, (*Server).oidcCallback},
+		{"POST", "/v1/auth/oidc/{provider}/callback", public, true, (*Server).oidcCallback},
+		{"POST", "/v1/auth/oidc/{provider}/link", user, true, (*Server).oidcLinkStart},
+
+		{"GET", "/v1/session", user, true, (*Server).getSession},
+		{"POST", "/v1/session/logout", user, true, (*Server).logout},
+		{"GET", "/v1/sessions", user, true, (*Server).listSessions},
+		{"POST", "/v1/sessions/{id}/revoke", user, true, (*Server).revokeSession},
+		{"GET", "/v1/devices", user, true, (*Server).listDevices},
+
+		{"POST", "/v1/wallet", user, true, (*Server).createWallet},
+		{"POST", "/v1/wallet/import", user, true, (*Server).importWallet},
+		{"GET", "/v1/wallet/import-key", user, true, (*Server).importKey},
+		{"GET", "/v1/wallet", user, true, (*Server).getWallet},
+		{"POST", "/v1/wallet/sign", user, true, (*Server).sign},
+		{"POST", "/v1/wallet/export", user, true, (*Server).export},
+		{"GET", "/v1/wallet/policy", user, true, (*Server).getPolicy},
+		{"POST", "/v1/wallet/policy", user, true, (*Server).updatePolicy},
+
+		{"GET", "/{$}", public, false, (*Server).home},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routeTable() {
+		mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	if s.devMail != nil {
+		mux.Handle("/dev/mailbox/", http.StripPrefix("/dev/mailbox", s.devMail))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNotFound)
+	})
+	return mux
+}
+
+// wrap applies a route's access rule, the same-origin check and CSRF
+// protection, and turns returned errors into answers.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.serve(rt, w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	unsafe := r.Method != http.MethodGet && r.Method != http.MethodHead
+	// A cross-site page cannot make a signed-in browser act here: state
+	// changes need a same-origin Origin (when the browser sends one) and,
+	// with a cookie, the session's CSRF token. The OIDC callback is the
+	// one cross-site POST (response_mode=form_post); its own state check
+	// protects it.
+	if unsafe && !strings.HasSuffix(rt.Path, "/callback") {
+		if o := r.Header.Get("Origin"); o != "" && o != s.origin {
+			return apiErr(http.StatusForbidden, CodeForbidden, "cross-origin request refused")
+		}
+		if rt.API && r.ContentLength != 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			return apiErr(http.StatusUnsupportedMediaType, CodeInvalidRequest, "want Content-Type: application/json")
+		}
+	}
+	var a *auth
+	if rt.Access == user {
+		var err error
+		if a, err = s.authenticate(w, r); err != nil {
+			return err
+		}
+		if unsafe && a.sess.Kind == authdb.SessionCookie && !s.csrfOK(a, r.Header.Get("X-CSRF-Token")) {
+			return errCSRF
+		}
+	}
+	return rt.h(s, w, r, a)
+}

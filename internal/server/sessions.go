@@ -1,0 +1,191 @@
+package server
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
+)
+
+// getSession answers the caller's session and user (and, for a cookie
+// session, its CSRF token: a reloaded page gets it here).
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request, a *auth) error {
+	out := nioapi.Session{User: s.userView(r.Context(), a.user), ExpiresAt: a.sess.ExpiresAt}
+	if a.sess.Kind == authdb.SessionCookie {
+		out.CSRFToken = s.csrfToken(a.sess.ID)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// listSessions answers the user's live sessions, with the device keys
+// each enrolled.
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a *auth) error {
+	ctx := r.Context()
+	ss, err := s.db.ListSessions(ctx, a.user.ID, s.now())
+	if err != nil {
+		return err
+	}
+	devs, err := s.db.ListDevices(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
+	out := []nioapi.SessionInfo{}
+	for _, x := range ss {
+		si := nioapi.SessionInfo{
+			ID: x.ID.Hex(), Current: x.ID == a.sess.ID, Kind: string(x.Kind),
+			CreatedAt: x.CreatedAt, LastSeen: x.LastSeen, UserAgent: x.Client.UserAgent,
+		}
+		if x.Client.IP.IsValid() {
+			si.IP = x.Client.IP.String()
+		}
+		for _, d := range devs {
+			if d.SessionID == x.ID {
+				si.DeviceKeys = append(si.DeviceKeys, d.CredentialID)
+			}
+		}
+		out = append(out, si)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// listDevices answers the user's credentials: passkeys, API keys and
+// device session keys.
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, a *auth) error {
+	ctx := r.Context()
+	out := []nioapi.Device{}
+	pks, err := s.db.ListPasskeys(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range pks {
+		out = append(out, nioapi.Device{Kind: policy.KindPasskey, ID: p.CredentialID, CreatedAt: p.CreatedAt, LastUsed: p.LastUsedAt,
+			BackupEligible: p.BackupEligible, BackupState: p.BackupState})
+	}
+	aks, err := s.db.ListAPIKeys(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
+	for _, k := range aks {
+		if !k.RevokedAt.IsZero() {
+			continue
+		}
+		id, _ := hex.DecodeString(k.ID)
+		out = append(out, nioapi.Device{Kind: policy.KindAPIKey, ID: id, Label: k.Label, CreatedAt: k.CreatedAt})
+	}
+	devs, err := s.db.ListDevices(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range devs {
+		out = append(out, nioapi.Device{Kind: policy.KindSessionKey, ID: d.CredentialID, Label: d.Label, CreatedAt: d.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// revokeSession revokes one of the user's sessions. With a stamped policy
+// change that removes the session's device keys, it also takes them out
+// of the wallet policy (the server cannot: only the user's credentials
+// change a policy). Without one, the session ends and the answer names
+// the keys still in the policy (they expire on their own).
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a *auth) error {
+	id, err := authdb.ParseDigest(r.PathValue("id"))
+	if err != nil {
+		return badRequest("id: want a session id from GET /v1/sessions")
+	}
+	return s.endSession(w, r, a, id)
+}
+
+// logout ends the caller's own session, the same way.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, a *auth) error {
+	if a.sess.Kind == authdb.SessionCookie {
+		s.clearSessionCookie(w)
+	}
+	return s.endSession(w, r, a, a.sess.ID)
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, a *auth, id authdb.Digest) error {
+	ctx, now := r.Context(), s.now()
+	var in nioapi.RevokeSession
+	if err := decodeJSON(r, &in); err != nil && !errors.Is(err, io.EOF) && !isEmptyBody(err) {
+		return err
+	}
+	devs, err := s.db.ListDevices(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	for _, d := range devs {
+		if d.SessionID == id {
+			keys = append(keys, d.CredentialID)
+		}
+	}
+	out := nioapi.Revoked{}
+	if in.PolicyChange != nil {
+		var p policy.UpdatePolicyParams
+		req, err := policy.Decode(in.PolicyChange.Request, &p)
+		if err != nil || req.Method != policy.MethodUpdatePolicy || req.OID != a.user.ID {
+			return badRequest("policy_change: want an update_policy request for your wallet")
+		}
+		if len(p.Change.Add) != 0 || !sameIDs(p.Change.Remove, keys) {
+			return badRequest("policy_change: it must remove exactly this session's device keys and add nothing")
+		}
+		st := &policy.Stamp{CredentialID: in.PolicyChange.Stamp.CredentialID, Signature: in.PolicyChange.Stamp.Signature,
+			AuthenticatorData: in.PolicyChange.Stamp.AuthenticatorData, ClientDataJSON: in.PolicyChange.Stamp.ClientDataJSON}
+		if _, err := s.relayPolicyChange(r, a, in.PolicyChange, st, p.Change); err != nil {
+			return err
+		}
+		out.DeviceKeysRemoved = keys
+	} else {
+		out.DeviceKeysLeft = keys
+	}
+	if err := s.db.RevokeSession(ctx, a.user.ID, id, now); err != nil {
+		if errors.Is(err, authdb.ErrNotFound) {
+			return errNotFound
+		}
+		return err
+	}
+	s.audit(r, a.user.ID, "session.revoked", nil)
+	out.Revoked = true
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func isEmptyBody(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Message == "malformed JSON body: empty body"
+}
+
+func sameIDs(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			if bytes.Equal(x, y) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func hexBytes(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("not hex")
+	}
+	return b, nil
+}
