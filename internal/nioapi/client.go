@@ -23,7 +23,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("niomon: %s: %s (HTTP %d, request %s)", e.Code, e.Message, e.Status, e.RequestID)
+	return fmt.Sprintf("%s: %s (HTTP %d, request %s)", e.Code, e.Message, e.Status, e.RequestID)
 }
 
 // Client calls the API. With a bearer token it authenticates by

@@ -70,7 +70,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&c.server, "server", envOr("NIOMON_SERVER", "http://127.0.0.1:8080"), "server URL")
 	fs.StringVar(&c.keyPath, "key", envOr("NIOMON_KEY", defaultKeyPath()), "key file")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, hoistGlobalFlags(args)); err != nil {
 		return err
 	}
 	rest := fs.Args()
@@ -113,6 +113,32 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return c.sign(ctx, sub, rest)
 	}
 	return usagef("unknown client command %q (run niomon client help)", strings.TrimSpace(cmd+" "+sub))
+}
+
+// hoistGlobalFlags moves --server, --key and --json to the front, so they
+// may be written anywhere on the line.
+func hoistGlobalFlags(args []string) []string {
+	var global, rest []string
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") || args[i] == "-" {
+			rest = append(rest, args[i])
+			continue
+		}
+		switch name {
+		case "json":
+			global = append(global, args[i])
+		case "server", "key":
+			global = append(global, args[i])
+			if !hasValue && i+1 < len(args) {
+				i++
+				global = append(global, args[i])
+			}
+		default:
+			rest = append(rest, args[i])
+		}
+	}
+	return append(global, rest...)
 }
 
 func envOr(k, def string) string {

@@ -136,11 +136,11 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 		}
 	case "ed25519", "bls":
 		p.Scheme = api.SchemeEd25519
-		def(pathSolana)
 		if what == "bls" {
 			p.Scheme = api.SchemeBLS
 			def(pathBLS)
 		}
+		def(pathSolana)
 		p.Message = []byte(arg)
 		if isHex {
 			if p.Message, err = hexArg(arg, -1); err != nil {

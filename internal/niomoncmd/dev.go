@@ -97,7 +97,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	publicURL := "http://" + ln.Addr().String()
+	// localhost, not the IP: WebAuthn needs a domain as the RP ID, and
+	// browsers treat http://localhost as a secure context.
+	_, lport, _ := net.SplitHostPort(ln.Addr().String())
+	publicURL := "http://localhost:" + lport
 	cfg := server.DevConfig(publicURL)
 	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log, DevMailbox: mbox.Handler()})
 	if err != nil {

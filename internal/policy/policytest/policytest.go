@@ -18,6 +18,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/niomon/niomon/internal/policy"
 )
 
@@ -140,4 +142,50 @@ func (a *Authenticator) Stamp(t testing.TB, req []byte) *policy.Stamp {
 	h := policy.Hash(req)
 	ad, cd, sig := a.Assertion(t, h[:])
 	return &policy.Stamp{CredentialID: a.Cred.ID, Signature: sig, AuthenticatorData: ad, ClientDataJSON: cd}
+}
+
+// Registration returns what navigator.credentials.create returns for
+// challenge with "none" attestation: the attestation object (CBOR, with
+// the credential's COSE key in its authenticator data) and the client
+// data JSON. ES256 passkeys only.
+func (a *Authenticator) Registration(t testing.TB, challenge []byte) (attestationObject, clientDataJSON []byte) {
+	t.Helper()
+	pub, ok := a.signer.Public().(*ecdsa.PublicKey)
+	if !ok {
+		t.Fatal("Registration makes ES256 passkeys only")
+	}
+	origin := a.Origin
+	if origin == "" {
+		origin = a.Cred.Origins[0]
+	}
+	clientDataJSON, err := json.Marshal(map[string]any{
+		"type":        "webauthn.create",
+		"challenge":   base64.RawURLEncoding.EncodeToString(challenge),
+		"origin":      origin,
+		"crossOrigin": false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecdhPub, err := pub.ECDH()
+	if err != nil {
+		t.Fatal(err)
+	}
+	xy := ecdhPub.Bytes()[1:] // uncompressed point without the 0x04 prefix
+	coseKey, err := cbor.Marshal(map[int]any{1: 2, 3: policy.AlgES256, -1: 1, -2: xy[:32], -3: xy[32:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := sha256.Sum256([]byte(a.Cred.RPID))
+	authData := append(rp[:], a.Flags|0x40) // AT: attested credential data follows
+	authData = binary.BigEndian.AppendUint32(authData, a.SignCount)
+	authData = append(authData, make([]byte, 16)...) // AAGUID: none
+	authData = binary.BigEndian.AppendUint16(authData, uint16(len(a.Cred.ID)))
+	authData = append(authData, a.Cred.ID...)
+	authData = append(authData, coseKey...)
+	attestationObject, err = cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": authData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return attestationObject, clientDataJSON
 }
