@@ -1,0 +1,291 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/server"
+)
+
+func wrongCode(right string) string {
+	if right == "000000" {
+		return "000001"
+	}
+	return "000000"
+}
+
+func TestEmailCode_Abuse(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, e *env)
+	}{
+		{"guessing a flow's code stops at five attempts, and then the right code is refused too", func(t *testing.T, e *env) {
+			ctx := context.Background()
+			c := e.client()
+			st, err := c.EmailStart(ctx, "guess@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := e.mail("guess@example.com")
+			for i := range 5 {
+				if _, err := c.EmailVerify(ctx, st.FlowID, wrongCode(code), true); errCode(err) != server.CodeInvalidCode {
+					t.Fatalf("wrong code %d: got %v, want %s", i+1, err, server.CodeInvalidCode)
+				}
+			}
+			if _, err := c.EmailVerify(ctx, st.FlowID, code, true); errCode(err) != server.CodeInvalidCode {
+				t.Fatalf("the right code after five wrong ones: got %v, want %s", err, server.CodeInvalidCode)
+			}
+		}},
+		{"parallel flows for one address do not add guesses: ten attempts in all, then rate_limited", func(t *testing.T, e *env) {
+			ctx := context.Background()
+			addr := "parallel@example.com"
+			var flows []string
+			var codes []string
+			for range 5 {
+				st, err := e.client().EmailStart(ctx, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				flows = append(flows, st.FlowID)
+				code, _ := e.mail(addr)
+				codes = append(codes, code)
+			}
+			var mu sync.Mutex
+			tally := map[string]int{}
+			var wg sync.WaitGroup
+			for i := range 25 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := e.client().EmailVerify(ctx, flows[i%5], wrongCode(codes[i%5]), true)
+					mu.Lock()
+					tally[errCode(err)]++
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if tally[server.CodeInvalidCode] != 10 || tally[server.CodeRateLimited] != 15 {
+				t.Fatalf("25 concurrent wrong codes over 5 flows: got %v, want 10 %s and 15 %s", tally, server.CodeInvalidCode, server.CodeRateLimited)
+			}
+			// The limit holds for a right code too, on a flow that has
+			// attempts left.
+			if _, err := e.client().EmailVerify(ctx, flows[4], codes[4], true); errCode(err) != server.CodeRateLimited {
+				t.Fatalf("a right code past the address's limit: got %v, want %s", err, server.CodeRateLimited)
+			}
+		}},
+		{"email bombing: a sixth mail to one address within the hour is refused and not sent", func(t *testing.T, e *env) {
+			ctx := context.Background()
+			c := e.client()
+			for i := range 5 {
+				if _, err := c.EmailStart(ctx, "bomb@example.com"); err != nil {
+					t.Fatalf("start %d: %v", i+1, err)
+				}
+			}
+			if _, err := c.EmailStart(ctx, "bomb@example.com"); errCode(err) != server.CodeRateLimited {
+				t.Fatalf("sixth start: got %v, want %s", err, server.CodeRateLimited)
+			}
+			n := 0
+			for _, m := range e.mbox.Messages() {
+				if len(m.To) == 1 && m.To[0] == "bomb@example.com" {
+					n++
+				}
+			}
+			if n != 5 {
+				t.Fatalf("mails sent: got %d, want 5", n)
+			}
+		}},
+		{"an expired code is refused", func(t *testing.T, e *env) {
+			ctx := context.Background()
+			c := e.client()
+			st, err := c.EmailStart(ctx, "late@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := e.mail("late@example.com")
+			e.advance(10*time.Minute + time.Second)
+			if _, err := c.EmailVerify(ctx, st.FlowID, code, true); errCode(err) != server.CodeInvalidCode {
+				t.Fatalf("code after 10 minutes: got %v, want %s", err, server.CodeInvalidCode)
+			}
+		}},
+		{"a used code is refused the second time", func(t *testing.T, e *env) {
+			ctx := context.Background()
+			c := e.client()
+			st, err := c.EmailStart(ctx, "twice@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := e.mail("twice@example.com")
+			if _, err := c.EmailVerify(ctx, st.FlowID, code, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.EmailVerify(ctx, st.FlowID, code, true); errCode(err) != server.CodeInvalidCode {
+				t.Fatalf("second use: got %v, want %s", err, server.CodeInvalidCode)
+			}
+		}},
+		{"a malformed code is refused without spending an attempt", func(t *testing.T, e *env) {
+			ctx := context.Background()
+			c := e.client()
+			st, err := c.EmailStart(ctx, "format@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, _ := e.mail("format@example.com")
+			for _, bad := range []string{"", "12345", "1234567", "12a456", " 123456"} {
+				if _, err := c.EmailVerify(ctx, st.FlowID, bad, true); errCode(err) != server.CodeInvalidRequest {
+					t.Fatalf("code %q: got %v, want %s", bad, err, server.CodeInvalidRequest)
+				}
+			}
+			if _, err := c.EmailVerify(ctx, st.FlowID, code, true); err != nil {
+				t.Fatalf("the right code after malformed ones: %v", err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, newEnv(t, envOptions{}))
+		})
+	}
+}
+
+// shape is an answer with what differs per request (ids, times) removed.
+func shape(t *testing.T, status int, h http.Header, body []byte) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("not JSON: %q", body)
+	}
+	keys := []string{}
+	for k, v := range m {
+		keys = append(keys, fmt.Sprintf("%s:%T", k, v))
+	}
+	if fid, ok := m["flow_id"].(string); ok {
+		keys = append(keys, fmt.Sprintf("flow_id_len:%d", len(fid)))
+	}
+	if v, ok := m["expires_in"]; ok {
+		keys = append(keys, fmt.Sprintf("expires_in:%v", v))
+	}
+	var hk []string
+	for k := range h {
+		if k != "Date" && k != "X-Request-Id" && k != "Content-Length" {
+			hk = append(hk, k+"="+strings.Join(h[k], ","))
+		}
+	}
+	return fmt.Sprint(status, sortStrings(keys), sortStrings(hk))
+}
+
+func sortStrings(s []string) []string {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s
+}
+
+func TestEmailStart_AnswersTheSameForKnownAndUnknownAddresses(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.emailSignIn(e.client(), "known@example.com", true)
+	hc := e.httpClient()
+	start := func(addr string) string {
+		status, h, b := e.raw(hc, "POST", "/v1/auth/email/start", `{"email":"`+addr+`"}`, map[string]string{"Content-Type": "application/json"})
+		return shape(t, status, h, b)
+	}
+	known, unknown := start("known@example.com"), start("nobody@example.com")
+	if known != unknown {
+		t.Fatalf("the answers differ:\nknown:   %s\nunknown: %s", known, unknown)
+	}
+	if !strings.HasPrefix(known, "200") {
+		t.Fatalf("start answered %s, want 200", known)
+	}
+	// Both addresses get a mail (which tells its owner the rest).
+	e.mail("known@example.com")
+	e.mail("nobody@example.com")
+}
+
+func TestEmailLink_TheGetShowsAPageAndOnlyThePostSignsInOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	if _, err := e.client().EmailStart(ctx, "link@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	_, link := e.mail("link@example.com")
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := u.Query().Get("token")
+	hc := e.httpClient()
+
+	// A mail scanner follows the link: nothing is spent.
+	for range 3 {
+		status, h, body := e.raw(hc, "GET", u.RequestURI(), "", nil)
+		if status != 200 || !strings.Contains(string(body), `method="post"`) || h.Get("Set-Cookie") != "" {
+			t.Fatalf("GET of the link: status %d, cookie %q; want the confirmation page and no session", status, h.Get("Set-Cookie"))
+		}
+	}
+	// The page's form signs in and sets the cookie.
+	status, h, _ := e.raw(hc, "POST", "/auth/email/link", "token="+url.QueryEscape(token),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": e.url})
+	if status != http.StatusSeeOther || !strings.Contains(h.Get("Set-Cookie"), "niomon_session=") {
+		t.Fatalf("POST of the form: status %d, cookie %q; want 303 and a session cookie", status, h.Get("Set-Cookie"))
+	}
+	cookie := h.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Lax"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	// A reused link is refused, by the form and by the API.
+	status, _, body := e.raw(e.httpClient(), "POST", "/auth/email/link", "token="+url.QueryEscape(token),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "already been used") {
+		t.Fatalf("reused link by form: status %d, want 400 and a page saying so", status)
+	}
+	if _, err := e.client().LinkConfirm(ctx, token, true); errCode(err) != server.CodeInvalidCode {
+		t.Fatalf("reused link by API: got %v, want %s", err, server.CodeInvalidCode)
+	}
+	// The cookie session is signed in.
+	st, _, b := e.raw(hc, "GET", "/v1/session", "", nil)
+	var s nioapi.Session
+	if st != 200 || json.Unmarshal(b, &s) != nil || s.User.Email != "link@example.com" || s.CSRFToken == "" {
+		t.Fatalf("session after the link: %d %s", st, b)
+	}
+}
+
+func TestEmailLink_ExpiredLinkIsRefused(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	if _, err := e.client().EmailStart(ctx, "old@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	_, link := e.mail("old@example.com")
+	u, _ := url.Parse(link)
+	e.advance(11 * time.Minute)
+	if _, err := e.client().LinkConfirm(ctx, u.Query().Get("token"), true); errCode(err) != server.CodeInvalidCode {
+		t.Fatalf("expired link: got %v, want %s", err, server.CodeInvalidCode)
+	}
+}
+
+func TestEmailStart_RefusesWhatIsNotAnAddress(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	for _, bad := range []string{"", "alice", "alice@", "@example.com", "Alice <alice@example.com>", "a@b@example.com",
+		"alice@example.com\r\nBcc: x@example.com", strings.Repeat("a", 250) + "@example.com"} {
+		if _, err := e.client().EmailStart(ctx, bad); errCode(err) != server.CodeInvalidRequest {
+			t.Errorf("address %q: got %v, want %s", bad, err, server.CodeInvalidRequest)
+		}
+	}
+	if n := len(e.mbox.Messages()); n != 0 {
+		t.Fatalf("mails sent for bad addresses: %d", n)
+	}
+}
