@@ -245,3 +245,19 @@ func (s *Server) serve(rt route, w http.ResponseWriter, r *http.Request) error {
 	}
 	return rt.h(s, w, r, a)
 }
+
+// RouteInfo describes one route for documentation checks.
+type RouteInfo struct {
+	Method, Path string
+	SignedIn     bool // needs a session
+	API          bool // part of the JSON API (docs/openapi.json)
+}
+
+// Routes lists the server's routes.
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range routeTable() {
+		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, SignedIn: r.Access == user, API: r.API})
+	}
+	return out
+}

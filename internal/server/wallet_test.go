@@ -1,0 +1,184 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/secretd"
+)
+
+const testMnemonic = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+func TestWallet_CreationIsSafeToRetryAndBoundToTheCaller(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	c := e.client()
+	key := newAPIKey(t)
+	s, err := c.APIKeySignup(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory := e.client()
+	ms, err := mallory.APIKeySignup(ctx, newAPIKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(c *nioapi.Client, oid string, k nioapi.Signer) error {
+		return e.stamped(c, oid, k, "/v1/wallet", policy.MethodCreate,
+			policy.CreateParams{Words: 24, Credentials: []policy.Credential{k.Credential()}}, &nioapi.WalletCreated{})
+	}
+	sign := func(c *nioapi.Client, oid string, k nioapi.Signer) error {
+		return e.stamped(c, oid, k, "/v1/wallet/sign", policy.MethodSign,
+			policy.SignParams{Scheme: "secp256k1", Path: "m/44'/60'/0'/0/0", Digest: make([]byte, 32)}, &nioapi.SignResult{})
+	}
+	if err := sign(c, s.User.ID, key); errCode(err) != server.CodeWalletMissing {
+		t.Fatalf("signing before the wallet exists: got %v, want %s", err, server.CodeWalletMissing)
+	}
+	if err := create(mallory, s.User.ID, key); errCode(err) != server.CodeForbidden {
+		t.Fatalf("creating a wallet under another user's id: got %v, want %s", err, server.CodeForbidden)
+	}
+	if err := create(c, s.User.ID, key); err != nil {
+		t.Fatal(err)
+	}
+	// A retry with a fresh request (the first answer was lost) succeeds
+	// and changes nothing.
+	if err := create(c, s.User.ID, key); err != nil {
+		t.Fatalf("retrying the creation: %v", err)
+	}
+	// Another credential cannot take over an existing wallet.
+	if err := create(c, s.User.ID, newAPIKey(t)); errCode(err) != server.CodeConflict {
+		t.Fatalf("creating again with another key: got %v, want %s", err, server.CodeConflict)
+	}
+	if err := sign(mallory, s.User.ID, key); errCode(err) != server.CodeWalletMissing && errCode(err) != server.CodeForbidden {
+		t.Fatalf("signing for another user's wallet: got %v, want a refusal", err)
+	}
+	if err := sign(c, s.User.ID, key); err != nil {
+		t.Fatalf("signing: %v", err)
+	}
+	// A stamp by a key that is not in the wallet's policy is refused by
+	// secretd, whatever the server's session says.
+	if err := sign(c, s.User.ID, newAPIKey(t)); errCode(err) != server.CodeStampRefused {
+		t.Fatalf("a stamp by a foreign key: got %v, want %s", err, server.CodeStampRefused)
+	}
+	_ = ms
+}
+
+func TestWallet_ImportAndExportKeepTheMnemonicOnTheClient(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	c := e.client()
+	key := newAPIKey(t)
+	s, err := c.APIKeySignup(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ik nioapi.ImportKey
+	if err := c.Do(ctx, "GET", "/v1/wallet/import-key", nil, &ik); err != nil {
+		t.Fatal(err)
+	}
+	enc, ct, err := secretd.SealMnemonic(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, s.User.ID, testMnemonic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created nioapi.WalletCreated
+	if err := e.stamped(c, s.User.ID, key, "/v1/wallet/import", policy.MethodImport,
+		policy.ImportParams{KeyID: ik.KeyID, Enc: enc, Ciphertext: ct, Credentials: []policy.Credential{key.Credential()}}, &created); err != nil {
+		t.Fatal(err)
+	}
+	// The BIP39 test mnemonic's first Ethereum account (widely published).
+	if got := addressOf(t, &created.Wallet, "ethereum").Address; got != "0x9858EfFD232B4033E47d90003D41EC34EcaEda94" {
+		t.Fatalf("imported ethereum address: got %s", got)
+	}
+	ek, err := secretd.NewExportKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := nioapi.NewRequest(cfg, policy.MethodExport, s.User.ID, policy.ExportParams{Recipient: ek.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nioapi.StampWith(key, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out nioapi.ExportResult
+	if err := c.Post(ctx, "/v1/wallet/export", st, &out); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ek.Open(s.User.ID, req, out.Enc, out.Ciphertext)
+	if err != nil || m != testMnemonic {
+		t.Fatalf("exported mnemonic: %v (matches: %t)", err, m == testMnemonic)
+	}
+	for _, secret := range []string{"abandon abandon", "about"} {
+		if strings.Contains(e.logs.String(), secret) {
+			t.Fatalf("the server log holds part of the mnemonic")
+		}
+	}
+}
+
+
+func TestWallet_SessionKeysMayNotOutliveTheConfiguredLimit(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.client()
+	s := e.emailSignIn(c, "ttl@example.com", true)
+	k, err := secretd.NewP256Key(secretd.KindSessionKey, time.Now().Add(91*24*time.Hour), secretd.RightSign, secretd.RightPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.stamped(c, s.User.ID, k, "/v1/wallet", policy.MethodCreate,
+		policy.CreateParams{Words: 24, Credentials: []policy.Credential{k.Credential()}}, &nioapi.WalletCreated{})
+	if errCode(err) != server.CodeInvalidRequest {
+		t.Fatalf("a 91-day session key: got %v, want %s", err, server.CodeInvalidRequest)
+	}
+}
+
+func TestReconcile_FinishesSignupsCutByACrashAndRemovesAbandonedOnes(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	// A: the wallet was made in secretd, then the server died before it
+	// activated the user.
+	a := e.client()
+	keyA := newAPIKey(t)
+	sa, err := a.APIKeySignup(ctx, keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sd.CreateWallet(ctx, sa.User.ID, secretd.CreateOptions{}, keyA); err != nil {
+		t.Fatal(err)
+	}
+	// B: signed up, never made a wallet.
+	b := e.client()
+	sb, err := b.APIKeySignup(ctx, newAPIKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.srv.Reconcile(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Activated != 1 || res.Removed != 0 {
+		t.Fatalf("first pass: got %+v, want A activated and B kept (it is young)", res)
+	}
+	if me, err := a.Me(ctx); err != nil || !me.User.WalletReady {
+		t.Fatalf("A after reconcile: %+v %v, want an active user", me, err)
+	}
+	e.advance(25 * time.Hour)
+	if res, err = e.srv.Reconcile(ctx); err != nil || res.Removed != 1 {
+		t.Fatalf("a day later: got %+v %v, want B removed", res, err)
+	}
+	if _, err := e.db.GetUser(ctx, sb.User.ID); err == nil {
+		t.Fatal("B still exists")
+	}
+	if u, err := e.db.GetUser(ctx, sa.User.ID); err != nil || u.State != "active" {
+		t.Fatalf("A: %+v %v, want active", u, err)
+	}
+}
