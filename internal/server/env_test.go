@@ -141,8 +141,11 @@ func (e *env) advance(d time.Duration) { e.offset.Add(int64(d)) }
 func (e *env) httpClient() *http.Client {
 	tr := e.ts.Client().Transport.(*http.Transport).Clone()
 	addr := e.ts.Listener.Addr().String()
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		if h, _, _ := net.SplitHostPort(a); h == "example.com" {
+			a = addr
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, a)
 	}
 	tr.TLSClientConfig = &tls.Config{RootCAs: e.ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
 	jar, _ := cookiejar.New(nil)
