@@ -125,7 +125,6 @@ func TestWallet_ImportAndExportKeepTheMnemonicOnTheClient(t *testing.T) {
 	}
 }
 
-
 func TestWallet_SessionKeysMayNotOutliveTheConfiguredLimit(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.client()
