@@ -35,11 +35,16 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP address (loopback)")
 	data := fs.String("data", filepath.Join(".data", "niomon"), "data directory")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	config := fs.String("config", "", "optional config file: its rate_limits, users, sessions and oidc settings apply (also NIOMON_* variables)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	over, err := server.LoadConfig(*config, os.Environ())
+	if err != nil {
+		return err
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -102,6 +107,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	_, lport, _ := net.SplitHostPort(ln.Addr().String())
 	publicURL := "http://localhost:" + lport
 	cfg := server.DevConfig(publicURL)
+	cfg.RateLimits, cfg.Users, cfg.Sessions, cfg.OIDC = over.RateLimits, over.Users, over.Sessions, over.OIDC
 	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log, DevMailbox: mbox.Handler()})
 	if err != nil {
 		ln.Close()
@@ -122,6 +128,13 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, l
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Sign-ups a crash cut short are finished or removed before the
+	// server answers anyone.
+	if res, err := srv.Reconcile(ctx); err != nil {
+		log.Error("reconciling sign-ups failed", "err", err)
+	} else {
+		log.Info("reconciled sign-ups", "activated", res.Activated, "removed", res.Removed)
+	}
 	go srv.RunHousekeeping(hctx, 10*time.Minute)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

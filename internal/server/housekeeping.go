@@ -84,11 +84,17 @@ func (s *Server) Housekeep(ctx context.Context) error {
 }
 
 // RunHousekeeping reconciles sign-ups and deletes expired rows every
-// interval until ctx ends. Errors are logged.
+// interval (the first time after one interval) until ctx ends. Errors are
+// logged.
 func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		if res, err := s.Reconcile(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -99,11 +105,6 @@ func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration) {
 		}
 		if err := s.Housekeep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("housekeeping failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/btcsuite/btcd/btcutil/base58"
+	"github.com/ethereum/go-ethereum/accounts"
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+type address struct {
+	Chain, Path, Address string
+	PublicKey            string `json:"public_key"`
+}
+
+type wallet struct {
+	OID       string    `json:"oid"`
+	Ready     bool      `json:"ready"`
+	Addresses []address `json:"addresses"`
+}
+
+type signed struct {
+	Scheme    string `json:"scheme"`
+	Signature string `json:"signature"`
+	PublicKey string `json:"public_key"`
+}
+
+func (w *wallet) addr(t *testing.T, chain string) address {
+	t.Helper()
+	for _, a := range w.Addresses {
+		if a.Chain == chain {
+			return a
+		}
+	}
+	t.Fatalf("no %s address in %+v", chain, w.Addresses)
+	return address{}
+}
+
+func decodeJSON[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not the JSON expected: %v\n%s", err, s)
+	}
+	return v
+}
+
+// emailLogin runs "niomon client email login" and types the code from the
+// dev mailbox at its prompt, as a person would.
+func emailLogin(t *testing.T, d *devStack, key, addr string, nth int) string {
+	t.Helper()
+	pr, pw := io.Pipe()
+	var mailErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code, err := d.mailCode(addr, nth)
+		if err != nil {
+			mailErr = err
+			pw.CloseWithError(err)
+			return
+		}
+		pw.Write([]byte(code + "\n"))
+		pw.Close()
+	}()
+	out, errOut, err := d.cliResult(pr, key, "--json", "email", "login", addr)
+	<-done
+	if mailErr != nil || err != nil {
+		t.Fatalf("email login: %v %v\n%s", mailErr, err, errOut)
+	}
+	return out
+}
+
+// The issue's "done": a new user runs niomon dev, signs up with an email
+// code from the dev mailbox, sees Ethereum, Bitcoin and Solana addresses,
+// and signs a message that third-party libraries verify. Ctrl-C stops
+// everything, and the next start finds the same user and wallet.
+func TestDev_ANewUserSignsUpByEmailSeesAddressesAndSignsVerifiably(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	key := filepath.Join(t.TempDir(), "device.json")
+	listen := freePort(t)
+	d := startDev(t, data, listen, nil)
+
+	w := decodeJSON[wallet](t, emailLogin(t, d, key, "alice@example.com", 1))
+	if !w.Ready || len(w.Addresses) != 4 {
+		t.Fatalf("after sign-up: got %+v, want a ready wallet with 4 addresses", w)
+	}
+	eth, sol := w.addr(t, "ethereum"), w.addr(t, "solana")
+	if !strings.HasPrefix(w.addr(t, "bitcoin").Address, "bc1q") || !strings.HasPrefix(w.addr(t, "bitcoin-taproot").Address, "bc1p") {
+		t.Fatalf("bitcoin addresses: %+v", w.Addresses)
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the device key file: %v %v, want mode 0600", fi, err)
+	}
+
+	verifyEth := func(msg string) {
+		t.Helper()
+		s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", msg))
+		sig, err := hex.DecodeString(s.Signature)
+		if err != nil || len(sig) != 65 {
+			t.Fatalf("signature %q", s.Signature)
+		}
+		sig[64] -= 27
+		pub, err := crypto.SigToPub(accounts.TextHash([]byte(msg)), sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := crypto.PubkeyToAddress(*pub).Hex(); got != eth.Address {
+			t.Fatalf("go-ethereum recovers %s, want the wallet's %s", got, eth.Address)
+		}
+	}
+	verifyEth("hello from niomon dev")
+
+	s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "ed25519", "a solana message"))
+	sig, _ := hex.DecodeString(s.Signature)
+	if !ed25519.Verify(base58.Decode(sol.Address), []byte("a solana message"), sig) {
+		t.Fatal("the ed25519 signature does not verify under the solana address")
+	}
+
+	// The codes are secrets: not in the log, not in the database.
+	code, err := d.mailCode("alice@example.com", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(d.p.stderr.String(), code) || strings.Contains(d.p.stdout.String(), code) {
+		t.Fatal("the sign-in code appears in niomon dev's output")
+	}
+	db, err := os.ReadFile(filepath.Join(data, "niomon.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(db), code) {
+		t.Fatal("the sign-in code is in the database file")
+	}
+
+	// Ctrl-C stops everything: niomon, secretd and the enclave.
+	pids := append([]int{d.p.cmd.Process.Pid}, children(d.p.cmd.Process.Pid)...)
+	if len(pids) < 3 {
+		t.Fatalf("niomon dev runs %d processes, want niomon, secretd and the enclave", len(pids))
+	}
+	d.p.stop()
+	for _, pid := range pids[1:] {
+		for i := 0; alive(pid) && i < 100; i++ {
+			sleepMillis(50)
+		}
+		if alive(pid) {
+			t.Fatalf("process %d still runs after Ctrl-C", pid)
+		}
+	}
+
+	// The next start finds the same user and wallet.
+	d = startDev(t, data, listen, nil)
+	again := decodeJSON[wallet](t, d.cli(t, nil, key, "--json", "addresses"))
+	if again.OID != w.OID || again.addr(t, "ethereum").Address != eth.Address {
+		t.Fatalf("after a restart: got %+v, want the same wallet", again)
+	}
+	verifyEth("after a restart")
+	// Signing in again by email on this machine reaches the same wallet.
+	relog := decodeJSON[wallet](t, emailLogin(t, d, key, "alice@example.com", 1)) // a new mailbox
+	if relog.OID != w.OID {
+		t.Fatalf("signing in again: wallet %s, want %s", relog.OID, w.OID)
+	}
+	d.p.stop()
+}
