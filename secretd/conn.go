@@ -148,6 +148,9 @@ var (
 	ErrUnknownMethod = errors.New("secretd: unknown method")
 	ErrUnavailable   = errors.New("secretd: unavailable")
 	ErrUnauthorized  = errors.New("secretd: unauthorized")
+	// ErrConflict: the object changed since the request was written
+	// (e.g. a policy change at an old version). Re-read and retry.
+	ErrConflict = errors.New("secretd: conflict")
 	// ErrConnection: the session broke. The call may or may not have run.
 	ErrConnection = errors.New("secretd: connection lost")
 	// ErrClosed: the client was closed.
@@ -182,6 +185,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrUnavailable
 	case wire.CodeUnauthorized:
 		return target == ErrUnauthorized
+	case wire.CodeConflict:
+		return target == ErrConflict
 	}
 	return false
 }

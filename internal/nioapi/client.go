@@ -79,6 +79,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	defer resp.Body.Close()
+	if t := resp.Header.Get("X-CSRF-Token"); t != "" && c.token == "" {
+		c.csrf = t // the cookie session was rotated
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return err

@@ -238,3 +238,9 @@ type ErrorBody struct {
 		RequestID string `json:"request_id"`
 	} `json:"error"`
 }
+
+// OIDCLink answers POST /v1/auth/oidc/{provider}/link: the provider URL
+// to send this browser to (the flow is bound to it by a cookie).
+type OIDCLink struct {
+	URL string `json:"url"`
+}

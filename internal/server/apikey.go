@@ -78,6 +78,9 @@ func (s *Server) apiKeySignup(w http.ResponseWriter, r *http.Request, _ *auth) e
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
+	if in.KeyID != "" {
+		return badRequest("key_id: not for sign-up (send public_key)")
+	}
 	pk, err := p256Key(in.PublicKey)
 	if err != nil {
 		return err
@@ -116,6 +119,9 @@ func (s *Server) apiKeyLogin(w http.ResponseWriter, r *http.Request, _ *auth) er
 	var in nioapi.APIKeySignIn
 	if err := decodeJSON(r, &in); err != nil {
 		return err
+	}
+	if in.PublicKey != nil {
+		return badRequest("public_key: not for login (send key_id)")
 	}
 	if len(in.KeyID) != 64 {
 		return badRequest("key_id: want the hex SHA-256 of the key's SubjectPublicKeyInfo")

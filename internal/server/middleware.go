@@ -76,8 +76,9 @@ func (s *Server) common(next http.Handler) http.Handler {
 	})
 }
 
-// maxBody bounds a JSON request body.
-const maxBody = 256 << 10
+// maxBody bounds a JSON request body: a stamped request of up to
+// policy.MaxRequest bytes, in base64, with its stamp, fits.
+const maxBody = 400 << 10
 
 // decodeJSON reads a JSON body strictly: one object, known fields only,
 // within maxBody.
@@ -98,6 +99,24 @@ func decodeJSON(r *http.Request, v any) error {
 		return badRequest("malformed JSON body: more than one value")
 	}
 	return nil
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be empty (then v
+// is left as it is).
+func decodeOptionalJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return badRequest("body too large")
+		}
+		return badRequest("unreadable body")
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(b)))
+	return decodeJSON(r, v)
 }
 
 // jsonProblem keeps decoder errors to what they say about the shape, not

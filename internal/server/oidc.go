@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/nioapi"
 )
 
 // oidcFlowTTL is how long a user may take at the provider.
@@ -199,7 +200,7 @@ func (s *Server) oidcLinkStart(w http.ResponseWriter, r *http.Request, a *auth) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"url": u})
+	writeJSON(w, http.StatusOK, nioapi.OIDCLink{URL: u})
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/niomon/niomon/internal/authdb"
@@ -101,6 +100,9 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a *auth) 
 	if err != nil {
 		return badRequest("id: want a session id from GET /v1/sessions")
 	}
+	if id == a.sess.ID && a.sess.Kind == authdb.SessionCookie {
+		s.clearSessionCookie(w)
+	}
 	return s.endSession(w, r, a, id)
 }
 
@@ -115,7 +117,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, a *auth) error {
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, a *auth, id authdb.Digest) error {
 	ctx, now := r.Context(), s.now()
 	var in nioapi.RevokeSession
-	if err := decodeJSON(r, &in); err != nil && !errors.Is(err, io.EOF) && !isEmptyBody(err) {
+	if err := decodeOptionalJSON(r, &in); err != nil {
 		return err
 	}
 	devs, err := s.db.ListDevices(ctx, a.user.ID)
@@ -134,6 +136,9 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, a *auth, id 
 		req, err := policy.Decode(in.PolicyChange.Request, &p)
 		if err != nil || req.Method != policy.MethodUpdatePolicy || req.OID != a.user.ID {
 			return badRequest("policy_change: want an update_policy request for your wallet")
+		}
+		if len(keys) == 0 {
+			return badRequest("policy_change: this session enrolled no device key; revoke it without one")
 		}
 		if len(p.Change.Add) != 0 || !sameIDs(p.Change.Remove, keys) {
 			return badRequest("policy_change: it must remove exactly this session's device keys and add nothing")
@@ -157,11 +162,6 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, a *auth, id 
 	out.Revoked = true
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func isEmptyBody(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Message == "malformed JSON body: empty body"
 }
 
 func sameIDs(a, b [][]byte) bool {

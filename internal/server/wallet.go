@@ -39,7 +39,9 @@ func relayError(err error) error {
 	case errors.Is(err, secretd.ErrInvalidParams) && errors.As(err, &se):
 		return badRequest("the wallet refused the request: " + se.Message)
 	case errors.Is(err, secretd.ErrNotFound):
-		return apiErr(http.StatusNotFound, CodeWalletMissing, "you have no wallet yet")
+		return apiErr(http.StatusConflict, CodeWalletMissing, "you have no wallet yet")
+	case errors.Is(err, secretd.ErrConflict) && errors.As(err, &se):
+		return apiErr(http.StatusConflict, CodeConflict, se.Message+": read the policy (GET /v1/wallet/policy) and write the change again")
 	case errors.Is(err, secretd.ErrExists):
 		return apiErr(http.StatusConflict, CodeConflict, "the wallet exists already")
 	case errors.Is(err, secretd.ErrUnavailable), errors.Is(err, secretd.ErrConnection), errors.Is(err, secretd.ErrClosed):

@@ -181,3 +181,25 @@ func TestReconcile_FinishesSignupsCutByACrashAndRemovesAbandonedOnes(t *testing.
 		t.Fatalf("A: %+v %v, want active", u, err)
 	}
 }
+
+func TestWallet_APolicyChangeAtAnOldVersionIsAConflict(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	c := e.client()
+	key := newAPIKey(t)
+	s, err := c.APIKeySignup(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.createWallet(c, s.User.ID, key)
+	add := func(version uint64) error {
+		return e.stamped(c, s.User.ID, key, "/v1/wallet/policy", policy.MethodUpdatePolicy,
+			policy.UpdatePolicyParams{Version: version, Change: policy.Change{Add: []policy.Credential{newAPIKey(t).Credential()}}}, &nioapi.Receipt{})
+	}
+	if err := add(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(1); errCode(err) != server.CodeConflict {
+		t.Fatalf("a change at the old version: got %v, want %s", err, server.CodeConflict)
+	}
+}
