@@ -62,6 +62,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"HitCountsPerBucketAndWindow", testHit},
 		{"ConcurrentHitsAllowExactlyTheLimit", testConcurrentHits},
 		{"AllowIsErrLimitedPastTheLimitAndDoesNotNameTheKey", testAllow},
+		{"AllowAllCountsEveryHitInOneTransactionAndNamesThePassedLimit", testAllowAll},
 		{"DeleteRateLimitWindowsDeletesEndedWindows", testDeleteWindows},
 		// sessions
 		{"SessionIsUsableUntilItExpiresOrIsRevoked", testSessionLifecycle},

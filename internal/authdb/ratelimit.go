@@ -2,6 +2,7 @@ package authdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"time"
@@ -45,34 +46,86 @@ func (d *DB) Allow(ctx context.Context, l Limit, key string, now time.Time) erro
 	return nil
 }
 
-// Hit counts one hit in bucket's current window (now truncated to a
-// multiple of window) and reports whether the count, this hit included, is
-// within limit. It is one upsert, atomic across concurrent callers and
-// processes: of n simultaneous hits on a fresh window exactly limit are
-// allowed. Hits over the limit are counted too.
-func (d *DB) Hit(ctx context.Context, bucket string, window time.Duration, limit int, now time.Time) (allowed bool, count int, err error) {
+// LimitHit is one hit of AllowAll: key counted against Limit.
+type LimitHit struct {
+	Limit Limit
+	Key   string
+}
+
+// AllowAll counts every hit, in one transaction (one commit for several
+// limits), and returns nil if each is within its limit, or an error
+// wrapping ErrLimited that names the first limit passed. Every hit is
+// counted, passed or not, as Allow would.
+func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error {
+	for _, h := range hits {
+		if err := checkToken("limit name", h.Limit.Name, 1, 64, "_"); err != nil {
+			return err
+		}
+		if err := checkHit(h.Limit.Name+":"+h.Key, h.Limit.Window, h.Limit.Max, now); err != nil {
+			return err
+		}
+	}
+	var limited error
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		limited = nil
+		for _, h := range hits {
+			n, err := d.hit(ctx, tx, h.Limit.Name+":"+h.Key, h.Limit.Window, now)
+			if err != nil {
+				return err
+			}
+			if n > int64(h.Limit.Max) && limited == nil {
+				limited = fmt.Errorf("%w: %s: %d hits in %v, limit %d", ErrLimited, h.Limit.Name, n, h.Limit.Window, h.Limit.Max)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return limited
+}
+
+func checkHit(bucket string, window time.Duration, limit int, now time.Time) error {
 	if err := checkText("bucket", bucket, 1, MaxBucketLen); err != nil {
-		return false, 0, err
+		return err
 	}
 	if window < MinWindow || window > MaxWindow || window%sqldb.TimePrecision != 0 {
-		return false, 0, invalid("window is %v, want %v..%v in whole milliseconds", window, MinWindow, MaxWindow)
+		return invalid("window is %v, want %v..%v in whole milliseconds", window, MinWindow, MaxWindow)
 	}
 	if limit < 1 || limit > math.MaxInt32 {
-		return false, 0, invalid("limit is %d, want 1..%d", limit, math.MaxInt32)
+		return invalid("limit is %d, want 1..%d", limit, math.MaxInt32)
 	}
-	if err := checkTime("now", now); err != nil {
-		return false, 0, err
-	}
+	return checkTime("now", now)
+}
+
+// hit is Hit's upsert on q; it returns the window's count.
+func (d *DB) hit(ctx context.Context, q queryer, bucket string, window time.Duration, now time.Time) (int64, error) {
 	start := now.UTC().Truncate(window)
 	var hits int64
-	err = d.db.QueryRowContext(ctx,
+	err := q.QueryRowContext(ctx,
 		d.q(`INSERT INTO rate_limits (bucket, window_start, window_end, hits) VALUES (?, ?, ?, 1)
 			ON CONFLICT (bucket, window_start, window_end) DO UPDATE SET hits = rate_limits.hits + 1
 			RETURNING hits`),
 		bucket, d.t(start), d.t(start.Add(window)),
 	).Scan(&hits)
 	if err != nil {
-		return false, 0, dbError("rate limit hit", err)
+		return 0, dbError("rate limit hit", err)
+	}
+	return hits, nil
+}
+
+// Hit counts one hit in bucket's current window (now truncated to a
+// multiple of window) and reports whether the count, this hit included, is
+// within limit. It is one upsert, atomic across concurrent callers and
+// processes: of n simultaneous hits on a fresh window exactly limit are
+// allowed. Hits over the limit are counted too.
+func (d *DB) Hit(ctx context.Context, bucket string, window time.Duration, limit int, now time.Time) (allowed bool, count int, err error) {
+	if err := checkHit(bucket, window, limit, now); err != nil {
+		return false, 0, err
+	}
+	hits, err := d.hit(ctx, d.db, bucket, window, now)
+	if err != nil {
+		return false, 0, err
 	}
 	return hits <= int64(limit), int(min(hits, math.MaxInt32)), nil
 }

@@ -114,6 +114,27 @@ func testAllow(t *testing.T, st storage) {
 	}
 }
 
+func testAllowAll(t *testing.T, st storage) {
+	d := st.open(t)
+	small := Limit{Name: "small", Window: time.Hour, Max: 2}
+	big := Limit{Name: "big", Window: time.Hour, Max: 100}
+	hits := []LimitHit{{big, "k"}, {small, "k"}}
+	for i := range 2 {
+		wantErr(t, fmt.Sprintf("AllowAll %d", i+1), d.AllowAll(ctx, hits, t0), nil)
+	}
+	err := d.AllowAll(ctx, hits, t0)
+	wantErr(t, "AllowAll past the small limit", err, ErrLimited)
+	if !strings.Contains(err.Error(), "small") || strings.Contains(err.Error(), "big") {
+		t.Fatalf("error %q: want the passed limit named, and only it", err)
+	}
+	// Every hit was counted, the big limit's too.
+	allowed, n, err := d.Hit(ctx, "big:k", time.Hour, 100, t0)
+	if err != nil || !allowed || n != 4 {
+		t.Fatalf("the big bucket after three AllowAll: got count %d, %v; want 4", n, err)
+	}
+	wantErr(t, "AllowAll with a bad limit name", d.AllowAll(ctx, []LimitHit{{Limit{Name: "Bad Name", Window: time.Hour, Max: 1}, "k"}}, t0), ErrInvalid)
+}
+
 func testDeleteWindows(t *testing.T, st storage) {
 	d := st.open(t)
 	for _, w := range []time.Duration{time.Minute, time.Hour} {

@@ -51,10 +51,7 @@ func (s *Server) emailStart(w http.ResponseWriter, r *http.Request, _ *auth) err
 		return err
 	}
 	ctx, now := r.Context(), s.now()
-	if err := s.allow(ctx, "challenges_per_ip", clientIP(r)); err != nil {
-		return err
-	}
-	if err := s.allow(ctx, "challenges_per_email", email); err != nil {
+	if err := s.allowAll(ctx, "challenges_per_ip", clientIP(r), "challenges_per_email", email); err != nil {
 		return err
 	}
 	code, link := newCode(), newToken()
@@ -90,22 +87,19 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 		return badRequest("the code is 6 digits")
 	}
 	ctx, now := r.Context(), s.now()
-	if err := s.allow(ctx, "verify_per_ip", clientIP(r)); err != nil {
-		return err
-	}
 	ch, err := s.db.GetChallenge(ctx, in.FlowID)
 	if errors.Is(err, authdb.ErrNotFound) || errors.Is(err, authdb.ErrInvalid) {
+		if err := s.allow(ctx, "verify_per_ip", clientIP(r)); err != nil {
+			return err
+		}
 		return errBadCode
 	}
 	if err != nil {
 		return err
 	}
 	// Counted before the attempt, so concurrent attempts cannot pass the
-	// limit together.
-	if err := s.allow(ctx, "attempts_per_email", ch.Email); err != nil {
-		return err
-	}
-	if err := s.allow(ctx, "attempts_per_email_day", ch.Email); err != nil {
+	// limits together.
+	if err := s.allowAll(ctx, "verify_per_ip", clientIP(r), "attempts_per_email", ch.Email, "attempts_per_email_day", ch.Email); err != nil {
 		return err
 	}
 	ch, err = s.db.AttemptCode(ctx, in.FlowID, authdb.Digest(s.tokens.Digest(purposeCode, in.Code)), now)

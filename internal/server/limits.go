@@ -52,14 +52,26 @@ func newLimits(over map[string]int) (limits, error) {
 // allow counts a hit against the named limit for key and answers
 // rate_limited past it.
 func (s *Server) allow(ctx context.Context, name, key string) error {
-	l, ok := s.limits[name]
-	if !ok {
-		return fmt.Errorf("server: unknown limit %q", name)
+	return s.allowAll(ctx, name, key)
+}
+
+// allowAll counts hits given as name, key, name, key, … in one database
+// transaction, and answers rate_limited if any passes its limit.
+func (s *Server) allowAll(ctx context.Context, nameKeys ...string) error {
+	hits := make([]authdb.LimitHit, 0, len(nameKeys)/2)
+	var longest time.Duration
+	for i := 0; i+1 < len(nameKeys); i += 2 {
+		l, ok := s.limits[nameKeys[i]]
+		if !ok {
+			return fmt.Errorf("server: unknown limit %q", nameKeys[i])
+		}
+		hits = append(hits, authdb.LimitHit{Limit: l, Key: nameKeys[i+1]})
+		longest = max(longest, l.Window)
 	}
-	err := s.db.Allow(ctx, l, key, s.now())
+	err := s.db.AllowAll(ctx, hits, s.now())
 	if errors.Is(err, authdb.ErrLimited) {
 		return &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: fmt.Sprintf("too many attempts; try again in up to %v", l.Window)}
+			Message: fmt.Sprintf("too many attempts; try again in up to %v", longest)}
 	}
 	return err
 }
