@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/niomon/niomon/internal/devmail"
+	"github.com/niomon/niomon/internal/pgtest"
+	"github.com/niomon/niomon/internal/server"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runOnce runs niomon with args to completion.
+func runOnce(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := command(args...)
+	cmd.Env = append(cmd.Env, env...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String(), errOut.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String(), errOut.String()
+}
+
+// productionStack is what niomon serve needs, started by the test: a
+// secretd (dev mode, as a process), an SMTP server, a database.
+type productionStack struct {
+	dir      string
+	secretd  *proc
+	mbox     *devmail.Mailbox
+	listen   string
+	config   map[string]any
+	confPath string
+}
+
+func newProductionStack(t *testing.T, database map[string]string) *productionStack {
+	t.Helper()
+	dir := t.TempDir()
+	sd := startProc(t, nil, "secretd", "dev", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "secretd"))
+	keyFile := sd.waitFor("dev_client_key_file:") // printed first
+	addr := sd.waitFor("listen:")
+	identity := sd.waitFor("cluster_identity:")
+	mbox, err := devmail.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mbox.Close() })
+	_, mport, _ := net.SplitHostPort(mbox.Addr())
+	port, _ := strconv.Atoi(mport)
+	_, b64, err := server.NewTokenKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := freePort(t)
+	_, lport, _ := net.SplitHostPort(listen)
+	ps := &productionStack{dir: dir, secretd: sd, mbox: mbox, listen: listen}
+	ps.config = map[string]any{
+		"public_url":     "http://localhost:" + lport,
+		"listen":         listen,
+		"database":       database,
+		"smtp":           map[string]any{"host": "127.0.0.1", "port": port, "from": "Niomon <no-reply@example.com>", "tls": "none"},
+		"secretd":        map[string]any{"addrs": []string{addr}, "identity": identity, "key_file": keyFile, "attestation": map[string]any{"allow_dev": true}},
+		"token_key_file": writeFile(t, dir, "token.key", b64+"\n"),
+	}
+	b, _ := json.Marshal(ps.config)
+	ps.confPath = writeFile(t, dir, "niomon.json", string(b))
+	return ps
+}
+
+func TestServe_RefusesAWrongSettingNamingIt(t *testing.T) {
+	ps := newProductionStack(t, map[string]string{"sqlite": ""})
+	ps.config["database"] = map[string]string{"sqlite": filepath.Join(ps.dir, "niomon.db")}
+	good, _ := json.Marshal(ps.config)
+	goodPath := writeFile(t, ps.dir, "good.json", string(good))
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want []string
+	}{
+		{"no SMTP host", []string{"serve", "--config", goodPath}, []string{"NIOMON_SMTP_HOST="}, []string{"smtp.host", "NIOMON_SMTP_HOST"}},
+		{"a public URL over plain http to a public host", []string{"serve", "--config", goodPath}, []string{"NIOMON_PUBLIC_URL=http://wallet.example.com"}, []string{"public_url"}},
+		{"a token key file that does not exist", []string{"serve", "--config", goodPath}, []string{"NIOMON_TOKEN_KEY_FILE=/nonexistent/token.key"}, []string{"token_key_file"}},
+		{"an unknown setting in the file", []string{"serve", "--config", writeFile(t, ps.dir, "typo.json", strings.Replace(string(good), `"listen"`, `"lisen"`, 1))}, nil, []string{"lisen"}},
+		{"a database not migrated yet", []string{"serve", "--config", goodPath}, nil, []string{"niomon migrate"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runOnce(t, tc.env, tc.args...)
+			if code != 1 {
+				t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Fatalf("stderr %q does not name %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+// niomon serve, as production runs it: PostgreSQL (migrated by niomon
+// migrate), an SMTP relay, a secretd cluster checked by attestation. A
+// user signs up by email and signs.
+func TestServe_SignsUpAndSignsOnPostgreSQL(t *testing.T) {
+	ps := newProductionStack(t, map[string]string{"postgres": pgtest.NewSchema(t)})
+	code, out, stderr := runOnce(t, nil, "migrate", "--config", ps.confPath)
+	if code != 0 || !strings.Contains(out, "schema authdb: version 1 (was 0)") {
+		t.Fatalf("migrate: exit %d, stdout %q, stderr %s", code, out, stderr)
+	}
+	if code, out, _ = runOnce(t, nil, "migrate", "--config", ps.confPath); code != 0 || !strings.Contains(out, "version 1 (was 1)") {
+		t.Fatalf("a second migrate: exit %d, stdout %q; want nothing to do", code, out)
+	}
+	srv := startProc(t, nil, "serve", "--config", ps.confPath)
+	srv.waitFor("listen:")
+	d := &devStack{p: srv, url: ps.config["public_url"].(string)}
+
+	key := filepath.Join(ps.dir, "device.json")
+	pr, pw := io.Pipe()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		m, err := ps.mbox.Wait(ctx, "bob@example.com")
+		if err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		c := codeRe.FindStringSubmatch(m.Text)
+		if c == nil {
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+			return
+		}
+		pw.Write([]byte(c[1] + "\n"))
+		pw.Close()
+	}()
+	out, errOut, err := d.cliResult(pr, key, "--json", "email", "login", "bob@example.com")
+	if err != nil {
+		t.Fatalf("email login: %v\n%s", err, errOut)
+	}
+	w := decodeJSON[wallet](t, out)
+	eth := w.addr(t, "ethereum")
+	s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", "from production"))
+	sig, _ := hex.DecodeString(s.Signature)
+	sig[64] -= 27
+	pub, err := crypto.SigToPub(accounts.TextHash([]byte("from production")), sig)
+	if err != nil || crypto.PubkeyToAddress(*pub).Hex() != eth.Address {
+		t.Fatalf("the signature does not recover to %s: %v", eth.Address, err)
+	}
+	srv.stop()
+	ps.secretd.stop()
+}
