@@ -25,7 +25,7 @@ Usage: niomon client [--server URL] [--key FILE] [--json] COMMAND ...
 
 Sign-in:
   apikey new                    make a P-256 API key file at --key
-  signup                        sign up with the API key, and create the wallet
+  signup [--no-wallet]          sign up with the API key, and create the wallet
   login                         sign in with the API key
   email login EMAIL [--code C]  sign in by an email code (asked for on the terminal);
                                 a new account gets a wallet with a device key kept at --key
@@ -269,7 +269,10 @@ func (c *cli) apiKeyNew(args []string) error {
 }
 
 func (c *cli) signup(ctx context.Context, args []string) error {
-	if _, err := c.sub("signup", args, nil); err != nil {
+	var noWallet bool
+	if _, err := c.sub("signup", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&noWallet, "no-wallet", false, "make the account only (then: wallet create, or wallet import)")
+	}); err != nil {
 		return err
 	}
 	key, kf, err := loadKey(c.keyPath)
@@ -285,6 +288,9 @@ func (c *cli) signup(ctx context.Context, args []string) error {
 	}
 	if err := c.saveSession(s); err != nil {
 		return err
+	}
+	if noWallet {
+		return c.printUser(s)
 	}
 	return c.createWallet(ctx, s.User.ID, key)
 }
