@@ -85,6 +85,12 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(rest) > 0 && (cmd == "apikey" || cmd == "email" || cmd == "wallet" || cmd == "sign") {
 		sub, rest = rest[0], rest[1:]
 	}
+	switch cmd {
+	case "session", "sessions", "logout", "addresses", "export":
+		if len(rest) > 0 {
+			return usagef("%s takes no arguments (got %q)", cmd, rest[0])
+		}
+	}
 	switch cmd + " " + sub {
 	case "apikey new":
 		return c.apiKeyNew(rest)
