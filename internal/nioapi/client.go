@@ -179,6 +179,20 @@ func (c *Client) APIKeySignup(ctx context.Context, k Signer) (*Session, error) {
 	return c.apiKeySignIn(ctx, "/v1/auth/apikey/signup", k, true)
 }
 
+// AddAPIKey registers another API key for the signed-in user.
+func (c *Client) AddAPIKey(ctx context.Context, k Signer) (*Device, error) {
+	var ch APIKeyChallenge
+	if err := c.Do(ctx, "POST", "/v1/auth/apikey/challenge", struct{}{}, &ch); err != nil {
+		return nil, err
+	}
+	st, err := k.Stamp(append([]byte(APIKeySignedText), ch.Challenge...))
+	if err != nil {
+		return nil, err
+	}
+	var out Device
+	return &out, c.Do(ctx, "POST", "/v1/apikeys", APIKeySignIn{PublicKey: k.Credential().PublicKey, Challenge: ch.Challenge, Signature: st.Signature}, &out)
+}
+
 // APIKeyLogin signs in with an API key (bearer).
 func (c *Client) APIKeyLogin(ctx context.Context, k Signer) (*Session, error) {
 	return c.apiKeySignIn(ctx, "/v1/auth/apikey/login", k, false)

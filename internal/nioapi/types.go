@@ -244,3 +244,13 @@ type ErrorBody struct {
 type OIDCLink struct {
 	URL string `json:"url"`
 }
+
+// RevokeDevice is POST /v1/devices/revoke: a passkey or API key stops
+// signing in; with PolicyChange (a stamped update_policy removing exactly
+// this credential) it also leaves the wallet policy. A device session key
+// lives only in the wallet policy, so for one PolicyChange is required.
+type RevokeDevice struct {
+	Kind         string   `json:"kind"` // passkey, api_key, session_key
+	ID           []byte   `json:"id"`
+	PolicyChange *Stamped `json:"policy_change,omitempty"`
+}

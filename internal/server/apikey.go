@@ -7,12 +7,14 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
 )
 
 // challengeTTL is how long an API-key challenge may be signed and used.
@@ -112,6 +114,37 @@ func (s *Server) apiKeySignup(w http.ResponseWriter, r *http.Request, _ *auth) e
 		return err
 	}
 	return s.signIn(w, r, u, true, true, "signup.api_key")
+}
+
+// apiKeyAdd registers another API key for the signed-in user, with the
+// same proof of possession as a sign-up. Using it with the wallet is the
+// user's own policy change (POST /v1/wallet/policy).
+func (s *Server) apiKeyAdd(w http.ResponseWriter, r *http.Request, a *auth) error {
+	var in nioapi.APIKeySignIn
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.KeyID != "" {
+		return badRequest("key_id: not for adding a key (send public_key)")
+	}
+	pk, err := p256Key(in.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := s.checkChallenge(r, pk, &in); err != nil {
+		return err
+	}
+	k, err := s.db.CreateAPIKey(r.Context(), a.user.ID, in.PublicKey, "added key", s.now())
+	if errors.Is(err, authdb.ErrExists) {
+		return apiErr(http.StatusConflict, CodeConflict, "this key is registered already")
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, a.user.ID, "api_key.added", nil)
+	id, _ := hex.DecodeString(k.ID)
+	writeJSON(w, http.StatusOK, nioapi.Device{Kind: policy.KindAPIKey, ID: id, Label: k.Label, CreatedAt: k.CreatedAt})
+	return nil
 }
 
 // apiKeyLogin signs in with an API key: a bearer session.

@@ -160,6 +160,7 @@ func routeTable() []route {
 		{"POST", "/v1/auth/apikey/challenge", public, true, (*Server).apiKeyChallenge},
 		{"POST", "/v1/auth/apikey/signup", public, true, (*Server).apiKeySignup},
 		{"POST", "/v1/auth/apikey/login", public, true, (*Server).apiKeyLogin},
+		{"POST", "/v1/apikeys", user, true, (*Server).apiKeyAdd},
 
 		{"POST", "/v1/auth/passkey/signup/begin", public, true, (*Server).passkeySignupBegin},
 		{"POST", "/v1/auth/passkey/signup/finish", public, true, (*Server).passkeySignupFinish},
@@ -179,6 +180,7 @@ func routeTable() []route {
 		{"GET", "/v1/sessions", user, true, (*Server).listSessions},
 		{"POST", "/v1/sessions/{id}/revoke", user, true, (*Server).revokeSession},
 		{"GET", "/v1/devices", user, true, (*Server).listDevices},
+		{"POST", "/v1/devices/revoke", user, true, (*Server).revokeDevice},
 
 		{"POST", "/v1/wallet", user, true, (*Server).createWallet},
 		{"POST", "/v1/wallet/import", user, true, (*Server).importWallet},

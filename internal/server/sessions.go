@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -188,4 +189,107 @@ func hexBytes(s string) ([]byte, error) {
 		return nil, fmt.Errorf("not hex")
 	}
 	return b, nil
+}
+
+// revokeDevice takes one of the user's credentials away: a passkey or an
+// API key can no longer sign in, and with a stamped policy change it
+// leaves the wallet policy too. The last way to sign in is kept.
+func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request, a *auth) error {
+	var in nioapi.RevokeDevice
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if len(in.ID) == 0 || len(in.ID) > authdb.MaxCredentialIDLen {
+		return badRequest("id: want a credential id from GET /v1/devices")
+	}
+	ctx, now := r.Context(), s.now()
+	switch in.Kind {
+	case policy.KindPasskey, policy.KindAPIKey:
+		n, err := s.signInMethods(ctx, a.user.ID)
+		if err != nil {
+			return err
+		}
+		if n <= 1 {
+			return apiErr(http.StatusConflict, CodeConflict, "this is your last way to sign in; add another first")
+		}
+	case policy.KindSessionKey:
+		if in.PolicyChange == nil {
+			return badRequest("policy_change: a session key lives only in the wallet policy; send the stamped change that removes it")
+		}
+	default:
+		return badRequest("kind: want passkey, api_key or session_key")
+	}
+	if in.PolicyChange != nil {
+		var p policy.UpdatePolicyParams
+		req, err := policy.Decode(in.PolicyChange.Request, &p)
+		if err != nil || req.Method != policy.MethodUpdatePolicy || req.OID != a.user.ID {
+			return badRequest("policy_change: want an update_policy request for your wallet")
+		}
+		if len(p.Change.Add) != 0 || !sameIDs(p.Change.Remove, [][]byte{in.ID}) {
+			return badRequest("policy_change: it must remove exactly this credential and add nothing")
+		}
+		st := &policy.Stamp{CredentialID: in.PolicyChange.Stamp.CredentialID, Signature: in.PolicyChange.Stamp.Signature,
+			AuthenticatorData: in.PolicyChange.Stamp.AuthenticatorData, ClientDataJSON: in.PolicyChange.Stamp.ClientDataJSON}
+		if _, err := s.relayPolicyChange(r, a, in.PolicyChange, st, p.Change); err != nil {
+			return err
+		}
+	}
+	var err error
+	switch in.Kind {
+	case policy.KindPasskey:
+		err = s.db.DeletePasskey(ctx, a.user.ID, in.ID)
+	case policy.KindAPIKey:
+		err = s.db.RevokeAPIKey(ctx, a.user.ID, hex.EncodeToString(in.ID), now)
+	case policy.KindSessionKey:
+		err = s.db.RevokeDevice(ctx, a.user.ID, in.ID, now)
+	}
+	if err != nil && !(errors.Is(err, authdb.ErrNotFound) && in.PolicyChange != nil) {
+		if errors.Is(err, authdb.ErrNotFound) || errors.Is(err, authdb.ErrInvalid) {
+			return errNotFound
+		}
+		return err
+	}
+	s.audit(r, a.user.ID, "device.revoked", nil)
+	writeJSON(w, http.StatusOK, nioapi.Revoked{Revoked: true, DeviceKeysRemoved: removedIf(in.PolicyChange != nil, in.ID)})
+	return nil
+}
+
+func removedIf(ok bool, id []byte) [][]byte {
+	if !ok {
+		return nil
+	}
+	return [][]byte{id}
+}
+
+// signInMethods counts the ways a user can sign in: verified email
+// addresses, OIDC accounts, passkeys and live API keys.
+func (s *Server) signInMethods(ctx context.Context, userID string) (int, error) {
+	n := 0
+	es, err := s.db.ListEmails(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range es {
+		if !e.VerifiedAt.IsZero() {
+			n++
+		}
+	}
+	os, err := s.db.ListOIDC(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	pks, err := s.db.ListPasskeys(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	aks, err := s.db.ListAPIKeys(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range aks {
+		if k.RevokedAt.IsZero() {
+			n++
+		}
+	}
+	return n + len(os) + len(pks), nil
 }

@@ -281,3 +281,57 @@ func TestDeviceKeys_RevokingASessionWithAStampedChangeTakesItsKeyOutOfThePolicy(
 		t.Fatalf("policy after revocation: %v %+v, want the phone key only", err, rc)
 	}
 }
+
+func TestDevices_ACredentialIsRevokedForSignInAndWalletButNeverTheLastWayIn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	c := e.client()
+	a := newAPIKey(t)
+	s, err := c.APIKeySignup(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.createWallet(c, s.User.ID, a)
+	b := newAPIKey(t)
+	if _, err := c.AddAPIKey(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.stamped(c, s.User.ID, a, "/v1/wallet/policy", policy.MethodUpdatePolicy,
+		policy.UpdatePolicyParams{Version: 1, Change: policy.Change{Add: []policy.Credential{b.Credential()}}}, &nioapi.Receipt{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client().APIKeyLogin(ctx, b); err != nil {
+		t.Fatalf("the added key signs in: %v", err)
+	}
+	cfg, _ := c.Config(ctx)
+	removal := func(id []byte, version uint64) *nioapi.Stamped {
+		req, err := nioapi.NewRequest(cfg, policy.MethodUpdatePolicy, s.User.ID, policy.UpdatePolicyParams{Version: version, Change: policy.Change{Remove: [][]byte{id}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := nioapi.StampWith(a, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	bID := b.Credential().ID
+	var rv nioapi.Revoked
+	if err := c.Do(ctx, "POST", "/v1/devices/revoke", nioapi.RevokeDevice{Kind: "api_key", ID: bID, PolicyChange: removal(bID, 2)}, &rv); err != nil || len(rv.DeviceKeysRemoved) != 1 {
+		t.Fatalf("revoking the added key: %v %+v", err, rv)
+	}
+	if _, err := e.client().APIKeyLogin(ctx, b); errCode(err) != server.CodeUnauthorized {
+		t.Fatalf("the revoked key signing in: got %v, want %s", err, server.CodeUnauthorized)
+	}
+	err = e.stamped(c, s.User.ID, b, "/v1/wallet/sign", policy.MethodSign, policy.SignParams{Scheme: "secp256k1", Path: "m/44'/60'/0'/0/0", Digest: make([]byte, 32)}, &nioapi.SignResult{})
+	if errCode(err) != server.CodeStampRefused {
+		t.Fatalf("the revoked key stamping: got %v, want %s", err, server.CodeStampRefused)
+	}
+	aID := a.Credential().ID
+	if err := c.Do(ctx, "POST", "/v1/devices/revoke", nioapi.RevokeDevice{Kind: "api_key", ID: aID}, &rv); errCode(err) != server.CodeConflict {
+		t.Fatalf("revoking the last way to sign in: got %v, want %s", err, server.CodeConflict)
+	}
+	if err := c.Do(ctx, "POST", "/v1/devices/revoke", nioapi.RevokeDevice{Kind: "session_key", ID: aID}, &rv); errCode(err) != server.CodeInvalidRequest {
+		t.Fatalf("revoking a session key without a policy change: got %v, want %s", err, server.CodeInvalidRequest)
+	}
+}
