@@ -196,10 +196,11 @@ func decodeAddress(v string) string {
 	return cleanString(strings.Join(out, ", "))
 }
 
-// cleanText makes a body displayable: valid UTF-8, "\n" line endings.
+// cleanText makes a body displayable: valid UTF-8, "\n" line endings
+// (CRLF and a lone CR each end a line: "\r\r\n" is two).
 func cleanText(b []byte) string {
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
 // cleanString makes a header value displayable on one line.
