@@ -26,9 +26,9 @@ import (
 const usage = `niomon: passwordless sign-in and wallets on every chain, with keys in secretd.
 
 Usage:
-  niomon dev     [--listen ADDR] [--data DIR]
+  niomon dev     [--listen ADDR] [--data DIR] [--config FILE] [--log-level LEVEL]
                  everything on this machine: SQLite, secretd, a mailbox, the server
-  niomon serve   --config FILE
+  niomon serve   --config FILE [--log-level LEVEL]
                  the server, for production (settings also from NIOMON_* variables)
   niomon migrate --config FILE
                  bring the database schema up to date

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,25 @@ func TestEmailStart_RefusesWhatIsNotAnAddress(t *testing.T) {
 	}
 	if n := len(e.mbox.Messages()); n != 0 {
 		t.Fatalf("mails sent for bad addresses: %d", n)
+	}
+}
+
+func TestRateLimited_AnswersSayWhenToRetry(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	hc := e.httpClient()
+	body := `{"email":"retry@example.com"}`
+	ct := map[string]string{"Content-Type": "application/json"}
+	for range 5 {
+		if status, _, b := e.raw(hc, "POST", "/v1/auth/email/start", body, ct); status != 200 {
+			t.Fatalf("start: %d %s", status, b)
+		}
+	}
+	status, h, b := e.raw(hc, "POST", "/v1/auth/email/start", body, ct)
+	if status != http.StatusTooManyRequests || apiError(t, b).Error.Code != server.CodeRateLimited {
+		t.Fatalf("sixth start: %d %s", status, b)
+	}
+	secs, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || secs < 1 || secs > 3600 {
+		t.Fatalf("Retry-After %q: want 1..3600 seconds (the hour window's rest)", h.Get("Retry-After"))
 	}
 }

@@ -68,10 +68,14 @@ func (s *Server) allowAll(ctx context.Context, nameKeys ...string) error {
 		hits = append(hits, authdb.LimitHit{Limit: l, Key: nameKeys[i+1]})
 		longest = max(longest, l.Window)
 	}
-	err := s.db.AllowAll(ctx, hits, s.now())
+	now := s.now()
+	err := s.db.AllowAll(ctx, hits, now)
 	if errors.Is(err, authdb.ErrLimited) {
-		return &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: fmt.Sprintf("too many attempts; try again in up to %v", longest)}
+		// Windows are fixed: the longest one counted ends at most this
+		// far from now.
+		wait := now.UTC().Truncate(longest).Add(longest).Sub(now).Round(time.Second)
+		return &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
+			Message: fmt.Sprintf("too many attempts; try again in %v", wait)}
 	}
 	return err
 }

@@ -107,24 +107,17 @@ func (p *oidcProvider) discover(hc *http.Client) (*oidc.Provider, *oidc.IDTokenV
 	if p.provider != nil {
 		return p.provider, p.verifier, nil
 	}
-	// The context outlives the request: the key set it makes fetches
-	// keys later with the same client.
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), hc), 15*time.Second)
 	defer cancel()
 	prov, err := oidc.NewProvider(ctx, p.issuer)
 	if err != nil {
 		return nil, nil, err
 	}
-	// NewProvider's key set keeps its context; give it one that lives.
-	var meta struct {
-		JWKS string `json:"jwks_uri"`
-	}
-	if err := prov.Claims(&meta); err != nil || meta.JWKS == "" {
-		return nil, nil, errors.New("the provider's metadata has no jwks_uri")
-	}
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), hc), meta.JWKS)
+	// The verifier fetches keys later with the same client (go-oidc keeps
+	// the client, not the deadline), and accepts the signing algorithms
+	// the provider advertises among those go-oidc supports.
 	p.provider = prov
-	p.verifier = oidc.NewVerifier(p.issuer, keys, &oidc.Config{ClientID: p.clientID})
+	p.verifier = prov.Verifier(&oidc.Config{ClientID: p.clientID})
 	return p.provider, p.verifier, nil
 }
 

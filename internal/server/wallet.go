@@ -122,12 +122,18 @@ func (s *Server) newWallet(w http.ResponseWriter, r *http.Request, a *auth, rpc 
 	if err := s.checkNewCredentials(creds); err != nil {
 		return err
 	}
-	if a.user.State == authdb.UserActive && !bytes.Equal(a.user.WalletCredentialID, st.CredentialID) {
+	importing := rpc == "hdwallet_import"
+	if a.user.State == authdb.UserActive && (importing || !bytes.Equal(a.user.WalletCredentialID, st.CredentialID)) {
 		return apiErr(http.StatusConflict, CodeConflict, "you have a wallet already")
 	}
 	ctx := r.Context()
 	var sr policy.SignedReceipt
 	err := s.sd.Call(ctx, rpc, []any{in.Request, st}, &sr)
+	if errors.Is(err, secretd.ErrExists) && importing {
+		// An import's content matters: a wallet that exists was not made
+		// from this mnemonic as far as anyone here can tell.
+		return apiErr(http.StatusConflict, CodeConflict, "you have a wallet already; GET /v1/wallet shows it")
+	}
 	if errors.Is(err, secretd.ErrExists) {
 		// A retry after a lost answer, or a crash before activation: the
 		// wallet is this request's if it holds the stamping credential.

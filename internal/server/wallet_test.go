@@ -114,6 +114,15 @@ func TestWallet_ImportAndExportKeepTheMnemonicOnTheClient(t *testing.T) {
 	if err := c.Post(ctx, "/v1/wallet/export", st, &out); err != nil {
 		t.Fatal(err)
 	}
+	// Importing again, over the wallet that exists, is refused.
+	enc2, ct2, err := secretd.SealMnemonic(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, s.User.ID, testMnemonic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.stamped(c, s.User.ID, key, "/v1/wallet/import", policy.MethodImport,
+		policy.ImportParams{KeyID: ik.KeyID, Enc: enc2, Ciphertext: ct2, Credentials: []policy.Credential{key.Credential()}}, &nioapi.WalletCreated{}); errCode(err) != server.CodeConflict {
+		t.Fatalf("importing over an existing wallet: got %v, want %s", err, server.CodeConflict)
+	}
 	m, err := ek.Open(s.User.ID, req, out.Enc, out.Ciphertext)
 	if err != nil || m != testMnemonic {
 		t.Fatalf("exported mnemonic: %v (matches: %t)", err, m == testMnemonic)
