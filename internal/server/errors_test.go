@@ -47,7 +47,7 @@ func TestErrors_HaveOneShapeAndEchoTheRequestID(t *testing.T) {
 			if id := h.Get("X-Request-Id"); id == "" || eb.Error.RequestID != id {
 				t.Fatalf("request id: body %q, header %q; want the same, non-empty", eb.Error.RequestID, id)
 			}
-			if !strings.HasPrefix(h.Get("Content-Type"), "application/json") || h.Get("X-Content-Type-Options") != "nosniff" {
+			if !strings.HasPrefix(h.Get("Content-Type"), "application/json") || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Strict-Transport-Security") == "" {
 				t.Fatalf("headers: %v", h)
 			}
 			for _, leak := range []string{"sql", "SQL", "goroutine", ".go:", "authdb", "secretd:"} {

@@ -55,6 +55,7 @@ type Server struct {
 	now      func() time.Time
 	origin   string // scheme://host[:port] of PublicURL
 	secure   bool   // cookies get Secure
+	hsts     bool   // answers carry Strict-Transport-Security (https public URL)
 	wa       *webauthn.WebAuthn
 	oidc     map[string]*oidcProvider
 	cluster  []byte
@@ -92,6 +93,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.origin = u.Scheme + "://" + u.Host
 	s.secure = u.Scheme == "https" || isLoopbackHost(u.Hostname())
+	s.hsts = u.Scheme == "https"
 	if s.cfg.RPID == "" {
 		s.cfg.RPID = u.Hostname()
 	}
