@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/childproc"
 	"github.com/niomon/niomon/internal/devmail"
 	"github.com/niomon/niomon/internal/mail"
 	"github.com/niomon/niomon/internal/server"
@@ -172,7 +173,7 @@ func startSecretd(ctx context.Context, dir, logLevel string, stderr io.Writer) (
 	}
 	cmd := exec.Command(exe, "secretd", "dev", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", logLevel)
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	childproc.Bind(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

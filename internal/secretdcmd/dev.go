@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/niomon/niomon/internal/childproc"
 	"github.com/niomon/niomon/internal/runner"
 )
 
@@ -66,13 +67,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	child := exec.Command(exe, append(append([]string(nil), SelfArgs...), childArgs...)...)
 	child.Stdout, child.Stderr = stderr, stderr
-	child.SysProcAttr = &syscall.SysProcAttr{
-		// The enclave must not outlive us, even if we are killed.
-		Pdeathsig: syscall.SIGTERM,
-		// Its own process group: a terminal's Ctrl-C reaches only us, and
-		// we stop the runner before the enclave.
-		Setpgid: true,
-	}
+	childproc.Bind(child)
 	if err := child.Start(); err != nil {
 		return fmt.Errorf("starting the enclave: %w", err)
 	}

@@ -1,0 +1,5 @@
+package childproc
+
+import "os/exec"
+
+func bind(*exec.Cmd) {}
