@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/niomon/niomon/internal/nioapi"
@@ -179,6 +180,16 @@ func TestPasskey_SignupWalletLoginAndABackupStateChange(t *testing.T) {
 				}
 				body.Credential = assertionJSON(t, auth, lch, handle)
 				return lc.Do(ctx, "POST", "/v1/auth/passkey/login/finish", body, &nioapi.Session{})
+			}, server.CodeUnauthorized},
+			{"a sign count that went backwards (a cloned authenticator)", func() error {
+				defer func() { auth.SignCount = 7 }() // ahead again for the cases after this one
+				auth.SignCount = 5
+				if _, err := login(auth, handle); err != nil {
+					return fmt.Errorf("login at count 5 (should pass): %v", err) // %v: not the code wanted below
+				}
+				auth.SignCount = 3
+				_, err := login(auth, handle)
+				return err
 			}, server.CodeUnauthorized},
 			{"registering the same passkey again", func() error {
 				rc := e.client()
