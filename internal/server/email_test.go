@@ -310,3 +310,76 @@ func TestRateLimited_AnswersSayWhenToRetry(t *testing.T) {
 		t.Fatalf("Retry-After %q: want 1..3600 seconds (the hour window's rest)", h.Get("Retry-After"))
 	}
 }
+
+// Every test client comes from one address (127.0.0.1), so the per-IP
+// limits, set to 3 here, are reached by one client across many
+// addresses and keys.
+func TestPerIPLimits_StopOneClientAcrossManyAccounts(t *testing.T) {
+	const max = 3
+	tests := []struct {
+		name  string
+		limit string
+		// step runs attempt i (from 0); past the limit it must be
+		// refused with rate_limited.
+		step func(t *testing.T, e *env, i int) error
+		// after checks what a refused attempt left behind.
+		after func(t *testing.T, e *env)
+	}{
+		{"challenges_per_ip: a fourth address gets no code and no mail", "challenges_per_ip",
+			func(t *testing.T, e *env, i int) error {
+				_, err := e.client().EmailStart(context.Background(), fmt.Sprintf("ip%d@example.com", i))
+				return err
+			},
+			func(t *testing.T, e *env) {
+				for _, m := range e.mbox.Messages() {
+					if len(m.To) == 1 && m.To[0] == fmt.Sprintf("ip%d@example.com", max) {
+						t.Fatal("a mail went to the address past the limit")
+					}
+				}
+			}},
+		{"verify_per_ip: wrong codes for many addresses count together", "verify_per_ip",
+			func(t *testing.T, e *env, i int) error {
+				ctx := context.Background()
+				addr := fmt.Sprintf("guess%d@example.com", i)
+				c := e.client()
+				st, err := c.EmailStart(ctx, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, _ := e.mail(addr)
+				if i < max {
+					_, err = c.EmailVerify(ctx, st.FlowID, wrongCode(code), true)
+					if errCode(err) == server.CodeInvalidCode {
+						return nil // an attempt spent, as wanted
+					}
+					return err
+				}
+				// Past the limit even the right code is refused.
+				_, err = c.EmailVerify(ctx, st.FlowID, code, true)
+				return err
+			}, nil},
+		{"signups_per_ip: a fourth API-key sign-up is refused", "signups_per_ip",
+			func(t *testing.T, e *env, i int) error {
+				_, err := e.client().APIKeySignup(context.Background(), newAPIKey(t))
+				return err
+			}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{config: func(c *server.Config) {
+				c.RateLimits = map[string]int{tc.limit: max}
+			}})
+			for i := range max {
+				if err := tc.step(t, e, i); err != nil {
+					t.Fatalf("attempt %d within the limit: %v", i+1, err)
+				}
+			}
+			if err := tc.step(t, e, max); errCode(err) != server.CodeRateLimited {
+				t.Fatalf("attempt %d: got %v, want %s", max+1, err, server.CodeRateLimited)
+			}
+			if tc.after != nil {
+				tc.after(t, e)
+			}
+		})
+	}
+}
