@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,6 +172,51 @@ func TestServe_SignsUpAndSignsOnPostgreSQL(t *testing.T) {
 	if err != nil || crypto.PubkeyToAddress(*pub).Hex() != eth.Address {
 		t.Fatalf("the signature does not recover to %s: %v", eth.Address, err)
 	}
-	srv.stop()
+
+	// secretd goes away: the server stays up, says it is not ready, and
+	// comes back by itself when secretd is back at the same address.
+	if status, h := readyz(t, d.url); status != 200 || h.Secretd != "ok" || h.Database != "ok" {
+		t.Fatalf("/readyz with everything up: %d %+v", status, h)
+	}
+	sdAddr := ps.config["secretd"].(map[string]any)["addrs"].([]string)[0]
 	ps.secretd.stop()
+	if status, h := readyz(t, d.url); status != 503 || h.Secretd != "unreachable" || h.Database != "ok" {
+		t.Fatalf("/readyz with secretd stopped: got %d %+v, want 503 and secretd unreachable", status, h)
+	}
+	sd := startProc(t, nil, "secretd", "dev", "--listen", sdAddr, "--data", filepath.Join(ps.dir, "secretd"))
+	sd.waitFor("cluster_identity:")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, h := readyz(t, d.url)
+		if status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz 20 s after secretd restarted: %d %+v", status, h)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s = decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", "after secretd came back"))
+	sig, _ = hex.DecodeString(s.Signature)
+	sig[64] -= 27
+	if pub, err = crypto.SigToPub(accounts.TextHash([]byte("after secretd came back")), sig); err != nil || crypto.PubkeyToAddress(*pub).Hex() != eth.Address {
+		t.Fatalf("after secretd came back, the signature does not recover to %s: %v", eth.Address, err)
+	}
+	srv.stop()
+	sd.stop()
+}
+
+// readyz asks the server's readiness endpoint.
+func readyz(t *testing.T, base string) (int, server.Health) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	var h server.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	return resp.StatusCode, h
 }

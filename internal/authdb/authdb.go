@@ -254,3 +254,12 @@ func trunc(t time.Time) time.Time {
 	}
 	return t.UTC().Truncate(sqldb.TimePrecision)
 }
+
+// Ping checks that the database answers a query.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("authdb: ping: %w", err)
+	}
+	return nil
+}

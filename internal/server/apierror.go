@@ -36,6 +36,7 @@ const (
 	CodeInvalidCode    = "invalid_code"
 	CodeStampRefused   = "stamp_refused"
 	CodeWalletMissing  = "wallet_missing"
+	CodeMethod         = "method_not_allowed"
 )
 
 func apiErr(status int, code, msg string) *APIError {
@@ -47,6 +48,7 @@ func badRequest(msg string) *APIError { return apiErr(http.StatusBadRequest, Cod
 var (
 	errUnauthorized = apiErr(http.StatusUnauthorized, CodeUnauthorized, "sign in first")
 	errNotFound     = apiErr(http.StatusNotFound, CodeNotFound, "not found")
+	errMethod       = apiErr(http.StatusMethodNotAllowed, CodeMethod, "method not allowed; the Allow header lists the methods this path takes")
 	errRateLimited  = apiErr(http.StatusTooManyRequests, CodeRateLimited, "too many attempts; try again later")
 	errCSRF         = apiErr(http.StatusForbidden, CodeCSRF, "missing or wrong X-CSRF-Token header")
 )

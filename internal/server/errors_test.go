@@ -31,9 +31,12 @@ func TestErrors_HaveOneShapeAndEchoTheRequestID(t *testing.T) {
 		{"a field of the wrong type", "POST", "/v1/auth/email/verify", `{"flow_id":1,"code":"123456"}`, jsonCT, http.StatusBadRequest, server.CodeInvalidRequest},
 		{"a body over the limit", "POST", "/v1/auth/email/start", `{"email":"` + strings.Repeat("a", 300<<10) + `"}`, jsonCT, http.StatusBadRequest, server.CodeInvalidRequest},
 		{"not JSON at all", "POST", "/v1/auth/email/start", `email=a@example.com`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType, server.CodeInvalidRequest},
-		{"a wrong method", "DELETE", "/v1/config", "", nil, http.StatusNotFound, server.CodeNotFound},
+		{"a wrong method", "DELETE", "/v1/config", "", nil, http.StatusMethodNotAllowed, server.CodeMethod},
+		{"a wrong method on a path with a parameter", "GET", "/v1/sessions/ab/revoke", "", nil, http.StatusMethodNotAllowed, server.CodeMethod},
+		{"a wrong method on a path with two", "PUT", "/v1/auth/oidc/google/callback", "", nil, http.StatusMethodNotAllowed, server.CodeMethod},
 		{"an unknown OIDC provider", "GET", "/v1/auth/oidc/nobody/start", "", nil, http.StatusNotFound, server.CodeNotFound},
 	}
+	wantAllow := map[string]string{"/v1/config": "GET", "/v1/sessions/ab/revoke": "POST", "/v1/auth/oidc/google/callback": "GET, POST"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			status, h, body := e.raw(hc, tc.method, tc.path, tc.body, tc.header)
@@ -49,6 +52,10 @@ func TestErrors_HaveOneShapeAndEchoTheRequestID(t *testing.T) {
 			}
 			if !strings.HasPrefix(h.Get("Content-Type"), "application/json") || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Strict-Transport-Security") == "" {
 				t.Fatalf("headers: %v", h)
+			}
+			// 405 names the methods the path takes.
+			if allow := h.Get("Allow"); (status == http.StatusMethodNotAllowed) != (allow != "") || allow != wantAllow[tc.path] {
+				t.Fatalf("Allow: got %q, want %q", allow, wantAllow[tc.path])
 			}
 			for _, leak := range []string{"sql", "SQL", "goroutine", ".go:", "authdb", "secretd:"} {
 				if strings.Contains(string(body), leak) {

@@ -194,6 +194,8 @@ func routeTable() []route {
 		{"POST", "/v1/wallet/policy", user, true, (*Server).updatePolicy},
 
 		{"GET", "/{$}", public, false, (*Server).home},
+		{"GET", "/healthz", public, false, (*Server).healthz},
+		{"GET", "/readyz", public, false, (*Server).readyz},
 	}
 }
 
@@ -205,7 +207,25 @@ func (s *Server) routes() http.Handler {
 	if s.devMail != nil {
 		mux.Handle("/dev/mailbox/", http.StripPrefix("/dev/mailbox", s.devMail))
 	}
+	// A path the table has, asked with another method, is answered 405
+	// with the methods it allows; anything else is 404.
+	byPath := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range routeTable() {
+		if allowed[rt.Path] == nil {
+			path := rt.Path
+			byPath.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", strings.Join(allowed[path], ", "))
+				s.writeError(w, r, errMethod)
+			})
+		}
+		allowed[rt.Path] = append(allowed[rt.Path], rt.Method)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if h, pattern := byPath.Handler(r); pattern != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
 		s.writeError(w, r, errNotFound)
 	})
 	return mux
