@@ -63,6 +63,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"ConcurrentHitsAllowExactlyTheLimit", testConcurrentHits},
 		{"AllowIsErrLimitedPastTheLimitAndDoesNotNameTheKey", testAllow},
 		{"AllowAllCountsEveryHitInOneTransactionAndNamesThePassedLimit", testAllowAll},
+		{"LimitsSlideAndRetryAfterIsWhenTheNextHitIsAllowed", testSlidingWindow},
 		{"DeleteRateLimitWindowsDeletesEndedWindows", testDeleteWindows},
 		// sessions
 		{"SessionIsUsableUntilItExpiresOrIsRevoked", testSessionLifecycle},

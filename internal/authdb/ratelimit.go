@@ -3,6 +3,7 @@ package authdb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -10,8 +11,12 @@ import (
 	"github.com/niomon/niomon/internal/sqldb"
 )
 
-// Limit is a named fixed-window rate limit: at most Max hits per Window
-// for each key.
+// Limit is a named rate limit: at most Max hits per Window for each key,
+// over a sliding window. The count is estimated, as the hits of the
+// current fixed window (now truncated to a multiple of Window) plus the
+// previous window's hits weighted by the part of the previous window
+// still inside the sliding one. So a burst at the end of one window and
+// another at the start of the next cannot add up to twice Max.
 type Limit struct {
 	Name   string // [a-z0-9_]; the bucket is Name + ":" + key
 	Window time.Duration
@@ -29,21 +34,28 @@ var (
 	FailuresPerIdentifier = Limit{Name: "failures_per_identifier", Window: 15 * time.Minute, Max: 10}
 )
 
+// LimitedError is what Allow and AllowAll return past a limit. It wraps
+// ErrLimited and names the limit, never the key.
+type LimitedError struct {
+	Limit string
+	// RetryAfter is how long until a hit of the same key would be
+	// allowed, if none comes in between (hits past the limit count too).
+	RetryAfter time.Duration
+	estimate   float64
+	max        int
+	window     time.Duration
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("%v: %s: about %.1f hits in the last %v, limit %d", ErrLimited, e.Limit, e.estimate, e.window, e.max)
+}
+
+func (e *LimitedError) Unwrap() error { return ErrLimited }
+
 // Allow counts a hit of key against l and returns nil if it is within the
-// limit, or an error wrapping ErrLimited. The error names the limit, not
-// the key.
+// limit, or a *LimitedError.
 func (d *DB) Allow(ctx context.Context, l Limit, key string, now time.Time) error {
-	if err := checkToken("limit name", l.Name, 1, 64, "_"); err != nil {
-		return err
-	}
-	allowed, n, err := d.Hit(ctx, l.Name+":"+key, l.Window, l.Max, now)
-	if err != nil {
-		return err
-	}
-	if !allowed {
-		return fmt.Errorf("%w: %s: %d hits in %v, limit %d", ErrLimited, l.Name, n, l.Window, l.Max)
-	}
-	return nil
+	return d.AllowAll(ctx, []LimitHit{{Limit: l, Key: key}}, now)
 }
 
 // LimitHit is one hit of AllowAll: key counted against Limit.
@@ -53,9 +65,9 @@ type LimitHit struct {
 }
 
 // AllowAll counts every hit, in one transaction (one commit for several
-// limits), and returns nil if each is within its limit, or an error
-// wrapping ErrLimited that names the first limit passed. Every hit is
-// counted, passed or not, as Allow would.
+// limits), and returns nil if each is within its limit, or a
+// *LimitedError that names the first limit passed and carries the longest
+// wait of those passed. Every hit is counted, passed or not.
 func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error {
 	for _, h := range hits {
 		if err := checkToken("limit name", h.Limit.Name, 1, 64, "_"); err != nil {
@@ -65,24 +77,80 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 			return err
 		}
 	}
-	var limited error
+	var limited *LimitedError
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		limited = nil
 		for _, h := range hits {
-			n, err := d.hit(ctx, tx, h.Limit.Name+":"+h.Key, h.Limit.Window, now)
+			bucket, w := h.Limit.Name+":"+h.Key, h.Limit.Window
+			cur, err := d.hit(ctx, tx, bucket, w, now)
 			if err != nil {
 				return err
 			}
-			if n > int64(h.Limit.Max) && limited == nil {
-				limited = fmt.Errorf("%w: %s: %d hits in %v, limit %d", ErrLimited, h.Limit.Name, n, h.Limit.Window, h.Limit.Max)
+			prev, err := d.previousHits(ctx, tx, bucket, w, now)
+			if err != nil {
+				return err
 			}
+			start := now.UTC().Truncate(w)
+			f := float64(now.Sub(start)) / float64(w) // how far into the current window
+			estimate := float64(cur) + float64(prev)*(1-f)
+			if estimate <= float64(h.Limit.Max) {
+				continue
+			}
+			wait := retryAfter(cur, prev, h.Limit.Max, f, w)
+			if limited == nil {
+				limited = &LimitedError{Limit: h.Limit.Name, estimate: estimate, max: h.Limit.Max, window: w}
+			}
+			limited.RetryAfter = max(limited.RetryAfter, wait)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return limited
+	if limited != nil {
+		return limited
+	}
+	return nil
+}
+
+// retryAfter is how long from now (fraction f into the current window)
+// until one more hit would keep the estimate within limit, given cur hits
+// in the current window and prev in the previous one. It is rounded up to
+// whole seconds.
+func retryAfter(cur, prev int64, limit int, f float64, w time.Duration) time.Duration {
+	m := float64(limit)
+	var at float64 // in windows from the current window's start
+	if next := float64(cur + 1); next <= m && prev > 0 {
+		// Later in this window: next + prev·(1-at) ≤ m.
+		at = 1 - (m-next)/float64(prev)
+	} else {
+		// In the next window, where cur weighs as prev: 1 + cur·(1-h) ≤ m.
+		h := 0.0
+		if cur > 0 {
+			h = max(0, 1-(m-1)/float64(cur))
+		}
+		at = 1 + h
+	}
+	wait := time.Duration(math.Ceil((at - f) * float64(w)))
+	wait = max(wait, 0) + time.Millisecond // float slack
+	return (wait + time.Second - 1).Truncate(time.Second)
+}
+
+// previousHits is the hit count of bucket's window before the current one.
+func (d *DB) previousHits(ctx context.Context, q queryer, bucket string, window time.Duration, now time.Time) (int64, error) {
+	start := now.UTC().Truncate(window)
+	var hits int64
+	err := q.QueryRowContext(ctx,
+		d.q(`SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ? AND window_end = ?`),
+		bucket, d.t(start.Add(-window)), d.t(start),
+	).Scan(&hits)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, dbError("rate limit previous window", err)
+	}
+	return hits, nil
 }
 
 func checkHit(bucket string, window time.Duration, limit int, now time.Time) error {

@@ -108,9 +108,92 @@ func testAllow(t *testing.T, st storage) {
 		t.Fatalf("error %q: want the limit's name and not the key", err)
 	}
 	wantErr(t, "Allow for another key", d.Allow(ctx, l, "other@example.com", t0), nil)
-	wantErr(t, "Allow in the next window", d.Allow(ctx, l, key, t0.Add(l.Window)), nil)
+	wantErr(t, "Allow two windows later", d.Allow(ctx, l, key, t0.Add(2*l.Window)), nil)
 	for _, named := range []Limit{ChallengesPerEmail, ChallengesPerIP, FailuresPerIdentifier} {
 		wantErr(t, "Allow("+named.Name+")", d.Allow(ctx, named, "k", t0), nil)
+	}
+}
+
+func testSlidingWindow(t *testing.T, st storage) {
+	d := st.open(t)
+	l := Limit{Name: "sliding", Window: time.Hour, Max: 4} // t0 starts a window
+	at := func(m, s int) time.Time { return t0.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	hitsAt := func(key string, n int, when time.Time) []error {
+		errs := make([]error, n)
+		for i := range errs {
+			errs[i] = d.Allow(ctx, l, key, when)
+		}
+		return errs
+	}
+	allowed := func(errs []error) int {
+		n := 0
+		for _, err := range errs {
+			if err == nil {
+				n++
+			} else if !errors.Is(err, ErrLimited) {
+				t.Fatalf("Allow: %v", err)
+			}
+		}
+		return n
+	}
+	tests := []struct {
+		name        string
+		history     func(key string)
+		probe       time.Time
+		wantAllowed int // of 3 hits at probe
+	}{
+		{"a burst at a window's end and another at the next one's start do not add up",
+			func(key string) { hitsAt(key, 4, at(59, 59)) }, at(60, 0), 0},
+		{"half a window later the previous window weighs half",
+			func(key string) { hitsAt(key, 4, at(59, 0)) }, at(90, 0), 2},
+		{"hits past the limit weigh into the next window too",
+			func(key string) { hitsAt(key, 10, at(30, 0)) }, at(90, 0), 0},
+		{"after a quiet window the count starts afresh",
+			func(key string) { hitsAt(key, 4, at(59, 0)) }, at(120, 0), 3},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := fmt.Sprint("case", i)
+			tc.history(key)
+			if got := allowed(hitsAt(key, 3, tc.probe)); got != tc.wantAllowed {
+				t.Fatalf("hits allowed at the probe: got %d of 3, want %d", got, tc.wantAllowed)
+			}
+		})
+	}
+	// RetryAfter is when the next hit is allowed, to within two seconds:
+	// two keys with the same history are refused with the same wait; one
+	// is allowed at that wait, the other still refused 2 s before it.
+	retry := []struct {
+		name    string
+		history func(key string)
+		refused time.Time
+	}{
+		{"refused at the start of a window after a full one", func(key string) { hitsAt(key, 4, at(59, 59)) }, at(60, 0)},
+		{"refused inside the window that filled up", func(key string) { hitsAt(key, 4, at(10, 0)) }, at(20, 0)},
+		{"refused half a window after an overfull one", func(key string) { hitsAt(key, 10, at(30, 0)) }, at(90, 0)},
+	}
+	for i, tc := range retry {
+		t.Run("RetryAfter/"+tc.name, func(t *testing.T) {
+			var waits [2]time.Duration
+			for j := range waits {
+				key := fmt.Sprint("retry", i, "-", j)
+				tc.history(key)
+				le, ok := errors.AsType[*LimitedError](d.Allow(ctx, l, key, tc.refused))
+				if !ok || le.RetryAfter <= 2*time.Second || le.RetryAfter > 2*l.Window || le.Limit != l.Name {
+					t.Fatalf("the refused hit: got %+v, want a LimitedError naming %s with a wait in (2s, 2h]", le, l.Name)
+				}
+				waits[j] = le.RetryAfter
+			}
+			if waits[0] != waits[1] {
+				t.Fatalf("the same history gave waits %v and %v", waits[0], waits[1])
+			}
+			if err := d.Allow(ctx, l, fmt.Sprint("retry", i, "-0"), tc.refused.Add(waits[0])); err != nil {
+				t.Fatalf("a hit after RetryAfter (%v): %v", waits[0], err)
+			}
+			if err := d.Allow(ctx, l, fmt.Sprint("retry", i, "-1"), tc.refused.Add(waits[1]-2*time.Second)); !errors.Is(err, ErrLimited) {
+				t.Fatalf("a hit 2 s before RetryAfter (%v): got %v, want ErrLimited", waits[1], err)
+			}
+		})
 	}
 }
 

@@ -51,7 +51,7 @@ func (s *Server) emailStart(w http.ResponseWriter, r *http.Request, _ *auth) err
 		return err
 	}
 	ctx, now := r.Context(), s.now()
-	if err := s.allowAll(ctx, "challenges_per_ip", clientIP(r), "challenges_per_email", email); err != nil {
+	if err := s.allowAll(ctx, "challenges_per_ip", clientIP(r), "challenges_per_email", s.emailBucket(email)); err != nil {
 		return err
 	}
 	code, link := newCode(), newToken()
@@ -99,7 +99,7 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 	}
 	// Counted before the attempt, so concurrent attempts cannot pass the
 	// limits together.
-	if err := s.allowAll(ctx, "verify_per_ip", clientIP(r), "attempts_per_email", ch.Email, "attempts_per_email_day", ch.Email); err != nil {
+	if err := s.allowAll(ctx, "verify_per_ip", clientIP(r), "attempts_per_email", s.emailBucket(ch.Email), "attempts_per_email_day", s.emailBucket(ch.Email)); err != nil {
 		return err
 	}
 	ch, err = s.db.AttemptCode(ctx, in.FlowID, authdb.Digest(s.tokens.Digest(purposeCode, in.Code)), now)

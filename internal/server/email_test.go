@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/niomon/niomon/internal/nioapi"
 	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/internal/sqldb"
 )
 
 func wrongCode(right string) string {
@@ -293,21 +295,45 @@ func TestEmailStart_RefusesWhatIsNotAnAddress(t *testing.T) {
 
 func TestRateLimited_AnswersSayWhenToRetry(t *testing.T) {
 	e := newEnv(t, envOptions{})
+	// Half past an hour: the hour windows do not turn during the test.
+	now := time.Now()
+	e.advance(now.Truncate(time.Hour).Add(90 * time.Minute).Sub(now))
 	hc := e.httpClient()
-	body := `{"email":"retry@example.com"}`
 	ct := map[string]string{"Content-Type": "application/json"}
-	for range 5 {
-		if status, _, b := e.raw(hc, "POST", "/v1/auth/email/start", body, ct); status != 200 {
-			t.Fatalf("start: %d %s", status, b)
+	start := func(addr string) (int, int) {
+		status, h, b := e.raw(hc, "POST", "/v1/auth/email/start", `{"email":"`+addr+`"}`, ct)
+		if status == http.StatusTooManyRequests && apiError(t, b).Error.Code != server.CodeRateLimited {
+			t.Fatalf("429 with code %q", apiError(t, b).Error.Code)
 		}
+		secs, _ := strconv.Atoi(h.Get("Retry-After"))
+		return status, secs
 	}
-	status, h, b := e.raw(hc, "POST", "/v1/auth/email/start", body, ct)
-	if status != http.StatusTooManyRequests || apiError(t, b).Error.Code != server.CodeRateLimited {
-		t.Fatalf("sixth start: %d %s", status, b)
+	// Two addresses with the same history: both are refused the sixth
+	// mail with the same Retry-After.
+	var waits []int
+	for _, addr := range []string{"retry-a@example.com", "retry-b@example.com"} {
+		for range 5 {
+			if status, _ := start(addr); status != 200 {
+				t.Fatalf("start: %d", status)
+			}
+		}
+		status, secs := start(addr)
+		if status != http.StatusTooManyRequests || secs < 2 || secs > 2*3600 {
+			t.Fatalf("sixth start: %d, Retry-After %d s; want 429 and a wait within two hours", status, secs)
+		}
+		waits = append(waits, secs)
 	}
-	secs, err := strconv.Atoi(h.Get("Retry-After"))
-	if err != nil || secs < 1 || secs > 3600 {
-		t.Fatalf("Retry-After %q: want 1..3600 seconds (the hour window's rest)", h.Get("Retry-After"))
+	if waits[0] != waits[1] {
+		t.Fatalf("Retry-After for the same history: %v, want equal", waits)
+	}
+	// Two seconds early is still too early; on time is not.
+	e.advance(time.Duration(waits[1]-2) * time.Second)
+	if status, _ := start("retry-b@example.com"); status != http.StatusTooManyRequests {
+		t.Fatalf("2 s before Retry-After: got %d, want 429", status)
+	}
+	e.advance(2 * time.Second)
+	if status, _ := start("retry-a@example.com"); status != 200 {
+		t.Fatalf("at Retry-After: got %d, want 200", status)
 	}
 }
 
@@ -379,6 +405,87 @@ func TestPerIPLimits_StopOneClientAcrossManyAccounts(t *testing.T) {
 			}
 			if tc.after != nil {
 				tc.after(t, e)
+			}
+		})
+	}
+}
+
+// Housekeeping keeps the window before the current one of every limit,
+// the day-long ones too: a sliding limit reads it.
+func TestHousekeep_KeepsWhatTheSlidingLimitsRead(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *server.Config) {
+		c.RateLimits = map[string]int{"attempts_per_email_day": 2}
+	}})
+	ctx := context.Background()
+	const addr = "daily@example.com"
+	// 23:00 of a day: two wrong codes fill the day's limit.
+	now := time.Now()
+	e.advance(now.UTC().Truncate(24 * time.Hour).Add(47 * time.Hour).Sub(now))
+	c := e.client()
+	st, err := c.EmailStart(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := e.mail(addr)
+	for range 2 {
+		if _, err := c.EmailVerify(ctx, st.FlowID, wrongCode(code), true); errCode(err) != server.CodeInvalidCode {
+			t.Fatalf("wrong code: got %v, want %s", err, server.CodeInvalidCode)
+		}
+	}
+	// 03:00 the next day, after housekeeping, the day before still
+	// weighs 7/8: a right code in a new flow is refused.
+	e.advance(4 * time.Hour)
+	if err := e.srv.Housekeep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err = c.EmailStart(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ = e.mail(addr)
+	if _, err := c.EmailVerify(ctx, st.FlowID, code, true); errCode(err) != server.CodeRateLimited {
+		t.Fatalf("the right code 4 h after two wrong ones, daily limit 2: got %v, want %s", err, server.CodeRateLimited)
+	}
+}
+
+func TestRateLimits_DoNotListWhoSignsIn(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			if backend == "postgres" && os.Getenv("NIOMON_TEST_POSTGRES_DSN") == "" {
+				t.Skip("NIOMON_TEST_POSTGRES_DSN is not set")
+			}
+			e := newEnv(t, envOptions{postgres: backend == "postgres"})
+			c := e.client()
+			e.emailSignIn(c, "who@example.com", true)
+			db, err := sqldb.Open(context.Background(), e.dbc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			rows, err := db.Query("SELECT bucket FROM rate_limits")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var buckets []string
+			for rows.Next() {
+				var b string
+				if err := rows.Scan(&b); err != nil {
+					t.Fatal(err)
+				}
+				buckets = append(buckets, b)
+			}
+			perEmail := 0
+			for _, b := range buckets {
+				if strings.Contains(b, "who") || strings.Contains(b, "example.com") {
+					t.Fatalf("a rate-limit bucket names the address: %q", b)
+				}
+				if strings.HasPrefix(b, "challenges_per_email:") || strings.HasPrefix(b, "attempts_per_email:") {
+					perEmail++
+				}
+			}
+			if perEmail < 2 {
+				t.Fatalf("buckets %q: want the per-address ones (keyed digests) among them", buckets)
 			}
 		})
 	}

@@ -44,6 +44,7 @@ type env struct {
 	url     string // https://example.com:PORT
 	mbox    *devmail.Mailbox
 	db      *authdb.DB
+	dbc     sqldb.Config // to open the database beside the server
 	cluster *testcluster.Cluster
 	sd      *secretd.Client
 	offset  atomic.Int64 // the server's clock is time.Now() + offset
@@ -86,6 +87,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.postgres {
 		dbc = sqldb.Config{PostgresDSN: pgtest.NewSchema(t)}
 	}
+	e.dbc = dbc
 	db, err := authdb.Open(ctx, dbc)
 	if err != nil {
 		t.Fatal(err)

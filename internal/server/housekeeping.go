@@ -69,8 +69,10 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 }
 
 // Housekeep deletes expired challenges and sessions, and rate-limit
-// windows that ended over flowSpendWindow ago (spent flows are recorded
-// in them, and must outlive the flows). The audit log is kept.
+// windows that ended longer ago than both flowSpendWindow (spent flows
+// are recorded in them, and must outlive the flows) and the longest
+// limit's window (a sliding limit reads the window before the current
+// one). The audit log is kept.
 func (s *Server) Housekeep(ctx context.Context) error {
 	now := s.now()
 	if _, err := s.db.DeleteExpiredChallenges(ctx, now); err != nil {
@@ -79,7 +81,7 @@ func (s *Server) Housekeep(ctx context.Context) error {
 	if _, err := s.db.DeleteExpiredSessions(ctx, now); err != nil {
 		return err
 	}
-	_, err := s.db.DeleteRateLimitWindows(ctx, now.Add(-flowSpendWindow))
+	_, err := s.db.DeleteRateLimitWindows(ctx, now.Add(-max(flowSpendWindow, s.limits.longestWindow())))
 	return err
 }
 

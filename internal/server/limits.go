@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -49,6 +50,14 @@ func newLimits(over map[string]int) (limits, error) {
 	return l, nil
 }
 
+// emailBucket is the rate-limit key of an email address: a keyed digest
+// (the first 16 bytes, in hex), so that the rate_limits table does not
+// list who signs in.
+func (s *Server) emailBucket(email string) string {
+	d := s.tokens.Digest(purposeLimit, email)
+	return hex.EncodeToString(d[:16])
+}
+
 // allow counts a hit against the named limit for key and answers
 // rate_limited past it.
 func (s *Server) allow(ctx context.Context, name, key string) error {
@@ -59,23 +68,26 @@ func (s *Server) allow(ctx context.Context, name, key string) error {
 // transaction, and answers rate_limited if any passes its limit.
 func (s *Server) allowAll(ctx context.Context, nameKeys ...string) error {
 	hits := make([]authdb.LimitHit, 0, len(nameKeys)/2)
-	var longest time.Duration
 	for i := 0; i+1 < len(nameKeys); i += 2 {
 		l, ok := s.limits[nameKeys[i]]
 		if !ok {
 			return fmt.Errorf("server: unknown limit %q", nameKeys[i])
 		}
 		hits = append(hits, authdb.LimitHit{Limit: l, Key: nameKeys[i+1]})
-		longest = max(longest, l.Window)
 	}
-	now := s.now()
-	err := s.db.AllowAll(ctx, hits, now)
-	if errors.Is(err, authdb.ErrLimited) {
-		// Windows are fixed: the longest one counted ends at most this
-		// far from now.
-		wait := now.UTC().Truncate(longest).Add(longest).Sub(now).Round(time.Second)
-		return &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: wait,
-			Message: fmt.Sprintf("too many attempts; try again in %v", wait)}
+	err := s.db.AllowAll(ctx, hits, s.now())
+	if le, ok := errors.AsType[*authdb.LimitedError](err); ok {
+		return &APIError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, RetryAfter: le.RetryAfter,
+			Message: fmt.Sprintf("too many attempts; try again in %v", le.RetryAfter)}
 	}
 	return err
+}
+
+// longestWindow is the longest window of the limits in force.
+func (l limits) longestWindow() time.Duration {
+	var w time.Duration
+	for _, d := range l {
+		w = max(w, d.Window)
+	}
+	return w
 }

@@ -55,6 +55,7 @@ const (
 	purposeSession = "session"
 	purposeCSRF    = "csrf"
 	purposeFlow    = "flow-seal"
+	purposeLimit   = "rate-limit-email"
 )
 
 // newToken returns 32 random bytes in base64url: session tokens, link
