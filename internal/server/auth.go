@@ -129,7 +129,7 @@ func (s *Server) rotatedSession(ctx context.Context, old authdb.Session, now tim
 // CSRF token on the answer.
 func (s *Server) rotate(w http.ResponseWriter, r *http.Request, a *auth) error {
 	token := sessionTokenPrefix + newToken()
-	ns, err := s.db.RotateSession(r.Context(), a.sess.ID, s.sessionDigest(token), clientOf(r), s.now())
+	ns, err := s.db.RotateSession(r.Context(), a.sess.ID, s.sessionDigest(token), s.clientOf(r), s.now())
 	if errors.Is(err, authdb.ErrRevoked) {
 		return nil // a concurrent request rotated it; this one goes on under grace
 	}
@@ -150,13 +150,13 @@ func bearerToken(r *http.Request) (string, bool) {
 	return "", false
 }
 
-func clientOf(r *http.Request) authdb.Client {
+func (s *Server) clientOf(r *http.Request) authdb.Client {
 	ua := r.UserAgent()
 	if len(ua) > authdb.MaxUserAgentLen {
 		ua = ua[:authdb.MaxUserAgentLen]
 	}
 	ua = strings.ToValidUTF8(ua, "")
-	ip, _ := netip.ParseAddr(clientIP(r))
+	ip, _ := netip.ParseAddr(s.clientIP(r))
 	return authdb.Client{UserAgent: ua, IP: ip.Unmap()}
 }
 
@@ -185,7 +185,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u authdb.User, b
 	token := sessionTokenPrefix + newToken()
 	sess, err := s.db.CreateSession(ctx, authdb.NewSession{
 		ID: s.sessionDigest(token), UserID: u.ID, Kind: kind,
-		ExpiresAt: now.Add(s.cfg.Sessions.MaxAge.Duration), Client: clientOf(r),
+		ExpiresAt: now.Add(s.cfg.Sessions.MaxAge.Duration), Client: s.clientOf(r),
 	}, now)
 	if err != nil {
 		return err
@@ -214,7 +214,7 @@ func (s *Server) userView(ctx context.Context, u authdb.User) nioapi.User {
 // audit appends an audit event; a failure is logged, not fatal: the
 // action it records has already happened.
 func (s *Server) audit(r *http.Request, userID, event string, detail []byte) {
-	ip, _ := netip.ParseAddr(clientIP(r))
+	ip, _ := netip.ParseAddr(s.clientIP(r))
 	_, err := s.db.AppendAudit(r.Context(), authdb.AuditEvent{
 		At: s.now(), UserID: userID, Event: event, IP: ip.Unmap(), RequestID: requestID(r), Detail: detail,
 	})

@@ -65,6 +65,11 @@ type Config struct {
 	TokenKeyFile string `json:"token_key_file"`
 	// OIDC are the upstream identity providers for social login.
 	OIDC []OIDCProvider `json:"oidc"`
+	// TrustedProxies are the proxies (CIDR prefixes or addresses) whose
+	// X-Forwarded-For the server believes, to find the client's address
+	// for per-IP limits, sessions and the audit log. Empty: the TCP peer
+	// is the client.
+	TrustedProxies []string `json:"trusted_proxies"`
 	// RateLimits changes the maximum of named rate limits (see
 	// docs/niomon-operations.md), e.g. {"challenges_per_ip": 100}.
 	RateLimits map[string]int `json:"rate_limits"`
@@ -262,6 +267,12 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenKeyFile == "" {
 		return &SettingError{"token_key_file", "required: 32 random bytes in base64"}
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		return err
+	}
+	if _, err := newLimits(c.RateLimits); err != nil {
+		return err
 	}
 	for i, p := range c.OIDC {
 		name := fmt.Sprintf("oidc[%d]", i)

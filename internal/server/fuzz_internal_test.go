@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +53,46 @@ func FuzzOpenFlow(f *testing.F) {
 		if _, err := s.openFlow(flowOIDC, token, &oidcFlow{}); err == nil {
 			t.Fatalf("a flow opened as another kind: %q", token)
 		}
+	})
+}
+
+func FuzzClientIP(f *testing.F) {
+	proxies, err := parseProxies([]string{"127.0.0.0/8", "10.0.0.0/8", "2001:db8::/32"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := &Server{proxies: proxies}
+	for _, xff := range []string{"203.0.113.7", "198.51.100.1, 203.0.113.7, 10.1.2.3", "[2001:db8::1]:443", "fe80::1%eth0", ",,,", "not-an-ip, 10.0.0.1"} {
+		f.Add("127.0.0.1:5555", xff)
+	}
+	f.Add("192.0.2.1:80", "10.0.0.1")
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", xff)
+		got := s.clientIP(r)
+		peer, ok := parseHop(remote)
+		if !ok {
+			if got != remote {
+				t.Fatalf("clientIP with an unparsable peer %q: got %q, want the peer as it is", remote, got)
+			}
+			return
+		}
+		a, err := netip.ParseAddr(got)
+		if err != nil {
+			t.Fatalf("clientIP(%q, %q) = %q: not an address", remote, xff, got)
+		}
+		if !s.trustedProxy(peer) && a != peer {
+			t.Fatalf("clientIP(%q, %q) = %q: believed a header from an untrusted peer", remote, xff, got)
+		}
+		if a == peer {
+			return
+		}
+		for _, hop := range strings.Split(xff, ",") {
+			if h, ok := parseHop(strings.TrimSpace(hop)); ok && h == a {
+				return
+			}
+		}
+		t.Fatalf("clientIP(%q, %q) = %q: neither the peer nor an entry of the header", remote, xff, got)
 	})
 }

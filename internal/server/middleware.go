@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -140,13 +140,76 @@ func jsonProblem(err error) string {
 	return "unreadable"
 }
 
-// clientIP is the peer address. The server does not trust forwarding
-// headers: put it behind a proxy that sets the peer address, or accept
-// that per-IP limits see the proxy.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+// clientIP is the address of the client: the TCP peer, or, when the peer
+// is one of Config.TrustedProxies, the right-most X-Forwarded-For entry
+// that is not a trusted proxy. Entries left of it were written by the
+// client and are never believed. A malformed entry ends the walk at the
+// last trusted hop.
+func (s *Server) clientIP(r *http.Request) string {
+	peer, ok := parseHop(r.RemoteAddr)
+	if !ok {
 		return r.RemoteAddr
 	}
-	return host
+	if !s.trustedProxy(peer) {
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(strings.TrimSpace(hops[i]))
+		if !ok {
+			break
+		}
+		peer = a
+		if !s.trustedProxy(a) {
+			break
+		}
+	}
+	return peer.String()
+}
+
+// parseHop parses an address as proxies write it: 192.0.2.1, 2001:db8::1,
+// or either with a port ([2001:db8::1]:443).
+func parseHop(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().WithZone(""), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone(""), true
+	}
+	return netip.Addr{}, false
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseProxies reads Config.TrustedProxies: CIDR prefixes or single
+// addresses.
+func parseProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, &SettingError{"trusted_proxies", fmt.Sprintf("%q is not an IP address or CIDR prefix", v)}
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ type Server struct {
 	handler  http.Handler
 	sealKeys flowKeys
 	limits   limits
+	proxies  []netip.Prefix // Config.TrustedProxies
 }
 
 // New checks opts, reads the cluster's public keys from secretd, and
@@ -99,6 +101,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.sealKeys = newFlowKeys(s.tokens)
 	if s.limits, err = newLimits(s.cfg.RateLimits); err != nil {
+		return nil, err
+	}
+	if s.proxies, err = parseProxies(s.cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
 

@@ -341,3 +341,51 @@ func TestDevices_ACredentialIsRevokedForSignInAndWalletButNeverTheLastWayIn(t *t
 		t.Fatalf("revoking a session key without a policy change: got %v, want %s", err, server.CodeInvalidRequest)
 	}
 }
+
+func TestClientAddress_ForwardedForIsBelievedOnlyFromTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name    string
+		proxies []string
+		xff     []string // X-Forwarded-For headers, in order
+		wantIP  string
+	}{
+		{"no trusted proxies: the header is ignored", nil, []string{"203.0.113.7"}, "127.0.0.1"},
+		{"a trusted peer: its client", []string{"127.0.0.1"}, []string{"203.0.113.7"}, "203.0.113.7"},
+		{"a trusted peer without the header: the peer", []string{"127.0.0.0/8"}, nil, "127.0.0.1"},
+		{"a chain of trusted proxies: the first untrusted hop from the right", []string{"127.0.0.0/8", "10.0.0.0/8"}, []string{"198.51.100.1, 203.0.113.7, 10.1.2.3"}, "203.0.113.7"},
+		{"entries a client forged on the left are not believed", []string{"127.0.0.1"}, []string{"10.9.9.9, 198.51.100.1", "203.0.113.7"}, "203.0.113.7"},
+		{"IPv6 with a port", []string{"127.0.0.1"}, []string{"[2001:db8::1]:443"}, "2001:db8::1"},
+		{"every hop trusted: the left-most", []string{"127.0.0.1", "10.0.0.0/8"}, []string{"10.0.0.1, 10.0.0.2"}, "10.0.0.1"},
+		{"a malformed entry ends the walk at the last trusted hop", []string{"127.0.0.1", "10.0.0.0/8"}, []string{"203.0.113.7, not-an-ip, 10.0.0.5"}, "10.0.0.5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{config: func(c *server.Config) { c.TrustedProxies = tc.proxies }})
+			hc := e.httpClient()
+			hc.Transport = forwardedFor{hc.Transport, tc.xff}
+			c := nioapi.NewClient(e.url, hc)
+			e.emailSignIn(c, "proxied@example.com", true)
+			var list []nioapi.SessionInfo
+			if err := c.Do(context.Background(), "GET", "/v1/sessions", nil, &list); err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 1 || list[0].IP != tc.wantIP {
+				t.Fatalf("the session's address: got %+v, want %s", list, tc.wantIP)
+			}
+		})
+	}
+}
+
+// forwardedFor adds X-Forwarded-For headers to every request.
+type forwardedFor struct {
+	rt  http.RoundTripper
+	xff []string
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for _, v := range f.xff {
+		r.Header.Add("X-Forwarded-For", v)
+	}
+	return f.rt.RoundTrip(r)
+}
