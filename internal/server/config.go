@@ -98,8 +98,21 @@ type OIDCProvider struct {
 	Issuer   string `json:"issuer"`
 	ClientID string `json:"client_id"`
 	// ClientSecretFile holds the client secret.
-	ClientSecretFile string   `json:"client_secret_file"`
-	Scopes           []string `json:"scopes"`
+	ClientSecretFile string `json:"client_secret_file"`
+	// SignedClientSecret, instead of ClientSecretFile, has the server sign
+	// a fresh client secret (a JWT) for every code exchange, as Sign in
+	// with Apple requires.
+	SignedClientSecret *SignedClientSecret `json:"signed_client_secret,omitempty"`
+	Scopes             []string            `json:"scopes"`
+}
+
+// SignedClientSecret is how to sign a provider's client secret: Apple's
+// team id, the key id of a "Sign in with Apple" key, and that key's .p8
+// file (PKCS#8 PEM, P-256).
+type SignedClientSecret struct {
+	TeamID         string `json:"team_id"`
+	KeyID          string `json:"key_id"`
+	PrivateKeyFile string `json:"private_key_file"`
 }
 
 // Duration is a time.Duration written as "15m" in JSON.

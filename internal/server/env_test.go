@@ -43,6 +43,7 @@ type env struct {
 	ts      *httptest.Server
 	url     string // https://example.com:PORT
 	mbox    *devmail.Mailbox
+	sender  mail.Sender // to mbox
 	db      *authdb.DB
 	dbc     sqldb.Config // to open the database beside the server
 	cluster *testcluster.Cluster
@@ -103,7 +104,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.mbox = mbox
 	_, p, _ := net.SplitHostPort(mbox.Addr())
 	port, _ := strconv.Atoi(p)
-	sender, err := mail.NewSMTP(mail.SMTPConfig{Host: "127.0.0.1", Port: port, TLS: mail.TLSNone, From: "Niomon <no-reply@example.com>"})
+	e.sender, err = mail.NewSMTP(mail.SMTPConfig{Host: "127.0.0.1", Port: port, TLS: mail.TLSNone, From: "Niomon <no-reply@example.com>"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		o.config(cfg)
 	}
 	e.srv, err = server.New(ctx, server.Options{
-		Config: cfg, DB: db, Mail: sender, Secretd: e.sd, Tokens: tokens,
+		Config: cfg, DB: db, Mail: e.sender, Secretd: e.sd, Tokens: tokens,
 		Log:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:        func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) },
 		HTTPClient: o.httpClient,

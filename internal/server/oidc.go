@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type oidcProvider struct {
 	name, issuer string
 	clientID     string
 	secret       string
+	signer       *secretSigner // signs the secret per exchange when set
 	scopes       []string
 	formPost     bool
 	redirect     string
@@ -75,6 +77,15 @@ func (s *Server) setupOIDC(ctx context.Context) error {
 		}
 		if len(p.scopes) == 0 {
 			p.scopes = []string{oidc.ScopeOpenID, "email"}
+		}
+		if c.SignedClientSecret != nil {
+			if c.ClientSecretFile != "" {
+				return &SettingError{setting + ".client_secret_file", "set client_secret_file or signed_client_secret, not both"}
+			}
+			var err error
+			if p.signer, err = newSecretSigner(setting, *c.SignedClientSecret, c.ClientID, p.issuer); err != nil {
+				return err
+			}
 		}
 		if c.ClientSecretFile != "" {
 			b, err := os.ReadFile(c.ClientSecretFile)
@@ -121,8 +132,37 @@ func (p *oidcProvider) discover(hc *http.Client) (*oidc.Provider, *oidc.IDTokenV
 	return p.provider, p.verifier, nil
 }
 
-func (p *oidcProvider) oauth(prov *oidc.Provider) *oauth2.Config {
-	return &oauth2.Config{ClientID: p.clientID, ClientSecret: p.secret, Endpoint: prov.Endpoint(), RedirectURL: p.redirect, Scopes: p.scopes}
+// oauth is the OAuth client for one request. With a signed client secret
+// it signs a fresh one (only the code exchange sends it).
+func (p *oidcProvider) oauth(prov *oidc.Provider, now time.Time) (*oauth2.Config, error) {
+	secret := p.secret
+	if p.signer != nil {
+		var err error
+		if secret, err = p.signer.secret(now); err != nil {
+			return nil, fmt.Errorf("server: signing %s's client secret: %w", p.name, err)
+		}
+	}
+	ep := prov.Endpoint()
+	ep.AuthStyle = authStyle(prov)
+	return &oauth2.Config{ClientID: p.clientID, ClientSecret: secret, Endpoint: ep, RedirectURL: p.redirect, Scopes: p.scopes}, nil
+}
+
+// authStyle is how the provider wants the client secret, from its
+// discovery document: in the Authorization header (client_secret_basic,
+// also the default when it says nothing) or in the form
+// (client_secret_post, Apple's only method). Guessing would send a failed
+// request first.
+func authStyle(prov *oidc.Provider) oauth2.AuthStyle {
+	var meta struct {
+		Methods []string `json:"token_endpoint_auth_methods_supported"`
+	}
+	if err := prov.Claims(&meta); err != nil || len(meta.Methods) == 0 || slices.Contains(meta.Methods, "client_secret_basic") {
+		return oauth2.AuthStyleInHeader
+	}
+	if slices.Contains(meta.Methods, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleAutoDetect
 }
 
 // oidcFlow is the sealed state of one redirect to a provider, kept in a
@@ -164,7 +204,11 @@ func (s *Server) oidcRedirect(w http.ResponseWriter, p *oidcProvider, linkUser s
 	if p.formPost {
 		opts = append(opts, oauth2.SetAuthURLParam("response_mode", "form_post"))
 	}
-	return p.oauth(prov).AuthCodeURL(f.State, opts...), nil
+	oc, err := p.oauth(prov, s.now())
+	if err != nil {
+		return "", err
+	}
+	return oc.AuthCodeURL(f.State, opts...), nil
 }
 
 // oidcStart sends the browser to the provider to sign in or sign up.
@@ -248,7 +292,11 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *auth) e
 		return fail(http.StatusServiceUnavailable, "The sign-in provider is unreachable; try again later.")
 	}
 	xctx := context.WithValue(ctx, oauth2.HTTPClient, s.hc)
-	tok, err := p.oauth(prov).Exchange(xctx, code, oauth2.VerifierOption(f.Verifier))
+	oc, err := p.oauth(prov, s.now())
+	if err != nil {
+		return err
+	}
+	tok, err := oc.Exchange(xctx, code, oauth2.VerifierOption(f.Verifier))
 	if err != nil {
 		s.log.Warn("oidc code exchange failed", "request_id", requestID(r), "provider", p.name, "err", redactOAuth(err))
 		return fail(http.StatusBadGateway, "The provider did not confirm the sign-in.")

@@ -2,7 +2,15 @@ package server_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,8 +20,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -30,12 +40,18 @@ type provider struct {
 	issuer string
 }
 
-func startProvider(t *testing.T) *provider {
+func startProvider(t *testing.T) *provider { return startProviderWrapped(t, nil) }
+
+// startProviderWrapped starts the provider behind wrap (nil: none).
+func startProviderWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *provider {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String() + "/"
 	st := storage.NewStorage(storage.NewUserStore(issuer))
 	ts.Config.Handler = exampleop.SetupServer(issuer, st, slog.New(slog.DiscardHandler), false, op.WithAllowInsecure())
+	if wrap != nil {
+		ts.Config.Handler = wrap(ts.Config.Handler)
+	}
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &provider{ts: ts, issuer: issuer}
@@ -228,6 +244,183 @@ func TestOIDC_CallbackRefusesWhatThisBrowserDidNotStart(t *testing.T) {
 			status, h, body := e.raw(tc.client, "GET", tc.u.RequestURI(), "", nil)
 			if status != http.StatusBadRequest || strings.Contains(h.Get("Set-Cookie"), "niomon_session=nios_") {
 				t.Fatalf("got %d (session cookie set: %t) %s, want 400 and no session", status, strings.Contains(h.Get("Set-Cookie"), "niomon_session=nios_"), body)
+			}
+		})
+	}
+}
+
+// appleKey writes a "Sign in with Apple"-style key: P-256, PKCS#8 PEM.
+func appleKey(t *testing.T) (*ecdsa.PrivateKey, string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "AuthKey_TESTKEY123.p8")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return k, path
+}
+
+// Sign in with Apple takes a client secret that the client signs (ES256)
+// for itself, in the form (its discovery lists only client_secret_post).
+// The provider here runs behind a check that does what Apple's token
+// endpoint does with it: verify it (with golang-jwt, not the library that
+// signed it) against the team's public key, and refuse the exchange
+// otherwise. A secret that verifies is then swapped for the example
+// provider's own.
+func TestOIDC_ASignedClientSecretIsFreshForEveryExchange(t *testing.T) {
+	const teamID, keyID, clientID = "TEAM123456", "TESTKEY123", "niomon-test"
+	trusted, _ := appleKey(t)
+	var mu sync.Mutex
+	var seen []string
+	var rejected int
+	p := startProviderWrapped(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/.well-known/openid-configuration" {
+				// Like Apple: the secret goes in the form only.
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				var doc map[string]any
+				if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+					t.Errorf("discovery: %v", err)
+				}
+				doc["token_endpoint_auth_methods_supported"] = []string{"client_secret_post"}
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(doc)
+				return
+			}
+			if r.Method != "POST" || !strings.HasSuffix(r.URL.Path, "/token") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			_, _, basic := r.BasicAuth()
+			_ = r.ParseForm()
+			id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+			issuer := "http://" + r.Host + "/"
+			tok, err := jwt.Parse(secret, func(tok *jwt.Token) (any, error) {
+				if tok.Header["kid"] != keyID {
+					return nil, fmt.Errorf("kid %v", tok.Header["kid"])
+				}
+				return &trusted.PublicKey, nil
+			}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(teamID), jwt.WithSubject(clientID),
+				jwt.WithAudience(issuer), jwt.WithIssuedAt(), jwt.WithExpirationRequired())
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || !tok.Valid || id != clientID || basic {
+				rejected++
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				io.WriteString(w, `{"error":"invalid_client"}`)
+				return
+			}
+			seen = append(seen, secret)
+			// On to the example provider, with its own secret, in the
+			// header its client expects.
+			r.PostForm.Del("client_id")
+			r.PostForm.Del("client_secret")
+			body := r.PostForm.Encode()
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+			r.Form, r.PostForm = nil, nil
+			r.SetBasicAuth(clientID, "secret")
+			next.ServeHTTP(w, r)
+		})
+	})
+	withKey := func(keyFile string) *env {
+		return newEnv(t, envOptions{config: func(c *server.Config) {
+			c.OIDC = []server.OIDCProvider{{Name: "test", Issuer: p.issuer, ClientID: clientID,
+				SignedClientSecret: &server.SignedClientSecret{TeamID: teamID, KeyID: keyID, PrivateKeyFile: keyFile}}}
+			storage.RegisterClients(storage.WebClient(clientID, "secret", c.PublicURL+"/v1/auth/oidc/test/callback"))
+		}})
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(trusted)
+	trustedFile := filepath.Join(t.TempDir(), "trusted.p8")
+	if err := os.WriteFile(trustedFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, otherFile := appleKey(t)
+
+	tests := []struct {
+		name         string
+		keyFile      string
+		signIns      int
+		wantSeen     int // verified secrets, in all, after this case
+		wantRejected int
+	}{
+		{"the team's key: every exchange carries a new secret that verifies", trustedFile, 2, 2, 0},
+		{"another key: the provider refuses the exchange", otherFile, 1, 2, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := withKey(tc.keyFile)
+			for range tc.signIns {
+				hc := e.httpClient()
+				start, _ := http.NewRequest("GET", e.url+"/v1/auth/oidc/test/start", nil)
+				resp, body := browse(t, hc, start, "test-user2")
+				signedIn := resp.StatusCode == 200 && strings.Contains(string(body), "Signed in as")
+				if signedIn != (tc.wantRejected == 0) {
+					t.Fatalf("sign-in: %d %s; want signed in: %t", resp.StatusCode, body, tc.wantRejected == 0)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) != tc.wantSeen || rejected != tc.wantRejected {
+				t.Fatalf("token endpoint: %d secrets verified, %d refused; want %d and %d", len(seen), rejected, tc.wantSeen, tc.wantRejected)
+			}
+			if len(seen) == 2 && seen[0] == seen[1] {
+				t.Fatal("two exchanges sent the same secret")
+			}
+			if strings.Contains(e.logs.String(), seen[0]) {
+				t.Fatal("a client secret is in the server's log")
+			}
+		})
+	}
+}
+
+func TestOIDC_ASignedClientSecretSettingIsCheckedAtStart(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, goodKey := appleKey(t)
+	rsaKey := filepath.Join(t.TempDir(), "rsa.p8")
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(rk)
+	os.WriteFile(rsaKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	notPEM := filepath.Join(t.TempDir(), "key.txt")
+	os.WriteFile(notPEM, []byte("not a key"), 0o600)
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secretFile, []byte("s"), 0o600)
+	tests := []struct {
+		name        string
+		secret      server.SignedClientSecret
+		alsoFile    bool
+		wantSetting string
+	}{
+		{"no team id", server.SignedClientSecret{KeyID: "K", PrivateKeyFile: goodKey}, false, "oidc[0].signed_client_secret"},
+		{"a missing key file", server.SignedClientSecret{TeamID: "T", KeyID: "K", PrivateKeyFile: "/nonexistent.p8"}, false, "oidc[0].signed_client_secret.private_key_file"},
+		{"a file that is not PEM", server.SignedClientSecret{TeamID: "T", KeyID: "K", PrivateKeyFile: notPEM}, false, "oidc[0].signed_client_secret.private_key_file"},
+		{"an RSA key", server.SignedClientSecret{TeamID: "T", KeyID: "K", PrivateKeyFile: rsaKey}, false, "oidc[0].signed_client_secret.private_key_file"},
+		{"both a secret file and a signed secret", server.SignedClientSecret{TeamID: "T", KeyID: "K", PrivateKeyFile: goodKey}, true, "oidc[0].client_secret_file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := server.DevConfig(e.url)
+			p := server.OIDCProvider{Name: "apple", Preset: "apple", ClientID: "com.example.web", SignedClientSecret: &tc.secret}
+			if tc.alsoFile {
+				p.ClientSecretFile = secretFile
+			}
+			cfg.OIDC = []server.OIDCProvider{p}
+			tokens, _, _ := server.NewTokenKey()
+			_, err := server.New(context.Background(), server.Options{Config: cfg, DB: e.db, Mail: e.sender, Secretd: e.sd, Tokens: tokens})
+			var se *server.SettingError
+			if !errors.As(err, &se) || se.Setting != tc.wantSetting {
+				t.Fatalf("got %v, want a SettingError naming %s", err, tc.wantSetting)
 			}
 		})
 	}
