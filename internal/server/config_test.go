@@ -93,3 +93,27 @@ func TestConfig_RefusesUnknownSettings(t *testing.T) {
 		t.Fatalf("got %v, want an error naming the unknown setting", err)
 	}
 }
+
+// The complete example in the operators' guide is a configuration the
+// server accepts as it stands (unknown settings would be refused).
+func TestConfig_TheGuidesCompleteExampleLoads(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/niomon-operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "### A complete example\n\n```json\n")
+	body, _, closed := strings.Cut(after, "\n```")
+	if !ok || !closed {
+		t.Fatal("the guide has no complete example in a json block")
+	}
+	cfg, err := server.LoadConfig(writeConfig(t, body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.OIDC) != 3 || cfg.OIDC[1].SignedClientSecret == nil || len(cfg.TrustedProxies) != 1 {
+		t.Fatalf("the example as loaded: %d providers, apple signed secret %v, trusted proxies %v", len(cfg.OIDC), cfg.OIDC[1].SignedClientSecret, cfg.TrustedProxies)
+	}
+}
