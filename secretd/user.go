@@ -16,6 +16,7 @@ import (
 
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/wire"
 )
 
 // Types of the user-authorised requests. A wallet's keys are used only
@@ -344,11 +345,44 @@ func (c *Client) Policy(ctx context.Context, oid string) (*Receipt, error) {
 
 // Address returns the address (and public key) of kind scheme (the Addr*
 // constants: eth, btc_p2wpkh, btc_p2tr, cosmos, solana, bls, p256,
-// secp256k1) at path; hrp is the bech32 prefix for btc and cosmos.
+// secp256k1) at path; hrp is the bech32 prefix for btc and cosmos. The
+// answer's statement is checked with VerifyAddress against the cluster's
+// receipt key.
 func (c *Client) Address(ctx context.Context, oid, scheme, path, hrp string) (Address, error) {
 	var out Address
-	err := c.Call(ctx, "hdwallet_get_address", []any{oid, scheme, path, hrp}, &out)
-	return out, err
+	if err := c.Call(ctx, "hdwallet_get_address", []any{oid, scheme, path, hrp}, &out); err != nil {
+		return Address{}, err
+	}
+	rk, err := c.receiptKey(ctx)
+	if err != nil {
+		return Address{}, err
+	}
+	if err := VerifyAddress(rk, &out, oid, scheme, path, hrp); err != nil {
+		return Address{}, err
+	}
+	return out, nil
+}
+
+// ErrAddressStatement is returned by VerifyAddress.
+var ErrAddressStatement = errors.New("secretd: the address is not the one the cluster signed")
+
+// VerifyAddress checks that a is what the cluster with receiptKey says
+// wallet oid has at path for scheme and hrp: its statement is signed by
+// the receipt key and names exactly these, a's address and a's public
+// key. A device runs it before it shows an address as the user's.
+func VerifyAddress(receiptKey ed25519.PublicKey, a *Address, oid, scheme, path, hrp string) error {
+	if len(receiptKey) != ed25519.PublicKeySize || !ed25519.Verify(receiptKey, append([]byte(api.AddressContext), a.Statement...), a.Signature) {
+		return fmt.Errorf("%w: no valid signature", ErrAddressStatement)
+	}
+	var st api.AddressStatement
+	if err := wire.Unmarshal(a.Statement, &st); err != nil {
+		return fmt.Errorf("%w: unreadable statement", ErrAddressStatement)
+	}
+	want := api.AddressStatement{OID: oid, Scheme: scheme, Path: path, HRP: hrp, Address: a.Address, PublicKey: a.PublicKey}
+	if st != want {
+		return fmt.Errorf("%w: it signed %s %s at %s of %s", ErrAddressStatement, st.Scheme, st.Address, st.Path, st.OID)
+	}
+	return nil
 }
 
 // Signing schemes and address kinds.

@@ -383,3 +383,61 @@ func TestAConcurrentPolicyChangeLoses(t *testing.T) {
 // Keep the random source referenced for test helpers.
 var _ = rand.Reader
 var _ = context.Background
+
+func TestAddressesCarryAStatementOnlyTheClusterCanMake(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	cl := c.Dial(t, secretd.Options{})
+	ctx := ctxT(t)
+	for _, oid := range []string{"frank", "grace"} {
+		if _, err := cl.CreateWallet(ctx, oid, secretd.CreateOptions{}, newAPIKey(t, allRights...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := cl.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ethPath, btcPath = "m/44'/60'/0'/0/0", "m/84'/0'/0'/0/0"
+	eth, err := cl.Address(ctx, "frank", secretd.AddrEth, ethPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	btc, err := cl.Address(ctx, "frank", secretd.AddrP2WPKH, btcPath, "bc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grace, err := cl.Address(ctx, "grace", secretd.AddrEth, ethPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	forged := eth
+	forged.Signature = ed25519.Sign(otherKey, append([]byte("niomon/secretd/v1/address\x00"), eth.Statement...))
+	withAddress := func(a secretd.Address, addr string) *secretd.Address { a.Address = addr; return &a }
+	withKey := func(a secretd.Address, pub string) *secretd.Address { a.PublicKey = pub; return &a }
+	tests := []struct {
+		name                   string
+		a                      *secretd.Address
+		oid, scheme, path, hrp string
+		wantErr                bool
+	}{
+		{"the cluster's answer", &eth, "frank", secretd.AddrEth, ethPath, "", false},
+		{"a bitcoin answer with its hrp", &btc, "frank", secretd.AddrP2WPKH, btcPath, "bc", false},
+		{"another address in place of the signed one", withAddress(eth, grace.Address), "frank", secretd.AddrEth, ethPath, "", true},
+		{"another public key in place of the signed one", withKey(eth, grace.PublicKey), "frank", secretd.AddrEth, ethPath, "", true},
+		{"another wallet's signed answer", &grace, "frank", secretd.AddrEth, ethPath, "", true},
+		{"the answer for another path", &eth, "frank", secretd.AddrEth, "m/44'/60'/0'/0/1", "", true},
+		{"the answer for another scheme", &btc, "frank", secretd.AddrP2TR, btcPath, "bc", true},
+		{"the answer for another hrp", &btc, "frank", secretd.AddrP2WPKH, btcPath, "tb", true},
+		{"a signature by another key", &forged, "frank", secretd.AddrEth, ethPath, "", true},
+		{"no statement", &secretd.Address{Address: eth.Address, PublicKey: eth.PublicKey}, "frank", secretd.AddrEth, ethPath, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := secretd.VerifyAddress(info.ReceiptKey, tc.a, tc.oid, tc.scheme, tc.path, tc.hrp)
+			if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, secretd.ErrAddressStatement)) {
+				t.Fatalf("got %v, want an ErrAddressStatement: %t", err, tc.wantErr)
+			}
+		})
+	}
+}

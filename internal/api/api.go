@@ -34,7 +34,26 @@ type SignResult struct {
 type Address struct {
 	Address   string `cbor:"Address"`
 	PublicKey string `cbor:"PublicKey"` // hex
+	// Statement is the AddressStatement (CBOR) of this answer, and
+	// Signature the receipt key's Ed25519 signature over AddressContext ‖
+	// Statement.
+	Statement []byte `cbor:"Statement,omitempty"`
+	Signature []byte `cbor:"Signature,omitempty"`
 }
+
+// AddressStatement says which address a wallet has at a path: what a
+// device checks before it shows an address as the user's.
+type AddressStatement struct {
+	OID       string `cbor:"oid"`
+	Scheme    string `cbor:"scheme"`
+	Path      string `cbor:"path"`
+	HRP       string `cbor:"hrp"` // as asked; "" is bc for the btc kinds
+	Address   string `cbor:"address"`
+	PublicKey string `cbor:"public_key"` // hex
+}
+
+// AddressContext prefixes what an address statement's signature covers.
+const AddressContext = "niomon/secretd/v1/address\x00"
 
 // Address kinds of hdwallet_get_address.
 const (

@@ -273,7 +273,10 @@ type addressParams struct {
 }
 
 // hdwalletGetAddress(oid, scheme, path, hrp) → Address. Public keys are
-// the creator app's to read; no credential is needed.
+// the creator app's to read; no credential is needed. The answer carries
+// a statement of what it is (wallet, scheme, path, hrp, address, public
+// key) signed by the receipt key, so that a user's device can tell the
+// wallet's own address from one a server put in its place.
 func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
 	var p addressParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
@@ -285,58 +288,72 @@ func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wi
 	if err := e.requireCreator(ctx, peer, p.OID); err != nil {
 		return nil, err
 	}
+	out, err := e.address(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	st, err := wire.Marshal(api.AddressStatement{OID: p.OID, Scheme: p.Scheme, Path: p.Path, HRP: p.HRP, Address: out.Address, PublicKey: out.PublicKey})
+	if err != nil {
+		return nil, err
+	}
+	out.Statement, out.Signature = st, signEd25519(e.receiptKey, append([]byte(api.AddressContext), st...))
+	return out, nil
+}
+
+// address computes the address and public key p asks for.
+func (e *Enclave) address(ctx context.Context, p addressParams) (api.Address, error) {
 	switch p.Scheme {
 	case api.AddrBLS:
 		sk, err := e.blsKey(ctx, p.OID, p.Path)
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		defer sk.Wipe()
 		pk, err := sk.PublicKey()
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		h := hex.EncodeToString(pk[:])
 		return api.Address{Address: h, PublicKey: h}, nil
 	case api.AddrSolana:
 		n, err := e.node(ctx, p.OID, hd.Ed25519, p.Path)
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		defer n.Wipe()
 		a, err := sol.AddressFromPublicKey(n.PublicKey())
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		return api.Address{Address: a.String(), PublicKey: hex.EncodeToString(n.PublicKey())}, nil
 	case api.AddrP256:
 		n, err := e.node(ctx, p.OID, hd.NIST256p1, p.Path)
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		defer n.Wipe()
 		k, err := n.P256PrivateKey()
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		spki, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		return api.Address{Address: hex.EncodeToString(spki), PublicKey: hex.EncodeToString(n.PublicKey())}, nil
 	case api.AddrEth, api.AddrP2WPKH, api.AddrP2TR, api.AddrCosmos, api.AddrSecp256:
 	default:
-		return nil, invalid("unknown address scheme")
+		return api.Address{}, invalid("unknown address scheme")
 	}
 	n, err := e.node(ctx, p.OID, hd.Secp256k1, p.Path)
 	if err != nil {
-		return nil, err
+		return api.Address{}, err
 	}
 	defer n.Wipe()
 	pubBytes := n.PublicKey()
 	pub, err := secp256k1.ParsePubKey(pubBytes)
 	if err != nil {
-		return nil, err
+		return api.Address{}, err
 	}
 	out := api.Address{PublicKey: hex.EncodeToString(pubBytes)}
 	switch p.Scheme {
@@ -347,7 +364,7 @@ func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wi
 	case api.AddrCosmos:
 		a, err := cosmos.AddressFromPublicKey(pub, p.HRP)
 		if err != nil {
-			return nil, invalid("hrp: " + err.Error())
+			return api.Address{}, invalid("hrp: " + err.Error())
 		}
 		out.Address = a.String()
 	case api.AddrP2WPKH, api.AddrP2TR:
@@ -357,7 +374,7 @@ func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wi
 		}
 		net, err := btc.NetworkFromHRP(hrp)
 		if err != nil {
-			return nil, invalid("hrp must be bc, tb or bcrt")
+			return api.Address{}, invalid("hrp must be bc, tb or bcrt")
 		}
 		var a btc.Address
 		if p.Scheme == api.AddrP2WPKH {
@@ -366,7 +383,7 @@ func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wi
 			a, err = btc.P2TRAddress(pub, nil, net)
 		}
 		if err != nil {
-			return nil, err
+			return api.Address{}, err
 		}
 		out.Address = a.String()
 	}
