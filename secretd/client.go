@@ -296,6 +296,11 @@ var idempotent = map[string]bool{
 // is retried on another session (and so, when one is down, another
 // replica), once per address.
 func (c *Client) Call(ctx context.Context, method string, params []any, result any) error {
+	// A call whose context has ended is not sent: on a ready session the
+	// answer and the end could otherwise race, and either could win.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	attempts := 1
 	if idempotent[method] {
 		attempts = len(c.ends) + 1
