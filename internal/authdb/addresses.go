@@ -19,6 +19,11 @@ type Address struct {
 	Path      string // BIP32-style, e.g. "m/44'/60'/0'/0/0"
 	Address   string // printable ASCII
 	PublicKey []byte
+	// Statement and Signature are the enclave's signed statement of this
+	// address (secretd.VerifyAddress checks them); nil for entries cached
+	// before statements existed.
+	Statement []byte
+	Signature []byte
 	CreatedAt time.Time
 }
 
@@ -40,14 +45,29 @@ func checkAddress(a Address) error {
 			return invalid("address has byte 0x%02x at offset %d, want printable ASCII", c, i)
 		}
 	}
-	return checkBytes("public key", a.PublicKey, 1, MaxAddressKeyLen)
+	if err := checkBytes("public key", a.PublicKey, 1, MaxAddressKeyLen); err != nil {
+		return err
+	}
+	if (a.Statement == nil) != (a.Signature == nil) {
+		return invalid("set both statement and signature, or neither")
+	}
+	if a.Statement != nil {
+		if err := checkBytes("statement", a.Statement, 1, MaxStatementLen); err != nil {
+			return err
+		}
+		if err := checkBytes("signature", a.Signature, 64, 64); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PutAddress caches a (a.CreatedAt is ignored). A derivation never
 // changes, so an entry is written once: putting the same value again
-// returns the stored entry; a different value for the same (user, chain,
-// path) is ErrConflict and changes nothing. ErrNotFound if the user does
-// not exist.
+// returns the stored entry; a different address or public key for the
+// same (user, chain, path) is ErrConflict and changes nothing. The one
+// update allowed gives an entry without a statement the statement of a
+// (same address and key). ErrNotFound if the user does not exist.
 func (d *DB) PutAddress(ctx context.Context, a Address, now time.Time) (Address, error) {
 	if err := checkAddress(a); err != nil {
 		return Address{}, err
@@ -55,19 +75,17 @@ func (d *DB) PutAddress(ctx context.Context, a Address, now time.Time) (Address,
 	if err := checkTime("now", now); err != nil {
 		return Address{}, err
 	}
-	n, err := affected(d.db.ExecContext(ctx,
-		d.q(`INSERT INTO addresses (user_id, chain, path, address, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (user_id, chain, path) DO NOTHING`),
-		a.UserID, a.Chain, a.Path, a.Address, a.PublicKey, d.t(now)))
+	_, err := d.db.ExecContext(ctx,
+		d.q(`INSERT INTO addresses (user_id, chain, path, address, public_key, statement, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, chain, path) DO UPDATE SET statement = excluded.statement, signature = excluded.signature
+			WHERE addresses.statement IS NULL AND excluded.statement IS NOT NULL
+				AND addresses.address = excluded.address AND addresses.public_key = excluded.public_key`),
+		a.UserID, a.Chain, a.Path, a.Address, a.PublicKey, a.Statement, a.Signature, d.t(now))
 	if sqldb.IsForeignKeyViolation(err) {
 		return Address{}, notFound("user " + a.UserID)
 	}
 	if err != nil {
 		return Address{}, dbError("put address", err)
-	}
-	if n == 1 {
-		a.CreatedAt = trunc(now)
-		return a, nil
 	}
 	stored, err := d.GetAddress(ctx, a.UserID, a.Chain, a.Path)
 	if err != nil {
@@ -79,14 +97,14 @@ func (d *DB) PutAddress(ctx context.Context, a Address, now time.Time) (Address,
 	return stored, nil
 }
 
-const addressColumns = `user_id, chain, path, address, public_key, created_at`
+const addressColumns = `user_id, chain, path, address, public_key, statement, signature, created_at`
 
 func scanAddress(row scanner) (Address, error) {
 	var (
 		a       Address
 		created sqldb.Time
 	)
-	err := row.Scan(&a.UserID, &a.Chain, &a.Path, &a.Address, &a.PublicKey, &created)
+	err := row.Scan(&a.UserID, &a.Chain, &a.Path, &a.Address, &a.PublicKey, &a.Statement, &a.Signature, &created)
 	a.CreatedAt = created.Time
 	return a, err
 }

@@ -1,6 +1,7 @@
 package authdb
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -292,6 +293,35 @@ func testAddresses(t *testing.T, st storage) {
 	stored, err := d.GetAddress(ctx, u.ID, "eth", eth.Path)
 	wantErr(t, "GetAddress", err, nil)
 	wantEqual(t, "the entry after the attempts", stored, eth)
+
+	// An entry cached without a statement gets one, once.
+	sig := func(b byte) []byte { return bytes.Repeat([]byte{b}, 64) }
+	statements := []struct {
+		name          string
+		change        func(a *Address)
+		want          error
+		wantStatement string // stored afterwards
+	}{
+		{"AStatementWithoutASignatureIsErrInvalid", func(a *Address) { a.Statement = []byte("s1") }, ErrInvalid, ""},
+		{"AShortSignatureIsErrInvalid", func(a *Address) { a.Statement, a.Signature = []byte("s1"), sig(1)[:63] }, ErrInvalid, ""},
+		{"AStatementForAnotherAddressIsErrConflict", func(a *Address) { a.Address, a.Statement, a.Signature = "0xattacker", []byte("s1"), sig(1) }, ErrConflict, ""},
+		{"AStatementForTheSameValueIsStored", func(a *Address) { a.Statement, a.Signature = []byte("s1"), sig(1) }, nil, "s1"},
+		{"ASecondStatementDoesNotReplaceTheFirst", func(a *Address) { a.Statement, a.Signature = []byte("s2"), sig(2) }, nil, "s1"},
+		{"PuttingWithoutAStatementKeepsIt", func(a *Address) {}, nil, "s1"},
+	}
+	for _, tc := range statements {
+		t.Run(tc.name, func(t *testing.T) {
+			a := eth
+			tc.change(&a)
+			_, err := d.PutAddress(ctx, a, t0.Add(2*time.Hour))
+			wantErr(t, "PutAddress", err, tc.want)
+			got, err := d.GetAddress(ctx, u.ID, "eth", eth.Path)
+			wantErr(t, "GetAddress", err, nil)
+			if string(got.Statement) != tc.wantStatement || got.Address != eth.Address || !got.CreatedAt.Equal(t0) {
+				t.Fatalf("stored: statement %q, address %s, created %v; want statement %q and the first entry's address and time", got.Statement, got.Address, got.CreatedAt, tc.wantStatement)
+			}
+		})
+	}
 	list, err := d.ListAddresses(ctx, u.ID)
 	wantErr(t, "ListAddresses", err, nil)
 	var keys []string

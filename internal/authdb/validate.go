@@ -31,6 +31,7 @@ const (
 	MaxPathLen              = 128
 	MaxAddressLen           = 128
 	MaxAddressKeyLen        = 256
+	MaxStatementLen         = 1024
 	MaxEventLen             = 64 // [a-z0-9_.]
 	MaxRequestIDLen         = 128
 	MaxAuditDetailLen       = 4096 // bytes of JSON

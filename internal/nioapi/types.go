@@ -11,8 +11,13 @@
 package nioapi
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/niomon/niomon/internal/api"
+	"github.com/niomon/niomon/secretd"
 )
 
 // Config is GET /v1/config: what a client needs before it signs anything.
@@ -123,10 +128,42 @@ type Wallet struct {
 
 // Address is one default account.
 type Address struct {
-	Chain     string `json:"chain"` // ethereum, bitcoin, bitcoin-taproot, solana, cosmos
+	Chain     string `json:"chain"` // ethereum, bitcoin, bitcoin-taproot, solana
 	Path      string `json:"path"`
 	Address   string `json:"address"`
 	PublicKey string `json:"public_key"` // hex
+	// Statement and Signature are secretd's signed statement of this
+	// address (VerifyAddress checks them).
+	Statement []byte `json:"statement"`
+	Signature []byte `json:"signature"`
+}
+
+// Account is one of the default addresses: the chain's name in the API,
+// and what secretd is asked for (an address kind, a path, a bech32 hrp).
+type Account struct {
+	Chain, Scheme, Path, HRP string
+}
+
+// DefaultAccounts are the addresses a wallet shows: the first account of
+// each default chain.
+var DefaultAccounts = []Account{
+	{"ethereum", api.AddrEth, "m/44'/60'/0'/0/0", ""},
+	{"bitcoin", api.AddrP2WPKH, "m/84'/0'/0'/0/0", "bc"},
+	{"bitcoin-taproot", api.AddrP2TR, "m/86'/0'/0'/0/0", "bc"},
+	{"solana", api.AddrSolana, "m/44'/501'/0'/0'", ""},
+}
+
+// VerifyAddress checks that a is the address secretd (whose receipt key
+// is receiptKey) signed for wallet oid, as the default account of its
+// chain. A device runs it on every address before showing it: the server
+// relays and caches addresses, and must not be able to swap one.
+func VerifyAddress(receiptKey ed25519.PublicKey, oid string, a Address) error {
+	for _, acc := range DefaultAccounts {
+		if acc.Chain == a.Chain && acc.Path == a.Path {
+			return secretd.VerifyAddress(receiptKey, &secretd.Address{Address: a.Address, PublicKey: a.PublicKey, Statement: a.Statement, Signature: a.Signature}, oid, acc.Scheme, acc.Path, acc.HRP)
+		}
+	}
+	return fmt.Errorf("%w: %s at %s is not a default account", secretd.ErrAddressStatement, a.Chain, a.Path)
 }
 
 // SignResult is POST /v1/wallet/sign's answer.

@@ -76,6 +76,12 @@ func TestEmailSignup_NewUserGetsAWalletAndSignsWhatThirdPartyLibrariesVerify(t *
 			if len(w.Addresses) != 4 {
 				t.Fatalf("addresses: got %d, want 4 (ethereum, bitcoin, bitcoin-taproot, solana)", len(w.Addresses))
 			}
+			// Each is the one the cluster signed for this wallet.
+			for _, a := range w.Addresses {
+				if err := nioapi.VerifyAddress(cfg.ReceiptKey, s.User.ID, a); err != nil {
+					t.Fatalf("%s address: %v", a.Chain, err)
+				}
+			}
 
 			sign := func(p policy.SignParams) *nioapi.SignResult {
 				t.Helper()

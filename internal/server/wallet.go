@@ -15,19 +15,6 @@ import (
 )
 
 // defaultAccount is an address every wallet shows from the start.
-type defaultAccount struct {
-	Chain, Scheme, Path, HRP string
-}
-
-// DefaultAccounts are the addresses a new wallet shows: the first account
-// of each default chain.
-var defaultAccounts = []defaultAccount{
-	{"ethereum", api.AddrEth, "m/44'/60'/0'/0/0", ""},
-	{"bitcoin", api.AddrP2WPKH, "m/84'/0'/0'/0/0", "bc"},
-	{"bitcoin-taproot", api.AddrP2TR, "m/86'/0'/0'/0/0", "bc"},
-	{"solana", api.AddrSolana, "m/44'/501'/0'/0'", ""},
-}
-
 // relay errors: what secretd answered, in the API's terms. Messages of
 // refusals describe the caller's request (never a secret) and go through;
 // anything else is internal.
@@ -215,9 +202,11 @@ func (s *Server) walletView(ctx context.Context, u authdb.User) (*nioapi.Wallet,
 	for _, c := range cached {
 		have[c.Chain+" "+c.Path] = c
 	}
-	for _, d := range defaultAccounts {
+	for _, d := range nioapi.DefaultAccounts {
 		c, ok := have[d.Chain+" "+d.Path]
-		if !ok {
+		// Entries cached before secretd signed addresses get a statement
+		// on first use.
+		if !ok || c.Statement == nil {
 			addr, err := s.sd.Address(ctx, u.ID, d.Scheme, d.Path, d.HRP)
 			if err != nil {
 				return nil, relayError(err)
@@ -226,12 +215,20 @@ func (s *Server) walletView(ctx context.Context, u authdb.User) (*nioapi.Wallet,
 			if err != nil {
 				return nil, fmt.Errorf("server: secretd sent a malformed public key: %w", err)
 			}
-			c, err = s.db.PutAddress(ctx, authdb.Address{UserID: u.ID, Chain: d.Chain, Path: d.Path, Address: addr.Address, PublicKey: pub}, s.now())
+			c, err = s.db.PutAddress(ctx, authdb.Address{UserID: u.ID, Chain: d.Chain, Path: d.Path, Address: addr.Address, PublicKey: pub,
+				Statement: addr.Statement, Signature: addr.Signature}, s.now())
 			if err != nil {
 				return nil, err
 			}
 		}
-		wv.Addresses = append(wv.Addresses, nioapi.Address{Chain: d.Chain, Path: d.Path, Address: c.Address, PublicKey: fmt.Sprintf("%x", c.PublicKey)})
+		a := nioapi.Address{Chain: d.Chain, Path: d.Path, Address: c.Address, PublicKey: fmt.Sprintf("%x", c.PublicKey),
+			Statement: c.Statement, Signature: c.Signature}
+		// The cache is checked on every read: an address changed in the
+		// database is refused here, not only on the user's device.
+		if err := nioapi.VerifyAddress(s.receipt, u.ID, a); err != nil {
+			return nil, fmt.Errorf("server: the cached %s address of user %s does not verify: %w", d.Chain, u.ID, err)
+		}
+		wv.Addresses = append(wv.Addresses, a)
 	}
 	return wv, nil
 }

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/niomon/niomon/internal/nioapi"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/internal/sqldb"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -210,5 +213,60 @@ func TestWallet_APolicyChangeAtAnOldVersionIsAConflict(t *testing.T) {
 	}
 	if err := add(1); errCode(err) != server.CodeConflict {
 		t.Fatalf("a change at the old version: got %v, want %s", err, server.CodeConflict)
+	}
+}
+
+// The address cache is checked on every read against the cluster's
+// statements: a changed row is refused, and a row cached before
+// statements existed gets one.
+func TestWallet_TheAddressCacheServesOnlyWhatTheClusterSigned(t *testing.T) {
+	tests := []struct {
+		name       string
+		sql        string
+		wantStatus int
+	}{
+		{"an address changed in the database is refused", `UPDATE addresses SET address = '0x000000000000000000000000000000000000dEaD' WHERE chain = 'ethereum'`, http.StatusInternalServerError},
+		{"a public key changed in the database is refused", `UPDATE addresses SET public_key = X'0102030405' WHERE chain = 'solana'`, http.StatusInternalServerError},
+		{"a row without a statement gets one", `UPDATE addresses SET statement = NULL, signature = NULL`, http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			ctx := context.Background()
+			c := e.client()
+			s := e.emailSignIn(c, "cache@example.com", true)
+			key := newAPIKey(t)
+			e.createWallet(c, s.User.ID, key)
+			before, err := c.Wallet(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := sqldb.Open(ctx, e.dbc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.ExecContext(ctx, tc.sql); err != nil {
+				t.Fatal(err)
+			}
+			status, _, body := e.raw(e.httpClient(), "GET", "/v1/wallet", "", map[string]string{"Authorization": "Bearer " + s.Token})
+			if status != tc.wantStatus {
+				t.Fatalf("GET /v1/wallet: got %d %s, want %d", status, body, tc.wantStatus)
+			}
+			if status != http.StatusOK {
+				if !strings.Contains(e.logs.String(), "does not verify") {
+					t.Fatal("the refusal is not in the log")
+				}
+				return
+			}
+			after, err := c.Wallet(ctx)
+			if err != nil || fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Fatalf("after the refresh: %v\n got  %+v\n want %+v", err, after, before)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM addresses WHERE statement IS NOT NULL`).Scan(&n); err != nil || n != 4 {
+				t.Fatalf("rows with a statement after the read: %d, %v; want 4", n, err)
+			}
+		})
 	}
 }
