@@ -2,7 +2,10 @@ package niomoncmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -21,7 +24,7 @@ import (
 
 const clientUsage = `niomon client: the command-line client of a niomon server.
 
-Usage: niomon client [--server URL] [--key FILE] [--json] COMMAND ...
+Usage: niomon client [--server URL] [--key FILE] [--receipt-key B64] [--json] COMMAND ...
 
 Sign-in:
   apikey new                    make a P-256 API key file at --key
@@ -49,6 +52,10 @@ Signing (every request is stamped here with --key; the server only relays):
 
 Defaults: --server $NIOMON_SERVER or http://127.0.0.1:8080;
           --key $NIOMON_KEY or ~/.config/niomon/key.json (its session is kept at FILE.session).
+
+The cluster's receipt key checks wallet receipts, import keys and every address shown.
+--receipt-key (or $NIOMON_RECEIPT_KEY) pins it; without it the key the server names is
+pinned on first use in FILE.cluster, and a different one later is refused.
 `
 
 // cli is one client invocation.
@@ -61,6 +68,8 @@ type cli struct {
 	stderr  io.Writer
 	api     *nioapi.Client
 	cfg     *nioapi.Config
+	// receiptKey is --receipt-key: the cluster's receipt key, base64.
+	receiptKey string
 }
 
 func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,6 +79,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&c.server, "server", envOr("NIOMON_SERVER", "http://127.0.0.1:8080"), "server URL")
 	fs.StringVar(&c.keyPath, "key", envOr("NIOMON_KEY", defaultKeyPath()), "key file")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
+	fs.StringVar(&c.receiptKey, "receipt-key", os.Getenv("NIOMON_RECEIPT_KEY"), "the cluster's receipt key (base64) to trust")
 	if err := parseFlags(fs, hoistGlobalFlags(args)); err != nil {
 		return err
 	}
@@ -134,7 +144,7 @@ func hoistGlobalFlags(args []string) []string {
 		switch name {
 		case "json":
 			global = append(global, args[i])
-		case "server", "key":
+		case "server", "key", "receipt-key":
 			global = append(global, args[i])
 			if !hasValue && i+1 < len(args) {
 				i++
@@ -194,16 +204,78 @@ func (c *cli) print(v any, human func(w io.Writer)) error {
 	return nil
 }
 
-// config fetches the server's configuration once.
+// config fetches the server's configuration once, and checks the
+// cluster receipt key it names against the pinned one.
 func (c *cli) config(ctx context.Context) (*nioapi.Config, error) {
 	if c.cfg == nil {
 		cfg, err := c.api.Config(ctx)
 		if err != nil {
 			return nil, err
 		}
+		if err := c.pinReceiptKey(cfg.ReceiptKey); err != nil {
+			return nil, err
+		}
 		c.cfg = cfg
 	}
 	return c.cfg, nil
+}
+
+// clusterFile pins the cluster's receipt key next to a key file.
+type clusterFile struct {
+	Server     string `json:"server"` // where it was first seen
+	ReceiptKey []byte `json:"receipt_key"`
+}
+
+func (c *cli) clusterPath() string { return c.keyPath + ".cluster" }
+
+// pinReceiptKey accepts rk, the receipt key the server names, only if it
+// is the one given with --receipt-key or, without that flag, the one
+// pinned at FILE.cluster. The first time, it pins rk there (trust on
+// first use) and says so.
+func (c *cli) pinReceiptKey(rk []byte) error {
+	b64 := base64.StdEncoding.EncodeToString
+	if len(rk) != ed25519.PublicKeySize {
+		return errors.New("the server names no valid cluster receipt key")
+	}
+	if c.receiptKey != "" {
+		want, err := base64.StdEncoding.DecodeString(c.receiptKey)
+		if err != nil || len(want) != ed25519.PublicKeySize {
+			return errors.New("--receipt-key: want the cluster's receipt key, 32 bytes in base64")
+		}
+		if !bytes.Equal(want, rk) {
+			return fmt.Errorf("the server names the cluster receipt key %s, not the one given with --receipt-key: refusing to trust its receipts and addresses", b64(rk))
+		}
+		return nil
+	}
+	path := c.clusterPath()
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		var cf clusterFile
+		if json.Unmarshal(b, &cf) != nil || len(cf.ReceiptKey) != ed25519.PublicKeySize {
+			return fmt.Errorf("%s is unreadable; remove it to trust the server's cluster again", path)
+		}
+		if !bytes.Equal(cf.ReceiptKey, rk) {
+			return fmt.Errorf("the server names the cluster receipt key %s, but %s pins %s (first seen at %s). "+
+				"If the operator moved your wallet to a new cluster, check the new key with them, then remove %s", b64(rk), path, b64(cf.ReceiptKey), cf.Server, path)
+		}
+		return nil
+	case errors.Is(err, os.ErrNotExist):
+		out, err := json.MarshalIndent(clusterFile{Server: c.server, ReceiptKey: rk}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stderr, "Trusting the cluster receipt key %s (first use; pinned in %s).\n", b64(rk), path)
+		return nil
+	default:
+		return err
+	}
 }
 
 // sessionFile keeps a bearer session next to the key file.
@@ -413,10 +485,24 @@ func (c *cli) postNewWallet(ctx context.Context, path string, req []byte, key *s
 	if extra := rc.Unexpected([]policy.Credential{key.Credential()}); len(extra) > 0 {
 		return fmt.Errorf("WARNING: the wallet's policy holds %d credential(s) you did not enrol", len(extra))
 	}
-	return c.printWallet(&out.Wallet)
+	return c.printWallet(ctx, &out.Wallet)
 }
 
-func (c *cli) printWallet(w *nioapi.Wallet) error {
+// printWallet prints the wallet's addresses, each checked first against
+// the cluster's signed statement: the server relays and caches them, and
+// must not be able to show another address as the user's.
+func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
+	if w.Ready {
+		cfg, err := c.config(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range w.Addresses {
+			if err := nioapi.VerifyAddress(cfg.ReceiptKey, w.OID, a); err != nil {
+				return fmt.Errorf("WARNING: the server's %s address %s is not the one the cluster signed for your wallet; do not use it: %w", a.Chain, a.Address, err)
+			}
+		}
+	}
 	return c.print(w, func(o io.Writer) {
 		if !w.Ready {
 			fmt.Fprintln(o, "no wallet yet: run niomon client wallet create")
@@ -503,7 +589,7 @@ func (c *cli) addresses(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.printWallet(w)
+	return c.printWallet(ctx, w)
 }
 
 func (c *cli) session(ctx context.Context) error {

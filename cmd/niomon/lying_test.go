@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// lyingServer is a proxy in front of a real niomon that rewrites its
+// answers as a compromised server could.
+func lyingServer(t *testing.T, upstream string, rewrite func(path string, body map[string]any)) string {
+	t.Helper()
+	u, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.StatusCode != 200 {
+			return nil
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var body map[string]any
+		if json.Unmarshal(b, &body) == nil {
+			rewrite(resp.Request.URL.Path, body)
+			b, _ = json.Marshal(body)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	ts := httptest.NewServer(rp)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// The client shows an address only if the cluster signed it for the
+// user's wallet, and trusts only the receipt key it pinned (or was given).
+func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
+	dir := t.TempDir()
+	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil)
+	key := filepath.Join(dir, "backend.json")
+	d.cli(t, nil, key, "apikey", "new")
+	w := decodeJSON[wallet](t, d.cli(t, nil, key, "signup", "--json"))
+	honestEth := w.addr(t, "ethereum").Address
+	pin, err := os.ReadFile(key + ".cluster")
+	if err != nil {
+		t.Fatalf("no receipt key pinned on first use: %v", err)
+	}
+	var pinned struct {
+		ReceiptKey []byte `json:"receipt_key"`
+	}
+	if err := json.Unmarshal(pin, &pinned); err != nil || len(pinned.ReceiptKey) != ed25519.PublicKeySize {
+		t.Fatalf("pin file %s: %v", pin, err)
+	}
+	otherKey, _, _ := ed25519.GenerateKey(rand.Reader)
+	swapAddress := func(path string, body map[string]any) {
+		if path != "/v1/wallet" {
+			return
+		}
+		for _, a := range body["addresses"].([]any) {
+			if m := a.(map[string]any); m["chain"] == "ethereum" {
+				m["address"] = "0x000000000000000000000000000000000000dEaD"
+			}
+		}
+	}
+	swapReceiptKey := func(path string, body map[string]any) {
+		if path == "/v1/config" {
+			body["receipt_key"] = base64.StdEncoding.EncodeToString(otherKey)
+		}
+	}
+	realKey := base64.StdEncoding.EncodeToString(pinned.ReceiptKey)
+	tests := []struct {
+		name    string
+		server  string
+		key     string // key file (its .cluster pin beside it)
+		extra   []string
+		wantErr string // "" for success
+	}{
+		{"the honest server", d.url, key, nil, ""},
+		{"a server that swaps the ethereum address", lyingServer(t, d.url, swapAddress), key, nil, "not the one the cluster signed"},
+		{"a server that names another receipt key", lyingServer(t, d.url, swapReceiptKey), key, nil, "pins"},
+		{"another receipt key against --receipt-key, without a pin", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "fresh.json"), []string{"--receipt-key", realKey}, "not the one given with --receipt-key"},
+		{"the honest server with the right --receipt-key", d.url, key, []string{"--receipt-key", realKey}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.key != key {
+				// A machine that has the user's key but no pin yet.
+				b, _ := os.ReadFile(key)
+				os.WriteFile(tc.key, b, 0o600)
+				s, _ := os.ReadFile(key + ".session")
+				os.WriteFile(tc.key+".session", bytes.ReplaceAll(s, []byte(d.url), []byte(tc.server)), 0o600)
+			}
+			sd := &devStack{url: tc.server}
+			out, errOut, err := sd.cliResult(nil, tc.key, append(tc.extra, "--json", "addresses")...)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("addresses: %v\n%s", err, errOut)
+				}
+				got := decodeJSON[wallet](t, out)
+				if eth := got.addr(t, "ethereum").Address; eth != honestEth {
+					t.Fatalf("ethereum address %s, want %s", eth, honestEth)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(errOut, tc.wantErr) || strings.Contains(out, "dEaD") {
+				t.Fatalf("addresses: err %v, stdout %q, stderr %q; want a refusal saying %q and no address", err, out, errOut, tc.wantErr)
+			}
+		})
+	}
+}
