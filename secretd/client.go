@@ -156,22 +156,39 @@ func (c *Client) attestSession(ctx context.Context, s *conn) error {
 	if err := s.call(ctx, "system_attest", []any{nonce}, &doc); err != nil {
 		return fmt.Errorf("secretd: attestation: %w", err)
 	}
-	d, err := c.opts.Attestation.verify(doc, nonce, c.identity)
+	rk, err := VerifyAttestation(c.opts.Attestation, doc, nonce, c.identity.Bytes())
 	if err != nil {
-		return fmt.Errorf("secretd: attestation: %w", err)
+		return err
+	}
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
+	if c.rk != nil && !c.rk.Equal(rk) {
+		return fmt.Errorf("secretd: attestation: %w: replicas disagree on the receipt key", ErrAttestation)
+	}
+	c.rk = rk
+	return nil
+}
+
+// VerifyAttestation checks an enclave's attestation document against p:
+// made for nonce, naming the cluster identity, from an enclave p accepts.
+// It returns the cluster's receipt key that the document binds: the key
+// that checks receipts, import keys and address statements. A device
+// that knows the enclave's measurements can trust that key without
+// trusting the server that relayed the document.
+func VerifyAttestation(p *AttestationPolicy, doc, nonce, identity []byte) (ed25519.PublicKey, error) {
+	if len(identity) != len(wire.PublicKey{}) {
+		return nil, fmt.Errorf("secretd: attestation: %w: the cluster identity is %d bytes, want 32", ErrAttestation, len(identity))
+	}
+	d, err := p.verify(doc, nonce, wire.PublicKey(identity))
+	if err != nil {
+		return nil, fmt.Errorf("secretd: attestation: %w", err)
 	}
 	// The document's user data carries the cluster's other public keys.
 	var keys api.AttestedKeys
 	if err := wire.UnmarshalResult(d.UserData, &keys); err != nil || len(keys.ReceiptKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("secretd: attestation: %w: no receipt key in the document", ErrAttestation)
+		return nil, fmt.Errorf("secretd: attestation: %w: no receipt key in the document", ErrAttestation)
 	}
-	c.keyMu.Lock()
-	defer c.keyMu.Unlock()
-	if c.rk != nil && !c.rk.Equal(ed25519.PublicKey(keys.ReceiptKey)) {
-		return fmt.Errorf("secretd: attestation: %w: replicas disagree on the receipt key", ErrAttestation)
-	}
-	c.rk = keys.ReceiptKey
-	return nil
+	return keys.ReceiptKey, nil
 }
 
 // dialEndpoint opens a session to e, attesting its enclave on the first.

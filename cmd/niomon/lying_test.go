@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/niomon/niomon/internal/attest/devattest"
 )
 
 // lyingServer is a proxy in front of a real niomon that rewrites its
@@ -87,6 +90,22 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		}
 	}
 	realKey := base64.StdEncoding.EncodeToString(pinned.ReceiptKey)
+	// The enclave runs this test binary (niomon secretd dev re-executes
+	// it), so its dev measurement, PCR0, is this file's SHA-384.
+	exe, _ := os.Executable()
+	m, err := devattest.Measure(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcr0 := "0=" + hex.EncodeToString(m)
+	wrongPCR0 := "0=" + strings.Repeat("00", 48)
+	swapDocument := func(path string, body map[string]any) {
+		if path == "/v1/attestation" {
+			doc, _ := base64.StdEncoding.DecodeString(body["document"].(string))
+			doc[len(doc)-1] ^= 1 // the signature's last byte
+			body["document"] = base64.StdEncoding.EncodeToString(doc)
+		}
+	}
 	tests := []struct {
 		name    string
 		server  string
@@ -99,6 +118,11 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		{"a server that names another receipt key", lyingServer(t, d.url, swapReceiptKey), key, nil, "pins"},
 		{"another receipt key against --receipt-key, without a pin", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "fresh.json"), []string{"--receipt-key", realKey}, "not the one given with --receipt-key"},
 		{"the honest server with the right --receipt-key", d.url, key, []string{"--receipt-key", realKey}, ""},
+		{"attested: the enclave's document binds the key, no pin yet", d.url, filepath.Join(dir, "attested.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, ""},
+		{"attested: another receipt key than the enclave's", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "attested2.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, "attests to"},
+		{"attested: a document that does not verify", lyingServer(t, d.url, swapDocument), filepath.Join(dir, "attested3.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, "refusing the server's cluster"},
+		{"attested: another enclave image", d.url, filepath.Join(dir, "attested4.json"), []string{"--allow-dev-enclave", "--pcr", wrongPCR0}, "refusing the server's cluster"},
+		{"attested: a dev enclave without --allow-dev-enclave", d.url, filepath.Join(dir, "attested5.json"), []string{"--pcr", pcr0}, "refusing the server's cluster"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +138,9 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("addresses: %v\n%s", err, errOut)
+				}
+				if pin, _ := os.ReadFile(tc.key + ".cluster"); !bytes.Contains(pin, []byte(realKey)) {
+					t.Fatalf("the pin beside %s: %s; want the cluster's receipt key", tc.key, pin)
 				}
 				got := decodeJSON[wallet](t, out)
 				if eth := got.addr(t, "ethereum").Address; eth != honestEth {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -115,6 +116,15 @@ func (c *Client) signedIn(s *Session) {
 func (c *Client) Config(ctx context.Context) (*Config, error) {
 	var out Config
 	return &out, c.Do(ctx, "GET", "/v1/config", nil, &out)
+}
+
+// Attestation fetches a fresh attestation document of the cluster's
+// enclave for nonce (16 to 64 bytes). Check it with
+// secretd.VerifyAttestation.
+func (c *Client) Attestation(ctx context.Context, nonce []byte) ([]byte, error) {
+	var out Attestation
+	err := c.Do(ctx, "GET", "/v1/attestation?nonce="+base64.RawURLEncoding.EncodeToString(nonce), nil, &out)
+	return out.Document, err
 }
 
 // EmailStart sends a sign-in code and link to email.

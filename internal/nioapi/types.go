@@ -138,6 +138,12 @@ type Address struct {
 	Signature []byte `json:"signature"`
 }
 
+// Attestation is GET /v1/attestation's answer: the enclave's attestation
+// document (COSE_Sign1) for the nonce asked for.
+type Attestation struct {
+	Document []byte `json:"document"`
+}
+
 // Account is one of the default addresses: the chain's name in the API,
 // and what secretd is asked for (an address kind, a path, a bech32 hrp).
 type Account struct {

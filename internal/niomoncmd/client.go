@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,7 +27,8 @@ import (
 
 const clientUsage = `niomon client: the command-line client of a niomon server.
 
-Usage: niomon client [--server URL] [--key FILE] [--receipt-key B64] [--json] COMMAND ...
+Usage: niomon client [--server URL] [--key FILE] [--json]
+                     [--receipt-key B64 | --pcr N=HEX ... | --allow-dev-enclave] COMMAND ...
 
 Sign-in:
   apikey new                    make a P-256 API key file at --key
@@ -54,8 +58,11 @@ Defaults: --server $NIOMON_SERVER or http://127.0.0.1:8080;
           --key $NIOMON_KEY or ~/.config/niomon/key.json (its session is kept at FILE.session).
 
 The cluster's receipt key checks wallet receipts, import keys and every address shown.
---receipt-key (or $NIOMON_RECEIPT_KEY) pins it; without it the key the server names is
-pinned on first use in FILE.cluster, and a different one later is refused.
+--receipt-key (or $NIOMON_RECEIPT_KEY) gives it. --pcr N=HEX (repeatable; or $NIOMON_PCRS,
+e.g. 0=…,1=…,2=…) takes it from the enclave's attestation document instead, which must carry
+those measurements (AWS Nitro; --allow-dev-enclave accepts a dev enclave). Otherwise the key
+the server names is trusted on first use. Either way it is pinned in FILE.cluster, and a
+different one later is refused.
 `
 
 // cli is one client invocation.
@@ -70,6 +77,29 @@ type cli struct {
 	cfg     *nioapi.Config
 	// receiptKey is --receipt-key: the cluster's receipt key, base64.
 	receiptKey string
+	// pcrs and allowDev (--pcr, --allow-dev-enclave) make the client take
+	// the receipt key from the enclave's attestation document.
+	pcrs     pcrFlags
+	allowDev bool
+}
+
+// pcrFlags is --pcr N=HEX, repeatable: a measurement the enclave must
+// attest to.
+type pcrFlags map[int][]byte
+
+func (p pcrFlags) String() string { return fmt.Sprint(len(p), " PCRs") }
+
+func (p pcrFlags) Set(v string) error {
+	for _, one := range strings.Split(v, ",") {
+		n, h, ok := strings.Cut(strings.TrimSpace(one), "=")
+		i, err := strconv.Atoi(n)
+		b, herr := hex.DecodeString(h)
+		if !ok || err != nil || i < 0 || i > 31 || herr != nil || len(b) != 48 {
+			return fmt.Errorf("want N=HEX: a PCR index 0..31 and its 48-byte value in hex, got %q", one)
+		}
+		p[i] = b
+	}
+	return nil
 }
 
 func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -80,6 +110,14 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&c.keyPath, "key", envOr("NIOMON_KEY", defaultKeyPath()), "key file")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 	fs.StringVar(&c.receiptKey, "receipt-key", os.Getenv("NIOMON_RECEIPT_KEY"), "the cluster's receipt key (base64) to trust")
+	c.pcrs = pcrFlags{}
+	if v := os.Getenv("NIOMON_PCRS"); v != "" {
+		if err := c.pcrs.Set(v); err != nil {
+			return fmt.Errorf("NIOMON_PCRS: %w", err)
+		}
+	}
+	fs.Var(c.pcrs, "pcr", "a measurement N=HEX the enclave must attest to (repeatable)")
+	fs.BoolVar(&c.allowDev, "allow-dev-enclave", os.Getenv("NIOMON_ALLOW_DEV_ENCLAVE") == "1", "accept a dev enclave's attestation (its root key is public)")
 	if err := parseFlags(fs, hoistGlobalFlags(args)); err != nil {
 		return err
 	}
@@ -142,9 +180,9 @@ func hoistGlobalFlags(args []string) []string {
 			continue
 		}
 		switch name {
-		case "json":
+		case "json", "allow-dev-enclave":
 			global = append(global, args[i])
-		case "server", "key", "receipt-key":
+		case "server", "key", "receipt-key", "pcr":
 			global = append(global, args[i])
 			if !hasValue && i+1 < len(args) {
 				i++
@@ -212,7 +250,7 @@ func (c *cli) config(ctx context.Context) (*nioapi.Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.pinReceiptKey(cfg.ReceiptKey); err != nil {
+		if err := c.pinReceiptKey(ctx, cfg); err != nil {
 			return nil, err
 		}
 		c.cfg = cfg
@@ -228,14 +266,35 @@ type clusterFile struct {
 
 func (c *cli) clusterPath() string { return c.keyPath + ".cluster" }
 
-// pinReceiptKey accepts rk, the receipt key the server names, only if it
-// is the one given with --receipt-key or, without that flag, the one
-// pinned at FILE.cluster. The first time, it pins rk there (trust on
-// first use) and says so.
-func (c *cli) pinReceiptKey(rk []byte) error {
+// pinReceiptKey accepts the receipt key the server names only if it is
+// the one given with --receipt-key, or the one the enclave's attestation
+// binds (with --pcr or --allow-dev-enclave), and the one pinned at
+// FILE.cluster. Without a pin it pins the key there, saying whether it
+// was attested or is trusted on first use.
+func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 	b64 := base64.StdEncoding.EncodeToString
+	rk := cfg.ReceiptKey
 	if len(rk) != ed25519.PublicKeySize {
 		return errors.New("the server names no valid cluster receipt key")
+	}
+	attested := false
+	if c.receiptKey == "" && (len(c.pcrs) > 0 || c.allowDev) {
+		nonce := make([]byte, 32)
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		doc, err := c.api.Attestation(ctx, nonce)
+		if err != nil {
+			return fmt.Errorf("the enclave's attestation: %w", err)
+		}
+		got, err := secretd.VerifyAttestation(&secretd.AttestationPolicy{PCRs: c.pcrs, AllowDev: c.allowDev}, doc, nonce, cfg.ClusterIdentity)
+		if err != nil {
+			return fmt.Errorf("refusing the server's cluster: %w", err)
+		}
+		if !bytes.Equal(got, rk) {
+			return fmt.Errorf("the server names the receipt key %s, but the enclave attests to %s: refusing to trust it", b64(rk), b64(got))
+		}
+		attested = true
 	}
 	if c.receiptKey != "" {
 		want, err := base64.StdEncoding.DecodeString(c.receiptKey)
@@ -271,7 +330,11 @@ func (c *cli) pinReceiptKey(rk []byte) error {
 		if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stderr, "Trusting the cluster receipt key %s (first use; pinned in %s).\n", b64(rk), path)
+		how := "first use"
+		if attested {
+			how = "attested by the enclave"
+		}
+		fmt.Fprintf(c.stderr, "Trusting the cluster receipt key %s (%s; pinned in %s).\n", b64(rk), how, path)
 		return nil
 	default:
 		return err

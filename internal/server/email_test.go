@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -382,6 +383,11 @@ func TestPerIPLimits_StopOneClientAcrossManyAccounts(t *testing.T) {
 				}
 				// Past the limit even the right code is refused.
 				_, err = c.EmailVerify(ctx, st.FlowID, code, true)
+				return err
+			}, nil},
+		{"attestations_per_ip: a fourth attestation document is refused", "attestations_per_ip",
+			func(t *testing.T, e *env, i int) error {
+				_, err := e.client().Attestation(context.Background(), bytes.Repeat([]byte{byte(i)}, 32))
 				return err
 			}, nil},
 		{"signups_per_ip: a fourth API-key sign-up is refused", "signups_per_ip",

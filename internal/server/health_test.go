@@ -1,11 +1,16 @@
 package server_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"testing"
 
 	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/internal/testcluster"
+	"github.com/niomon/niomon/secretd"
 )
 
 func TestHealth_ReadyzNamesTheDependencyThatIsDown(t *testing.T) {
@@ -37,6 +42,45 @@ func TestHealth_ReadyzNamesTheDependencyThatIsDown(t *testing.T) {
 			var live server.Health
 			if status != http.StatusOK || json.Unmarshal(body, &live) != nil || live != (server.Health{Status: "ok"}) {
 				t.Fatalf("/healthz: got %d %s, want 200 and status ok", status, body)
+			}
+		})
+	}
+}
+
+func TestAttestation_RelaysAFreshDocumentTheDeviceCanCheck(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	c := e.client()
+	cfg, err := c.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := bytes.Repeat([]byte{7}, 32)
+	doc, err := c.Attestation(ctx, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := &secretd.AttestationPolicy{AllowDev: true, PCRs: map[int][]byte{0: testcluster.Measurement(t)}}
+	rk, err := secretd.VerifyAttestation(policy, doc, nonce, cfg.ClusterIdentity)
+	if err != nil || !bytes.Equal(rk, cfg.ReceiptKey) {
+		t.Fatalf("the document: receipt key %x, %v; want the configured key %x", rk, err, cfg.ReceiptKey)
+	}
+	if _, err := secretd.VerifyAttestation(policy, doc, bytes.Repeat([]byte{8}, 32), cfg.ClusterIdentity); err == nil {
+		t.Fatal("the document verified for another nonce")
+	}
+	bad := []struct {
+		name, query string
+	}{
+		{"no nonce", ""},
+		{"a short nonce", "?nonce=" + base64.RawURLEncoding.EncodeToString(make([]byte, 15))},
+		{"a long nonce", "?nonce=" + base64.RawURLEncoding.EncodeToString(make([]byte, 65))},
+		{"padded base64", "?nonce=" + base64.URLEncoding.EncodeToString(make([]byte, 32))},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := e.raw(e.httpClient(), "GET", "/v1/attestation"+tc.query, "", nil)
+			if status != http.StatusBadRequest || apiError(t, body).Error.Code != server.CodeInvalidRequest {
+				t.Fatalf("got %d %s, want 400 invalid_request", status, body)
 			}
 		})
 	}

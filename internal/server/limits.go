@@ -24,6 +24,9 @@ var defaultLimits = []authdb.Limit{
 	// starting many flows does not multiply the guesses.
 	{Name: "attempts_per_email", Window: 15 * time.Minute, Max: 10},
 	{Name: "attempts_per_email_day", Window: 24 * time.Hour, Max: 30},
+	// Attestation documents asked for from one IP address (each is
+	// signed by the enclave's hardware).
+	{Name: "attestations_per_ip", Window: 15 * time.Minute, Max: 60},
 	// API-key and passkey sign-ups from one IP address.
 	{Name: "signups_per_ip", Window: time.Hour, Max: 30},
 }

@@ -157,6 +157,7 @@ type route struct {
 func routeTable() []route {
 	return []route{
 		{"GET", "/v1/config", public, true, (*Server).getConfig},
+		{"GET", "/v1/attestation", public, true, (*Server).getAttestation},
 
 		{"POST", "/v1/auth/email/start", public, true, (*Server).emailStart},
 		{"POST", "/v1/auth/email/verify", public, true, (*Server).emailVerify},

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -358,6 +359,27 @@ func (s *Server) importKey(w http.ResponseWriter, r *http.Request, a *auth) erro
 }
 
 // getConfig is what a client needs before it signs anything.
+// getAttestation relays a fresh attestation document of the enclave, for
+// the nonce the device chose (base64url, 16 to 64 bytes). The document
+// binds the cluster identity and receipt key to the enclave's
+// measurements; the device checks it (secretd.VerifyAttestation), so the
+// server relaying it need not be trusted.
+func (s *Server) getAttestation(w http.ResponseWriter, r *http.Request, _ *auth) error {
+	nonce, err := base64.RawURLEncoding.DecodeString(r.URL.Query().Get("nonce"))
+	if err != nil || len(nonce) < 16 || len(nonce) > 64 {
+		return badRequest("want ?nonce= with 16 to 64 random bytes in base64url (no padding)")
+	}
+	if err := s.allow(r.Context(), "attestations_per_ip", s.clientIP(r)); err != nil {
+		return err
+	}
+	doc, err := s.sd.Attest(r.Context(), nonce)
+	if err != nil {
+		return relayError(err)
+	}
+	writeJSON(w, http.StatusOK, nioapi.Attestation{Document: doc})
+	return nil
+}
+
 func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, _ *auth) error {
 	names := make([]string, 0, len(s.oidc))
 	for _, p := range s.cfg.OIDC {
