@@ -99,6 +99,17 @@ func TestDev_ANewUserSignsUpByEmailSeesAddressesAndSignsVerifiably(t *testing.T)
 	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the device key file: %v %v, want mode 0600", fi, err)
 	}
+	// niomon dev prints the enclave's measurement; with it the client
+	// takes the receipt key that checks the addresses from the enclave's
+	// own attestation.
+	enclave := strings.Fields(d.p.waitFor("enclave:"))
+	if len(enclave) < 3 || len(enclave[2]) != 96 {
+		t.Fatalf("the enclave line: %q, want dev, PCR0 and 48 bytes in hex", enclave)
+	}
+	attested := decodeJSON[wallet](t, d.cli(t, nil, key, "--allow-dev-enclave", "--pcr", "0="+enclave[2], "--json", "addresses"))
+	if attested.addr(t, "ethereum").Address != eth.Address {
+		t.Fatalf("attested addresses: %+v, want the same wallet", attested.Addresses)
+	}
 
 	verifyEth := func(msg string) {
 		t.Helper()

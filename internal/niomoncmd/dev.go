@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/niomon/niomon/internal/attest/devattest"
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/childproc"
 	"github.com/niomon/niomon/internal/devmail"
@@ -92,8 +93,18 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// The dev enclave is this very executable ("niomon secretd dev"
+	// re-executes it), so its dev measurement, PCR0, is known here.
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	pcr0, err := devattest.Measure(exe)
+	if err != nil {
+		return err
+	}
 	client, err := secretd.Dial(ctx, sd.addr, secretd.Options{Identity: sd.identity, Key: key,
-		Attestation: &secretd.AttestationPolicy{AllowDev: true}})
+		Attestation: &secretd.AttestationPolicy{AllowDev: true, PCRs: map[int][]byte{0: pcr0}}})
 	if err != nil {
 		return fmt.Errorf("connecting to secretd: %w", err)
 	}
@@ -118,6 +129,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "  open:     %s/\n", publicURL)
 	fmt.Fprintf(stdout, "  mailbox:  %s/dev/mailbox/\n", publicURL)
 	fmt.Fprintf(stdout, "  sign in:  go run ./cmd/niomon client --server %s email login you@example.com\n", publicURL)
+	fmt.Fprintf(stdout, "  enclave:  dev, PCR0 %x (add --allow-dev-enclave --pcr 0=%x to check its attestation)\n", pcr0, pcr0)
 	fmt.Fprintf(stdout, "  Ctrl-C stops everything.\n")
 	return serveUntilDone(ctx, log, srv, ln, sd.done)
 }
