@@ -90,6 +90,51 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		}
 	}
 	realKey := base64.StdEncoding.EncodeToString(pinned.ReceiptKey)
+	// Another user's wallet, with its genuine statements and receipt, as
+	// an operator could make for itself with an API-key sign-up.
+	operatorKey := filepath.Join(dir, "operator.json")
+	d.cli(t, nil, operatorKey, "apikey", "new")
+	d.cli(t, nil, operatorKey, "signup")
+	var otherSession struct {
+		Token string `json:"token"`
+	}
+	if b, err := os.ReadFile(operatorKey + ".session"); err != nil || json.Unmarshal(b, &otherSession) != nil || otherSession.Token == "" {
+		t.Fatalf("the other user's session: %v", err)
+	}
+	otherAnswer := func(path string) map[string]any {
+		req, _ := http.NewRequest("GET", d.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+otherSession.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s as the other user: %d %v", path, resp.StatusCode, err)
+		}
+		return m
+	}
+	otherWallet, otherPolicy := otherAnswer("/v1/wallet"), otherAnswer("/v1/wallet/policy")
+	replaceWith := func(src map[string]any, dst map[string]any) {
+		clear(dst)
+		for k, v := range src {
+			dst[k] = v
+		}
+	}
+	showOtherWallet := func(path string, body map[string]any) {
+		if path == "/v1/wallet" {
+			replaceWith(otherWallet, body)
+		}
+	}
+	showOtherWalletAndPolicy := func(path string, body map[string]any) {
+		switch path {
+		case "/v1/wallet":
+			replaceWith(otherWallet, body)
+		case "/v1/wallet/policy":
+			replaceWith(otherPolicy, body)
+		}
+	}
 	// The enclave runs this test binary (niomon secretd dev re-executes
 	// it), so its dev measurement, PCR0, is this file's SHA-384.
 	exe, _ := os.Executable()
@@ -116,6 +161,8 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		{"the honest server", d.url, key, nil, ""},
 		{"a server that swaps the ethereum address", lyingServer(t, d.url, swapAddress), key, nil, "not the one the cluster signed"},
 		{"a server that names another receipt key", lyingServer(t, d.url, swapReceiptKey), key, nil, "pins"},
+		{"a server that shows another wallet with its genuine statements", lyingServer(t, d.url, showOtherWallet), key, nil, "not your wallet"},
+		{"a server that shows another wallet and that wallet's receipt", lyingServer(t, d.url, showOtherWalletAndPolicy), key, nil, "not your wallet"},
 		{"another receipt key against --receipt-key, without a pin", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "fresh.json"), []string{"--receipt-key", realKey}, "not the one given with --receipt-key"},
 		{"the honest server with the right --receipt-key", d.url, key, []string{"--receipt-key", realKey}, ""},
 		{"attested: the enclave's document binds the key, no pin yet", d.url, filepath.Join(dir, "attested.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, ""},

@@ -525,10 +525,10 @@ func (c *cli) createWallet(ctx context.Context, userID string, key *secretd.P256
 	if err != nil {
 		return err
 	}
-	return c.postNewWallet(ctx, "/v1/wallet", req, key)
+	return c.postNewWallet(ctx, "/v1/wallet", userID, req, key)
 }
 
-func (c *cli) postNewWallet(ctx context.Context, path string, req []byte, key *secretd.P256Key) error {
+func (c *cli) postNewWallet(ctx context.Context, path, oid string, req []byte, key *secretd.P256Key) error {
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return err
@@ -545,19 +545,27 @@ func (c *cli) postNewWallet(ctx context.Context, path string, req []byte, key *s
 	if err != nil {
 		return fmt.Errorf("the wallet's receipt does not verify with the cluster's receipt key: %w", err)
 	}
+	if rc.OID != oid || out.Wallet.OID != oid {
+		return fmt.Errorf("WARNING: asked for wallet %s, but the receipt names %s and the server shows %s", oid, rc.OID, out.Wallet.OID)
+	}
 	if extra := rc.Unexpected([]policy.Credential{key.Credential()}); len(extra) > 0 {
 		return fmt.Errorf("WARNING: the wallet's policy holds %d credential(s) you did not enrol", len(extra))
 	}
 	return c.printWallet(ctx, &out.Wallet)
 }
 
-// printWallet prints the wallet's addresses, each checked first against
-// the cluster's signed statement: the server relays and caches them, and
-// must not be able to show another address as the user's.
+// printWallet prints the wallet's addresses after two checks, because
+// the server relays and caches them and must not be able to show other
+// addresses as the user's: the wallet is one whose policy holds this
+// machine's key (the enclave's signed receipt says so), and each address
+// is the one the cluster signed for that wallet.
 func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
 	if w.Ready {
 		cfg, err := c.config(ctx)
 		if err != nil {
+			return err
+		}
+		if err := c.confirmWallet(ctx, cfg, w.OID); err != nil {
 			return err
 		}
 		for _, a := range w.Addresses {
@@ -577,6 +585,29 @@ func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
 		}
 		tw.Flush()
 	})
+}
+
+// confirmWallet checks that wallet oid is this machine's: the enclave's
+// receipt of its current policy names oid and lists the key at --key.
+// Without a key here it can only say so.
+func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string) error {
+	key, _, err := loadKey(c.keyPath)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "Note: no key of your wallet at %s, so this machine cannot confirm that wallet %s is yours.\n", c.keyPath, oid)
+		return nil
+	}
+	var r nioapi.Receipt
+	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
+		return err
+	}
+	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	if err != nil {
+		return fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
+	}
+	if rc.OID != oid || !rc.Holds(key.Credential()) {
+		return fmt.Errorf("WARNING: the server shows wallet %s, but the cluster's receipt for %s does not list this machine's key (%s): it is not your wallet; do not use its addresses", oid, rc.OID, c.keyPath)
+	}
+	return nil
 }
 
 func (c *cli) walletCreate(ctx context.Context, args []string) error {
@@ -641,7 +672,7 @@ func (c *cli) walletImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return c.postNewWallet(ctx, "/v1/wallet/import", req, key)
+	return c.postNewWallet(ctx, "/v1/wallet/import", uid, req, key)
 }
 
 func (c *cli) addresses(ctx context.Context) error {

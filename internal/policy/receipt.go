@@ -56,6 +56,17 @@ func VerifyReceipt(pub ed25519.PublicKey, s *SignedReceipt) (*Receipt, error) {
 	return &r, nil
 }
 
+// Holds reports whether r lists c (the same id and public key): whether
+// the wallet is one that c can act for.
+func (r *Receipt) Holds(c Credential) bool {
+	for _, have := range r.Credentials {
+		if bytes.Equal(have.ID, c.ID) && bytes.Equal(have.PublicKey, c.PublicKey) {
+			return true
+		}
+	}
+	return false
+}
+
 // Unexpected returns the credentials of r that are not in enrolled, the
 // same in id, key and rights: what the device must warn about.
 func (r *Receipt) Unexpected(enrolled []Credential) []Credential {
