@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,7 +170,9 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		{"attested: another receipt key than the enclave's", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "attested2.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, "attests to"},
 		{"attested: a document that does not verify", lyingServer(t, d.url, swapDocument), filepath.Join(dir, "attested3.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, "refusing the server's cluster"},
 		{"attested: another enclave image", d.url, filepath.Join(dir, "attested4.json"), []string{"--allow-dev-enclave", "--pcr", wrongPCR0}, "refusing the server's cluster"},
-		{"attested: a dev enclave without --allow-dev-enclave", d.url, filepath.Join(dir, "attested5.json"), []string{"--pcr", pcr0}, "refusing the server's cluster"},
+		{"attested: a dev enclave without --allow-dev-enclave", d.url, filepath.Join(dir, "attested5.json"), []string{"--pcr", pcr0, "--pcr", "1=" + strings.Repeat("00", 48), "--pcr", "2=" + strings.Repeat("00", 48)}, "refusing the server's cluster"},
+		{"attested: a Nitro enclave needs PCR0 to PCR2", d.url, filepath.Join(dir, "attested6.json"), []string{"--pcr", pcr0}, "PCR1 is missing"},
+		{"attested: a dev enclave needs its PCR0", d.url, filepath.Join(dir, "attested7.json"), []string{"--allow-dev-enclave"}, "give the dev enclave's PCR0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,6 +191,9 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 				}
 				if pin, _ := os.ReadFile(tc.key + ".cluster"); !bytes.Contains(pin, []byte(realKey)) {
 					t.Fatalf("the pin beside %s: %s; want the cluster's receipt key", tc.key, pin)
+				}
+				if slices.Contains(tc.extra, "--allow-dev-enclave") && !strings.Contains(errOut, "no stronger than first use") {
+					t.Fatalf("pinning from a dev enclave's document: stderr %q, want it to say that is no stronger than first use", errOut)
 				}
 				got := decodeJSON[wallet](t, out)
 				if eth := got.addr(t, "ethereum").Address; eth != honestEth {

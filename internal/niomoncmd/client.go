@@ -277,8 +277,21 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 	if len(rk) != ed25519.PublicKeySize {
 		return errors.New("the server names no valid cluster receipt key")
 	}
-	attested := false
+	how := "first use"
 	if c.receiptKey == "" && (len(c.pcrs) > 0 || c.allowDev) {
+		// A Nitro enclave is pinned by its image, kernel and application
+		// (PCR0..2). A dev enclave's root key is public, so anyone can
+		// make its documents: checking one catches mistakes, not a lying
+		// server.
+		if !c.allowDev {
+			for _, i := range []int{0, 1, 2} {
+				if _, ok := c.pcrs[i]; !ok {
+					return fmt.Errorf("--pcr: give PCR0, PCR1 and PCR2 of the enclave image (PCR%d is missing)", i)
+				}
+			}
+		} else if len(c.pcrs) == 0 {
+			return errors.New("--allow-dev-enclave: give the dev enclave's PCR0 too (niomon dev prints it)")
+		}
 		nonce := make([]byte, 32)
 		if _, err := rand.Read(nonce); err != nil {
 			return err
@@ -294,7 +307,10 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 		if !bytes.Equal(got, rk) {
 			return fmt.Errorf("the server names the receipt key %s, but the enclave attests to %s: refusing to trust it", b64(rk), b64(got))
 		}
-		attested = true
+		how = "attested by the enclave"
+		if c.allowDev {
+			how = "attested by a dev enclave, whose root key is public: no stronger than first use"
+		}
 	}
 	if c.receiptKey != "" {
 		want, err := base64.StdEncoding.DecodeString(c.receiptKey)
@@ -329,10 +345,6 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 		}
 		if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
 			return err
-		}
-		how := "first use"
-		if attested {
-			how = "attested by the enclave"
 		}
 		fmt.Fprintf(c.stderr, "Trusting the cluster receipt key %s (%s; pinned in %s).\n", b64(rk), how, path)
 		return nil
