@@ -80,6 +80,9 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 	var limited *LimitedError
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		limited = nil
+		// The wait covers every limit the next hit would pass, not only
+		// those passed now: a retry must clear them all.
+		var wait time.Duration
 		for _, h := range hits {
 			bucket, w := h.Limit.Name+":"+h.Key, h.Limit.Window
 			cur, err := d.hit(ctx, tx, bucket, w, now)
@@ -93,14 +96,15 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 			start := now.UTC().Truncate(w)
 			f := float64(now.Sub(start)) / float64(w) // how far into the current window
 			estimate := float64(cur) + float64(prev)*(1-f)
-			if estimate <= float64(h.Limit.Max) {
-				continue
+			if estimate+1 > float64(h.Limit.Max) {
+				wait = max(wait, retryAfter(cur, prev, h.Limit.Max, f, w))
 			}
-			wait := retryAfter(cur, prev, h.Limit.Max, f, w)
-			if limited == nil {
+			if estimate > float64(h.Limit.Max) && limited == nil {
 				limited = &LimitedError{Limit: h.Limit.Name, estimate: estimate, max: h.Limit.Max, window: w}
 			}
-			limited.RetryAfter = max(limited.RetryAfter, wait)
+		}
+		if limited != nil {
+			limited.RetryAfter = wait
 		}
 		return nil
 	})

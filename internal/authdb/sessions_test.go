@@ -197,6 +197,29 @@ func testSlidingWindow(t *testing.T, st storage) {
 	}
 }
 
+// RetryAfter of a refusal covers every limit of the call: also one that
+// is not passed yet but would be by the retry.
+func testRetryAfterCoversEveryLimit(t *testing.T, st storage) {
+	d := st.open(t)
+	short := Limit{Name: "short", Window: time.Minute, Max: 2}
+	long := Limit{Name: "long", Window: time.Hour, Max: 3}
+	hits := []LimitHit{{short, "k"}, {long, "k"}}
+	for i := range 2 {
+		wantErr(t, fmt.Sprintf("AllowAll %d", i+1), d.AllowAll(ctx, hits, t0.Add(time.Duration(i)*time.Second)), nil)
+	}
+	refusedAt := t0.Add(2 * time.Second)
+	le, ok := errors.AsType[*LimitedError](d.AllowAll(ctx, hits, refusedAt))
+	if !ok || le.Limit != "short" {
+		t.Fatalf("the third hit: got %v, want the short limit passed", le)
+	}
+	// The short limit alone would allow a retry within two minutes; the
+	// long one, now full, not for over an hour.
+	if le.RetryAfter < time.Hour {
+		t.Fatalf("RetryAfter %v: want the long limit's wait (over an hour)", le.RetryAfter)
+	}
+	wantErr(t, "AllowAll at RetryAfter", d.AllowAll(ctx, hits, refusedAt.Add(le.RetryAfter)), nil)
+}
+
 func testAllowAll(t *testing.T, st storage) {
 	d := st.open(t)
 	small := Limit{Name: "small", Window: time.Hour, Max: 2}
