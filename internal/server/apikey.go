@@ -88,7 +88,7 @@ func (s *Server) apiKeySignup(w http.ResponseWriter, r *http.Request, _ *auth) e
 		return err
 	}
 	ctx, now := r.Context(), s.now()
-	if err := s.allow(ctx, "signups_per_ip", s.clientIP(r)); err != nil {
+	if err := s.allow(ctx, "signups_per_ip", s.limitIP(r)); err != nil {
 		return err
 	}
 	if err := s.checkChallenge(r, pk, &in); err != nil {
@@ -187,7 +187,7 @@ func (s *Server) apiKeyLogin(w http.ResponseWriter, r *http.Request, _ *auth) er
 // apiKeyFailed counts a failed API-key sign-in against the caller's IP
 // (a signature cannot be guessed; the limit bounds the work) and refuses.
 func (s *Server) apiKeyFailed(r *http.Request) error {
-	if err := s.allow(r.Context(), "verify_per_ip", s.clientIP(r)); err != nil {
+	if err := s.allow(r.Context(), "verify_per_ip", s.limitIP(r)); err != nil {
 		return err
 	}
 	return errAPIKey

@@ -51,7 +51,7 @@ func (s *Server) emailStart(w http.ResponseWriter, r *http.Request, _ *auth) err
 		return err
 	}
 	ctx, now := r.Context(), s.now()
-	if err := s.allowAll(ctx, "challenges_per_ip", s.clientIP(r), "challenges_per_email", s.emailBucket(email)); err != nil {
+	if err := s.allowAll(ctx, "challenges_per_ip", s.limitIP(r), "challenges_per_email", s.emailBucket(email)); err != nil {
 		return err
 	}
 	code, link := newCode(), newToken()
@@ -89,7 +89,7 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 	ctx, now := r.Context(), s.now()
 	ch, err := s.db.GetChallenge(ctx, in.FlowID)
 	if errors.Is(err, authdb.ErrNotFound) || errors.Is(err, authdb.ErrInvalid) {
-		if err := s.allow(ctx, "verify_per_ip", s.clientIP(r)); err != nil {
+		if err := s.allow(ctx, "verify_per_ip", s.limitIP(r)); err != nil {
 			return err
 		}
 		return errBadCode
@@ -99,7 +99,7 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 	}
 	// Counted before the attempt, so concurrent attempts cannot pass the
 	// limits together.
-	if err := s.allowAll(ctx, "verify_per_ip", s.clientIP(r), "attempts_per_email", s.emailBucket(ch.Email), "attempts_per_email_day", s.emailBucket(ch.Email)); err != nil {
+	if err := s.allowAll(ctx, "verify_per_ip", s.limitIP(r), "attempts_per_email", s.emailBucket(ch.Email), "attempts_per_email_day", s.emailBucket(ch.Email)); err != nil {
 		return err
 	}
 	ch, err = s.db.AttemptCode(ctx, in.FlowID, authdb.Digest(s.tokens.Digest(purposeCode, in.Code)), now)
@@ -142,7 +142,7 @@ func (s *Server) spendLink(r *http.Request, token string) (string, error) {
 		return "", errBadLink
 	}
 	ctx := r.Context()
-	if err := s.allow(ctx, "verify_per_ip", s.clientIP(r)); err != nil {
+	if err := s.allow(ctx, "verify_per_ip", s.limitIP(r)); err != nil {
 		return "", err
 	}
 	ch, err := s.db.ConsumeLink(ctx, authdb.Digest(s.tokens.Digest(purposeLink, token)), s.now())

@@ -36,7 +36,7 @@ func TestErrors_HaveOneShapeAndEchoTheRequestID(t *testing.T) {
 		{"a wrong method on a path with two", "PUT", "/v1/auth/oidc/google/callback", "", nil, http.StatusMethodNotAllowed, server.CodeMethod},
 		{"an unknown OIDC provider", "GET", "/v1/auth/oidc/nobody/start", "", nil, http.StatusNotFound, server.CodeNotFound},
 	}
-	wantAllow := map[string]string{"/v1/config": "GET", "/v1/sessions/ab/revoke": "POST", "/v1/auth/oidc/google/callback": "GET, POST"}
+	wantAllow := map[string]string{"/v1/config": "GET, HEAD", "/v1/sessions/ab/revoke": "POST", "/v1/auth/oidc/google/callback": "GET, HEAD, POST"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			status, h, body := e.raw(hc, tc.method, tc.path, tc.body, tc.header)

@@ -10,6 +10,18 @@ import (
 // probeTimeout bounds each dependency check of /readyz.
 const probeTimeout = 2 * time.Second
 
+// readyFor is how long a /readyz answer is reused: the endpoint needs no
+// session, and each fresh answer costs a query and a secretd round trip.
+const readyFor = time.Second
+
+// readiness is the last /readyz answer.
+type readiness struct {
+	mu     sync.Mutex
+	at     time.Time
+	status int
+	h      Health
+}
+
 // Health is the answer of /healthz and /readyz: the overall status and,
 // for /readyz, each dependency's ("ok" or "unreachable"). Reasons go to
 // the log, not to the answer.
@@ -28,7 +40,19 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *auth) error 
 // readyz answers 200 when the database and secretd both answer within
 // probeTimeout, and 503 otherwise (readiness: take this server out of a
 // load balancer while it cannot sign anyone in or relay a signature).
+// An answer is reused for readyFor; callers meanwhile wait for it.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *auth) error {
+	s.ready.mu.Lock()
+	defer s.ready.mu.Unlock()
+	if now := time.Now(); now.Sub(s.ready.at) >= readyFor {
+		s.ready.status, s.ready.h = s.checkReady(r)
+		s.ready.at = time.Now()
+	}
+	writeJSON(w, s.ready.status, s.ready.h)
+	return nil
+}
+
+func (s *Server) checkReady(r *http.Request) (int, Health) {
 	checks := []struct {
 		name  string
 		out   *string
@@ -40,7 +64,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *auth) error {
 	var wg sync.WaitGroup
 	for _, c := range checks {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), probeTimeout) // a caller that leaves must not cache a failure
 			defer cancel()
 			*c.out = "ok"
 			if err := c.check(ctx); err != nil {
@@ -55,6 +79,5 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *auth) error {
 	if h.Database != "ok" || h.Secretd != "ok" {
 		h.Status, status = "unready", http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, h)
-	return nil
+	return status, h
 }

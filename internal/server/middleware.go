@@ -170,9 +170,28 @@ func (s *Server) clientIP(r *http.Request) string {
 	return peer.String()
 }
 
+// limitIP is the key of the client's per-IP limits: its address, or for
+// IPv6 its /64, since one subscriber usually holds a whole /64 and could
+// otherwise take a fresh address for every attempt.
+func (s *Server) limitIP(r *http.Request) string {
+	ip := s.clientIP(r)
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 // parseHop parses an address as proxies write it: 192.0.2.1, 2001:db8::1,
-// or either with a port ([2001:db8::1]:443).
+// [2001:db8::1], or with a port ([2001:db8::1]:443).
 func parseHop(s string) (netip.Addr, bool) {
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap().WithZone(""), true
 	}
@@ -201,6 +220,13 @@ func parseProxies(list []string) ([]netip.Prefix, error) {
 			continue
 		}
 		if p, err := netip.ParsePrefix(v); err == nil {
+			// Peers are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			if p.Bits() == 0 {
+				return nil, &SettingError{"trusted_proxies", fmt.Sprintf("%q trusts every client to name its own address; list your proxies' addresses", v)}
+			}
 			out = append(out, p.Masked())
 			continue
 		}

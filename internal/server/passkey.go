@@ -126,7 +126,7 @@ func coseToSPKI(cose []byte) ([]byte, error) {
 // passkeySignupBegin starts making an account whose first credential is a
 // new discoverable passkey.
 func (s *Server) passkeySignupBegin(w http.ResponseWriter, r *http.Request, _ *auth) error {
-	if err := s.allow(r.Context(), "signups_per_ip", s.clientIP(r)); err != nil {
+	if err := s.allow(r.Context(), "signups_per_ip", s.limitIP(r)); err != nil {
 		return err
 	}
 	handle := make([]byte, 32)
@@ -245,7 +245,7 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, _ *a
 		return badRequest("credential: not a WebAuthn assertion")
 	}
 	ctx := r.Context()
-	if err := s.allow(ctx, "verify_per_ip", s.clientIP(r)); err != nil {
+	if err := s.allow(ctx, "verify_per_ip", s.limitIP(r)); err != nil {
 		return err
 	}
 	var owner authdb.User

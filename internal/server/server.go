@@ -67,6 +67,7 @@ type Server struct {
 	sealKeys flowKeys
 	limits   limits
 	proxies  []netip.Prefix // Config.TrustedProxies
+	ready    readiness      // the last /readyz answer
 }
 
 // New checks opts, reads the cluster's public keys from secretd, and
@@ -226,6 +227,9 @@ func (s *Server) routes() http.Handler {
 			})
 		}
 		allowed[rt.Path] = append(allowed[rt.Path], rt.Method)
+		if rt.Method == http.MethodGet {
+			allowed[rt.Path] = append(allowed[rt.Path], http.MethodHead) // the mux serves HEAD as GET
+		}
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if h, pattern := byPath.Handler(r); pattern != "" {

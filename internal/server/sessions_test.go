@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -355,6 +356,8 @@ func TestClientAddress_ForwardedForIsBelievedOnlyFromTrustedProxies(t *testing.T
 		{"a chain of trusted proxies: the first untrusted hop from the right", []string{"127.0.0.0/8", "10.0.0.0/8"}, []string{"198.51.100.1, 203.0.113.7, 10.1.2.3"}, "203.0.113.7"},
 		{"entries a client forged on the left are not believed", []string{"127.0.0.1"}, []string{"10.9.9.9, 198.51.100.1", "203.0.113.7"}, "203.0.113.7"},
 		{"IPv6 with a port", []string{"127.0.0.1"}, []string{"[2001:db8::1]:443"}, "2001:db8::1"},
+		{"IPv6 in brackets", []string{"127.0.0.1"}, []string{"[2001:db8::2]"}, "2001:db8::2"},
+		{"a trusted prefix written IPv4-mapped", []string{"127.0.0.1", "::ffff:10.0.0.0/104"}, []string{"203.0.113.7, 10.1.2.3"}, "203.0.113.7"},
 		{"every hop trusted: the left-most", []string{"127.0.0.1", "10.0.0.0/8"}, []string{"10.0.0.1, 10.0.0.2"}, "10.0.0.1"},
 		{"a malformed entry ends the walk at the last trusted hop", []string{"127.0.0.1", "10.0.0.0/8"}, []string{"203.0.113.7, not-an-ip, 10.0.0.5"}, "10.0.0.5"},
 	}
@@ -388,4 +391,32 @@ func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Add("X-Forwarded-For", v)
 	}
 	return f.rt.RoundTrip(r)
+}
+
+func TestClientAddress_IPv6ClientsShareTheirSlash64sLimits(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *server.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.RateLimits = map[string]int{"challenges_per_ip": 2}
+	}})
+	tests := []struct {
+		name   string
+		client string
+		want   string // "" for allowed
+	}{
+		{"the first address of a /64", "2001:db8:0:1::1", ""},
+		{"another address of the same /64", "2001:db8:0:1::2", ""},
+		{"a third address of the same /64, past the limit", "2001:db8:0:1:ffff::3", server.CodeRateLimited},
+		{"an address of the next /64", "2001:db8:0:2::1", ""},
+		{"an IPv4 client", "203.0.113.9", ""},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := e.httpClient()
+			hc.Transport = forwardedFor{hc.Transport, []string{tc.client}}
+			_, err := nioapi.NewClient(e.url, hc).EmailStart(context.Background(), fmt.Sprintf("v6-%d@example.com", i))
+			if got := errCode(err); got != tc.want || (tc.want == "" && err != nil) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
 }

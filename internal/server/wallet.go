@@ -369,7 +369,7 @@ func (s *Server) getAttestation(w http.ResponseWriter, r *http.Request, _ *auth)
 	if err != nil || len(nonce) < 16 || len(nonce) > 64 {
 		return badRequest("want ?nonce= with 16 to 64 random bytes in base64url (no padding)")
 	}
-	if err := s.allow(r.Context(), "attestations_per_ip", s.clientIP(r)); err != nil {
+	if err := s.allow(r.Context(), "attestations_per_ip", s.limitIP(r)); err != nil {
 		return err
 	}
 	doc, err := s.sd.Attest(r.Context(), nonce)
