@@ -340,10 +340,9 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, append(out, '\n'), 0o600); err != nil {
+		if err := writeNew(path, append(out, '\n')); errors.Is(err, os.ErrExist) {
+			return c.pinReceiptKeyAgain(ctx, cfg) // another client pinned first: compare with its pin
+		} else if err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stderr, "Trusting the cluster receipt key %s (%s; pinned in %s).\n", b64(rk), how, path)
@@ -620,6 +619,41 @@ func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string)
 		return fmt.Errorf("WARNING: the server shows wallet %s, but the cluster's receipt for %s does not list this machine's key (%s): it is not your wallet; do not use its addresses", oid, rc.OID, c.keyPath)
 	}
 	return nil
+}
+
+// pinReceiptKeyAgain compares with a pin another client wrote meanwhile.
+func (c *cli) pinReceiptKeyAgain(ctx context.Context, cfg *nioapi.Config) error {
+	if _, err := os.Stat(c.clusterPath()); err != nil {
+		return err
+	}
+	return c.pinReceiptKey(ctx, cfg)
+}
+
+// writeNew writes b to a new file at path (mode 0600), whole or not at
+// all: it is written beside it and linked into place, which fails with
+// os.ErrExist if path exists.
+func writeNew(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Link(tmp, path)
 }
 
 func (c *cli) walletCreate(ctx context.Context, args []string) error {

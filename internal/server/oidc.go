@@ -133,10 +133,11 @@ func (p *oidcProvider) discover(hc *http.Client) (*oidc.Provider, *oidc.IDTokenV
 }
 
 // oauth is the OAuth client for one request. With a signed client secret
-// it signs a fresh one (only the code exchange sends it).
+// and now set (the code exchange, which alone sends the secret) it signs a
+// fresh one.
 func (p *oidcProvider) oauth(prov *oidc.Provider, now time.Time) (*oauth2.Config, error) {
 	secret := p.secret
-	if p.signer != nil {
+	if p.signer != nil && !now.IsZero() {
 		var err error
 		if secret, err = p.signer.secret(now); err != nil {
 			return nil, fmt.Errorf("server: signing %s's client secret: %w", p.name, err)
@@ -204,7 +205,7 @@ func (s *Server) oidcRedirect(w http.ResponseWriter, p *oidcProvider, linkUser s
 	if p.formPost {
 		opts = append(opts, oauth2.SetAuthURLParam("response_mode", "form_post"))
 	}
-	oc, err := p.oauth(prov, s.now())
+	oc, err := p.oauth(prov, time.Time{}) // no secret in the redirect
 	if err != nil {
 		return "", err
 	}

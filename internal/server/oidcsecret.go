@@ -57,13 +57,17 @@ func newSecretSigner(setting string, c SignedClientSecret, clientID, audience st
 	return &secretSigner{teamID: c.TeamID, clientID: clientID, audience: audience, signer: sig}, nil
 }
 
+// secretSkew backdates iat, so that a provider whose clock is behind
+// ours does not see a secret issued in its future.
+const secretSkew = time.Minute
+
 // secret makes a client secret valid from now for signedSecretTTL.
 func (s *secretSigner) secret(now time.Time) (string, error) {
 	return jwt.Signed(s.signer).Claims(jwt.Claims{
 		Issuer:   s.teamID,
 		Subject:  s.clientID,
 		Audience: jwt.Audience{s.audience},
-		IssuedAt: jwt.NewNumericDate(now),
+		IssuedAt: jwt.NewNumericDate(now.Add(-secretSkew)),
 		Expiry:   jwt.NewNumericDate(now.Add(signedSecretTTL)),
 	}).Serialize()
 }
