@@ -44,6 +44,8 @@ Wallet:
                                 it is encrypted to the enclave here, on this machine
   addresses                     the wallet's addresses per chain
   export                        show the mnemonic here (decrypted on this machine)
+  key rotate                    replace the key at --key with a new one in the wallet's policy
+                                (a device session key gets a new full lifetime)
 
 Signing (every request is stamped here with --key; the server only relays):
   sign digest HEX [--scheme secp256k1|btc_ecdsa|p256] [--path P]
@@ -130,7 +132,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	c.api = nioapi.NewClient(c.server, nil)
 	cmd, rest := rest[0], rest[1:]
 	sub := ""
-	if len(rest) > 0 && (cmd == "apikey" || cmd == "email" || cmd == "wallet" || cmd == "sign") {
+	if len(rest) > 0 && (cmd == "apikey" || cmd == "email" || cmd == "wallet" || cmd == "sign" || cmd == "key") {
 		sub, rest = rest[0], rest[1:]
 	}
 	switch cmd {
@@ -162,6 +164,8 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return c.addresses(ctx)
 	case "export ":
 		return c.export(ctx)
+	case "key rotate":
+		return c.keyRotate(ctx, rest)
 	}
 	if cmd == "sign" {
 		return c.sign(ctx, sub, rest)
@@ -654,6 +658,92 @@ func writeNew(path string, b []byte) error {
 		return err
 	}
 	return os.Link(tmp, path)
+}
+
+// keyRotate replaces this machine's key in the wallet's policy: a policy
+// change stamped by the current key adds a new key of the same kind and
+// rights (a session key with a new full lifetime) and removes the current
+// one. The new key is written beside the old (FILE.new) first and moved
+// into place only after the enclave's receipt shows the change.
+func (c *cli) keyRotate(ctx context.Context, args []string) error {
+	if _, err := c.sub("key rotate", args, nil); err != nil {
+		return err
+	}
+	old, kf, err := loadKey(c.keyPath)
+	if err != nil {
+		return err
+	}
+	uid, err := c.signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return err
+	}
+	var r nioapi.Receipt
+	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
+		return err
+	}
+	cur, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	if err != nil {
+		return fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
+	}
+	if cur.OID != uid || !cur.Holds(old.Credential()) {
+		return fmt.Errorf("the wallet's policy does not list the key at %s: it cannot be rotated from here", c.keyPath)
+	}
+	var expires time.Time
+	if kf.Kind == policy.KindSessionKey {
+		expires = time.Now().Add(time.Duration(cfg.SessionKeyTTL)*time.Second - time.Minute)
+	}
+	newPath := c.keyPath + ".new"
+	fresh, err := makeKey(newPath, c.server, kf.Kind, expires)
+	if err != nil {
+		return fmt.Errorf("%w (a rotation that was cut short leaves %s: if the wallet lists that key, move it to %s)", err, newPath, c.keyPath)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.Remove(newPath)
+		}
+	}()
+	req, err := nioapi.NewRequest(cfg, policy.MethodUpdatePolicy, uid, policy.UpdatePolicyParams{Version: cur.Version,
+		Change: policy.Change{Add: []policy.Credential{fresh.Credential()}, Remove: [][]byte{old.Credential().ID}}})
+	if err != nil {
+		return err
+	}
+	st, err := nioapi.StampWith(old, req)
+	if err != nil {
+		return err
+	}
+	var out nioapi.Receipt
+	if err := c.api.Post(ctx, "/v1/wallet/policy", st, &out); err != nil {
+		return err
+	}
+	// From here the wallet lists the new key only: keep FILE.new whatever
+	// happens, so that the key is never lost.
+	done = true
+	next, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: out.Receipt, Signature: out.Signature})
+	if err != nil {
+		return fmt.Errorf("the new policy receipt does not verify (the new key is at %s): %w", newPath, err)
+	}
+	var want []policy.Credential
+	for _, cr := range cur.Credentials {
+		if !bytes.Equal(cr.ID, old.Credential().ID) {
+			want = append(want, cr)
+		}
+	}
+	want = append(want, fresh.Credential())
+	if next.OID != uid || !next.Holds(fresh.Credential()) || next.Holds(old.Credential()) || len(next.Unexpected(want)) > 0 {
+		return fmt.Errorf("WARNING: the wallet's new policy is not the one asked for; the new key is at %s", newPath)
+	}
+	if err := os.Rename(newPath, c.keyPath); err != nil {
+		return fmt.Errorf("the wallet now lists the key at %s, but moving it to %s failed: %w", newPath, c.keyPath, err)
+	}
+	id := fmt.Sprintf("%x", fresh.Credential().ID)
+	return c.print(map[string]any{"key_file": c.keyPath, "key_id": id, "expires_at": fresh.Credential().ExpiresAt}, func(w io.Writer) {
+		fmt.Fprintf(w, "Rotated: the wallet now lists key %s (kept at %s) instead of the old one.\n", id, c.keyPath)
+	})
 }
 
 func (c *cli) walletCreate(ctx context.Context, args []string) error {

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts"
+)
+
+// key rotate replaces this machine's key in the wallet's policy: the new
+// key signs for the same wallet, the old one no longer does, and a device
+// session key gets a new full lifetime.
+func TestClient_KeyRotateReplacesTheKeyInTheWalletPolicy(t *testing.T) {
+	dir := t.TempDir()
+	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil)
+	tests := []struct {
+		name     string
+		setUp    func(key string) wallet
+		wantKind string
+	}{
+		{"a device session key from an email sign-up", func(key string) wallet {
+			return decodeJSON[wallet](t, emailLogin(t, d, key, "rotate@example.com", 1))
+		}, "session_key"},
+		{"an API key", func(key string) wallet {
+			d.cli(t, nil, key, "apikey", "new")
+			return decodeJSON[wallet](t, d.cli(t, nil, key, "signup", "--json"))
+		}, "api_key"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := filepath.Join(dir, tc.wantKind+".json")
+			w := tc.setUp(key)
+			eth := w.addr(t, "ethereum").Address
+			before := readKeyFile(t, key)
+			// A copy of the old key, signed in, as a thief who took it
+			// before the rotation would hold it.
+			stolen := filepath.Join(dir, "stolen"+string(rune('0'+i))+".json")
+			for _, ext := range []string{"", ".session", ".cluster"} {
+				b, err := os.ReadFile(key + ext)
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(stolen+ext, b, 0o600)
+			}
+			time.Sleep(1100 * time.Millisecond) // a later expiry, in whole seconds
+			out := decodeJSON[map[string]any](t, d.cli(t, nil, key, "--json", "key", "rotate"))
+			after := readKeyFile(t, key)
+			if after.Kind != tc.wantKind || string(after.PKCS8) == string(before.PKCS8) {
+				t.Fatalf("the key file after rotating: kind %s, same key %t; want a new %s", after.Kind, string(after.PKCS8) == string(before.PKCS8), tc.wantKind)
+			}
+			if tc.wantKind == "session_key" && after.ExpiresAt <= before.ExpiresAt {
+				t.Fatalf("the new session key expires at %d, the old at %d: want later", after.ExpiresAt, before.ExpiresAt)
+			}
+			if _, err := os.Stat(key + ".new"); !os.IsNotExist(err) {
+				t.Fatalf("%s.new is left behind: %v", key, err)
+			}
+			if out["key_file"] != key {
+				t.Fatalf("rotate answered %v", out)
+			}
+			s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", "after rotation"))
+			if got := recoverEth(t, accounts.TextHash([]byte("after rotation")), s.Signature); got != eth {
+				t.Fatalf("the new key signs for %s, want the wallet's %s", got, eth)
+			}
+			_, errOut, err := d.cliResult(nil, stolen, "--json", "sign", "message", "with the old key")
+			if err == nil || !strings.Contains(errOut, "stamp_refused") {
+				t.Fatalf("the old key after rotating: err %v, stderr %q; want stamp_refused", err, errOut)
+			}
+		})
+	}
+}
+
+func readKeyFile(t *testing.T, path string) (kf struct {
+	Kind      string `json:"kind"`
+	ExpiresAt int64  `json:"expires_at"`
+	PKCS8     []byte `json:"pkcs8"`
+}) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &kf) != nil {
+		t.Fatalf("key file %s: %v", path, err)
+	}
+	return kf
+}
