@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -18,8 +21,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/niomon/niomon/internal/attest/devattest"
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/secretd"
 )
 
 // lyingServer is a proxy in front of a real niomon that rewrites its
@@ -64,6 +71,9 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 	d.cli(t, nil, key, "apikey", "new")
 	w := decodeJSON[wallet](t, d.cli(t, nil, key, "signup", "--json"))
 	honestEth := w.addr(t, "ethereum").Address
+	if kf := readKeyFile(t, key); kf.Wallet != w.OID {
+		t.Fatalf("the key file after sign-up is bound to wallet %q, want %s", kf.Wallet, w.OID)
+	}
 	pin, err := os.ReadFile(key + ".cluster")
 	if err != nil {
 		t.Fatalf("no receipt key pinned on first use: %v", err)
@@ -116,6 +126,10 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		}
 		return m
 	}
+	// The operator also adds the user's public key (the server has seen
+	// it) to its own wallet: a policy change needs no consent of the key
+	// added, so that wallet's genuine receipt now lists the user's key.
+	addToOperatorWallet(t, d.url, otherSession.Token, operatorKey, key)
 	otherWallet, otherPolicy := otherAnswer("/v1/wallet"), otherAnswer("/v1/wallet/policy")
 	replaceWith := func(src map[string]any, dst map[string]any) {
 		clear(dst)
@@ -163,7 +177,7 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		{"a server that swaps the ethereum address", lyingServer(t, d.url, swapAddress), key, nil, "not the one the cluster signed"},
 		{"a server that names another receipt key", lyingServer(t, d.url, swapReceiptKey), key, nil, "pins"},
 		{"a server that shows another wallet with its genuine statements", lyingServer(t, d.url, showOtherWallet), key, nil, "not your wallet"},
-		{"a server that shows another wallet and that wallet's receipt", lyingServer(t, d.url, showOtherWalletAndPolicy), key, nil, "not your wallet"},
+		{"a server that shows another wallet, whose receipt lists the user's key too", lyingServer(t, d.url, showOtherWalletAndPolicy), key, nil, "belongs to wallet"},
 		{"another receipt key against --receipt-key, without a pin", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "fresh.json"), []string{"--receipt-key", realKey}, "not the one given with --receipt-key"},
 		{"the honest server with the right --receipt-key", d.url, key, []string{"--receipt-key", realKey}, ""},
 		{"attested: the enclave's document binds the key, no pin yet", d.url, filepath.Join(dir, "attested.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, ""},
@@ -206,4 +220,52 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addToOperatorWallet adds the public key in userKey to the wallet of the
+// operator's session, stamped by the operator's own key.
+func addToOperatorWallet(t *testing.T, server, token, operatorKey, userKey string) {
+	t.Helper()
+	ctx := context.Background()
+	c := nioapi.NewClient(server, nil)
+	c.SetToken(token)
+	cfg, err := c.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r nioapi.Receipt
+	if err := c.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	if err != nil {
+		t.Fatal(err)
+	}
+	operator := p256FromFile(t, operatorKey, policy.RightSign, policy.RightExport, policy.RightPolicy)
+	user := p256FromFile(t, userKey, policy.RightSign)
+	req, err := nioapi.NewRequest(cfg, policy.MethodUpdatePolicy, cur.OID, policy.UpdatePolicyParams{Version: cur.Version, Change: policy.Change{Add: []policy.Credential{user.Credential()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nioapi.StampWith(operator, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Post(ctx, "/v1/wallet/policy", st, &nioapi.Receipt{}); err != nil {
+		t.Fatalf("adding the user's key to the operator's wallet: %v", err)
+	}
+}
+
+func p256FromFile(t *testing.T, path string, rights ...string) *secretd.P256Key {
+	t.Helper()
+	kf := readKeyFile(t, path)
+	k, err := x509.ParsePKCS8PrivateKey(kf.PKCS8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := secretd.P256KeyFrom(k.(*ecdsa.PrivateKey), kf.Kind, time.Time{}, rights...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

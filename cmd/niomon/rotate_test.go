@@ -2,6 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +74,13 @@ func TestClient_KeyRotateReplacesTheKeyInTheWalletPolicy(t *testing.T) {
 			if err == nil || !strings.Contains(errOut, "stamp_refused") {
 				t.Fatalf("the old key after rotating: err %v, stderr %q; want stamp_refused", err, errOut)
 			}
+			if tc.wantKind == "api_key" {
+				// The old API key no longer signs in either.
+				os.Remove(stolen + ".session")
+				if _, errOut, err := d.cliResult(nil, stolen, "session"); err == nil || !strings.Contains(errOut, "unauthorized") {
+					t.Fatalf("signing in with the old API key: err %v, stderr %q; want unauthorized", err, errOut)
+				}
+			}
 		})
 	}
 }
@@ -77,6 +89,7 @@ func readKeyFile(t *testing.T, path string) (kf struct {
 	Kind      string `json:"kind"`
 	ExpiresAt int64  `json:"expires_at"`
 	PKCS8     []byte `json:"pkcs8"`
+	Wallet    string `json:"wallet"`
 }) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -84,4 +97,62 @@ func readKeyFile(t *testing.T, path string) (kf struct {
 		t.Fatalf("key file %s: %v", path, err)
 	}
 	return kf
+}
+
+// A rotation whose answer is lost is finished or undone by what the
+// wallet then lists: the key is never lost.
+func TestClient_KeyRotateSurvivesALostAnswer(t *testing.T) {
+	dir := t.TempDir()
+	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil)
+	upstream, _ := url.Parse(d.url)
+	rp := httputil.NewSingleHostReverseProxy(upstream)
+	proxy := func(forward bool) string {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == "POST" && r.URL.Path == "/v1/wallet/policy" {
+				if forward { // applied, but the answer is lost
+					rp.ServeHTTP(httptest.NewRecorder(), r)
+				}
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			rp.ServeHTTP(w, r)
+		}))
+		t.Cleanup(ts.Close)
+		return ts.URL
+	}
+	tests := []struct {
+		name        string
+		forward     bool
+		wantErr     bool
+		wantRotated bool
+	}{
+		{"the change was applied: the rotation is finished", true, false, true},
+		{"the change never arrived: the new key is dropped, the old one kept", false, true, false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := filepath.Join(dir, fmt.Sprintf("k%d.json", i))
+			d.cli(t, nil, key, "apikey", "new")
+			w := decodeJSON[wallet](t, d.cli(t, nil, key, "signup", "--json"))
+			before := readKeyFile(t, key)
+			via := &devStack{url: proxy(tc.forward)}
+			// The session is kept per server URL: sign in through the proxy.
+			_, errOut, err := via.cliResult(nil, key, "key", "rotate")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("key rotate: %v, stderr %q; want an error: %t", err, errOut, tc.wantErr)
+			}
+			after := readKeyFile(t, key)
+			if rotated := string(after.PKCS8) != string(before.PKCS8); rotated != tc.wantRotated {
+				t.Fatalf("the key file was replaced: %t, want %t", rotated, tc.wantRotated)
+			}
+			if _, err := os.Stat(key + ".new"); !os.IsNotExist(err) {
+				t.Fatalf("%s.new is left behind: %v", key, err)
+			}
+			// Whatever happened, the key at --key signs for the wallet.
+			s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", "still mine"))
+			if got := recoverEth(t, accounts.TextHash([]byte("still mine")), s.Signature); got != w.addr(t, "ethereum").Address {
+				t.Fatalf("the key signs for %s, want the wallet's %s", got, w.addr(t, "ethereum").Address)
+			}
+		})
+	}
 }

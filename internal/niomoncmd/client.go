@@ -282,7 +282,10 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 		return errors.New("the server names no valid cluster receipt key")
 	}
 	how := "first use"
-	if c.receiptKey == "" && (len(c.pcrs) > 0 || c.allowDev) {
+	if c.receiptKey != "" && (len(c.pcrs) > 0 || c.allowDev) {
+		return errors.New("give --receipt-key, or --pcr (with --allow-dev-enclave for a dev cluster), not both")
+	}
+	if len(c.pcrs) > 0 || c.allowDev {
 		// A Nitro enclave is pinned by its image, kernel and application
 		// (PCR0..2). A dev enclave's root key is public, so anyone can
 		// make its documents: checking one catches mistakes, not a lying
@@ -324,7 +327,7 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 		if !bytes.Equal(want, rk) {
 			return fmt.Errorf("the server names the cluster receipt key %s, not the one given with --receipt-key: refusing to trust its receipts and addresses", b64(rk))
 		}
-		return nil
+		how = "given with --receipt-key"
 	}
 	path := c.clusterPath()
 	b, err := os.ReadFile(path)
@@ -519,8 +522,11 @@ func (c *cli) emailLogin(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		ttl := time.Duration(cfg.SessionKeyTTL)*time.Second - time.Minute
-		if key, err = makeKey(c.keyPath, c.server, policy.KindSessionKey, time.Now().Add(ttl)); err != nil {
+		expires, err := sessionKeyExpiry(cfg.SessionKeyTTL)
+		if err != nil {
+			return err
+		}
+		if key, err = makeKey(c.keyPath, c.server, policy.KindSessionKey, expires); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -566,6 +572,11 @@ func (c *cli) postNewWallet(ctx context.Context, path, oid string, req []byte, k
 	if extra := rc.Unexpected([]policy.Credential{key.Credential()}); len(extra) > 0 {
 		return fmt.Errorf("WARNING: the wallet's policy holds %d credential(s) you did not enrol", len(extra))
 	}
+	// The key now belongs to this wallet, and the client will show and
+	// stamp for no other.
+	if err := bindWallet(c.keyPath, oid); err != nil {
+		return err
+	}
 	return c.printWallet(ctx, &out.Wallet)
 }
 
@@ -606,10 +617,15 @@ func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
 // receipt of its current policy names oid and lists the key at --key.
 // Without a key here it can only say so.
 func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string) error {
-	key, _, err := loadKey(c.keyPath)
+	key, kf, err := loadKey(c.keyPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "Note: no key of your wallet at %s, so this machine cannot confirm that wallet %s is yours.\n", c.keyPath, oid)
 		return nil
+	}
+	// A key is bound to the wallet it was enrolled in. The policy receipt
+	// alone cannot tell: anyone may add a public key to their own wallet.
+	if kf.Wallet != "" && kf.Wallet != oid {
+		return fmt.Errorf("WARNING: the server shows wallet %s, but the key at %s belongs to wallet %s: it is not your wallet; do not use its addresses", oid, c.keyPath, kf.Wallet)
 	}
 	var r nioapi.Receipt
 	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
@@ -621,6 +637,9 @@ func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string)
 	}
 	if rc.OID != oid || !rc.Holds(key.Credential()) {
 		return fmt.Errorf("WARNING: the server shows wallet %s, but the cluster's receipt for %s does not list this machine's key (%s): it is not your wallet; do not use its addresses", oid, rc.OID, c.keyPath)
+	}
+	if kf.Wallet == "" { // a key file from before wallets were recorded: bound on first use
+		return bindWallet(c.keyPath, oid)
 	}
 	return nil
 }
@@ -657,7 +676,23 @@ func writeNew(path string, b []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Link(tmp, path)
+	err = os.Link(tmp, path)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return err
+	}
+	// No hard links here (some file systems): create it exclusively.
+	g, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = g.Write(b)
+	if err == nil {
+		err = g.Sync()
+	}
+	if cerr := g.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // keyRotate replaces this machine's key in the wallet's policy: a policy
@@ -689,15 +724,17 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
 	}
-	if cur.OID != uid || !cur.Holds(old.Credential()) {
-		return fmt.Errorf("the wallet's policy does not list the key at %s: it cannot be rotated from here", c.keyPath)
+	if (kf.Wallet != "" && kf.Wallet != uid) || cur.OID != uid || !cur.Holds(old.Credential()) {
+		return fmt.Errorf("the key at %s is not enrolled in wallet %s: it cannot be rotated from here", c.keyPath, uid)
 	}
 	var expires time.Time
 	if kf.Kind == policy.KindSessionKey {
-		expires = time.Now().Add(time.Duration(cfg.SessionKeyTTL)*time.Second - time.Minute)
+		if expires, err = sessionKeyExpiry(cfg.SessionKeyTTL); err != nil {
+			return err
+		}
 	}
 	newPath := c.keyPath + ".new"
-	fresh, err := makeKey(newPath, c.server, kf.Kind, expires)
+	fresh, err := makeWalletKey(newPath, c.server, uid, kf.Kind, expires)
 	if err != nil {
 		return fmt.Errorf("%w (a rotation that was cut short leaves %s: if the wallet lists that key, move it to %s)", err, newPath, c.keyPath)
 	}
@@ -707,6 +744,19 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 			os.Remove(newPath)
 		}
 	}()
+	// An API key also signs in to the server: the new one is registered
+	// for that first (with proof of possession), the old one revoked last.
+	isAPIKey := kf.Kind == policy.KindAPIKey
+	if isAPIKey {
+		if _, err := c.api.AddAPIKey(ctx, fresh); err != nil {
+			return fmt.Errorf("registering the new key for sign-in: %w", err)
+		}
+		defer func() {
+			if !done {
+				c.revokeSignIn(ctx, fresh)
+			}
+		}()
+	}
 	req, err := nioapi.NewRequest(cfg, policy.MethodUpdatePolicy, uid, policy.UpdatePolicyParams{Version: cur.Version,
 		Change: policy.Change{Add: []policy.Credential{fresh.Credential()}, Remove: [][]byte{old.Credential().ID}}})
 	if err != nil {
@@ -716,13 +766,13 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// From the moment the request leaves, the enclave may apply it: keep
+	// FILE.new unless the wallet is known to list the old key still.
+	done = true
 	var out nioapi.Receipt
 	if err := c.api.Post(ctx, "/v1/wallet/policy", st, &out); err != nil {
-		return err
+		return c.afterFailedRotation(ctx, cfg, kf.Kind, old, fresh, newPath, err)
 	}
-	// From here the wallet lists the new key only: keep FILE.new whatever
-	// happens, so that the key is never lost.
-	done = true
 	next, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: out.Receipt, Signature: out.Signature})
 	if err != nil {
 		return fmt.Errorf("the new policy receipt does not verify (the new key is at %s): %w", newPath, err)
@@ -737,8 +787,56 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	if next.OID != uid || !next.Holds(fresh.Credential()) || next.Holds(old.Credential()) || len(next.Unexpected(want)) > 0 {
 		return fmt.Errorf("WARNING: the wallet's new policy is not the one asked for; the new key is at %s", newPath)
 	}
+	return c.finishRotation(ctx, kf.Kind, old, fresh, newPath)
+}
+
+// revokeSignIn withdraws an API key's sign-in at the server (its place
+// in the wallet policy is separate). A failure is reported, not fatal.
+func (c *cli) revokeSignIn(ctx context.Context, k *secretd.P256Key) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := c.api.Do(rctx, "POST", "/v1/devices/revoke", nioapi.RevokeDevice{Kind: policy.KindAPIKey, ID: k.Credential().ID}, &nioapi.Revoked{}); err != nil {
+		fmt.Fprintf(c.stderr, "Note: API key %x can still sign in to the server (not use the wallet): revoking that failed: %v\n", k.Credential().ID, err)
+	}
+}
+
+// afterFailedRotation finds out, after a rotation request failed, which
+// key the wallet lists now: the request may have been applied before the
+// answer was lost. It finishes the rotation, or removes the unused new key,
+// or, when it cannot tell, keeps both files and says so.
+func (c *cli) afterFailedRotation(ctx context.Context, cfg *nioapi.Config, kind string, old, fresh *secretd.P256Key, newPath string, sendErr error) error {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var r nioapi.Receipt
+	if err := c.api.Do(qctx, "GET", "/v1/wallet/policy", nil, &r); err == nil {
+		if rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature}); err == nil {
+			switch {
+			case rc.Holds(fresh.Credential()) && !rc.Holds(old.Credential()):
+				return c.finishRotation(ctx, kind, old, fresh, newPath)
+			case rc.Holds(old.Credential()) && !rc.Holds(fresh.Credential()):
+				os.Remove(newPath)
+				if kind == policy.KindAPIKey {
+					c.revokeSignIn(ctx, fresh)
+				}
+				return fmt.Errorf("the rotation failed and the wallet still lists the key at %s: %w", c.keyPath, sendErr)
+			}
+		}
+	}
+	return fmt.Errorf("the rotation request failed (%w), and whether the wallet now lists the new key is unknown: "+
+		"both keys are kept, the old at %s and the new at %s; run key rotate again once the server answers, or use the one that signs", sendErr, c.keyPath, newPath)
+}
+
+// finishRotation moves the new key over the old one and, for an API key,
+// withdraws the old key's sign-in.
+func (c *cli) finishRotation(ctx context.Context, kind string, old, fresh *secretd.P256Key, newPath string) error {
 	if err := os.Rename(newPath, c.keyPath); err != nil {
 		return fmt.Errorf("the wallet now lists the key at %s, but moving it to %s failed: %w", newPath, c.keyPath, err)
+	}
+	if err := syncDir(filepath.Dir(c.keyPath)); err != nil {
+		return err
+	}
+	if kind == policy.KindAPIKey {
+		c.revokeSignIn(ctx, old)
 	}
 	id := fmt.Sprintf("%x", fresh.Credential().ID)
 	return c.print(map[string]any{"key_file": c.keyPath, "key_id": id, "expires_at": fresh.Credential().ExpiresAt}, func(w io.Writer) {

@@ -25,6 +25,30 @@ type keyFile struct {
 	PKCS8     []byte `json:"pkcs8"`                // the P-256 private key
 	// Server is the niomon server the key is used with.
 	Server string `json:"server,omitempty"`
+	// Wallet is the wallet (oid) the key was enrolled in: the client
+	// shows no other wallet's addresses and stamps for no other wallet.
+	// Set when the client creates, imports or rotates into a wallet, or
+	// on first use for an older key file.
+	Wallet string `json:"wallet,omitempty"`
+}
+
+// minSessionKeyTTL is the shortest device session key lifetime the client
+// accepts from a server; sessionKeyMargin is taken off the server's
+// limit, so that a request stamped a little later, or by a clock a
+// little ahead, still fits it.
+const (
+	minSessionKeyTTL = time.Hour
+	sessionKeyMargin = policy.Window + time.Minute
+)
+
+// sessionKeyExpiry is when a new device session key expires, given the
+// server's limit in seconds.
+func sessionKeyExpiry(ttlSeconds int) (time.Time, error) {
+	ttl := time.Duration(ttlSeconds) * time.Second
+	if ttl < minSessionKeyTTL {
+		return time.Time{}, fmt.Errorf("the server allows device keys a lifetime of only %v; refusing to make one that expires so soon", ttl)
+	}
+	return time.Now().Add(ttl - sessionKeyMargin), nil
 }
 
 // clientRights are what the client's key may do in the wallet policy.
@@ -33,6 +57,11 @@ var clientRights = []string{policy.RightSign, policy.RightExport, policy.RightPo
 // makeKey makes a new key of kind and saves it at path (which must not
 // exist).
 func makeKey(path, server, kind string, expires time.Time) (*secretd.P256Key, error) {
+	return makeWalletKey(path, server, "", kind, expires)
+}
+
+// makeWalletKey is makeKey for a key bound to wallet.
+func makeWalletKey(path, server, wallet, kind string, expires time.Time) (*secretd.P256Key, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -41,19 +70,20 @@ func makeKey(path, server, kind string, expires time.Time) (*secretd.P256Key, er
 	if err != nil {
 		return nil, err
 	}
-	if err := saveKey(path, server, priv, k.Credential()); err != nil {
+	if err := saveKey(path, server, wallet, priv, k.Credential()); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
-// saveKey writes k's private key to path, which must not exist.
-func saveKey(path, server string, priv *ecdsa.PrivateKey, cred policy.Credential) error {
+// saveKey writes k's private key to path, which must not exist, and
+// flushes it to disk.
+func saveKey(path, server, wallet string, priv *ecdsa.PrivateKey, cred policy.Credential) error {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(keyFile{Kind: cred.Kind, ExpiresAt: cred.ExpiresAt, PKCS8: der, Server: server}, "", "  ")
+	b, err := json.MarshalIndent(keyFile{Kind: cred.Kind, ExpiresAt: cred.ExpiresAt, PKCS8: der, Server: server, Wallet: wallet}, "", "  ")
 	clear(der)
 	if err != nil {
 		return err
@@ -70,10 +100,76 @@ func saveKey(path, server string, priv *ecdsa.PrivateKey, cred policy.Credential
 	}
 	_, err = f.Write(append(b, '\n'))
 	clear(b)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
 	return err
+}
+
+// syncDir flushes a directory, so that a file created or renamed in it
+// survives a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// bindWallet records in the key file at path that its key belongs to
+// wallet oid. A key bound to another wallet is an error. The file is
+// rewritten whole (written beside it, then renamed over it).
+func bindWallet(path, oid string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	defer clear(b)
+	var kf keyFile
+	if err := json.Unmarshal(b, &kf); err != nil {
+		return fmt.Errorf("%s: not a niomon key file", path)
+	}
+	defer clear(kf.PKCS8)
+	switch kf.Wallet {
+	case oid:
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("the key at %s belongs to wallet %s, not %s", path, kf.Wallet, oid)
+	}
+	kf.Wallet = oid
+	out, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return err
+	}
+	defer clear(out)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // gone after the rename
+	_, err = f.Write(append(out, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // loadKey reads a key file.
