@@ -66,8 +66,9 @@ type LimitHit struct {
 
 // AllowAll counts every hit, in one transaction (one commit for several
 // limits), and returns nil if each is within its limit, or a
-// *LimitedError that names the first limit passed and carries the longest
-// wait of those passed. Every hit is counted, passed or not.
+// *LimitedError that names the first limit passed. Its RetryAfter is the
+// longest wait of every limit the next hit would pass, passed now or not.
+// Every hit is counted, passed or not.
 func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error {
 	for _, h := range hits {
 		if err := checkToken("limit name", h.Limit.Name, 1, 64, "_"); err != nil {

@@ -52,6 +52,7 @@ func TestConfig_NamesTheWrongOrMissingSetting(t *testing.T) {
 		{"trusted proxies as prefixes and addresses", goodConfig, []string{"NIOMON_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.10,2001:db8::/32"}, ""},
 		{"a trusted proxy that is a name, not an address", goodConfig, []string{"NIOMON_TRUSTED_PROXIES=10.0.0.0/8,proxy.internal"}, "trusted_proxies"},
 		{"a trusted proxy prefix that is everyone", goodConfig, []string{"NIOMON_TRUSTED_PROXIES=0.0.0.0/0"}, "trusted_proxies"},
+		{"a short IPv4-mapped trusted prefix", goodConfig, []string{"NIOMON_TRUSTED_PROXIES=::ffff:0:0/80"}, "trusted_proxies"},
 		{"a rate limit that does not exist", strings.Replace(goodConfig, `"public_url"`, `"rate_limits": {"logins_per_minute": 5}, "public_url"`, 1), nil, "rate_limits.logins_per_minute"},
 	}
 	for _, tc := range tests {

@@ -221,7 +221,10 @@ func parseProxies(list []string) ([]netip.Prefix, error) {
 		}
 		if p, err := netip.ParsePrefix(v); err == nil {
 			// Peers are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
-			if p.Addr().Is4In6() && p.Bits() >= 96 {
+			if p.Addr().Is4In6() {
+				if p.Bits() < 96 {
+					return nil, &SettingError{"trusted_proxies", fmt.Sprintf("%q: an IPv4-mapped prefix needs at least 96 bits; write the IPv4 prefix", v)}
+				}
 				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 			}
 			if p.Bits() == 0 {
