@@ -321,9 +321,30 @@ func (k *ExportKey) Open(oid string, request, enc, ciphertext []byte) (string, e
 // UpdatePolicy changes the policy of a wallet at version (Receipt.Version)
 // with a stamp by a credential holding the policy right. enrolled is the
 // credential list the caller expects afterwards; the receipt must match it.
-func (c *Client) UpdatePolicy(ctx context.Context, oid string, version uint64, ch PolicyChange, st Stamper, enrolled []Credential) (*Receipt, error) {
+//
+// Every credential the change adds must stamp the request too, as proof
+// that its holder agrees: pass their Stampers as proofs, in any order.
+func (c *Client) UpdatePolicy(ctx context.Context, oid string, version uint64, ch PolicyChange, st Stamper, enrolled []Credential, proofs ...Stamper) (*Receipt, error) {
+	req, err := c.request(policy.MethodUpdatePolicy, oid, policy.UpdatePolicyParams{Version: version, Change: ch})
+	if err != nil {
+		return nil, err
+	}
+	s, err := st.Stamp(req)
+	if err != nil {
+		return nil, fmt.Errorf("secretd: stamping: %w", err)
+	}
+	params := []any{req, s}
+	if len(proofs) > 0 {
+		ps := make([]*Stamp, len(proofs))
+		for i, p := range proofs {
+			if ps[i], err = p.Stamp(req); err != nil {
+				return nil, fmt.Errorf("secretd: stamping a proof: %w", err)
+			}
+		}
+		params = append(params, ps)
+	}
 	var sr SignedReceipt
-	if _, err := c.stamped(ctx, "hdwallet_update_policy", policy.MethodUpdatePolicy, oid, policy.UpdatePolicyParams{Version: version, Change: ch}, st, &sr); err != nil {
+	if err := c.Call(ctx, "hdwallet_update_policy", params, &sr); err != nil {
 		return nil, err
 	}
 	return c.checkReceipt(ctx, &sr, oid, enrolled)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,7 +250,7 @@ func TestPasskeysAndSessionKeysSign(t *testing.T) {
 		t.Fatal(err)
 	}
 	enrolled := []secretd.Credential{pk.Credential(), sess.Credential()}
-	r, err = cl.UpdatePolicy(ctx, "bob", r.Version, secretd.PolicyChange{Add: []secretd.Credential{sess.Credential()}}, pk, enrolled)
+	r, err = cl.UpdatePolicy(ctx, "bob", r.Version, secretd.PolicyChange{Add: []secretd.Credential{sess.Credential()}}, pk, enrolled, sess)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +350,7 @@ func TestReceiptsWarnAboutCredentialsTheDeviceDidNotEnrol(t *testing.T) {
 	}
 	other := newAPIKey(t, secretd.RightSign)
 	// The change adds "other", but this device expects only its own key.
-	_, err = cl.UpdatePolicy(ctx, "erin", r.Version, secretd.PolicyChange{Add: []secretd.Credential{other.Credential()}}, mine, []secretd.Credential{mine.Credential()})
+	_, err = cl.UpdatePolicy(ctx, "erin", r.Version, secretd.PolicyChange{Add: []secretd.Credential{other.Credential()}}, mine, []secretd.Credential{mine.Credential()}, other)
 	if !errors.Is(err, secretd.ErrUnexpectedCredential) {
 		t.Fatalf("got %v, want ErrUnexpectedCredential", err)
 	}
@@ -369,11 +370,11 @@ func TestAConcurrentPolicyChangeLoses(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := newAPIKey(t, secretd.RightSign), newAPIKey(t, secretd.RightSign)
-	if _, err := cl.UpdatePolicy(ctx, "fay", r.Version, secretd.PolicyChange{Add: []secretd.Credential{a.Credential()}}, admin, []secretd.Credential{admin.Credential(), a.Credential()}); err != nil {
+	if _, err := cl.UpdatePolicy(ctx, "fay", r.Version, secretd.PolicyChange{Add: []secretd.Credential{a.Credential()}}, admin, []secretd.Credential{admin.Credential(), a.Credential()}, a); err != nil {
 		t.Fatal(err)
 	}
 	// Written against the same, now old, version.
-	_, err = cl.UpdatePolicy(ctx, "fay", r.Version, secretd.PolicyChange{Add: []secretd.Credential{b.Credential()}}, admin, nil)
+	_, err = cl.UpdatePolicy(ctx, "fay", r.Version, secretd.PolicyChange{Add: []secretd.Credential{b.Credential()}}, admin, nil, b)
 	var se *secretd.Error
 	if !errors.As(err, &se) || se.Code != "conflict" {
 		t.Fatalf("a change against an old version: got %v, want a conflict", err)
@@ -437,6 +438,53 @@ func TestAddressesCarryAStatementOnlyTheClusterCanMake(t *testing.T) {
 			err := secretd.VerifyAddress(info.ReceiptKey, tc.a, tc.oid, tc.scheme, tc.path, tc.hrp)
 			if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, secretd.ErrAddressStatement)) {
 				t.Fatalf("got %v, want an ErrAddressStatement: %t", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// A key is listed in a wallet only with its holder: every credential a
+// policy change adds must stamp the change too.
+func TestPolicyChangesAddOnlyCredentialsThatProvePossession(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	cl := c.Dial(t, secretd.Options{})
+	ctx := ctxT(t)
+	admin := newAPIKey(t, allRights...)
+	r, err := cl.CreateWallet(ctx, "gus", secretd.CreateOptions{}, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, enrolled := r.Version, []secretd.Credential{admin.Credential()}
+	a, b, d := newAPIKey(t, secretd.RightSign), newAPIKey(t, secretd.RightSign), newAPIKey(t, secretd.RightSign)
+	tests := []struct {
+		name    string
+		add     []secretd.Credential
+		proofs  []secretd.Stamper
+		wantErr error
+	}{
+		{"no proof", []secretd.Credential{a.Credential()}, nil, secretd.ErrUnauthorized},
+		{"a proof by another key", []secretd.Credential{a.Credential()}, []secretd.Stamper{b}, secretd.ErrUnauthorized},
+		{"one proof for two keys", []secretd.Credential{a.Credential(), b.Credential()}, []secretd.Stamper{a}, secretd.ErrUnauthorized},
+		{"the added key's own proof", []secretd.Credential{a.Credential()}, []secretd.Stamper{a}, nil},
+		{"two keys, their proofs in another order", []secretd.Credential{b.Credential(), d.Credential()}, []secretd.Stamper{d, b}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := append(slices.Clone(enrolled), tc.add...)
+			got, err := cl.UpdatePolicy(ctx, "gus", version, secretd.PolicyChange{Add: tc.add}, admin, want, tc.proofs...)
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("got %v, want the change made", err)
+				}
+				version, enrolled = got.Version, want
+				return
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got %v, want %v", err, tc.wantErr)
+			}
+			now, perr := cl.Policy(ctx, "gus")
+			if perr != nil || now.Version != version {
+				t.Fatalf("after a refused change: version %v, %v; want %d unchanged", now, perr, version)
 			}
 		})
 	}

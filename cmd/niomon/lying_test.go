@@ -126,10 +126,12 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		}
 		return m
 	}
-	// The operator also adds the user's public key (the server has seen
-	// it) to its own wallet: a policy change needs no consent of the key
-	// added, so that wallet's genuine receipt now lists the user's key.
-	addToOperatorWallet(t, d.url, otherSession.Token, operatorKey, key)
+	// The operator tries to list the user's public key (the server has
+	// seen it) in its own wallet, so that wallet's genuine receipt would
+	// name the user's key: the enclave wants the added key's own stamp.
+	if err := addToOperatorWallet(t, d.url, otherSession.Token, operatorKey, key); err == nil || !strings.Contains(err.Error(), "stamp_refused") {
+		t.Fatalf("listing the user's key in the operator's wallet: %v, want stamp_refused", err)
+	}
 	otherWallet, otherPolicy := otherAnswer("/v1/wallet"), otherAnswer("/v1/wallet/policy")
 	replaceWith := func(src map[string]any, dst map[string]any) {
 		clear(dst)
@@ -177,7 +179,7 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 		{"a server that swaps the ethereum address", lyingServer(t, d.url, swapAddress), key, nil, "not the one the cluster signed"},
 		{"a server that names another receipt key", lyingServer(t, d.url, swapReceiptKey), key, nil, "pins"},
 		{"a server that shows another wallet with its genuine statements", lyingServer(t, d.url, showOtherWallet), key, nil, "not your wallet"},
-		{"a server that shows another wallet, whose receipt lists the user's key too", lyingServer(t, d.url, showOtherWalletAndPolicy), key, nil, "belongs to wallet"},
+		{"a server that shows another wallet and that wallet's receipt", lyingServer(t, d.url, showOtherWalletAndPolicy), key, nil, "belongs to wallet"},
 		{"another receipt key against --receipt-key, without a pin", lyingServer(t, d.url, swapReceiptKey), filepath.Join(dir, "fresh.json"), []string{"--receipt-key", realKey}, "not the one given with --receipt-key"},
 		{"the honest server with the right --receipt-key", d.url, key, []string{"--receipt-key", realKey}, ""},
 		{"attested: the enclave's document binds the key, no pin yet", d.url, filepath.Join(dir, "attested.json"), []string{"--allow-dev-enclave", "--pcr", pcr0}, ""},
@@ -222,9 +224,9 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 	}
 }
 
-// addToOperatorWallet adds the public key in userKey to the wallet of the
-// operator's session, stamped by the operator's own key.
-func addToOperatorWallet(t *testing.T, server, token, operatorKey, userKey string) {
+// addToOperatorWallet tries to add the public key in userKey to the
+// wallet of the operator's session, stamped by the operator's own key.
+func addToOperatorWallet(t *testing.T, server, token, operatorKey, userKey string) error {
 	t.Helper()
 	ctx := context.Background()
 	c := nioapi.NewClient(server, nil)
@@ -251,9 +253,7 @@ func addToOperatorWallet(t *testing.T, server, token, operatorKey, userKey strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Post(ctx, "/v1/wallet/policy", st, &nioapi.Receipt{}); err != nil {
-		t.Fatalf("adding the user's key to the operator's wallet: %v", err)
-	}
+	return c.Post(ctx, "/v1/wallet/policy", st, &nioapi.Receipt{})
 }
 
 func p256FromFile(t *testing.T, path string, rights ...string) *secretd.P256Key {

@@ -41,7 +41,8 @@ func authErr(err error) error {
 		return &wire.RPCError{Code: wire.CodeUnavailable, Message: err.Error()}
 	case errors.Is(err, policy.ErrUnknownCredential), errors.Is(err, policy.ErrNoRight),
 		errors.Is(err, policy.ErrExpired), errors.Is(err, policy.ErrBadSignature),
-		errors.Is(err, policy.ErrStale), errors.Is(err, policy.ErrReplay), errors.Is(err, policy.ErrWrongCluster):
+		errors.Is(err, policy.ErrStale), errors.Is(err, policy.ErrReplay), errors.Is(err, policy.ErrWrongCluster),
+		errors.Is(err, policy.ErrNoProof):
 		return &wire.RPCError{Code: wire.CodeUnauthorized, Message: err.Error()}
 	}
 	return err
@@ -54,6 +55,11 @@ func decodeStamped(req wire.Request, method string, params any) (*stampedParams,
 	if err := wire.DecodeParams(req.Params, &sp); err != nil {
 		return nil, nil, invalid("want [request bytes, stamp]")
 	}
+	return decodeRequest(&sp, method, params)
+}
+
+// decodeRequest decodes sp's request for method, with its params in params.
+func decodeRequest(sp *stampedParams, method string, params any) (*stampedParams, *policy.Request, error) {
 	r, err := policy.Decode(sp.Request, params)
 	if err != nil {
 		return nil, nil, authErr(err)
@@ -64,7 +70,7 @@ func decodeStamped(req wire.Request, method string, params any) (*stampedParams,
 	if err := validOID(r.OID); err != nil {
 		return nil, nil, err
 	}
-	return &sp, r, nil
+	return sp, r, nil
 }
 
 // check verifies the stamp of a decoded request against p for right.
@@ -295,12 +301,32 @@ func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Requ
 	return api.ExportResult{Enc: enc, Ciphertext: ct}, nil
 }
 
-// hdwalletUpdatePolicy([request, stamp]) → receipt. The stored wallet is
-// re-sealed at the next version with a compare-and-swap on the version
-// the request names, so two concurrent changes cannot both apply.
+// updateParams are hdwallet_update_policy's params when the change adds
+// credentials: each added credential's own stamp of the same request.
+type updateParams struct {
+	_       struct{} `cbor:",toarray"`
+	Request []byte
+	Stamp   policy.Stamp
+	Proofs  []policy.Stamp
+}
+
+// hdwalletUpdatePolicy([request, stamp] or [request, stamp, proofs]) →
+// receipt. Every credential the change adds must have stamped the
+// request too (proofs): a key is listed only with its holder. The stored
+// wallet is re-sealed at the next version with a compare-and-swap on the
+// version the request names, so two concurrent changes cannot both apply.
 func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p policy.UpdatePolicyParams
-	sp, r, err := decodeStamped(req, policy.MethodUpdatePolicy, &p)
+	var proofs []policy.Stamp
+	var sp *stampedParams
+	var r *policy.Request
+	var err error
+	if up := (updateParams{}); wire.DecodeParams(req.Params, &up) == nil {
+		proofs = up.Proofs
+		sp, r, err = decodeRequest(&stampedParams{Request: up.Request, Stamp: up.Stamp}, policy.MethodUpdatePolicy, &p)
+	} else {
+		sp, r, err = decodeStamped(req, policy.MethodUpdatePolicy, &p)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +346,9 @@ func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wir
 	}
 	next, err := rec.Policy.Apply(p.Change, e.cfg.Now().Unix())
 	if err != nil {
+		return nil, authErr(err)
+	}
+	if err := policy.VerifyProofs(sp.Request, p.Change.Add, proofs); err != nil {
 		return nil, authErr(err)
 	}
 	rec.Policy = *next

@@ -243,6 +243,19 @@ func StampWith(k Signer, request []byte) (*Stamped, error) {
 	return &Stamped{Request: request, Stamp: Stamp{CredentialID: st.CredentialID, Signature: st.Signature, AuthenticatorData: st.AuthenticatorData, ClientDataJSON: st.ClientDataJSON}}, nil
 }
 
+// ProveWith adds to s the stamps of its request by the credentials the
+// policy change adds (each must agree to be listed).
+func ProveWith(s *Stamped, adding ...Signer) error {
+	for _, k := range adding {
+		st, err := k.Stamp(s.Request)
+		if err != nil {
+			return err
+		}
+		s.Proofs = append(s.Proofs, Stamp{CredentialID: st.CredentialID, Signature: st.Signature, AuthenticatorData: st.AuthenticatorData, ClientDataJSON: st.ClientDataJSON})
+	}
+	return nil
+}
+
 // Post sends a stamped request to path and decodes the answer.
 func (c *Client) Post(ctx context.Context, path string, s *Stamped, out any) error {
 	return c.Do(ctx, "POST", path, s, out)

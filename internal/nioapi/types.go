@@ -110,6 +110,9 @@ type Stamp struct {
 type Stamped struct {
 	Request []byte `json:"request"`
 	Stamp   Stamp  `json:"stamp"`
+	// Proofs, for a policy change that adds credentials, are each added
+	// credential's own stamp of the same request.
+	Proofs []Stamp `json:"proofs,omitempty"`
 }
 
 // Receipt is a signed policy receipt, to be checked by the client with the

@@ -622,8 +622,10 @@ func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string)
 		fmt.Fprintf(c.stderr, "Note: no key of your wallet at %s, so this machine cannot confirm that wallet %s is yours.\n", c.keyPath, oid)
 		return nil
 	}
-	// A key is bound to the wallet it was enrolled in. The policy receipt
-	// alone cannot tell: anyone may add a public key to their own wallet.
+	// A key is bound to the wallet it was enrolled in. secretd lists a
+	// key in a policy only with that key's own proof, so the receipt
+	// check below would catch another wallet too; the binding also holds
+	// against a cluster from before that rule.
 	if kf.Wallet != "" && kf.Wallet != oid {
 		return fmt.Errorf("WARNING: the server shows wallet %s, but the key at %s belongs to wallet %s: it is not your wallet; do not use its addresses", oid, c.keyPath, kf.Wallet)
 	}
@@ -764,6 +766,9 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	}
 	st, err := nioapi.StampWith(old, req)
 	if err != nil {
+		return err
+	}
+	if err := nioapi.ProveWith(st, fresh); err != nil { // the new key agrees to be listed
 		return err
 	}
 	// From the moment the request leaves, the enclave may apply it: keep

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -33,7 +34,42 @@ var (
 	ErrReplay            = errors.New("policy: request was already used")
 	ErrWrongCluster      = errors.New("policy: request is for another cluster")
 	ErrBusy              = errors.New("policy: too many recent requests; retry shortly")
+	ErrNoProof           = errors.New("policy: a credential added to the policy did not stamp the request")
 )
+
+// MaxProofs bounds the proofs of one policy change.
+const MaxProofs = 16
+
+// VerifyProofs checks that every credential a policy change adds stamped
+// the change's request bytes b too (proof of possession, as at creation):
+// nobody can list a key in a wallet without its holder. proofs holds
+// exactly one stamp per added credential, in any order. The nonce was
+// consumed by the change's own stamp, so proofs do not touch the replay
+// cache.
+func VerifyProofs(b []byte, added []Credential, proofs []Stamp) error {
+	if len(proofs) != len(added) || len(proofs) > MaxProofs {
+		return fmt.Errorf("%w: %d credentials added, %d proofs", ErrNoProof, len(added), len(proofs))
+	}
+	used := make([]bool, len(proofs))
+	for i := range added {
+		c := &added[i]
+		found := false
+		for j := range proofs {
+			if used[j] || !bytes.Equal(proofs[j].CredentialID, c.ID) {
+				continue
+			}
+			if err := verifyStamp(c, b, &proofs[j]); err != nil {
+				return fmt.Errorf("%w: %v", ErrNoProof, err)
+			}
+			used[j], found = true, true
+			break
+		}
+		if !found {
+			return ErrNoProof
+		}
+	}
+	return nil
+}
 
 // Window is how far a request's time may be from the enclave's clock:
 // long enough for a user to find their authenticator, short enough that

@@ -226,7 +226,8 @@ func (e *env) createWallet(c *nioapi.Client, userID string, key nioapi.Signer) *
 }
 
 // stamped builds, stamps and posts a request for userID's wallet.
-func (e *env) stamped(c *nioapi.Client, userID string, key nioapi.Signer, path, method string, params, out any) error {
+// proofs are the stamps of credentials a policy change adds.
+func (e *env) stamped(c *nioapi.Client, userID string, key nioapi.Signer, path, method string, params, out any, proofs ...nioapi.Signer) error {
 	e.t.Helper()
 	ctx := context.Background()
 	cfg, err := c.Config(ctx)
@@ -239,6 +240,9 @@ func (e *env) stamped(c *nioapi.Client, userID string, key nioapi.Signer, path, 
 	}
 	st, err := nioapi.StampWith(key, req)
 	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := nioapi.ProveWith(st, proofs...); err != nil {
 		e.t.Fatal(err)
 	}
 	return c.Post(ctx, path, st, out)

@@ -222,7 +222,7 @@ func TestDeviceKeys_RevokingASessionWithAStampedChangeTakesItsKeyOutOfThePolicy(
 	}
 	var rcpt nioapi.Receipt
 	if err := e.stamped(laptop, s.User.ID, phoneKey, "/v1/wallet/policy", policy.MethodUpdatePolicy,
-		policy.UpdatePolicyParams{Version: 1, Change: policy.Change{Add: []policy.Credential{laptopKey.Credential()}}}, &rcpt); err != nil {
+		policy.UpdatePolicyParams{Version: 1, Change: policy.Change{Add: []policy.Credential{laptopKey.Credential()}}}, &rcpt, laptopKey); err != nil {
 		t.Fatalf("enrolling the laptop key: %v", err)
 	}
 	sign := func(c *nioapi.Client, k *secretd.P256Key) error {
@@ -304,7 +304,7 @@ func TestDevices_ACredentialIsRevokedForSignInAndWalletButNeverTheLastWayIn(t *t
 		t.Fatal(err)
 	}
 	if err := e.stamped(c, s.User.ID, a, "/v1/wallet/policy", policy.MethodUpdatePolicy,
-		policy.UpdatePolicyParams{Version: 1, Change: policy.Change{Add: []policy.Credential{b.Credential()}}}, &nioapi.Receipt{}); err != nil {
+		policy.UpdatePolicyParams{Version: 1, Change: policy.Change{Add: []policy.Credential{b.Credential()}}}, &nioapi.Receipt{}, b); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.client().APIKeyLogin(ctx, b); err != nil {

@@ -327,8 +327,19 @@ func (s *Server) updatePolicy(w http.ResponseWriter, r *http.Request, a *auth) e
 // list in line with it.
 func (s *Server) relayPolicyChange(r *http.Request, a *auth, in *nioapi.Stamped, st *policy.Stamp, ch policy.Change) (*policy.SignedReceipt, error) {
 	ctx := r.Context()
+	if len(in.Proofs) > policy.MaxProofs {
+		return nil, badRequest(fmt.Sprintf("proofs: at most %d", policy.MaxProofs))
+	}
+	params := []any{in.Request, st}
+	if len(in.Proofs) > 0 {
+		proofs := make([]policy.Stamp, len(in.Proofs))
+		for i, p := range in.Proofs {
+			proofs[i] = policy.Stamp{CredentialID: p.CredentialID, Signature: p.Signature, AuthenticatorData: p.AuthenticatorData, ClientDataJSON: p.ClientDataJSON}
+		}
+		params = append(params, proofs)
+	}
 	var sr policy.SignedReceipt
-	if err := s.sd.Call(ctx, "hdwallet_update_policy", []any{in.Request, st}, &sr); err != nil {
+	if err := s.sd.Call(ctx, "hdwallet_update_policy", params, &sr); err != nil {
 		return nil, relayError(err)
 	}
 	rc, err := policy.VerifyReceipt(s.receipt, &sr)

@@ -205,8 +205,9 @@ func TestWallet_APolicyChangeAtAnOldVersionIsAConflict(t *testing.T) {
 	}
 	e.createWallet(c, s.User.ID, key)
 	add := func(version uint64) error {
+		k := newAPIKey(t)
 		return e.stamped(c, s.User.ID, key, "/v1/wallet/policy", policy.MethodUpdatePolicy,
-			policy.UpdatePolicyParams{Version: version, Change: policy.Change{Add: []policy.Credential{newAPIKey(t).Credential()}}}, &nioapi.Receipt{})
+			policy.UpdatePolicyParams{Version: version, Change: policy.Change{Add: []policy.Credential{k.Credential()}}}, &nioapi.Receipt{}, k)
 	}
 	if err := add(1); err != nil {
 		t.Fatal(err)
