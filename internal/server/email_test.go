@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -457,10 +456,7 @@ func TestHousekeep_KeepsWhatTheSlidingLimitsRead(t *testing.T) {
 func TestRateLimits_DoNotListWhoSignsIn(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			if backend == "postgres" && os.Getenv("NIOMON_TEST_POSTGRES_DSN") == "" {
-				t.Skip("NIOMON_TEST_POSTGRES_DSN is not set")
-			}
-			e := newEnv(t, envOptions{postgres: backend == "postgres"})
+			e := newEnv(t, envOptions{postgres: backend == "postgres"}) // pgtest: skipped without a DSN, failed under CI=true
 			c := e.client()
 			e.emailSignIn(c, "who@example.com", true)
 			db, err := sqldb.Open(context.Background(), e.dbc)
