@@ -562,9 +562,9 @@ func (c *cli) postNewWallet(ctx context.Context, path, oid string, req []byte, k
 	if err := c.api.Post(ctx, path, st, &out); err != nil {
 		return err
 	}
-	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: out.Receipt.Receipt, Signature: out.Receipt.Signature})
+	rc, err := checkReceipt(cfg, out.Receipt)
 	if err != nil {
-		return fmt.Errorf("the wallet's receipt does not verify with the cluster's receipt key: %w", err)
+		return err
 	}
 	if rc.OID != oid || out.Wallet.OID != oid {
 		return fmt.Errorf("WARNING: asked for wallet %s, but the receipt names %s and the server shows %s", oid, rc.OID, out.Wallet.OID)
@@ -613,6 +613,25 @@ func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
 	})
 }
 
+// checkReceipt verifies a receipt with the cluster's receipt key.
+func checkReceipt(cfg *nioapi.Config, r nioapi.Receipt) (*policy.Receipt, error) {
+	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	if err != nil {
+		return nil, fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
+	}
+	return rc, nil
+}
+
+// walletPolicy fetches the signed-in user's wallet policy receipt and
+// verifies it.
+func (c *cli) walletPolicy(ctx context.Context, cfg *nioapi.Config) (*policy.Receipt, error) {
+	var r nioapi.Receipt
+	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
+		return nil, err
+	}
+	return checkReceipt(cfg, r)
+}
+
 // confirmWallet checks that wallet oid is this machine's: the enclave's
 // receipt of its current policy names oid and lists the key at --key.
 // Without a key here it can only say so.
@@ -629,13 +648,9 @@ func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string)
 	if kf.Wallet != "" && kf.Wallet != oid {
 		return fmt.Errorf("WARNING: the server shows wallet %s, but the key at %s belongs to wallet %s: it is not your wallet; do not use its addresses", oid, c.keyPath, kf.Wallet)
 	}
-	var r nioapi.Receipt
-	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
-		return err
-	}
-	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	rc, err := c.walletPolicy(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
+		return err
 	}
 	if rc.OID != oid || !rc.Holds(key.Credential()) {
 		return fmt.Errorf("WARNING: the server shows wallet %s, but the cluster's receipt for %s does not list this machine's key (%s): it is not your wallet; do not use its addresses", oid, rc.OID, c.keyPath)
@@ -718,13 +733,9 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var r nioapi.Receipt
-	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
-		return err
-	}
-	cur, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	cur, err := c.walletPolicy(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
+		return err
 	}
 	if (kf.Wallet != "" && kf.Wallet != uid) || cur.OID != uid || !cur.Holds(old.Credential()) {
 		return fmt.Errorf("the key at %s is not enrolled in wallet %s: it cannot be rotated from here", c.keyPath, uid)
@@ -778,7 +789,7 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	if err := c.api.Post(ctx, "/v1/wallet/policy", st, &out); err != nil {
 		return c.afterFailedRotation(ctx, cfg, kf.Kind, old, fresh, newPath, err)
 	}
-	next, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: out.Receipt, Signature: out.Signature})
+	next, err := checkReceipt(cfg, out)
 	if err != nil {
 		return fmt.Errorf("the new policy receipt does not verify (the new key is at %s): %w", newPath, err)
 	}
@@ -812,19 +823,16 @@ func (c *cli) revokeSignIn(ctx context.Context, k *secretd.P256Key) {
 func (c *cli) afterFailedRotation(ctx context.Context, cfg *nioapi.Config, kind string, old, fresh *secretd.P256Key, newPath string, sendErr error) error {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var r nioapi.Receipt
-	if err := c.api.Do(qctx, "GET", "/v1/wallet/policy", nil, &r); err == nil {
-		if rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature}); err == nil {
-			switch {
-			case rc.Holds(fresh.Credential()) && !rc.Holds(old.Credential()):
-				return c.finishRotation(ctx, kind, old, fresh, newPath)
-			case rc.Holds(old.Credential()) && !rc.Holds(fresh.Credential()):
-				os.Remove(newPath)
-				if kind == policy.KindAPIKey {
-					c.revokeSignIn(ctx, fresh)
-				}
-				return fmt.Errorf("the rotation failed and the wallet still lists the key at %s: %w", c.keyPath, sendErr)
+	if rc, err := c.walletPolicy(qctx, cfg); err == nil {
+		switch {
+		case rc.Holds(fresh.Credential()) && !rc.Holds(old.Credential()):
+			return c.finishRotation(ctx, kind, old, fresh, newPath)
+		case rc.Holds(old.Credential()) && !rc.Holds(fresh.Credential()):
+			os.Remove(newPath)
+			if kind == policy.KindAPIKey {
+				c.revokeSignIn(ctx, fresh)
 			}
+			return fmt.Errorf("the rotation failed and the wallet still lists the key at %s: %w", c.keyPath, sendErr)
 		}
 	}
 	return fmt.Errorf("the rotation request failed (%w), and whether the wallet now lists the new key is unknown: "+
