@@ -64,6 +64,8 @@ type Client struct {
 
 	keyMu sync.Mutex
 	rk    ed25519.PublicKey // the cluster's receipt key, once known
+
+	pins pins // wallet instances and the highest versions seen
 }
 
 // endpoint is one runner address and what the client knows of it.

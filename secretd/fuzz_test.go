@@ -17,7 +17,7 @@ func FuzzVerifyAddress(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := api.AddressStatement{OID: "frank", Scheme: secretd.AddrEth, Path: "m/44'/60'/0'/0/0", Address: "0xEAb9", PublicKey: "02aa"}
+	good := api.AddressStatement{OID: "frank", Instance: []byte("0123456789abcdef"), Scheme: secretd.AddrEth, Path: "m/44'/60'/0'/0/0", Address: "0xEAb9", PublicKey: "02aa"}
 	st, err := wire.Marshal(good)
 	if err != nil {
 		f.Fatal(err)
@@ -28,11 +28,11 @@ func FuzzVerifyAddress(f *testing.F) {
 	f.Add([]byte{}, []byte{}, "x")
 	f.Fuzz(func(t *testing.T, statement, signature []byte, address string) {
 		a := &secretd.Address{Address: address, PublicKey: good.PublicKey, Statement: statement, Signature: signature}
-		err := secretd.VerifyAddress(pub, a, good.OID, good.Scheme, good.Path, good.HRP)
+		inst, err := secretd.VerifyAddress(pub, a, good.OID, good.Scheme, good.Path, good.HRP)
 		if err != nil && !errors.Is(err, secretd.ErrAddressStatement) {
 			t.Fatalf("an error that is not ErrAddressStatement: %v", err)
 		}
-		if err == nil && (string(statement) != string(st) || address != good.Address) {
+		if err == nil && (string(statement) != string(st) || address != good.Address || string(inst) != string(good.Instance)) {
 			t.Fatalf("accepted statement %x for address %q", statement, address)
 		}
 	})

@@ -154,8 +154,27 @@ func (c *Client) stamped(ctx context.Context, rpc, method, oid string, params an
 // caller did not enrol: someone else added it. Warn the user.
 var ErrUnexpectedCredential = errors.New("secretd: the wallet's policy holds a credential you did not enrol")
 
-// checkReceipt verifies a receipt and that it names exactly enrolled.
-func (c *Client) checkReceipt(ctx context.Context, sr *SignedReceipt, oid string, enrolled []Credential) (*Receipt, error) {
+// checkReceipt verifies a receipt, that it is about the pinned instance
+// of oid at no older version than seen (a new wallet's receipt pins it),
+// and that it names exactly enrolled.
+func (c *Client) checkReceipt(ctx context.Context, sr *SignedReceipt, oid string, enrolled []Credential, created bool) (*Receipt, error) {
+	r, err := c.verifyReceipt(ctx, sr, oid)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		c.pins.set(oid, r.Instance, r.Version)
+	} else if err := c.pins.check(oid, r.Instance, r.Version); err != nil {
+		return nil, err
+	}
+	if u := r.Unexpected(enrolled); len(u) > 0 || len(r.Credentials) != len(enrolled) {
+		return r, ErrUnexpectedCredential
+	}
+	return r, nil
+}
+
+// verifyReceipt checks a receipt's signature, wallet and cluster.
+func (c *Client) verifyReceipt(ctx context.Context, sr *SignedReceipt, oid string) (*Receipt, error) {
 	rk, err := c.receiptKey(ctx)
 	if err != nil {
 		return nil, err
@@ -164,11 +183,8 @@ func (c *Client) checkReceipt(ctx context.Context, sr *SignedReceipt, oid string
 	if err != nil {
 		return nil, err
 	}
-	if r.OID != oid || string(r.Cluster) != string(c.identity.Bytes()) {
+	if r.OID != oid || string(r.Cluster) != string(c.identity.Bytes()) || len(r.Instance) != 16 {
 		return nil, errors.New("secretd: the receipt is for another wallet or cluster")
-	}
-	if u := r.Unexpected(enrolled); len(u) > 0 || len(r.Credentials) != len(enrolled) {
-		return r, ErrUnexpectedCredential
 	}
 	return r, nil
 }
@@ -195,7 +211,7 @@ func (c *Client) CreateWallet(ctx context.Context, oid string, o CreateOptions, 
 	if err != nil {
 		return nil, err
 	}
-	return c.checkReceipt(ctx, &sr, oid, []Credential{cred})
+	return c.checkReceipt(ctx, &sr, oid, []Credential{cred}, true)
 }
 
 // HPKE suite of export and import (RFC 9180): DHKEM(P-256, HKDF-SHA256),
@@ -218,48 +234,58 @@ func (c *Client) ImportWallet(ctx context.Context, oid, mnemonic string, o Creat
 	if err := c.Call(ctx, "system_import_key", nil, &ik); err != nil {
 		return nil, err
 	}
-	enc, ct, err := SealMnemonic(rk, &ik, oid, mnemonic)
-	if err != nil {
-		return nil, err
-	}
 	cred := st.Credential()
-	var sr SignedReceipt
-	_, err = c.stamped(ctx, "hdwallet_import", policy.MethodImport, oid, policy.ImportParams{
-		KeyID: ik.KeyID, Enc: enc, Ciphertext: ct, Attributes: attrPairs(o.Attributes), PolicyID: o.PolicyID, Credentials: []Credential{cred},
-	}, st, &sr)
-	if err != nil {
+	p := policy.ImportParams{Attributes: attrPairs(o.Attributes), PolicyID: o.PolicyID, Credentials: []Credential{cred}}
+	if err := SealImport(rk, &ik, oid, mnemonic, &p); err != nil {
 		return nil, err
 	}
-	return c.checkReceipt(ctx, &sr, oid, []Credential{cred})
+	var sr SignedReceipt
+	if _, err = c.stamped(ctx, "hdwallet_import", policy.MethodImport, oid, p, st, &sr); err != nil {
+		return nil, err
+	}
+	return c.checkReceipt(ctx, &sr, oid, []Credential{cred}, true)
 }
 
 // ImportKey is an HPKE public key of the cluster for one import, signed
 // by its receipt key.
 type ImportKey = api.ImportKey
 
-// SealMnemonic checks that ik is signed by the cluster's receipt key and
-// HPKE-seals mnemonic to it for the wallet oid: the enc and ciphertext of
-// an import request. Only the enclave can open it.
-func SealMnemonic(receiptKey ed25519.PublicKey, ik *ImportKey, oid, mnemonic string) (enc, ciphertext []byte, err error) {
+// ImportParams are the params of an import request.
+type ImportParams = policy.ImportParams
+
+// SealImport checks that ik is signed by the cluster's receipt key and
+// HPKE-seals mnemonic to it into p (KeyID, Enc and Ciphertext), for the
+// wallet oid and for p's other fields: the ciphertext opens only inside
+// an import request for oid that enrols exactly p's credentials,
+// attributes and policy id, so an app that relays the request cannot
+// reuse it in an import of its own. Set those fields before calling, and
+// do not change them after. Only the enclave can open it.
+func SealImport(receiptKey ed25519.PublicKey, ik *ImportKey, oid, mnemonic string, p *ImportParams) error {
 	msg := append(append([]byte(api.ImportKeyContext), ik.KeyID...), ik.PublicKey...)
 	if len(receiptKey) != ed25519.PublicKeySize || !ed25519.Verify(receiptKey, msg, ik.Signature) {
-		return nil, nil, errors.New("secretd: the import key is not signed by the cluster")
+		return errors.New("secretd: the import key is not signed by the cluster")
 	}
 	pub, err := hpkeKEM.NewPublicKey(ik.PublicKey)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	enc, sender, err := hpke.NewSender(pub, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/import\x00"+oid))
+	p.KeyID, p.Enc, p.Ciphertext = ik.KeyID, nil, nil
+	ad, err := policy.ImportBinding(oid, p)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	enc, sender, err := hpke.NewSender(pub, hpkeKDF, hpkeAEAD, api.ImportInfo(oid))
+	if err != nil {
+		return err
 	}
 	phrase := []byte(mnemonic)
 	defer clear(phrase)
-	ct, err := sender.Seal(nil, phrase)
+	ct, err := sender.Seal(ad, phrase)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return enc, ct, nil
+	p.Enc, p.Ciphertext = enc, ct
+	return nil
 }
 
 // Sign asks for one signature (see SignParams and the scheme constants).
@@ -268,11 +294,15 @@ func (c *Client) Sign(ctx context.Context, oid string, p SignParams, st Stamper)
 	if _, err := c.stamped(ctx, "hdwallet_sign", policy.MethodSign, oid, p, st, &out); err != nil {
 		return nil, err
 	}
+	if err := c.pins.check(oid, out.Instance, 0); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
 // Export returns the wallet's mnemonic. The enclave seals it with HPKE to
-// a key made here for this one call; it is opened here and nowhere else.
+// a key made here for this one call; it is opened here and nowhere else,
+// and only if it is the mnemonic of the pinned wallet instance.
 func (c *Client) Export(ctx context.Context, oid string, st Stamper) (string, error) {
 	k, err := NewExportKey()
 	if err != nil {
@@ -283,7 +313,10 @@ func (c *Client) Export(ctx context.Context, oid string, st Stamper) (string, er
 	if err != nil {
 		return "", err
 	}
-	return k.Open(oid, req, out.Enc, out.Ciphertext)
+	if err := c.pins.check(oid, out.Instance, 0); err != nil {
+		return "", err
+	}
+	return k.Open(oid, out.Instance, req, out.Enc, out.Ciphertext)
 }
 
 // ExportKey is the one-call HPKE key an export is sealed to. It lives
@@ -302,10 +335,11 @@ func NewExportKey() (*ExportKey, error) {
 // Public is the recipient key for policy.ExportParams.
 func (k *ExportKey) Public() []byte { return k.k.PublicKey().Bytes() }
 
-// Open opens an export answer for the wallet oid; request is the exact
-// export request bytes (their hash is bound into the sealing).
-func (k *ExportKey) Open(oid string, request, enc, ciphertext []byte) (string, error) {
-	r, err := hpke.NewRecipient(enc, k.k, hpkeKDF, hpkeAEAD, []byte("niomon/secretd/v1/export\x00"+oid))
+// Open opens an export answer for the wallet instance of oid; request is
+// the exact export request bytes (their hash is bound into the sealing,
+// as the instance is).
+func (k *ExportKey) Open(oid string, instance, request, enc, ciphertext []byte) (string, error) {
+	r, err := hpke.NewRecipient(enc, k.k, hpkeKDF, hpkeAEAD, api.ExportInfo(oid, instance))
 	if err != nil {
 		return "", errors.New("secretd: the exported mnemonic does not open")
 	}
@@ -347,28 +381,33 @@ func (c *Client) UpdatePolicy(ctx context.Context, oid string, version uint64, c
 	if err := c.Call(ctx, "hdwallet_update_policy", params, &sr); err != nil {
 		return nil, err
 	}
-	return c.checkReceipt(ctx, &sr, oid, enrolled)
+	return c.checkReceipt(ctx, &sr, oid, enrolled, false)
 }
 
 // Policy returns the wallet's current policy, checked against the
-// cluster's receipt key but not against an expected list.
+// cluster's receipt key and the wallet's pin (the first answer about an
+// unpinned oid pins it), but not against an expected list.
 func (c *Client) Policy(ctx context.Context, oid string) (*Receipt, error) {
 	var sr SignedReceipt
 	if err := c.Call(ctx, "hdwallet_get_policy", []any{oid}, &sr); err != nil {
 		return nil, err
 	}
-	rk, err := c.receiptKey(ctx)
+	r, err := c.verifyReceipt(ctx, &sr, oid)
 	if err != nil {
 		return nil, err
 	}
-	return policy.VerifyReceipt(rk, &sr)
+	if err := c.pins.check(oid, r.Instance, r.Version); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Address returns the address (and public key) of kind scheme (the Addr*
 // constants: eth, btc_p2wpkh, btc_p2tr, cosmos, solana, bls, p256,
 // secp256k1) at path; hrp is the bech32 prefix for btc and cosmos. The
 // answer's statement is checked with VerifyAddress against the cluster's
-// receipt key.
+// receipt key and the wallet's pinned instance (the first answer about an
+// unpinned oid pins it).
 func (c *Client) Address(ctx context.Context, oid, scheme, path, hrp string) (Address, error) {
 	var out Address
 	if err := c.Call(ctx, "hdwallet_get_address", []any{oid, scheme, path, hrp}, &out); err != nil {
@@ -378,7 +417,11 @@ func (c *Client) Address(ctx context.Context, oid, scheme, path, hrp string) (Ad
 	if err != nil {
 		return Address{}, err
 	}
-	if err := VerifyAddress(rk, &out, oid, scheme, path, hrp); err != nil {
+	inst, err := VerifyAddress(rk, &out, oid, scheme, path, hrp)
+	if err != nil {
+		return Address{}, err
+	}
+	if err := c.pins.check(oid, inst, 0); err != nil {
 		return Address{}, err
 	}
 	return out, nil
@@ -390,20 +433,31 @@ var ErrAddressStatement = errors.New("secretd: the address is not the one the cl
 // VerifyAddress checks that a is what the cluster with receiptKey says
 // wallet oid has at path for scheme and hrp: its statement is signed by
 // the receipt key and names exactly these, a's address and a's public
-// key. A device runs it before it shows an address as the user's.
-func VerifyAddress(receiptKey ed25519.PublicKey, a *Address, oid, scheme, path, hrp string) error {
+// key. It returns the wallet instance the statement names, which the
+// caller compares with the instance it pinned for oid: a statement of
+// another wallet at the same oid is genuine too. A device runs both
+// checks before it shows an address as the user's.
+func VerifyAddress(receiptKey ed25519.PublicKey, a *Address, oid, scheme, path, hrp string) (instance []byte, err error) {
 	if len(receiptKey) != ed25519.PublicKeySize || !ed25519.Verify(receiptKey, append([]byte(api.AddressContext), a.Statement...), a.Signature) {
-		return fmt.Errorf("%w: no valid signature", ErrAddressStatement)
+		return nil, fmt.Errorf("%w: no valid signature", ErrAddressStatement)
 	}
 	var st api.AddressStatement
 	if err := wire.Unmarshal(a.Statement, &st); err != nil {
-		return fmt.Errorf("%w: unreadable statement", ErrAddressStatement)
+		return nil, fmt.Errorf("%w: unreadable statement", ErrAddressStatement)
 	}
-	want := api.AddressStatement{OID: oid, Scheme: scheme, Path: path, HRP: hrp, Address: a.Address, PublicKey: a.PublicKey}
-	if st != want {
-		return fmt.Errorf("%w: it signed %s %s at %s of %s", ErrAddressStatement, st.Scheme, st.Address, st.Path, st.OID)
+	if len(st.Instance) != 16 {
+		return nil, fmt.Errorf("%w: no wallet instance", ErrAddressStatement)
 	}
-	return nil
+	want := api.AddressStatement{OID: oid, Instance: st.Instance, Scheme: scheme, Path: path, HRP: hrp, Address: a.Address, PublicKey: a.PublicKey}
+	if !sameStatement(&st, &want) {
+		return nil, fmt.Errorf("%w: it signed %s %s at %s of %s", ErrAddressStatement, st.Scheme, st.Address, st.Path, st.OID)
+	}
+	return st.Instance, nil
+}
+
+func sameStatement(a, b *api.AddressStatement) bool {
+	return a.OID == b.OID && string(a.Instance) == string(b.Instance) && a.Scheme == b.Scheme && a.Path == b.Path &&
+		a.HRP == b.HRP && a.Address == b.Address && a.PublicKey == b.PublicKey
 }
 
 // Signing schemes and address kinds.

@@ -435,7 +435,7 @@ func TestAddressesCarryAStatementOnlyTheClusterCanMake(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := secretd.VerifyAddress(info.ReceiptKey, tc.a, tc.oid, tc.scheme, tc.path, tc.hrp)
+			_, err := secretd.VerifyAddress(info.ReceiptKey, tc.a, tc.oid, tc.scheme, tc.path, tc.hrp)
 			if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, secretd.ErrAddressStatement)) {
 				t.Fatalf("got %v, want an ErrAddressStatement: %t", err, tc.wantErr)
 			}

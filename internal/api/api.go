@@ -25,6 +25,7 @@ const (
 type SignResult struct {
 	Signature []byte `cbor:"signature"`
 	PublicKey []byte `cbor:"public_key"`
+	Instance  []byte `cbor:"instance"`          // the wallet instance whose key signed
 	Digest    []byte `cbor:"digest,omitempty"`  // what was signed, when the enclave computed it
 	RawTx     []byte `cbor:"raw_tx,omitempty"`  // eth_transaction
 	TxHash    []byte `cbor:"tx_hash,omitempty"` // eth_transaction
@@ -45,6 +46,7 @@ type Address struct {
 // device checks before it shows an address as the user's.
 type AddressStatement struct {
 	OID       string `cbor:"oid"`
+	Instance  []byte `cbor:"instance"` // the wallet instance (16 bytes), fixed at creation
 	Scheme    string `cbor:"scheme"`
 	Path      string `cbor:"path"`
 	HRP       string `cbor:"hrp"` // as asked; "" is bc for the btc kinds
@@ -83,7 +85,19 @@ const ImportKeyContext = "niomon/secretd/v1/import-key\x00"
 type ExportResult struct {
 	Enc        []byte `cbor:"enc"`
 	Ciphertext []byte `cbor:"ciphertext"`
+	Instance   []byte `cbor:"instance"` // the wallet instance exported; bound into the HPKE info
 }
+
+// ExportInfo is the HPKE info of an export: it binds the ciphertext to the
+// wallet instance it came from.
+func ExportInfo(oid string, instance []byte) []byte {
+	return append([]byte("niomon/secretd/v2/export\x00"+oid+"\x00"), instance...)
+}
+
+// ImportInfo is the HPKE info of an import: it binds the ciphertext to the
+// wallet id. The additional data (policy.ImportBinding) binds it to the
+// rest of the request.
+func ImportInfo(oid string) []byte { return []byte("niomon/secretd/v2/import\x00" + oid) }
 
 // AttestedKeys is the user_data of the enclave's attestation documents:
 // the cluster's other public keys, bound to the measured enclave.
@@ -101,6 +115,7 @@ type Info struct {
 type AuditEvent struct {
 	Time       int64  `cbor:"time"` // Unix milliseconds
 	OID        string `cbor:"oid"`
+	Instance   []byte `cbor:"instance"`
 	Method     string `cbor:"method"`
 	Credential []byte `cbor:"credential"`
 	Request    []byte `cbor:"request"` // SHA-256 of the request bytes
@@ -115,6 +130,9 @@ type SignedAuditEvent struct {
 
 // AuditContext prefixes what an audit event's signature covers.
 const AuditContext = "niomon/secretd/v1/audit\x00"
+
+// EscrowContext prefixes what a DRK escrow record's signature covers.
+const EscrowContext = "niomon/secretd/v1/escrow\x00"
 
 // Holder is a DRK share holder as the ceremony transcript lists them.
 type Holder struct {

@@ -2,7 +2,6 @@ package enclave
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -20,15 +19,13 @@ import (
 // credential, the request's hash, the wallet version and the time.
 const kindAudit = "audit"
 
-func signEd25519(k ed25519.PrivateKey, msg []byte) []byte { return ed25519.Sign(k, msg) }
-
-func (e *Enclave) writeAudit(ctx context.Context, s *stamped, version uint64) error {
+func (e *Enclave) writeAudit(ctx context.Context, s *stamped, snap *snapshot) error {
 	h := policy.Hash(s.bytes)
-	ev, err := wire.Marshal(api.AuditEvent{Time: e.cfg.Now().UnixMilli(), OID: s.req.OID, Method: s.req.Method, Credential: s.cred.ID, Request: h[:], Version: version})
+	blob, err := e.signer.audit(&api.AuditEvent{Time: e.cfg.Now().UnixMilli(), OID: s.req.OID, Instance: snap.instance[:], Method: s.req.Method, Credential: s.cred.ID, Request: h[:], Version: snap.version})
 	if err != nil {
 		return err
 	}
-	blob, err := wire.Marshal(api.SignedAuditEvent{Event: ev, Signature: signEd25519(e.receiptKey, append([]byte(api.AuditContext), ev...))})
+	stored, err := wire.Marshal(blob)
 	if err != nil {
 		return err
 	}
@@ -43,21 +40,21 @@ func (e *Enclave) writeAudit(ctx context.Context, s *stamped, version uint64) er
 	if err != nil {
 		return err
 	}
-	return l.Create(ctx, &hostlink.Object{Kind: kindAudit, ID: id, Version: 1, Blob: blob})
+	return l.Create(ctx, &hostlink.Object{Kind: kindAudit, ID: id, Version: 1, Blob: stored})
 }
 
 // audit records an event after a change that already happened; a failure
 // is logged, since the change cannot be undone.
-func (e *Enclave) audit(ctx context.Context, s *stamped, version uint64) {
-	if err := e.writeAudit(ctx, s, version); err != nil {
+func (e *Enclave) audit(ctx context.Context, s *stamped, snap *snapshot) {
+	if err := e.writeAudit(ctx, s, snap); err != nil {
 		e.log.Error("audit event not stored", "method", s.req.Method, "err", err)
 	}
 }
 
 // auditStrict records an event before the action it describes: no record,
 // no action.
-func (e *Enclave) auditStrict(ctx context.Context, s *stamped, version uint64) error {
-	if err := e.writeAudit(ctx, s, version); err != nil {
+func (e *Enclave) auditStrict(ctx context.Context, s *stamped, snap *snapshot) error {
+	if err := e.writeAudit(ctx, s, snap); err != nil {
 		e.log.Error("audit event not stored; refusing", "method", s.req.Method, "err", err)
 		return errStorage
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/seal"
@@ -96,7 +95,7 @@ func (e *Enclave) boot(ctx context.Context, link *hostlink.Link, hello *hostlink
 		return errors.New("refusing a dev sealing key outside dev mode")
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
 	switch hello.Mode {
 	case hostlink.ModeRecover:
@@ -201,7 +200,7 @@ func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.M
 	case !errors.Is(err, hostlink.ErrNotFound):
 		return fmt.Errorf("looking for the DRK escrow: %w", err)
 	}
-	e.identity, e.walletK, e.receiptKey, e.importRoot, e.master = id, wk, rk, ir, mk
+	e.identity, e.walletK, e.signer, e.importRoot, e.master = id, wk, &statementSigner{k: rk}, ir, mk
 	close(e.booted)
 	e.serve(id, e.methods)
 	return nil

@@ -4,14 +4,15 @@ import (
 	"container/list"
 	"sync"
 
+	"github.com/niomon/niomon/internal/chain/bls"
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/wire"
 )
 
 // lru is a bounded least-recently-used map whose values hold key material:
-// a value is wiped the moment it leaves (eviction, replacement, wipeAll).
-// Callers hold the owner's lock.
+// a value is told to wipe the moment it leaves (eviction, replacement,
+// removal, wipeAll). Callers hold the owner's lock.
 type lru[V interface{ wipe() }] struct {
 	cap   int
 	ll    *list.List // front = most recently used; values are *lruEntry[V]
@@ -30,6 +31,15 @@ func newLRU[V interface{ wipe() }](capacity int) *lru[V] {
 func (c *lru[V]) get(key string) (V, bool) {
 	if el, ok := c.index[key]; ok {
 		c.ll.MoveToFront(el)
+		return el.Value.(*lruEntry[V]).val, true
+	}
+	var zero V
+	return zero, false
+}
+
+// peek is get without touching the order.
+func (c *lru[V]) peek(key string) (V, bool) {
+	if el, ok := c.index[key]; ok {
 		return el.Value.(*lruEntry[V]).val, true
 	}
 	var zero V
@@ -74,58 +84,159 @@ func (c *lru[V]) wipeAll() {
 	clear(c.index)
 }
 
-// unsealed is a wallet as the enclave keeps it in memory: its seed, the
-// master nodes derived from it (BIP39's seed costs a 2048-round PBKDF2, so
-// it is made once per load), and its policy.
-type unsealed struct {
+// snapshot is one load of one wallet: its instance and version, its
+// policy, and its keys. A method takes everything it checks and everything
+// it uses from one snapshot, so the policy that authorises a request and
+// the key that serves it always belong to the same wallet instance.
+//
+// A snapshot is immutable but for the master nodes it derives on first
+// use. It is reference counted: the cache holds one reference while it
+// lists the snapshot, each method holds one while it works, and the keys
+// are wiped when the last reference goes. So an eviction never wipes a
+// key in use, and a method never sees another load's keys.
+type snapshot struct {
+	oid      string
+	instance instanceID
+	version  uint64
+	policy   *policy.Policy // prepared; read-only
+	creator  wire.PublicKey
+	attrs    [][]string
+	policyID string
+	created  int64
+	imported bool
+
+	entropy []byte
 	seed    *hd.Seed
-	masters map[hd.Curve]*hd.Node // filled lazily, under the cache lock
-	policy  *policy.Policy
-	version uint64 // the sealed object's version
-	creator wire.PublicKey
+
+	mmu     sync.Mutex
+	masters map[hd.Curve]*hd.Node
+
+	rmu     sync.Mutex
+	refs    int
+	inCache bool
+	wiped   bool
 }
 
-func (u *unsealed) wipe() {
-	u.seed.Wipe()
-	for _, m := range u.masters {
-		m.Wipe()
+// newSnapshot builds a snapshot of rec (which the caller still wipes) with
+// one reference, the caller's.
+func newSnapshot(oid string, version uint64, rec *walletRecord) (*snapshot, error) {
+	p := policy.Policy{Credentials: append([]policy.Credential(nil), rec.Policy.Credentials...)}
+	if err := p.Prepare(); err != nil {
+		return nil, err
 	}
-}
-
-// master returns u's master node on curve c, deriving it on first use.
-// The caller holds the cache lock and clones the result.
-func (u *unsealed) master(c hd.Curve) (*hd.Node, error) {
-	if m, ok := u.masters[c]; ok {
-		return m, nil
-	}
-	m, err := hd.NewMaster(u.seed, c)
+	seed, err := hd.NewSeed(rec.Seed)
 	if err != nil {
 		return nil, err
 	}
-	u.masters[c] = m
-	return m, nil
+	s := &snapshot{
+		oid: oid, version: version, policy: &p, attrs: rec.Attributes, policyID: rec.PolicyID,
+		created: rec.CreatedAt, imported: rec.Imported, entropy: append([]byte(nil), rec.Entropy...),
+		seed: seed, masters: make(map[hd.Curve]*hd.Node), refs: 1,
+	}
+	copy(s.instance[:], rec.Instance)
+	copy(s.creator[:], rec.Creator)
+	return s, nil
 }
 
-// derived is a cached intermediate node: the parent of a requested path.
-type derived struct{ n *hd.Node }
+// record returns the sealed form of s with policy p, for re-sealing.
+func (s *snapshot) record(p *policy.Policy) *walletRecord {
+	rec := &walletRecord{
+		Format: walletFormat, Instance: s.instance[:], Entropy: append([]byte(nil), s.entropy...),
+		Attributes: s.attrs, PolicyID: s.policyID, CreatedAt: s.created, Imported: s.imported,
+		Policy: *p, Creator: s.creator.Bytes(),
+	}
+	_ = s.seed.Use(func(b []byte) error { rec.Seed = append([]byte(nil), b...); return nil })
+	return rec
+}
 
-func (d derived) wipe() { d.n.Wipe() }
+// hold adds a reference.
+func (s *snapshot) hold() {
+	s.rmu.Lock()
+	s.refs++
+	s.rmu.Unlock()
+}
 
-// walletCache keeps unsealed wallets and derived nodes in memory, each in
-// a bounded LRU whose evictions wipe the keys.
+// release drops a reference; the last one wipes the keys.
+func (s *snapshot) release() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.refs--
+	s.wipeIfUnused()
+}
+
+// wipe is the LRU's eviction: the cache's reference goes.
+func (s *snapshot) wipe() {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	s.inCache = false
+	s.wipeIfUnused()
+}
+
+func (s *snapshot) wipeIfUnused() {
+	if s.refs > 0 || s.inCache || s.wiped {
+		return
+	}
+	s.wiped = true
+	s.seed.Wipe()
+	clear(s.entropy)
+	s.mmu.Lock()
+	for _, m := range s.masters {
+		m.Wipe()
+	}
+	s.mmu.Unlock()
+}
+
+// master returns a clone of s's master node on curve c, deriving it on
+// first use under s's own lock (not the cache's).
+func (s *snapshot) master(c hd.Curve) (*hd.Node, error) {
+	s.mmu.Lock()
+	defer s.mmu.Unlock()
+	m, ok := s.masters[c]
+	if !ok {
+		var err error
+		if m, err = hd.NewMaster(s.seed, c); err != nil {
+			return nil, err
+		}
+		s.masters[c] = m
+	}
+	return m.Clone(), nil
+}
+
+// derived is a cached derived key: a BIP32/SLIP-10 node, or a BLS key.
+type derived struct {
+	n  *hd.Node
+	sk *bls.SecretKey
+}
+
+func (d derived) wipe() {
+	if d.n != nil {
+		d.n.Wipe()
+	}
+	if d.sk != nil {
+		d.sk.Wipe()
+	}
+}
+
+// walletCache keeps wallet snapshots by oid and derived keys by wallet
+// instance, each in a bounded LRU whose evictions wipe the keys.
+//
+// Derived keys are keyed by instance, never by oid: a wallet made later at
+// the same oid is another instance and can never be served the keys of
+// the one before.
 //
 // Why cache derived nodes: a wallet signs again and again with the same
 // few addresses, and its addresses are siblings (m/44'/60'/0'/0/0, /1, /2
 // …). Keeping each requested node and its parent turns a five-step
 // derivation with three scalar multiplications into none, or one step.
+// Callers never hold a cached node: they get a clone.
 //
-// Callers never hold a cached node: they get a clone, derive from it and
-// wipe it, so an eviction never races a derivation.
+// The lock guards the two maps only; no derivation, unsealing or storage
+// call runs under it.
 type walletCache struct {
 	mu      sync.Mutex
-	wallets *lru[*unsealed]
-	nodes   *lru[derived]    // derived nodes: requested paths and their parents
-	loads   map[string]*load // single flight: one unseal per oid at a time
+	wallets *lru[*snapshot]
+	nodes   *lru[derived]
+	loads   map[string]*load // single flight: one load per oid at a time
 }
 
 type load struct {
@@ -134,43 +245,118 @@ type load struct {
 }
 
 func newWalletCache(capacity int) *walletCache {
-	return &walletCache{wallets: newLRU[*unsealed](capacity), nodes: newLRU[derived](2 * capacity), loads: make(map[string]*load)}
+	return &walletCache{wallets: newLRU[*snapshot](capacity), nodes: newLRU[derived](2 * capacity), loads: make(map[string]*load)}
 }
 
-// walletView is what a request may read of a cached wallet without its
-// keys.
-type walletView struct {
-	policy  *policy.Policy
-	version uint64
-	creator wire.PublicKey
-}
+// acquire returns oid's cached snapshot with a reference for the caller,
+// loading it with fill on a miss. Concurrent misses for one oid share one
+// fill; a failed fill is not cached.
+func (c *walletCache) acquire(oid string, fill func() (*snapshot, error)) (*snapshot, error) {
+	for {
+		c.mu.Lock()
+		if s, ok := c.wallets.get(oid); ok {
+			s.hold()
+			c.mu.Unlock()
+			return s, nil
+		}
+		if l, ok := c.loads[oid]; ok {
+			c.mu.Unlock()
+			<-l.done
+			if l.err != nil {
+				return nil, l.err
+			}
+			continue
+		}
+		l := &load{done: make(chan struct{})}
+		c.loads[oid] = l
+		c.mu.Unlock()
 
-// view returns oid's policy and version, loading the wallet on a miss.
-func (c *walletCache) view(oid string, fill func() (*unsealed, error)) (walletView, error) {
-	var v walletView
-	err := c.with(oid, fill, func(u *unsealed) error {
-		v = walletView{policy: u.policy, version: u.version, creator: u.creator}
-		return nil
-	})
-	return v, err
-}
-
-// node returns a new node at path p on curve cv of wallet oid. The node
-// itself and its parent are cached: signing again with an address costs no
-// derivation, and a sibling costs one step.
-func (c *walletCache) node(oid string, cv hd.Curve, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
-	if len(p) == 0 {
-		return c.derive(oid, cv, p, fill)
+		s, err := fill()
+		c.mu.Lock()
+		delete(c.loads, oid)
+		l.err = err
+		if err == nil {
+			c.insert(s)
+		}
+		c.mu.Unlock()
+		close(l.done)
+		return s, err
 	}
-	key := func(p hd.Path) string { return oid + "\x00" + cv.String() + "\x00" + p.String() }
-	leafKey, parentPath := key(p), p[:len(p)-1]
+}
+
+// insert lists s (whose caller keeps its own reference). c.mu is held.
+func (c *walletCache) insert(s *snapshot) {
+	s.rmu.Lock()
+	s.inCache = true
+	s.rmu.Unlock()
+	c.wallets.put(s.oid, s)
+}
+
+// holds reports whether oid is cached.
+func (c *walletCache) holds(oid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.wallets.peek(oid)
+	return ok
+}
+
+// consistent checks a snapshot loaded fresh from the store against the
+// cached one: the same instance, and not older. A newer one (another
+// replica changed the policy) replaces the cached one.
+func (c *walletCache) consistent(s *snapshot) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	have, ok := c.wallets.peek(s.oid)
+	if !ok {
+		return nil
+	}
+	if !have.instance.equal(s.instance) || have.version > s.version {
+		return errForked
+	}
+	if have.version < s.version {
+		s.hold()
+		c.insert(s)
+	}
+	return nil
+}
+
+// replace lists s in place of oid's cached snapshot, if any is cached.
+func (c *walletCache) replace(s *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.wallets.peek(s.oid); ok {
+		s.hold()
+		c.insert(s)
+	}
+}
+
+// forget drops oid's cached snapshot. Its derived keys stay under its
+// instance, which no other wallet has.
+func (c *walletCache) forget(oid string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wallets.remove(oid)
+}
+
+func nodeKey(inst instanceID, kind string, p string) string {
+	return string(inst[:]) + "\x00" + kind + "\x00" + p
+}
+
+// node returns a new node at path p on curve cv of snapshot s. The node
+// itself and its parent are cached under s's instance: signing again with
+// an address costs no derivation, and a sibling costs one step.
+func (c *walletCache) node(s *snapshot, cv hd.Curve, p hd.Path) (*hd.Node, error) {
+	if len(p) == 0 {
+		return s.master(cv)
+	}
+	leafKey, parentPath := nodeKey(s.instance, cv.String(), p.String()), p[:len(p)-1]
 	c.mu.Lock()
 	if leaf, ok := c.nodes.get(leafKey); ok {
 		n := leaf.n.Clone()
 		c.mu.Unlock()
 		return n, nil
 	}
-	parentKey := key(parentPath)
+	parentKey := nodeKey(s.instance, cv.String(), parentPath.String())
 	parent, ok := c.nodes.get(parentKey)
 	var n *hd.Node
 	if ok {
@@ -178,12 +364,17 @@ func (c *walletCache) node(oid string, cv hd.Curve, p hd.Path, fill func() (*uns
 	}
 	c.mu.Unlock()
 	if !ok {
-		var err error
-		if n, err = c.derive(oid, cv, parentPath, fill); err != nil {
+		m, err := s.master(cv)
+		if err != nil {
+			return nil, err
+		}
+		n, err = m.Derive(parentPath)
+		m.Wipe()
+		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		c.nodes.put(parentKey, derived{n.Clone()})
+		c.nodes.put(parentKey, derived{n: n.Clone()})
 		c.mu.Unlock()
 	}
 	defer n.Wipe()
@@ -192,77 +383,36 @@ func (c *walletCache) node(oid string, cv hd.Curve, p hd.Path, fill func() (*uns
 		return nil, err
 	}
 	c.mu.Lock()
-	c.nodes.put(leafKey, derived{leaf.Clone()})
+	c.nodes.put(leafKey, derived{n: leaf.Clone()})
 	c.mu.Unlock()
 	return leaf, nil
 }
 
-// derive returns a new node at path p below the wallet's master on cv.
-func (c *walletCache) derive(oid string, cv hd.Curve, p hd.Path, fill func() (*unsealed, error)) (*hd.Node, error) {
-	var m *hd.Node
-	err := c.with(oid, fill, func(u *unsealed) error {
-		master, err := u.master(cv)
-		if err == nil {
-			m = master.Clone()
-		}
+// blsKey returns a copy of the EIP-2333 key at path of snapshot s,
+// deriving it (outside the cache lock) on a miss and caching it under s's
+// instance.
+func (c *walletCache) blsKey(s *snapshot, path string) (*bls.SecretKey, error) {
+	key := nodeKey(s.instance, "bls", path)
+	c.mu.Lock()
+	if d, ok := c.nodes.get(key); ok {
+		sk := d.sk.Clone()
+		c.mu.Unlock()
+		return sk, nil
+	}
+	c.mu.Unlock()
+	var sk *bls.SecretKey
+	err := s.seed.Use(func(b []byte) error {
+		var err error
+		sk, err = bls.DerivePath(b, path)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer m.Wipe()
-	return m.Derive(p)
-}
-
-// seed calls f with oid's seed, under the cache lock; f must not keep it.
-func (c *walletCache) seed(oid string, fill func() (*unsealed, error), f func(*hd.Seed) error) error {
-	return c.with(oid, fill, func(u *unsealed) error { return f(u.seed) })
-}
-
-// with runs f on the cached wallet oid under the cache lock, loading it
-// with fill first on a miss. Concurrent misses for one oid share a single
-// fill; a failed fill is not cached.
-func (c *walletCache) with(oid string, fill func() (*unsealed, error), f func(*unsealed) error) error {
-	for {
-		c.mu.Lock()
-		if w, ok := c.wallets.get(oid); ok {
-			err := f(w)
-			c.mu.Unlock()
-			return err
-		}
-		if l, ok := c.loads[oid]; ok {
-			c.mu.Unlock()
-			<-l.done
-			if l.err != nil {
-				return l.err
-			}
-			continue
-		}
-		l := &load{done: make(chan struct{})}
-		c.loads[oid] = l
-		c.mu.Unlock()
-
-		w, err := fill()
-		c.mu.Lock()
-		delete(c.loads, oid)
-		l.err = err
-		if err == nil {
-			c.wallets.put(oid, w)
-		}
-		c.mu.Unlock()
-		close(l.done)
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// forget drops oid's cached wallet (its policy changed); its derived
-// nodes stay, since a wallet's keys never change.
-func (c *walletCache) forget(oid string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.wallets.remove(oid)
+	c.nodes.put(key, derived{sk: sk.Clone()})
+	c.mu.Unlock()
+	return sk, nil
 }
 
 // len reports how many wallets are cached.
@@ -272,7 +422,8 @@ func (c *walletCache) len() int {
 	return c.wallets.len()
 }
 
-// wipeAll empties the cache, wiping every key.
+// wipeAll empties the cache, wiping every key no method still holds (the
+// last holder wipes those).
 func (c *walletCache) wipeAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

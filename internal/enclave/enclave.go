@@ -10,7 +10,6 @@ package enclave
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +84,7 @@ type Enclave struct {
 	escrowed   atomic.Bool                       // a DRK escrow of the master key exists
 	identity   wire.PrivateKey
 	walletK    *seal.Key
-	receiptKey ed25519.PrivateKey
+	signer     *statementSigner
 	importRoot *seal.ImportRoot
 	replay     *policy.ReplayCache
 
@@ -110,16 +109,16 @@ func New(cfg Config) (*Enclave, error) {
 		return nil, errors.New("enclave: plaintext import is a dev-mode switch")
 	}
 	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 4096
+		cfg.CacheSize = defaultCacheSize
 	}
 	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = 1024
+		cfg.MaxSessions = defaultMaxSessions
 	}
 	if cfg.ClockSkew <= 0 {
-		cfg.ClockSkew = 15 * time.Minute
+		cfg.ClockSkew = defaultClockSkew
 	}
 	if cfg.ReplayCacheSize <= 0 {
-		cfg.ReplayCacheSize = 1 << 19
+		cfg.ReplayCacheSize = defaultReplayCacheSize
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -336,10 +335,6 @@ func (e *Enclave) authorize(peer wire.PublicKey, h wire.ClientHello) error {
 	return nil
 }
 
-// maxInFlight bounds the requests one session runs at once; further
-// requests wait, which pushes back on the client.
-const maxInFlight = 32
-
 func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.Peer) {
 	mr := wire.NewMessageReader(s)
 	sem := make(chan struct{}, maxInFlight)
@@ -418,7 +413,7 @@ func (e *Enclave) dispatch(ctx context.Context, peer wire.Peer, req wire.Request
 		}
 		return nil, &wire.RPCError{Code: wire.CodeUnknownMethod, Message: "unknown method"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	return m(ctx, peer, req)
 }

@@ -41,10 +41,7 @@ const (
 	// masterKeyVersion is the version of the master key; rotating it
 	// (a later change) must escrow each new version before using it.
 	masterKeyVersion = 1
-	// escrowContext prefixes what the receipt key signs of an escrow.
-	escrowContext = "niomon/secretd/v1/escrow\x00"
-	kemName       = "MLKEM768-X25519"
-	maxHolders    = 16
+	kemName          = "MLKEM768-X25519"
 )
 
 // escrowRecord is what the runner stores: public, signed by the receipt
@@ -141,7 +138,7 @@ func (e *Enclave) systemDRKCeremony(ctx context.Context, peer wire.Peer, req wir
 	if err != nil {
 		return nil, err
 	}
-	blob, err := wire.Marshal(signedEscrow{Record: rec, Signature: ed25519.Sign(e.receiptKey, append([]byte(escrowContext), rec...))})
+	blob, err := wire.Marshal(signedEscrow{Record: rec, Signature: e.signer.escrow(rec)})
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +339,7 @@ func (e *Enclave) checkRecovered(mk *seal.MasterKey, r *recovery) error {
 		return err
 	}
 	defer clear(rk)
-	if !ed25519.Verify(rk.Public().(ed25519.PublicKey), append([]byte(escrowContext), r.signed.Record...), r.signed.Signature) {
+	if !ed25519.Verify(rk.Public().(ed25519.PublicKey), append([]byte(api.EscrowContext), r.signed.Record...), r.signed.Signature) {
 		return errors.New("the escrow was not signed by the recovered cluster")
 	}
 	return nil

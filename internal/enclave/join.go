@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/niomon/niomon/internal/attest"
 	"github.com/niomon/niomon/internal/seal"
@@ -33,10 +32,7 @@ import (
 // Both ends check each other's attestation; the runners in between carry
 // ciphertext and documents only.
 
-const (
-	joinTag    = "niomon/secretd/v1/join"
-	joinMaxAge = 5 * time.Minute
-)
+const joinTag = "niomon/secretd/v1/join"
 
 func joinInfo(identity []byte) []byte { return append([]byte(joinTag+"\x00"), identity...) }
 

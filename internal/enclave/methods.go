@@ -2,7 +2,6 @@ package enclave
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"unicode/utf8"
@@ -10,7 +9,6 @@ import (
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/hostlink"
-	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/wire"
 )
 
@@ -42,17 +40,6 @@ func (e *Enclave) methodTable() map[string]method {
 	}
 	return m
 }
-
-// Limits on request parameters.
-const (
-	maxOIDLen        = 200
-	maxAttributes    = 32
-	maxAttrKeyLen    = 64
-	maxAttrValueLen  = 1024
-	maxPolicyIDLen   = 128
-	maxNonceLen      = 512
-	maxMnemonicBytes = 2048
-)
 
 func invalid(msg string) error { return &wire.RPCError{Code: wire.CodeInvalidParams, Message: msg} }
 
@@ -137,9 +124,11 @@ func (e *Enclave) hdwalletGenerateWithPolicy(ctx context.Context, peer wire.Peer
 		return nil, invalid("mnemonic_words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, peer.Key, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, false); err != nil {
+	snap, err := walletStore{e}.create(ctx, &newWallet{creator: peer.Key, oid: p.OID, mnemonic: m, attrs: p.Attributes, policyID: p.PolicyID})
+	if err != nil {
 		return nil, err
 	}
+	snap.release()
 	return p.OID, nil
 }
 
@@ -174,9 +163,11 @@ func (e *Enclave) hdwalletImportWithPolicy(ctx context.Context, peer wire.Peer, 
 		return nil, invalid("not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	if err := e.createWallet(ctx, peer.Key, p.OID, m, p.Attributes, p.PolicyID, policy.Policy{}, true); err != nil {
+	snap, err := walletStore{e}.create(ctx, &newWallet{creator: peer.Key, oid: p.OID, mnemonic: m, attrs: p.Attributes, policyID: p.PolicyID, imported: true})
+	if err != nil {
 		return nil, err
 	}
+	snap.release()
 	return p.OID, nil
 }
 
@@ -220,10 +211,15 @@ func (e *Enclave) hdwalletGetExtendedPublicKey(ctx context.Context, peer wire.Pe
 	if err != nil {
 		return nil, invalid("derive_path must be a BIP32 path such as m/44'/60'/0'/0/0")
 	}
-	if err := e.requireCreator(ctx, peer, p.OID); err != nil {
+	snap, err := walletStore{e}.cached(ctx, p.OID)
+	if err != nil {
 		return nil, err
 	}
-	n, err := e.cache.node(p.OID, hd.Secp256k1, path, e.filler(ctx, p.OID))
+	defer snap.release()
+	if !snap.creator.Equal(peer.Key) {
+		return nil, errNotYours
+	}
+	n, err := e.cache.node(snap, hd.Secp256k1, path)
 	if errors.Is(err, hd.ErrInvalidChild) {
 		return nil, invalid("this path has an invalid BIP32 child; use the next index")
 	} else if err != nil {
@@ -250,7 +246,7 @@ func (e *Enclave) systemAttest(_ context.Context, _ wire.Peer, req wire.Request)
 	if err := wire.DecodeParams(req.Params, &p); err != nil || len(p.Nonce) > maxNonceLen {
 		return nil, invalid("want [nonce bytes] with at most 512 bytes")
 	}
-	ud, err := wire.Marshal(api.AttestedKeys{ReceiptKey: e.receiptKey.Public().(ed25519.PublicKey)})
+	ud, err := wire.Marshal(api.AttestedKeys{ReceiptKey: e.signer.public()})
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +260,7 @@ func (e *Enclave) systemInfo(_ context.Context, _ wire.Peer, req wire.Request) (
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want []")
 	}
-	return api.Info{ClusterIdentity: e.identity.Public().Bytes(), ReceiptKey: e.receiptKey.Public().(ed25519.PublicKey)}, nil
+	return api.Info{ClusterIdentity: e.identity.Public().Bytes(), ReceiptKey: e.signer.public()}, nil
 }
 
 type noParams struct {

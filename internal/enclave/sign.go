@@ -23,11 +23,17 @@ import (
 // hdwalletSign([request, stamp]) → SignResult.
 func (e *Enclave) hdwalletSign(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p policy.SignParams
-	s, _, err := e.authorizeUser(ctx, req, policy.MethodSign, policy.RightSign, &p)
+	_, snap, err := e.authorizeUser(ctx, req, policy.MethodSign, policy.RightSign, &p, false)
 	if err != nil {
 		return nil, err
 	}
-	return e.sign(ctx, s.req.OID, &p)
+	defer snap.release()
+	res, err := e.sign(snap, &p)
+	if err != nil {
+		return nil, err
+	}
+	res.Instance = snap.instance[:]
+	return res, nil
 }
 
 // fields says which optional SignParams fields a scheme reads; any other
@@ -52,15 +58,15 @@ func fields(p *policy.SignParams, digest, message, typedData, tx, merkleRoot boo
 	return nil
 }
 
-func (e *Enclave) sign(ctx context.Context, oid string, p *policy.SignParams) (*api.SignResult, error) {
+func (e *Enclave) sign(snap *snapshot, p *policy.SignParams) (*api.SignResult, error) {
 	switch p.Scheme {
 	case api.SchemeSecp256k1, api.SchemeEthPersonal, api.SchemeEthTypedData, api.SchemeEthTx, api.SchemeBTCECDSA, api.SchemeBTCTaproot, api.SchemeBTCSchnorr, api.SchemeCosmos:
-		return e.signSecp256k1(ctx, oid, p)
+		return e.signSecp256k1(snap, p)
 	case api.SchemeEd25519:
 		if err := fields(p, false, true, false, false, false); err != nil {
 			return nil, err
 		}
-		return e.withNode(ctx, oid, hd.Ed25519, p.Path, func(n *hd.Node) ([]byte, error) {
+		return e.withNode(snap, hd.Ed25519, p.Path, func(n *hd.Node) ([]byte, error) {
 			k, err := n.Ed25519PrivateKey()
 			if err != nil {
 				return nil, err
@@ -73,7 +79,7 @@ func (e *Enclave) sign(ctx context.Context, oid string, p *policy.SignParams) (*
 		if err := fields(p, true, false, false, false, false); err != nil {
 			return nil, err
 		}
-		return e.withNode(ctx, oid, hd.NIST256p1, p.Path, func(n *hd.Node) ([]byte, error) {
+		return e.withNode(snap, hd.NIST256p1, p.Path, func(n *hd.Node) ([]byte, error) {
 			k, err := n.P256PrivateKey()
 			if err != nil {
 				return nil, err
@@ -84,7 +90,7 @@ func (e *Enclave) sign(ctx context.Context, oid string, p *policy.SignParams) (*
 		if err := fields(p, false, true, false, false, false); err != nil {
 			return nil, err
 		}
-		sk, err := e.blsKey(ctx, oid, p.Path)
+		sk, err := e.blsKey(snap, p.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +108,7 @@ func (e *Enclave) sign(ctx context.Context, oid string, p *policy.SignParams) (*
 	return nil, invalid("unknown scheme")
 }
 
-func (e *Enclave) signSecp256k1(ctx context.Context, oid string, p *policy.SignParams) (*api.SignResult, error) {
+func (e *Enclave) signSecp256k1(snap *snapshot, p *policy.SignParams) (*api.SignResult, error) {
 	var err error
 	switch p.Scheme {
 	case api.SchemeSecp256k1, api.SchemeBTCECDSA, api.SchemeBTCSchnorr:
@@ -143,7 +149,7 @@ func (e *Enclave) signSecp256k1(ctx context.Context, oid string, p *policy.SignP
 		copy(digest[:], p.Digest)
 	}
 
-	n, err := e.node(ctx, oid, hd.Secp256k1, p.Path)
+	n, err := e.node(snap, hd.Secp256k1, p.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -213,9 +219,9 @@ func (e *Enclave) signSecp256k1(ctx context.Context, oid string, p *policy.SignP
 	return res, nil
 }
 
-// withNode signs with the key at path on curve cv of oid.
-func (e *Enclave) withNode(ctx context.Context, oid string, cv hd.Curve, path string, sign func(*hd.Node) ([]byte, error)) (*api.SignResult, error) {
-	n, err := e.node(ctx, oid, cv, path)
+// withNode signs with the key at path on curve cv of snap.
+func (e *Enclave) withNode(snap *snapshot, cv hd.Curve, path string, sign func(*hd.Node) ([]byte, error)) (*api.SignResult, error) {
+	n, err := e.node(snap, cv, path)
 	if err != nil {
 		return nil, err
 	}
@@ -227,13 +233,13 @@ func (e *Enclave) withNode(ctx context.Context, oid string, cv hd.Curve, path st
 	return &api.SignResult{Signature: sig, PublicKey: n.PublicKey()}, nil
 }
 
-// node derives the key at path on curve cv for oid.
-func (e *Enclave) node(ctx context.Context, oid string, cv hd.Curve, path string) (*hd.Node, error) {
+// node derives the key at path on curve cv of snap.
+func (e *Enclave) node(snap *snapshot, cv hd.Curve, path string) (*hd.Node, error) {
 	hp, err := hd.ParsePath(path)
 	if err != nil {
 		return nil, invalid("path must be a BIP32 path such as m/44'/60'/0'/0/0")
 	}
-	n, err := e.cache.node(oid, cv, hp, e.filler(ctx, oid))
+	n, err := e.cache.node(snap, cv, hp)
 	switch {
 	case errors.Is(err, hd.ErrHardenedOnly):
 		return nil, invalid("ed25519 paths are hardened only (SLIP-10), e.g. m/44'/501'/0'/0'")
@@ -245,23 +251,12 @@ func (e *Enclave) node(ctx context.Context, oid string, cv hd.Curve, path string
 	return n, nil
 }
 
-// blsKey derives the EIP-2333 key at an EIP-2334 path from oid's seed.
-func (e *Enclave) blsKey(ctx context.Context, oid, path string) (*bls.SecretKey, error) {
+// blsKey derives the EIP-2333 key at an EIP-2334 path of snap.
+func (e *Enclave) blsKey(snap *snapshot, path string) (*bls.SecretKey, error) {
 	if _, err := bls.ParsePath(path); err != nil {
 		return nil, invalid("path must be an EIP-2334 path such as m/12381/3600/0/0/0")
 	}
-	var sk *bls.SecretKey
-	err := e.cache.seed(oid, e.filler(ctx, oid), func(seed *hd.Seed) error {
-		return seed.Use(func(b []byte) error {
-			var err error
-			sk, err = bls.DerivePath(b, path)
-			return err
-		})
-	})
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	return sk, nil
+	return e.cache.blsKey(snap, path)
 }
 
 type addressParams struct {
@@ -285,26 +280,32 @@ func (e *Enclave) hdwalletGetAddress(ctx context.Context, peer wire.Peer, req wi
 	if err := validOID(p.OID); err != nil {
 		return nil, err
 	}
-	if err := e.requireCreator(ctx, peer, p.OID); err != nil {
-		return nil, err
-	}
-	out, err := e.address(ctx, p)
+	snap, err := walletStore{e}.cached(ctx, p.OID)
 	if err != nil {
 		return nil, err
 	}
-	st, err := wire.Marshal(api.AddressStatement{OID: p.OID, Scheme: p.Scheme, Path: p.Path, HRP: p.HRP, Address: out.Address, PublicKey: out.PublicKey})
+	defer snap.release()
+	if !snap.creator.Equal(peer.Key) {
+		return nil, errNotYours
+	}
+	out, err := e.address(snap, p)
 	if err != nil {
 		return nil, err
 	}
-	out.Statement, out.Signature = st, signEd25519(e.receiptKey, append([]byte(api.AddressContext), st...))
+	out.Statement, out.Signature, err = e.signer.address(&api.AddressStatement{
+		OID: p.OID, Instance: snap.instance[:], Scheme: p.Scheme, Path: p.Path, HRP: p.HRP, Address: out.Address, PublicKey: out.PublicKey,
+	})
+	if err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
 // address computes the address and public key p asks for.
-func (e *Enclave) address(ctx context.Context, p addressParams) (api.Address, error) {
+func (e *Enclave) address(snap *snapshot, p addressParams) (api.Address, error) {
 	switch p.Scheme {
 	case api.AddrBLS:
-		sk, err := e.blsKey(ctx, p.OID, p.Path)
+		sk, err := e.blsKey(snap, p.Path)
 		if err != nil {
 			return api.Address{}, err
 		}
@@ -316,7 +317,7 @@ func (e *Enclave) address(ctx context.Context, p addressParams) (api.Address, er
 		h := hex.EncodeToString(pk[:])
 		return api.Address{Address: h, PublicKey: h}, nil
 	case api.AddrSolana:
-		n, err := e.node(ctx, p.OID, hd.Ed25519, p.Path)
+		n, err := e.node(snap, hd.Ed25519, p.Path)
 		if err != nil {
 			return api.Address{}, err
 		}
@@ -327,7 +328,7 @@ func (e *Enclave) address(ctx context.Context, p addressParams) (api.Address, er
 		}
 		return api.Address{Address: a.String(), PublicKey: hex.EncodeToString(n.PublicKey())}, nil
 	case api.AddrP256:
-		n, err := e.node(ctx, p.OID, hd.NIST256p1, p.Path)
+		n, err := e.node(snap, hd.NIST256p1, p.Path)
 		if err != nil {
 			return api.Address{}, err
 		}
@@ -345,7 +346,7 @@ func (e *Enclave) address(ctx context.Context, p addressParams) (api.Address, er
 	default:
 		return api.Address{}, invalid("unknown address scheme")
 	}
-	n, err := e.node(ctx, p.OID, hd.Secp256k1, p.Path)
+	n, err := e.node(snap, hd.Secp256k1, p.Path)
 	if err != nil {
 		return api.Address{}, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/hd"
-	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/wire"
 )
@@ -82,19 +81,31 @@ func (e *Enclave) check(sp *stampedParams, r *policy.Request, p *policy.Policy, 
 	return &stamped{bytes: sp.Request, req: r, cred: c}, nil
 }
 
-// authorizeUser decodes a stamped request for an existing wallet and checks it
-// against the wallet's current policy.
-func (e *Enclave) authorizeUser(ctx context.Context, req wire.Request, method, right string, params any) (*stamped, walletView, error) {
+// authorizeUser decodes a stamped request for an existing wallet and checks
+// it against the policy of one snapshot of the wallet, which it returns
+// (held: the caller releases it) for the method to take the keys from.
+// fresh loads the snapshot from the store rather than the cache.
+func (e *Enclave) authorizeUser(ctx context.Context, req wire.Request, method, right string, params any, fresh bool) (*stamped, *snapshot, error) {
 	sp, r, err := decodeStamped(req, method, params)
 	if err != nil {
-		return nil, walletView{}, err
+		return nil, nil, err
 	}
-	v, err := e.cache.view(r.OID, e.filler(ctx, r.OID))
+	ws := walletStore{e}
+	var snap *snapshot
+	if fresh {
+		snap, err = ws.fresh(ctx, r.OID)
+	} else {
+		snap, err = ws.cached(ctx, r.OID)
+	}
 	if err != nil {
-		return nil, walletView{}, storageErr(err)
+		return nil, nil, err
 	}
-	s, err := e.check(sp, r, v.policy, right)
-	return s, v, err
+	s, err := e.check(sp, r, snap.policy, right)
+	if err != nil {
+		snap.release()
+		return nil, nil, err
+	}
+	return s, snap, nil
 }
 
 // firstPolicy checks the credentials a new wallet comes with: exactly
@@ -132,10 +143,10 @@ func (e *Enclave) decodeNew(req wire.Request, method string, params any, attrs *
 	return e.firstPolicy(sp, r, *creds)
 }
 
-// receipt signs the policy state of oid at version.
-func (e *Enclave) receipt(oid string, version uint64, p *policy.Policy, requestHash []byte) (*policy.SignedReceipt, error) {
-	return policy.SignReceipt(e.receiptKey, &policy.Receipt{
-		OID: oid, Version: version, Credentials: p.Credentials, Cluster: e.identity.Public().Bytes(),
+// receipt signs the policy state of snapshot s.
+func (e *Enclave) receipt(s *snapshot, requestHash []byte) (*policy.SignedReceipt, error) {
+	return e.signer.receipt(&policy.Receipt{
+		OID: s.oid, Instance: s.instance[:], Version: s.version, Credentials: s.policy.Credentials, Cluster: e.identity.Public().Bytes(),
 		Request: requestHash, IssuedAt: e.cfg.Now().Unix(),
 	})
 }
@@ -153,18 +164,20 @@ func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.R
 		return nil, invalid("words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	return e.newWallet(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, false)
+	return e.storeNew(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, false)
 }
 
-// newWallet stores a created or imported wallet, records the event and
+// storeNew stores a created or imported wallet, records the event and
 // answers with the receipt.
-func (e *Enclave) newWallet(ctx context.Context, peer wire.Peer, s *stamped, m *hd.Mnemonic, attrs [][]string, policyID string, pol *policy.Policy, imported bool) (any, error) {
-	if err := e.createWallet(ctx, peer.Key, s.req.OID, m, attrs, policyID, *pol, imported); err != nil {
+func (e *Enclave) storeNew(ctx context.Context, peer wire.Peer, s *stamped, m *hd.Mnemonic, attrs [][]string, policyID string, pol *policy.Policy, imported bool) (any, error) {
+	snap, err := walletStore{e}.create(ctx, &newWallet{creator: peer.Key, oid: s.req.OID, mnemonic: m, attrs: attrs, policyID: policyID, policy: *pol, imported: imported})
+	if err != nil {
 		return nil, err
 	}
-	e.audit(ctx, s, walletVersion)
+	defer snap.release()
+	e.audit(ctx, s, snap)
 	h := policy.Hash(s.bytes)
-	return e.receipt(s.req.OID, walletVersion, pol, h[:])
+	return e.receipt(snap, h[:])
 }
 
 // hdwalletImport([request, stamp]) → receipt: a wallet from a mnemonic
@@ -177,7 +190,7 @@ func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.R
 	if err != nil {
 		return nil, err
 	}
-	phrase, err := e.openImport(p.KeyID, p.Enc, p.Ciphertext, s.req.OID)
+	phrase, err := e.openImport(s.req.OID, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +200,7 @@ func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.R
 		return nil, invalid("the decrypted mnemonic is not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	return e.newWallet(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, true)
+	return e.storeNew(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, true)
 }
 
 // HPKE suite for export and import: what a browser can open and seal with
@@ -198,12 +211,6 @@ var (
 	hpkeKDF  = hpke.HKDFSHA256()
 	hpkeAEAD = hpke.AES256GCM()
 )
-
-// HPKE info strings bind a ciphertext to its purpose and wallet.
-func exportInfo(oid string) []byte { return []byte("niomon/secretd/v1/export\x00" + oid) }
-func importInfo(oid string) []byte { return []byte("niomon/secretd/v1/import\x00" + oid) }
-
-const importKeyIDLen = 16
 
 // importKey derives the HPKE key pair named id (RFC 9180 DeriveKeyPair).
 func (e *Enclave) importKey(id []byte) (hpke.PrivateKey, error) {
@@ -218,21 +225,28 @@ func (e *Enclave) importKey(id []byte) (hpke.PrivateKey, error) {
 	return hpkeKEM.DeriveKeyPair(ikm)
 }
 
-func (e *Enclave) openImport(id, enc, ct []byte, oid string) ([]byte, error) {
-	k, err := e.importKey(id)
+// openImport opens the mnemonic of an import of oid: sealed to the
+// import key p names, for the wallet oid (HPKE info), and for exactly
+// this request's credentials and settings (additional data).
+func (e *Enclave) openImport(oid string, p *policy.ImportParams) ([]byte, error) {
+	k, err := e.importKey(p.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	if len(ct) > 1024 {
+	if len(p.Ciphertext) > maxImportCiphertext {
 		return nil, invalid("ciphertext too long for a mnemonic")
 	}
-	rcpt, err := hpke.NewRecipient(enc, k, hpkeKDF, hpkeAEAD, importInfo(oid))
+	ad, err := policy.ImportBinding(oid, p)
+	if err != nil {
+		return nil, err
+	}
+	rcpt, err := hpke.NewRecipient(p.Enc, k, hpkeKDF, hpkeAEAD, api.ImportInfo(oid))
 	if err != nil {
 		return nil, invalid("enc is not a P-256 HPKE encapsulation")
 	}
-	pt, err := rcpt.Open(nil, ct)
+	pt, err := rcpt.Open(ad, p.Ciphertext)
 	if err != nil {
-		return nil, invalid("the mnemonic does not decrypt with this import key for this oid")
+		return nil, invalid("the mnemonic does not decrypt with this import key for this request (it was sealed for another wallet id or other credentials)")
 	}
 	return pt, nil
 }
@@ -252,20 +266,22 @@ func (e *Enclave) systemImportKey(_ context.Context, _ wire.Peer, req wire.Reque
 		return nil, err
 	}
 	pub := k.PublicKey().Bytes()
-	msg := append(append([]byte(api.ImportKeyContext), id...), pub...)
-	return api.ImportKey{KeyID: id, PublicKey: pub, Signature: signEd25519(e.receiptKey, msg)}, nil
+	return api.ImportKey{KeyID: id, PublicKey: pub, Signature: e.signer.importKey(id, pub)}, nil
 }
 
 // hdwalletExport([request, stamp]) → ExportResult: the mnemonic, HPKE
-// sealed to the device key in the request (info binds the oid, the
-// additional data binds the request's hash). It leaves nowhere else in
-// plaintext, and an audit event is stored before it leaves at all.
+// sealed to the device key in the request (info binds the oid and the
+// wallet instance, the additional data the request's hash). It leaves
+// nowhere else in plaintext, and an audit event is stored before it
+// leaves at all. The stamp is checked against the policy of the very
+// snapshot whose mnemonic is exported, loaded fresh from the store.
 func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p policy.ExportParams
-	s, _, err := e.authorizeUser(ctx, req, policy.MethodExport, policy.RightExport, &p)
+	s, snap, err := e.authorizeUser(ctx, req, policy.MethodExport, policy.RightExport, &p, true)
 	if err != nil {
 		return nil, err
 	}
+	defer snap.release()
 	pub, err := ecdh.P256().NewPublicKey(p.Recipient)
 	if err != nil {
 		return nil, invalid("recipient must be an uncompressed P-256 public key")
@@ -274,20 +290,15 @@ func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Requ
 	if err != nil {
 		return nil, invalid("recipient must be an uncompressed P-256 public key")
 	}
-	rec, version, err := e.readWallet(ctx, s.req.OID)
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	defer rec.wipe()
-	m, err := hd.MnemonicFromEntropy(rec.Entropy)
+	m, err := hd.MnemonicFromEntropy(snap.entropy)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Wipe()
-	if err := e.auditStrict(ctx, s, version); err != nil {
+	if err := e.auditStrict(ctx, s, snap); err != nil {
 		return nil, err
 	}
-	enc, sender, err := hpke.NewSender(hpub, hpkeKDF, hpkeAEAD, exportInfo(s.req.OID))
+	enc, sender, err := hpke.NewSender(hpub, hpkeKDF, hpkeAEAD, api.ExportInfo(snap.oid, snap.instance[:]))
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +309,7 @@ func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Requ
 	if err != nil {
 		return nil, err
 	}
-	return api.ExportResult{Enc: enc, Ciphertext: ct}, nil
+	return api.ExportResult{Enc: enc, Ciphertext: ct, Instance: snap.instance[:]}, nil
 }
 
 // updateParams are hdwallet_update_policy's params when the change adds
@@ -331,45 +342,35 @@ func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wir
 		return nil, err
 	}
 	// The policy that authorises the change is the stored one, read
-	// fresh: a cached copy could be older than a change made elsewhere.
-	rec, version, err := e.readWallet(ctx, r.OID)
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	defer rec.wipe()
-	s, err := e.check(sp, r, &rec.Policy, policy.RightPolicy)
+	// fresh (a cached copy could be older than a change made elsewhere),
+	// and the change is applied to that same snapshot.
+	snap, err := walletStore{e}.fresh(ctx, r.OID)
 	if err != nil {
 		return nil, err
 	}
-	if p.Version != version {
-		return nil, &wire.RPCError{Code: wire.CodeConflict, Message: "the wallet changed since this request was written"}
+	defer snap.release()
+	s, err := e.check(sp, r, snap.policy, policy.RightPolicy)
+	if err != nil {
+		return nil, err
 	}
-	next, err := rec.Policy.Apply(p.Change, e.cfg.Now().Unix())
+	if p.Version != snap.version {
+		return nil, errChanged
+	}
+	next, err := snap.policy.Apply(p.Change, e.cfg.Now().Unix())
 	if err != nil {
 		return nil, authErr(err)
 	}
 	if err := policy.VerifyProofs(sp.Request, p.Change.Add, proofs); err != nil {
 		return nil, authErr(err)
 	}
-	rec.Policy = *next
-	obj, err := e.sealWallet(r.OID, version+1, rec)
+	ns, err := walletStore{e}.update(ctx, snap, next)
 	if err != nil {
 		return nil, err
 	}
-	l, err := e.link()
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	if err := l.Update(ctx, obj, version); err != nil {
-		if errors.Is(err, hostlink.ErrConflict) {
-			return nil, &wire.RPCError{Code: wire.CodeConflict, Message: "the wallet changed since this request was written"}
-		}
-		return nil, storageErr(err)
-	}
-	e.cache.forget(r.OID)
-	e.audit(ctx, s, version+1)
+	defer ns.release()
+	e.audit(ctx, s, ns)
 	h := policy.Hash(s.bytes)
-	return e.receipt(r.OID, version+1, next, h[:])
+	return e.receipt(ns, h[:])
 }
 
 type oidParams struct {
@@ -387,12 +388,13 @@ func (e *Enclave) hdwalletGetPolicy(ctx context.Context, peer wire.Peer, req wir
 	if err := validOID(p.OID); err != nil {
 		return nil, err
 	}
-	v, err := e.cache.view(p.OID, e.filler(ctx, p.OID))
+	snap, err := walletStore{e}.cached(ctx, p.OID)
 	if err != nil {
-		return nil, storageErr(err)
+		return nil, err
 	}
-	if !v.creator.Equal(peer.Key) {
+	defer snap.release()
+	if !snap.creator.Equal(peer.Key) {
 		return nil, errNotYours
 	}
-	return e.receipt(p.OID, v.version, v.policy, nil)
+	return e.receipt(snap, nil)
 }

@@ -2,6 +2,8 @@ package enclave
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 
@@ -11,14 +13,36 @@ import (
 	"github.com/niomon/niomon/internal/wire"
 )
 
+// A wallet is answered for as an instance, not as a name. The oid is the
+// name an app chose, and the runner's store decides what lives under it:
+// the operator can delete a row, park it, or put another wallet at the
+// same oid. The instance is a random id fixed when the wallet is made and
+// sealed with it; it is in every receipt, address statement, signature
+// answer, export and audit event, so that a client that pinned it tells
+// its wallet from another one at the same oid.
+type instanceID [instanceLen]byte
+
+const instanceLen = 16
+
+func newInstance() (instanceID, error) {
+	var id instanceID
+	_, err := rand.Read(id[:])
+	return id, err
+}
+
+func (i instanceID) equal(o instanceID) bool { return subtle.ConstantTimeCompare(i[:], o[:]) == 1 }
+
 // A new wallet object has version 1; each policy change writes the next
 // version. The version is in the AEAD associated data, so an older blob
 // cannot be passed off as the current one under its own version number.
 const walletVersion = 1
 
-// walletRecord is the plaintext of a sealed wallet object. It holds the
-// BIP39 entropy, not the seed: the mnemonic can be exported again, and the
-// seed follows from it.
+// walletRecord is the plaintext of a sealed wallet object.
+//
+// It holds the BIP39 entropy (for export) and the BIP39 seed made from
+// it: BIP39's seed is 2,048 rounds of PBKDF2, 1.2 ms, and a wallet that is
+// not in the cache would pay them on every load. Sealing the seed makes a
+// cache miss cost a store read and an unseal.
 type walletRecord struct {
 	Format     uint8         `cbor:"1,keyasint"`
 	Entropy    []byte        `cbor:"2,keyasint"`
@@ -29,55 +53,18 @@ type walletRecord struct {
 	Policy     policy.Policy `cbor:"7,keyasint"`
 	// Creator is the static_key of the app that created the wallet: the
 	// one app that may read its public keys without a user credential.
-	Creator []byte `cbor:"8,keyasint"`
+	Creator  []byte `cbor:"8,keyasint"`
+	Instance []byte `cbor:"9,keyasint"`
+	Seed     []byte `cbor:"10,keyasint"`
 }
 
-const walletFormat = 1
+// walletFormat 2 added the instance and the seed. Format 1 records (dev
+// clusters made before) have no instance and are refused by name.
+const walletFormat = 2
 
-func (r *walletRecord) wipe() { clear(r.Entropy) }
-
-// sealWallet seals rec as version of oid.
-func (e *Enclave) sealWallet(oid string, version uint64, rec *walletRecord) (*hostlink.Object, error) {
-	pt, err := wire.Marshal(rec)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(pt)
-	blob, err := e.walletK.Seal(oid, version, pt)
-	if err != nil {
-		return nil, err
-	}
-	return &hostlink.Object{Kind: kindWallet, ID: oid, Version: version, Blob: blob}, nil
-}
-
-// createWallet stores a new wallet for mnemonic m; an existing oid is an
-// error, never an overwrite.
-func (e *Enclave) createWallet(ctx context.Context, creator wire.PublicKey, oid string, m *hd.Mnemonic, attrs [][]string, policyID string, p policy.Policy, imported bool) error {
-	// "Every master-key version is escrowed before it is used": a cluster
-	// that requires it makes no wallet before its DRK ceremony.
-	if e.cfg.RequireEscrow && !e.escrowed.Load() {
-		return &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluster's master key is not escrowed yet: run the DRK ceremony first"}
-	}
-	if attrs == nil {
-		attrs = [][]string{}
-	}
-	if p.Credentials == nil {
-		p.Credentials = []policy.Credential{}
-	}
-	rec := walletRecord{Format: walletFormat, Entropy: m.Entropy(), Attributes: attrs, PolicyID: policyID, CreatedAt: e.cfg.Now().Unix(), Imported: imported, Policy: p, Creator: creator.Bytes()}
-	defer rec.wipe()
-	obj, err := e.sealWallet(oid, walletVersion, &rec)
-	if err != nil {
-		return err
-	}
-	l, err := e.link()
-	if err != nil {
-		return storageErr(err)
-	}
-	if err := l.Create(ctx, obj); err != nil {
-		return storageErr(err)
-	}
-	return nil
+func (r *walletRecord) wipe() {
+	clear(r.Entropy)
+	clear(r.Seed)
 }
 
 // errCorrupt is what a client hears when a stored wallet does not open:
@@ -85,69 +72,190 @@ func (e *Enclave) createWallet(ctx context.Context, creator wire.PublicKey, oid 
 // ours.
 var errCorrupt = &wire.RPCError{Code: wire.CodeUnavailable, Message: "stored wallet does not authenticate"}
 
-// readWallet fetches and unseals oid's record. The caller wipes it.
-func (e *Enclave) readWallet(ctx context.Context, oid string) (*walletRecord, uint64, error) {
-	l, err := e.link()
+// errForked is what a client hears when the store holds, under an oid,
+// another wallet than the one this enclave knows is there, or an older
+// version than one it has seen: the store was edited or rolled back. The
+// enclave answers for the wallet it knows, or not at all.
+var errForked = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the stored wallet is not the one this enclave knows (the store was edited or rolled back)"}
+
+// walletStore is the one way the enclave reads and writes wallets: every
+// method works on one snapshot that a single load returned, and takes its
+// policy and its keys from that snapshot only.
+type walletStore struct {
+	e *Enclave
+}
+
+// load reads oid from the runner's store and unseals it into a snapshot
+// (not cached). The caller releases it.
+func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
+	l, err := ws.e.link()
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	obj, err := l.Get(ctx, kindWallet, oid)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	pt, err := e.walletK.Open(oid, obj.Version, obj.Blob)
-	if err != nil {
-		e.log.Warn("a stored wallet failed authentication", "oid_len", len(oid))
-		return nil, 0, errCorrupt
-	}
-	defer clear(pt)
-	var rec walletRecord
-	if err := wire.Unmarshal(pt, &rec); err != nil || rec.Format != walletFormat {
-		rec.wipe()
-		return nil, 0, errors.New("sealed wallet record is malformed")
-	}
-	return &rec, obj.Version, nil
-}
-
-// loadWallet unseals oid for the cache: its seed and policy.
-func (e *Enclave) loadWallet(ctx context.Context, oid string) (*unsealed, error) {
-	rec, version, err := e.readWallet(ctx, oid)
+	rec, err := ws.open(oid, obj)
 	if err != nil {
 		return nil, err
 	}
 	defer rec.wipe()
-	m, err := hd.MnemonicFromEntropy(rec.Entropy)
-	if err != nil {
-		return nil, fmt.Errorf("sealed wallet entropy: %w", err)
-	}
-	defer m.Wipe()
-	p := rec.Policy
-	if err := p.Prepare(); err != nil {
-		return nil, fmt.Errorf("sealed wallet policy: %w", err)
-	}
-	var creator wire.PublicKey
-	copy(creator[:], rec.Creator)
-	return &unsealed{seed: m.Seed(""), masters: make(map[hd.Curve]*hd.Node), policy: &p, version: version, creator: creator}, nil
+	return newSnapshot(oid, obj.Version, rec)
 }
 
-// filler returns the cache's loader for oid.
-func (e *Enclave) filler(ctx context.Context, oid string) func() (*unsealed, error) {
-	return func() (*unsealed, error) { return e.loadWallet(ctx, oid) }
+// open unseals a stored wallet object.
+func (ws walletStore) open(oid string, obj *hostlink.Object) (*walletRecord, error) {
+	pt, err := ws.e.walletK.Open(oid, obj.Version, obj.Blob)
+	if err != nil {
+		ws.e.log.Warn("a stored wallet failed authentication", "oid_len", len(oid))
+		return nil, errCorrupt
+	}
+	defer clear(pt)
+	var rec walletRecord
+	if err := wire.Unmarshal(pt, &rec); err != nil {
+		rec.wipe()
+		return nil, errors.New("sealed wallet record is malformed")
+	}
+	if rec.Format != walletFormat || len(rec.Instance) != instanceLen {
+		rec.wipe()
+		return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: fmt.Sprintf("the stored wallet has record format %d; this enclave reads format %d (make the dev data again)", rec.Format, walletFormat)}
+	}
+	return &rec, nil
 }
+
+// seal seals rec as version of oid.
+func (ws walletStore) seal(oid string, version uint64, rec *walletRecord) (*hostlink.Object, error) {
+	pt, err := wire.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	blob, err := ws.e.walletK.Seal(oid, version, pt)
+	if err != nil {
+		return nil, err
+	}
+	return &hostlink.Object{Kind: kindWallet, ID: oid, Version: version, Blob: blob}, nil
+}
+
+// newWallet is what a create or an import makes.
+type newWallet struct {
+	creator  wire.PublicKey
+	oid      string
+	mnemonic *hd.Mnemonic
+	attrs    [][]string
+	policyID string
+	policy   policy.Policy
+	imported bool
+}
+
+// create stores a new wallet and returns its snapshot; an existing oid is
+// an error, never an overwrite. It also refuses an oid that this enclave
+// holds in memory: the store said it was free, but the enclave knows it
+// is not.
+func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, error) {
+	e := ws.e
+	// "Every master-key version is escrowed before it is used": a cluster
+	// that requires it makes no wallet before its DRK ceremony.
+	if e.cfg.RequireEscrow && !e.escrowed.Load() {
+		return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluster's master key is not escrowed yet: run the DRK ceremony first"}
+	}
+	if e.cache.holds(w.oid) {
+		return nil, errExists
+	}
+	if w.attrs == nil {
+		w.attrs = [][]string{}
+	}
+	if w.policy.Credentials == nil {
+		w.policy.Credentials = []policy.Credential{}
+	}
+	inst, err := newInstance()
+	if err != nil {
+		return nil, err
+	}
+	seed := w.mnemonic.Seed("")
+	if seed == nil {
+		return nil, errors.New("the BIP39 seed could not be made")
+	}
+	defer seed.Wipe()
+	rec := walletRecord{
+		Format: walletFormat, Instance: inst[:], Entropy: w.mnemonic.Entropy(), Attributes: w.attrs, PolicyID: w.policyID,
+		CreatedAt: e.cfg.Now().Unix(), Imported: w.imported, Policy: w.policy, Creator: w.creator.Bytes(),
+	}
+	_ = seed.Use(func(b []byte) error { rec.Seed = append([]byte(nil), b...); return nil })
+	defer rec.wipe()
+	obj, err := ws.seal(w.oid, walletVersion, &rec)
+	if err != nil {
+		return nil, err
+	}
+	l, err := e.link()
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	if err := l.Create(ctx, obj); err != nil {
+		return nil, storageErr(err)
+	}
+	// Nothing cached may speak for this oid but the wallet just made.
+	e.cache.forget(w.oid)
+	return newSnapshot(w.oid, walletVersion, &rec)
+}
+
+// fresh loads oid from the store for a method that must not act on a
+// cached copy (export, policy changes), and checks it against what the
+// enclave holds in memory: the same instance, and no older version.
+func (ws walletStore) fresh(ctx context.Context, oid string) (*snapshot, error) {
+	s, err := ws.load(ctx, oid)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	if err := ws.e.cache.consistent(s); err != nil {
+		s.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// cached returns oid's snapshot from the cache, loading it on a miss. The
+// caller releases it.
+func (ws walletStore) cached(ctx context.Context, oid string) (*snapshot, error) {
+	s, err := ws.e.cache.acquire(oid, func() (*snapshot, error) { return ws.load(ctx, oid) })
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	return s, nil
+}
+
+// update re-seals s's record with policy next as version s.version+1, a
+// compare-and-swap on s.version, and returns the new snapshot (cached).
+func (ws walletStore) update(ctx context.Context, s *snapshot, next *policy.Policy) (*snapshot, error) {
+	rec := s.record(next)
+	defer rec.wipe()
+	obj, err := ws.seal(s.oid, s.version+1, rec)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ws.e.link()
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	if err := l.Update(ctx, obj, s.version); err != nil {
+		ws.e.cache.forget(s.oid)
+		if errors.Is(err, hostlink.ErrConflict) {
+			return nil, errChanged
+		}
+		return nil, storageErr(err)
+	}
+	ns, err := newSnapshot(s.oid, s.version+1, rec)
+	if err != nil {
+		return nil, err
+	}
+	ws.e.cache.replace(ns)
+	return ns, nil
+}
+
+var errChanged = &wire.RPCError{Code: wire.CodeConflict, Message: "the wallet changed since this request was written"}
 
 // errNotYours is what an app hears about a wallet another app created:
 // the same as for a wallet that does not exist, so apps cannot probe each
 // other's users.
 var errNotYours = errNotFound
-
-// requireCreator lets peer read oid's public data only if peer created it.
-func (e *Enclave) requireCreator(ctx context.Context, peer wire.Peer, oid string) error {
-	v, err := e.cache.view(oid, e.filler(ctx, oid))
-	if err != nil {
-		return storageErr(err)
-	}
-	if !v.creator.Equal(peer.Key) {
-		return errNotYours
-	}
-	return nil
-}

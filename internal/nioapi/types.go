@@ -164,21 +164,24 @@ var DefaultAccounts = []Account{
 
 // VerifyAddress checks that a is the address secretd (whose receipt key
 // is receiptKey) signed for wallet oid, as the default account of its
-// chain. A device runs it on every address before showing it: the server
-// relays and caches addresses, and must not be able to swap one.
-func VerifyAddress(receiptKey ed25519.PublicKey, oid string, a Address) error {
+// chain, and returns the wallet instance the statement names. A device
+// runs it on every address before showing it, and compares the instance
+// with the one it pinned: the server relays and caches addresses, and
+// must not be able to swap one, nor show another wallet's at the same oid.
+func VerifyAddress(receiptKey ed25519.PublicKey, oid string, a Address) (instance []byte, err error) {
 	for _, acc := range DefaultAccounts {
 		if acc.Chain == a.Chain && acc.Path == a.Path {
 			return secretd.VerifyAddress(receiptKey, &secretd.Address{Address: a.Address, PublicKey: a.PublicKey, Statement: a.Statement, Signature: a.Signature}, oid, acc.Scheme, acc.Path, acc.HRP)
 		}
 	}
-	return fmt.Errorf("%w: %s at %s is not a default account", secretd.ErrAddressStatement, a.Chain, a.Path)
+	return nil, fmt.Errorf("%w: %s at %s is not a default account", secretd.ErrAddressStatement, a.Chain, a.Path)
 }
 
 // SignResult is POST /v1/wallet/sign's answer.
 type SignResult struct {
 	Signature []byte `json:"signature"`
 	PublicKey []byte `json:"public_key"`
+	Instance  []byte `json:"instance"` // the wallet instance whose key signed
 	Digest    []byte `json:"digest,omitempty"`
 	RawTx     []byte `json:"raw_tx,omitempty"`
 	TxHash    []byte `json:"tx_hash,omitempty"`
@@ -189,6 +192,7 @@ type SignResult struct {
 type ExportResult struct {
 	Enc        []byte `json:"enc"`
 	Ciphertext []byte `json:"ciphertext"`
+	Instance   []byte `json:"instance"` // the wallet instance exported (bound into the sealing)
 }
 
 // ImportKey is GET /v1/wallet/import-key: an HPKE key of the cluster,

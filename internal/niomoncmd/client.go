@@ -572,9 +572,9 @@ func (c *cli) postNewWallet(ctx context.Context, path, oid string, req []byte, k
 	if extra := rc.Unexpected([]policy.Credential{key.Credential()}); len(extra) > 0 {
 		return fmt.Errorf("WARNING: the wallet's policy holds %d credential(s) you did not enrol", len(extra))
 	}
-	// The key now belongs to this wallet, and the client will show and
-	// stamp for no other.
-	if err := bindWallet(c.keyPath, oid); err != nil {
+	// The key now belongs to this wallet instance, and the client will
+	// show and stamp for no other.
+	if err := bindWallet(c.keyPath, rc); err != nil {
 		return err
 	}
 	return c.printWallet(ctx, &out.Wallet)
@@ -591,12 +591,20 @@ func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
 		if err != nil {
 			return err
 		}
-		if err := c.confirmWallet(ctx, cfg, w.OID); err != nil {
+		pinned, err := c.confirmWallet(ctx, cfg, w.OID)
+		if err != nil {
 			return err
 		}
 		for _, a := range w.Addresses {
-			if err := nioapi.VerifyAddress(cfg.ReceiptKey, w.OID, a); err != nil {
+			inst, err := nioapi.VerifyAddress(cfg.ReceiptKey, w.OID, a)
+			if err != nil {
 				return fmt.Errorf("WARNING: the server's %s address %s is not the one the cluster signed for your wallet; do not use it: %w", a.Chain, a.Address, err)
+			}
+			if pinned == nil {
+				pinned = inst // no key here: the addresses must at least agree
+			}
+			if !bytes.Equal(inst, pinned) {
+				return fmt.Errorf("WARNING: the server's %s address %s is the cluster's address of another wallet at %s, not yours; do not use it", a.Chain, a.Address, w.OID)
 			}
 		}
 	}
@@ -633,32 +641,35 @@ func (c *cli) walletPolicy(ctx context.Context, cfg *nioapi.Config) (*policy.Rec
 }
 
 // confirmWallet checks that wallet oid is this machine's: the enclave's
-// receipt of its current policy names oid and lists the key at --key.
-// Without a key here it can only say so.
-func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string) error {
+// receipt of its current policy names oid, the instance the key file
+// pinned, no older version than seen, and lists the key at --key. It
+// returns the pinned instance. Without a key here it can only say so.
+func (c *cli) confirmWallet(ctx context.Context, cfg *nioapi.Config, oid string) ([]byte, error) {
 	key, kf, err := loadKey(c.keyPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "Note: no key of your wallet at %s, so this machine cannot confirm that wallet %s is yours.\n", c.keyPath, oid)
-		return nil
+		return nil, nil
 	}
 	// A key is bound to the wallet it was enrolled in. secretd lists a
 	// key in a policy only with that key's own proof, so the receipt
 	// check below would catch another wallet too; the binding also holds
 	// against a cluster from before that rule.
 	if kf.Wallet != "" && kf.Wallet != oid {
-		return fmt.Errorf("WARNING: the server shows wallet %s, but the key at %s belongs to wallet %s: it is not your wallet; do not use its addresses", oid, c.keyPath, kf.Wallet)
+		return nil, fmt.Errorf("WARNING: the server shows wallet %s, but the key at %s belongs to wallet %s: it is not your wallet; do not use its addresses", oid, c.keyPath, kf.Wallet)
 	}
 	rc, err := c.walletPolicy(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rc.OID != oid || !rc.Holds(key.Credential()) {
-		return fmt.Errorf("WARNING: the server shows wallet %s, but the cluster's receipt for %s does not list this machine's key (%s): it is not your wallet; do not use its addresses", oid, rc.OID, c.keyPath)
+		return nil, fmt.Errorf("WARNING: the server shows wallet %s, but the cluster's receipt for %s does not list this machine's key (%s): it is not your wallet; do not use its addresses", oid, rc.OID, c.keyPath)
 	}
-	if kf.Wallet == "" { // a key file from before wallets were recorded: bound on first use
-		return bindWallet(c.keyPath, oid)
+	// The instance and the version: pinned on first use for an older key
+	// file, checked (and the version raised) after.
+	if err := bindWallet(c.keyPath, rc); err != nil {
+		return nil, err
 	}
-	return nil
+	return rc.Instance, nil
 }
 
 // pinReceiptKeyAgain compares with a pin another client wrote meanwhile.
@@ -747,7 +758,10 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 		}
 	}
 	newPath := c.keyPath + ".new"
-	fresh, err := makeWalletKey(newPath, c.server, uid, kf.Kind, expires)
+	if err := bindWallet(c.keyPath, cur); err != nil {
+		return err
+	}
+	fresh, err := makeWalletKey(newPath, c.server, pinOf(cur), kf.Kind, expires)
 	if err != nil {
 		return fmt.Errorf("%w (a rotation that was cut short leaves %s: if the wallet lists that key, move it to %s)", err, newPath, c.keyPath)
 	}
@@ -802,6 +816,9 @@ func (c *cli) keyRotate(ctx context.Context, args []string) error {
 	want = append(want, fresh.Credential())
 	if next.OID != uid || !next.Holds(fresh.Credential()) || next.Holds(old.Credential()) || len(next.Unexpected(want)) > 0 {
 		return fmt.Errorf("WARNING: the wallet's new policy is not the one asked for; the new key is at %s", newPath)
+	}
+	if err := bindWallet(newPath, next); err != nil {
+		return err
 	}
 	return c.finishRotation(ctx, kf.Kind, old, fresh, newPath)
 }
@@ -911,11 +928,11 @@ func (c *cli) walletImport(ctx context.Context, args []string) error {
 	if err := c.api.Do(ctx, "GET", "/v1/wallet/import-key", nil, &ik); err != nil {
 		return err
 	}
-	enc, ct, err := secretd.SealMnemonic(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, uid, mnemonic)
-	if err != nil {
+	p := policy.ImportParams{Credentials: []policy.Credential{key.Credential()}}
+	if err := secretd.SealImport(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, uid, mnemonic, &p); err != nil {
 		return err
 	}
-	req, err := nioapi.NewRequest(cfg, policy.MethodImport, uid, policy.ImportParams{KeyID: ik.KeyID, Enc: enc, Ciphertext: ct, Credentials: []policy.Credential{key.Credential()}})
+	req, err := nioapi.NewRequest(cfg, policy.MethodImport, uid, p)
 	if err != nil {
 		return err
 	}
@@ -1019,7 +1036,14 @@ func (c *cli) export(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := k.Open(uid, req, out.Enc, out.Ciphertext)
+	_, kf, err := loadKey(c.keyPath)
+	if err != nil {
+		return err
+	}
+	if kf.Instance != nil && !bytes.Equal(kf.Instance, out.Instance) {
+		return fmt.Errorf("WARNING: the export is of another wallet at %s than the one your key was enrolled in; it was not opened", uid)
+	}
+	m, err := k.Open(uid, out.Instance, req, out.Enc, out.Ciphertext)
 	if err != nil {
 		return err
 	}

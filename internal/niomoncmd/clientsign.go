@@ -1,6 +1,7 @@
 package niomoncmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -153,6 +154,9 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 	var out nioapi.SignResult
 	if _, err := c.stamped(ctx, "/v1/wallet/sign", policy.MethodSign, p, &out); err != nil {
 		return err
+	}
+	if _, kf, err := loadKey(c.keyPath); err == nil && kf.Instance != nil && !bytes.Equal(kf.Instance, out.Instance) {
+		return fmt.Errorf("WARNING: the signature was made by another wallet at your wallet's id than the one your key was enrolled in; do not use it")
 	}
 	so := signOutput{Scheme: p.Scheme, Path: p.Path, Signature: hex.EncodeToString(out.Signature), PublicKey: hex.EncodeToString(out.PublicKey)}
 	if out.Digest != nil {

@@ -1,6 +1,7 @@
 package niomoncmd
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -30,6 +31,13 @@ type keyFile struct {
 	// Set when the client creates, imports or rotates into a wallet, or
 	// on first use for an older key file.
 	Wallet string `json:"wallet,omitempty"`
+	// Instance is the wallet instance (secretd's 16-byte id, fixed when
+	// the wallet was made) and Version the highest policy version seen:
+	// the client refuses any receipt, address or export of another
+	// instance at the oid, and any receipt older than Version (a rolled
+	// back store).
+	Instance []byte `json:"instance,omitempty"`
+	Version  uint64 `json:"version,omitempty"`
 }
 
 // minSessionKeyTTL is the shortest device session key lifetime the client
@@ -57,11 +65,22 @@ var clientRights = []string{policy.RightSign, policy.RightExport, policy.RightPo
 // makeKey makes a new key of kind and saves it at path (which must not
 // exist).
 func makeKey(path, server, kind string, expires time.Time) (*secretd.P256Key, error) {
-	return makeWalletKey(path, server, "", kind, expires)
+	return makeWalletKey(path, server, walletPin{}, kind, expires)
 }
 
-// makeWalletKey is makeKey for a key bound to wallet.
-func makeWalletKey(path, server, wallet, kind string, expires time.Time) (*secretd.P256Key, error) {
+// walletPin is what a key file records of its wallet.
+type walletPin struct {
+	OID      string
+	Instance []byte
+	Version  uint64
+}
+
+func pinOf(rc *policy.Receipt) walletPin {
+	return walletPin{OID: rc.OID, Instance: rc.Instance, Version: rc.Version}
+}
+
+// makeWalletKey is makeKey for a key bound to wallet (its oid and pin).
+func makeWalletKey(path, server string, wallet walletPin, kind string, expires time.Time) (*secretd.P256Key, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -78,12 +97,13 @@ func makeWalletKey(path, server, wallet, kind string, expires time.Time) (*secre
 
 // saveKey writes k's private key to path, which must not exist, and
 // flushes it to disk.
-func saveKey(path, server, wallet string, priv *ecdsa.PrivateKey, cred policy.Credential) error {
+func saveKey(path, server string, wallet walletPin, priv *ecdsa.PrivateKey, cred policy.Credential) error {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(keyFile{Kind: cred.Kind, ExpiresAt: cred.ExpiresAt, PKCS8: der, Server: server, Wallet: wallet}, "", "  ")
+	b, err := json.MarshalIndent(keyFile{Kind: cred.Kind, ExpiresAt: cred.ExpiresAt, PKCS8: der, Server: server,
+		Wallet: wallet.OID, Instance: wallet.Instance, Version: wallet.Version}, "", "  ")
 	clear(der)
 	if err != nil {
 		return err
@@ -123,10 +143,12 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// bindWallet records in the key file at path that its key belongs to
-// wallet oid. A key bound to another wallet is an error. The file is
-// rewritten whole (written beside it, then renamed over it).
-func bindWallet(path, oid string) error {
+// bindWallet records in the key file at path that its key belongs to the
+// wallet of receipt rc (oid and instance), and the highest policy version
+// seen. A key bound to another wallet or another instance, or a receipt
+// older than one seen, is an error. The file is rewritten whole (written
+// beside it, then renamed over it) when something changed.
+func bindWallet(path string, rc *policy.Receipt) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -137,14 +159,19 @@ func bindWallet(path, oid string) error {
 		return fmt.Errorf("%s: not a niomon key file", path)
 	}
 	defer clear(kf.PKCS8)
-	switch kf.Wallet {
-	case oid:
+	switch {
+	case kf.Wallet != "" && kf.Wallet != rc.OID:
+		return fmt.Errorf("the key at %s belongs to wallet %s, not %s", path, kf.Wallet, rc.OID)
+	case kf.Instance != nil && !bytes.Equal(kf.Instance, rc.Instance):
+		return fmt.Errorf("WARNING: the server answers for another wallet than the one the key at %s was enrolled in "+
+			"(instance %x, not %x): the wallet at %s was replaced in secretd's store; do not use it", path, rc.Instance, kf.Instance, rc.OID)
+	case rc.Version < kf.Version:
+		return fmt.Errorf("WARNING: the cluster's receipt names policy version %d of your wallet, but this machine has seen version %d: "+
+			"secretd's store was rolled back, and keys you removed may work again; do not use the wallet", rc.Version, kf.Version)
+	case kf.Wallet == rc.OID && kf.Instance != nil && kf.Version == rc.Version:
 		return nil
-	case "":
-	default:
-		return fmt.Errorf("the key at %s belongs to wallet %s, not %s", path, kf.Wallet, oid)
 	}
-	kf.Wallet = oid
+	kf.Wallet, kf.Instance, kf.Version = rc.OID, rc.Instance, rc.Version
 	out, err := json.MarshalIndent(kf, "", "  ")
 	if err != nil {
 		return err

@@ -15,7 +15,8 @@ import (
 // it enrolled, and warns about any credential it did not.
 type Receipt struct {
 	OID         string       `cbor:"oid"`
-	Version     uint64       `cbor:"version"` // the wallet's version: it grows with each policy change
+	Instance    []byte       `cbor:"instance"` // the wallet instance (16 bytes): fixed at creation, never the same for two wallets
+	Version     uint64       `cbor:"version"`  // the wallet's version: it grows with each policy change
 	Credentials []Credential `cbor:"credentials"`
 	Cluster     []byte       `cbor:"cluster"`
 	Request     []byte       `cbor:"request"` // SHA-256 of the request that made this state

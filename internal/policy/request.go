@@ -136,3 +136,27 @@ type UpdatePolicyParams struct {
 	Version uint64 `cbor:"version"`
 	Change  Change `cbor:"change"`
 }
+
+// ImportBinding is the HPKE additional data of an import's ciphertext:
+// SHA-256 of the canonical CBOR of everything else the import enrols (the
+// wallet id, the import key, the attributes, the policy id and the
+// credentials). The ciphertext opens only inside a request that enrols
+// exactly what the user's device sealed it for, so an app that relays a
+// user's import cannot lift the ciphertext into an import of its own,
+// with its own credential, and then export the phrase.
+func ImportBinding(oid string, p *ImportParams) ([]byte, error) {
+	b, err := wire.Marshal(struct {
+		_           struct{} `cbor:",toarray"`
+		Context     string
+		OID         string
+		KeyID       []byte
+		Attributes  [][]string
+		PolicyID    string
+		Credentials []Credential
+	}{Context: "niomon/secretd/v2/import-binding", OID: oid, KeyID: p.KeyID, Attributes: p.Attributes, PolicyID: p.PolicyID, Credentials: p.Credentials})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(b)
+	return h[:], nil
+}

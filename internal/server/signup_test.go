@@ -78,7 +78,7 @@ func TestEmailSignup_NewUserGetsAWalletAndSignsWhatThirdPartyLibrariesVerify(t *
 			}
 			// Each is the one the cluster signed for this wallet.
 			for _, a := range w.Addresses {
-				if err := nioapi.VerifyAddress(cfg.ReceiptKey, s.User.ID, a); err != nil {
+				if _, err := nioapi.VerifyAddress(cfg.ReceiptKey, s.User.ID, a); err != nil {
 					t.Fatalf("%s address: %v", a.Chain, err)
 				}
 			}

@@ -199,6 +199,7 @@ func (s *Server) walletView(ctx context.Context, u authdb.User) (*nioapi.Wallet,
 	if err != nil {
 		return nil, err
 	}
+	var instance []byte // every address must be of one wallet instance
 	have := map[string]authdb.Address{}
 	for _, c := range cached {
 		have[c.Chain+" "+c.Path] = c
@@ -226,8 +227,14 @@ func (s *Server) walletView(ctx context.Context, u authdb.User) (*nioapi.Wallet,
 			Statement: c.Statement, Signature: c.Signature}
 		// The cache is checked on every read: an address changed in the
 		// database is refused here, not only on the user's device.
-		if err := nioapi.VerifyAddress(s.receipt, u.ID, a); err != nil {
+		inst, err := nioapi.VerifyAddress(s.receipt, u.ID, a)
+		if err != nil {
 			return nil, fmt.Errorf("server: the cached %s address of user %s does not verify: %w", d.Chain, u.ID, err)
+		}
+		if instance == nil {
+			instance = inst
+		} else if !bytes.Equal(instance, inst) {
+			return nil, fmt.Errorf("server: the cached addresses of user %s are of two wallet instances", u.ID)
 		}
 		wv.Addresses = append(wv.Addresses, a)
 	}
@@ -265,7 +272,7 @@ func (s *Server) sign(w http.ResponseWriter, r *http.Request, a *auth) error {
 	if err := s.sd.Call(r.Context(), "hdwallet_sign", []any{in.Request, st}, &out); err != nil {
 		return relayError(err)
 	}
-	writeJSON(w, http.StatusOK, nioapi.SignResult{Signature: out.Signature, PublicKey: out.PublicKey, Digest: out.Digest, RawTx: out.RawTx, TxHash: out.TxHash})
+	writeJSON(w, http.StatusOK, nioapi.SignResult{Signature: out.Signature, PublicKey: out.PublicKey, Instance: out.Instance, Digest: out.Digest, RawTx: out.RawTx, TxHash: out.TxHash})
 	return nil
 }
 
@@ -285,7 +292,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a *auth) error {
 		return relayError(err)
 	}
 	s.audit(r, a.user.ID, "wallet.exported", nil)
-	writeJSON(w, http.StatusOK, nioapi.ExportResult{Enc: out.Enc, Ciphertext: out.Ciphertext})
+	writeJSON(w, http.StatusOK, nioapi.ExportResult{Enc: out.Enc, Ciphertext: out.Ciphertext, Instance: out.Instance})
 	return nil
 }
 

@@ -88,13 +88,12 @@ func TestWallet_ImportAndExportKeepTheMnemonicOnTheClient(t *testing.T) {
 	if err := c.Do(ctx, "GET", "/v1/wallet/import-key", nil, &ik); err != nil {
 		t.Fatal(err)
 	}
-	enc, ct, err := secretd.SealMnemonic(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, s.User.ID, testMnemonic)
-	if err != nil {
+	imp := policy.ImportParams{Credentials: []policy.Credential{key.Credential()}}
+	if err := secretd.SealImport(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, s.User.ID, testMnemonic, &imp); err != nil {
 		t.Fatal(err)
 	}
 	var created nioapi.WalletCreated
-	if err := e.stamped(c, s.User.ID, key, "/v1/wallet/import", policy.MethodImport,
-		policy.ImportParams{KeyID: ik.KeyID, Enc: enc, Ciphertext: ct, Credentials: []policy.Credential{key.Credential()}}, &created); err != nil {
+	if err := e.stamped(c, s.User.ID, key, "/v1/wallet/import", policy.MethodImport, imp, &created); err != nil {
 		t.Fatal(err)
 	}
 	// The BIP39 test mnemonic's first Ethereum account (widely published).
@@ -118,15 +117,14 @@ func TestWallet_ImportAndExportKeepTheMnemonicOnTheClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Importing again, over the wallet that exists, is refused.
-	enc2, ct2, err := secretd.SealMnemonic(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, s.User.ID, testMnemonic)
-	if err != nil {
+	imp2 := policy.ImportParams{Credentials: []policy.Credential{key.Credential()}}
+	if err := secretd.SealImport(cfg.ReceiptKey, &secretd.ImportKey{KeyID: ik.KeyID, PublicKey: ik.PublicKey, Signature: ik.Signature}, s.User.ID, testMnemonic, &imp2); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.stamped(c, s.User.ID, key, "/v1/wallet/import", policy.MethodImport,
-		policy.ImportParams{KeyID: ik.KeyID, Enc: enc2, Ciphertext: ct2, Credentials: []policy.Credential{key.Credential()}}, &nioapi.WalletCreated{}); errCode(err) != server.CodeConflict {
+	if err := e.stamped(c, s.User.ID, key, "/v1/wallet/import", policy.MethodImport, imp2, &nioapi.WalletCreated{}); errCode(err) != server.CodeConflict {
 		t.Fatalf("importing over an existing wallet: got %v, want %s", err, server.CodeConflict)
 	}
-	m, err := ek.Open(s.User.ID, req, out.Enc, out.Ciphertext)
+	m, err := ek.Open(s.User.ID, out.Instance, req, out.Enc, out.Ciphertext)
 	if err != nil || m != testMnemonic {
 		t.Fatalf("exported mnemonic: %v (matches: %t)", err, m == testMnemonic)
 	}

@@ -57,6 +57,14 @@ func (sk *SecretKey) Wipe() {
 	clear(sk.b[:])
 }
 
+// Clone returns a copy of sk that is wiped on its own (for caches).
+func (sk *SecretKey) Clone() *SecretKey {
+	if sk == nil {
+		return nil
+	}
+	return &SecretKey{b: sk.b}
+}
+
 // Equal reports whether sk and o hold the same key, in constant time. Two
 // unusable (nil, zero or wiped) keys are not equal to anything.
 func (sk *SecretKey) Equal(o *SecretKey) bool {

@@ -1,0 +1,78 @@
+package enclave
+
+import "time"
+
+// Every limit of the enclave, named, with what it bounds. A request that
+// passes the wire's limits (internal/wire/limits.go) meets these next.
+
+// Parameters of requests.
+const (
+	// maxOIDLen bounds a wallet id: it is the sealed object's id, part of
+	// every AEAD associated data and of the host link's messages
+	// (hostlink.MaxIDLen is 256).
+	maxOIDLen = 200
+	// maxAttributes, maxAttrKeyLen and maxAttrValueLen bound the
+	// attributes sealed with a wallet: at most 32 × 1 KiB.
+	maxAttributes   = 32
+	maxAttrKeyLen   = 64
+	maxAttrValueLen = 1024
+	// maxPolicyIDLen bounds the published protocol's policy id.
+	maxPolicyIDLen = 128
+	// maxNonceLen bounds an attestation nonce (NSM accepts 512 bytes).
+	maxNonceLen = 512
+	// maxMnemonicBytes bounds a plaintext mnemonic (dev import): 24 words
+	// of at most 8 letters and their spaces need 215 bytes.
+	maxMnemonicBytes = 2048
+	// maxImportCiphertext bounds an HPKE-sealed mnemonic: the longest
+	// phrase plus the AEAD tag, with room to spare.
+	maxImportCiphertext = 1024
+	// importKeyIDLen is the length of an import key's name.
+	importKeyIDLen = 16
+)
+
+// Sessions and requests.
+const (
+	// defaultMaxSessions bounds concurrent client sessions: each holds a
+	// goroutine, a Noise state and up to maxInFlight requests.
+	defaultMaxSessions = 1024
+	// maxInFlight bounds the requests one session runs at once; further
+	// requests wait, which pushes back on the client.
+	maxInFlight = 32
+	// requestTimeout bounds one method call, storage round trips included.
+	requestTimeout = 30 * time.Second
+	// bootTimeout bounds loading or making the master key at boot.
+	bootTimeout = 30 * time.Second
+	// defaultClockSkew bounds how far a ClientHello's time may be from the
+	// enclave's clock.
+	defaultClockSkew = 15 * time.Minute
+)
+
+// Memory.
+const (
+	// defaultCacheSize bounds the unsealed wallets kept in memory; the
+	// derived-node cache holds twice as many entries.
+	defaultCacheSize = 4096
+	// defaultReplayCacheSize bounds the nonces remembered: about 27 bytes
+	// each, and n of them sustain n / (2 × policy.Window) stamped
+	// requests per second (2,180/s for 2^19).
+	defaultReplayCacheSize = 1 << 19
+	// replayShareDivisor sets the share of the replay cache one wallet may
+	// hold: 1/64 of it. One app's own wallet, stamping as fast as it can,
+	// then fills at most that share, and every other wallet keeps being
+	// served (see policy.ReplayCache).
+	replayShareDivisor = 64
+	// maxTypedDataInFlight bounds the EIP-712 documents being parsed at
+	// once across all sessions: each may hold up to eth's typed-data
+	// limits (~ 2 MiB of parse state), so the total stays under ~ 16 MiB.
+	maxTypedDataInFlight = 8
+)
+
+// Disaster recovery and joins.
+const (
+	// maxHolders bounds a DRK's share holders.
+	maxHolders = 16
+	// maxHolderName bounds a holder's name in the transcript.
+	maxHolderName = 64
+	// joinMaxAge is how old a peer enclave's attestation may be.
+	joinMaxAge = 5 * time.Minute
+)
