@@ -3,6 +3,7 @@ package secretd
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/niomon/niomon/internal/attest"
@@ -25,6 +26,10 @@ type AttestationPolicy struct {
 	// Roots replaces the trust anchors (default: the AWS Nitro root G1,
 	// plus the dev root when AllowDev).
 	Roots *x509.CertPool
+	// DRK, when set, is the fingerprint of the Disaster Recovery Key the
+	// cluster must have (from its published transcript): a cluster whose
+	// master key is escrowed to another DRK is refused.
+	DRK []byte
 	// MaxAge bounds the document's age (default 5 minutes).
 	MaxAge time.Duration
 	// Now is the clock (default time.Now).
@@ -72,4 +77,28 @@ func (p *AttestationPolicy) verify(doc, nonce []byte, identity wire.PublicKey) (
 		return nil, errors.Join(ErrAttestation, err)
 	}
 	return d, nil
+}
+
+// Document is an attestation document that passed a policy.
+type Document struct {
+	ModuleID  string
+	Timestamp time.Time
+	PCRs      map[int][]byte
+	PublicKey []byte
+	UserData  []byte
+}
+
+// VerifyDocument checks any secretd enclave document against p: from an
+// enclave p accepts, naming publicKey, made for nonce (nil: no nonce
+// check). The DRK pin of p is not checked here (the user data of a
+// genesis or recovery document is not AttestedKeys).
+func VerifyDocument(p *AttestationPolicy, doc, nonce, publicKey []byte) (*Document, error) {
+	if len(publicKey) != len(wire.PublicKey{}) {
+		return nil, fmt.Errorf("secretd: attestation: %w: the public key is %d bytes, want 32", ErrAttestation, len(publicKey))
+	}
+	d, err := p.verify(doc, nonce, wire.PublicKey(publicKey))
+	if err != nil {
+		return nil, fmt.Errorf("secretd: attestation: %w", err)
+	}
+	return &Document{ModuleID: d.ModuleID, Timestamp: d.Timestamp, PCRs: d.PCRs, PublicKey: d.PublicKey, UserData: d.UserData}, nil
 }

@@ -17,6 +17,7 @@
 package secretd
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -189,6 +190,9 @@ func VerifyAttestation(p *AttestationPolicy, doc, nonce, identity []byte) (ed255
 	var keys api.AttestedKeys
 	if err := wire.UnmarshalResult(d.UserData, &keys); err != nil || len(keys.ReceiptKey) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("secretd: attestation: %w: no receipt key in the document", ErrAttestation)
+	}
+	if p.DRK != nil && !bytes.Equal(p.DRK, keys.DRK) {
+		return nil, fmt.Errorf("secretd: attestation: %w: the cluster's DRK is %x, not the pinned %x", ErrAttestation, keys.DRK, p.DRK)
 	}
 	return keys.ReceiptKey, nil
 }

@@ -119,14 +119,24 @@ func (c *Client) receiptKey(ctx context.Context) (ed25519.PublicKey, error) {
 // Info is the cluster's public identity and receipt key.
 type Info = api.Info
 
-// Info returns the cluster identity and the receipt key (the one checked
-// at Dial when attestation is required).
+// Info returns the cluster identity, the receipt key (the one checked at
+// Dial when attestation is required) and the cluster's current DRK
+// fingerprint with the SHA-256 of its transcript, as the enclave states
+// them now (system_info; a client that pins the DRK checks it in the
+// attestation, AttestationPolicy.DRK).
 func (c *Client) Info(ctx context.Context) (*Info, error) {
 	rk, err := c.receiptKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Info{ClusterIdentity: c.identity.Bytes(), ReceiptKey: rk}, nil
+	var info api.Info
+	if err := c.Call(ctx, "system_info", nil, &info); err != nil {
+		return nil, err
+	}
+	if !rk.Equal(ed25519.PublicKey(info.ReceiptKey)) {
+		return nil, errors.New("secretd: the cluster states another receipt key than the one pinned")
+	}
+	return &Info{ClusterIdentity: c.identity.Bytes(), ReceiptKey: rk, DRK: info.DRK, Transcript: info.Transcript}, nil
 }
 
 // request encodes a stamped request for this cluster, now.

@@ -32,16 +32,25 @@ type stack struct {
 	keyFile  string
 	key      secretd.Key
 	encArgs  []string
+	runArgs  []string
+	manual   bool // no dev genesis: the test runs the ceremony
 	enc, run *proc
 	addr     string
 	identity string
+	genesis  string // the genesis identity, while the cluster does not exist
 }
 
 func newStack(t *testing.T, enclaveArgs ...string) *stack {
+	return newStackWith(t, false, enclaveArgs...)
+}
+
+// newStackWith starts a stack; with manual, a new cluster waits for the
+// test to run its genesis ceremony (s.genesis is its identity).
+func newStackWith(t *testing.T, manual bool, enclaveArgs ...string) *stack {
 	t.Helper()
 	dir := shortTempDir(t)
 	s := &stack{t: t, dir: dir, data: filepath.Join(dir, "data"), sock: "unix:" + filepath.Join(dir, "e.sock"),
-		keyFile: filepath.Join(dir, "app.key"), encArgs: enclaveArgs}
+		keyFile: filepath.Join(dir, "app.key"), encArgs: enclaveArgs, manual: manual}
 	if code, _, stderr := cli(t, "keygen", "--out", s.keyFile); code != 0 {
 		t.Fatal(stderr)
 	}
@@ -57,21 +66,38 @@ func (s *stack) start() {
 		listen = "127.0.0.1:0"
 	}
 	s.enc = startProc(s.t, append([]string{"enclave", "--dev", "--listen", s.sock}, s.encArgs...)...)
-	s.run = startProc(s.t, "runner", "--dev", "--listen", listen, "--enclave", s.sock, "--data", s.data, "--client-key", s.key.PublicKey())
+	args := []string{"runner", "--dev", "--listen", listen, "--enclave", s.sock, "--data", s.data, "--client-key", s.key.PublicKey()}
+	if !s.manual {
+		args = append(args, "--dev-genesis")
+	}
+	s.run = startProc(s.t, append(args, s.runArgs...)...)
 	s.addr = s.run.waitFor("listen")
-	id := s.run.waitFor("cluster_identity")
+	key, id := s.run.waitForOne("cluster_identity", "genesis_identity")
+	if key == "genesis_identity" && s.manual {
+		s.genesis = id
+		return
+	}
+	if key == "genesis_identity" { // the runner runs a dev genesis
+		id = s.run.waitFor("cluster_identity")
+	}
 	if s.identity != "" && id != s.identity {
 		s.t.Fatalf("the cluster identity changed across a restart: %s, then %s", s.identity, id)
 	}
-	s.identity = id
+	s.identity, s.genesis = id, ""
+}
+
+// stop stops both processes.
+func (s *stack) stop() {
+	s.t.Helper()
+	s.run.stop(syscall.SIGTERM)
+	s.enc.stop(syscall.SIGTERM)
 }
 
 // restart stops both processes (the enclave forgets everything it held)
 // and starts them again on the same store.
 func (s *stack) restart() {
 	s.t.Helper()
-	s.run.stop(syscall.SIGTERM)
-	s.enc.stop(syscall.SIGTERM)
+	s.stop()
 	s.start()
 }
 

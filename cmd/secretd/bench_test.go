@@ -21,6 +21,7 @@ import (
 	"github.com/cosmos/go-bip39"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	decredecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+	"github.com/niomon/niomon/internal/ceremony"
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/policy/policytest"
@@ -187,6 +188,9 @@ func startBenchCluster(b *testing.B) {
 		case <-r.Ready():
 		case <-time.After(20 * time.Second):
 			bc.err = fmt.Errorf("bench cluster not ready")
+			return
+		}
+		if _, bc.err = ceremony.Dev(ctx, r.Addr().String(), r.GenesisIdentity().Bytes(), bc.key, filepath.Join(dir, "dev-genesis"), nil, 0); bc.err != nil {
 			return
 		}
 		bc.addr, bc.id = r.Addr().String(), r.Identity().String()

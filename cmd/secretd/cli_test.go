@@ -83,7 +83,7 @@ func TestRunnerTakesItsAllowListFromAConfigFile(t *testing.T) {
 	os.WriteFile(cfg, []byte(`{"listen": "127.0.0.1:0", "data": "`+filepath.Join(dir, "data")+`", "enclave": "`+sock+`", "client_keys": ["`+pub+`"]}`), 0o600)
 
 	enc := startProc(t, "enclave", "--dev", "--listen", sock)
-	run := startProc(t, "runner", "--dev", "--config", cfg)
+	run := startProc(t, "runner", "--dev", "--dev-genesis", "--config", cfg)
 	addr, id := run.waitFor("listen"), run.waitFor("cluster_identity")
 	key := loadKey(t, keyFile)
 	c := dial(t, addr, id, key)

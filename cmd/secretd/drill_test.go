@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/hpke"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/secretsharing"
 	"github.com/ethereum/go-ethereum/common"
@@ -97,10 +96,63 @@ func signAndRecover(t *testing.T, c *secretd.Client, w drillWallet) common.Addre
 	return gethcrypto.PubkeyToAddress(*pub)
 }
 
+// drillHolder is a DRK holder with an identity file on "their own machine".
+type drillHolder struct {
+	name, identityFile, spec string
+	identity                 string
+}
+
+// newDrillHolders makes holders with ceremony holder-key, as holders do.
+func newDrillHolders(t *testing.T, dir, prefix string, n int) []drillHolder {
+	t.Helper()
+	hs := make([]drillHolder, n)
+	for i := range hs {
+		h := drillHolder{name: fmt.Sprintf("%s%d", prefix, i+1), identityFile: filepath.Join(dir, fmt.Sprintf("%s-%d.agekey", prefix, i+1))}
+		code, out, stderr := cli(t, "ceremony", "holder-key", "--out", h.identityFile)
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		h.spec = strings.Replace(field(t, out, "holder"), "NAME", h.name, 1)
+		b, _ := os.ReadFile(h.identityFile)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "AGE-SECRET-KEY-") {
+				h.identity = line
+			}
+		}
+		hs[i] = h
+	}
+	return hs
+}
+
+func holderArgs(hs []drillHolder) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, "--holder", h.spec)
+	}
+	return out
+}
+
+// approve has each holder approve statement on their own machine.
+func approve(t *testing.T, dir, statement string, hs []drillHolder, extra ...string) []string {
+	t.Helper()
+	var out []string
+	for _, h := range hs {
+		path := filepath.Join(dir, fmt.Sprintf("approval-%s-%d.json", h.name, time.Now().UnixNano()))
+		args := append([]string{"ceremony", "approve", "--statement", statement, "--age-identity", h.identityFile, "--allow-dev", "--out", path}, extra...)
+		if code, _, stderr := cli(t, args...); code != 0 {
+			t.Fatalf("%s approves: %s", h.name, stderr)
+		}
+		out = append(out, "--approval", path)
+	}
+	return out
+}
+
 // TestDisasterRecoveryDrill is the drill of docs/disaster-recovery.md as
-// real processes: a cluster, a ceremony with five age holders, fifty
-// wallets; then every enclave and the dev sealing key are destroyed, and a
-// fresh enclave recovers the cluster from shares 1, 3 and 5.
+// real processes: a cluster born in its genesis ceremony with five age
+// holders, fifty wallets, a DRK rotation to a new holder set; then every
+// enclave and the dev sealing key are destroyed, and a fresh enclave
+// recovers the cluster from three of the new shares, each holder having
+// checked the recovering enclave themselves.
 func TestDisasterRecoveryDrill(t *testing.T) {
 	dir := shortTempDir(t)
 	data := filepath.Join(dir, "data")
@@ -111,23 +163,10 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	appKey := loadKey(t, keyFile)
+	holders := newDrillHolders(t, dir, "holder", 5)
 
-	// Five holders, each with an age identity on "their own machine".
-	holders := make([]*age.X25519Identity, 5)
-	holderArgs := []string{}
-	for i := range holders {
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		holders[i] = id
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("holder-%d.agekey", i+1)), []byte(id.String()+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		holderArgs = append(holderArgs, "--holder", fmt.Sprintf("holder%d=%s", i+1, id.Recipient()))
-	}
-
-	// 1. A cluster. Everything between runner and enclave crosses a tap.
+	// 1. An enclave with no cluster. Everything between runner and
+	// enclave crosses a tap.
 	startCluster := func(mode ...string) (enc, run *proc, tp *tap) {
 		enc = startProc(t, "enclave", "--dev", "--listen", "unix:"+encSock, "--log-level", "debug")
 		waitForFile(t, encSock)
@@ -139,30 +178,32 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 	}
 	enc, run, tap1 := startCluster()
 	addr := run.waitFor("listen")
-	identity := run.waitFor("cluster_identity")
+	genesisID := run.waitFor("genesis_identity")
 
-	// 2. The ceremony.
-	ceremonyDir := filepath.Join(dir, "ceremony")
-	args := append([]string{"ceremony", "drk", "--server", addr, "--identity", identity, "--key", keyFile, "--allow-dev", "--out", ceremonyDir}, holderArgs...)
+	// 2. The genesis ceremony: the statement, five approvals, genesis.
+	statement := filepath.Join(dir, "genesis-statement.json")
+	args := append([]string{"ceremony", "genesis-statement", "--server", addr, "--identity", genesisID, "--key", keyFile, "--allow-dev", "--out", statement}, holderArgs(holders)...)
+	if code, _, stderr := cli(t, args...); code != 0 {
+		t.Fatalf("genesis-statement: %s", stderr)
+	}
+	ceremonyDir := filepath.Join(dir, "genesis")
+	args = append([]string{"ceremony", "genesis", "--server", addr, "--identity", genesisID, "--key", keyFile, "--allow-dev", "--statement", statement, "--out", ceremonyDir}, approve(t, dir, statement, holders)...)
 	code, transcript, stderr := cli(t, args...)
 	if code != 0 {
-		t.Fatalf("ceremony: %s", stderr)
+		t.Fatalf("genesis: %s", stderr)
 	}
-	for _, want := range []string{`"drk_fingerprint"`, `"holder3"`, `"share_fingerprint"`, `"threshold": 3`, `"count": 5`, `"kem": "MLKEM768-X25519"`, `"module_id": "dev-`} {
+	identity := field(t, transcript, "cluster_identity")
+	for _, want := range []string{`"kind": "genesis"`, `"drk_fingerprint"`, `"holder3"`, `"share_fingerprint"`, `"signing_key"`, `"threshold": 3`, `"count": 5`, `"approvals": 5`, `"kem": "MLKEM768-X25519"`, `"module_id": "dev-`} {
 		if !strings.Contains(transcript, want) {
 			t.Fatalf("transcript lacks %s:\n%s", want, transcript)
 		}
 	}
-	// A second ceremony would hand a full set of shares to whoever asks.
-	if code, _, _ := cli(t, append([]string{"ceremony", "drk", "--server", addr, "--identity", identity, "--key", keyFile, "--allow-dev", "--out", filepath.Join(dir, "again")}, holderArgs...)...); code == 0 {
-		t.Fatal("a second ceremony ran; want it refused")
+	if got := run.waitFor("cluster_identity"); got != identity {
+		t.Fatalf("the runner serves %s, the ceremony made %s", got, identity)
 	}
-	shareFile := func(i int) string {
-		m, _ := filepath.Glob(filepath.Join(ceremonyDir, fmt.Sprintf("share-%d-*.age", i)))
-		if len(m) != 1 {
-			t.Fatalf("share %d: files %v", i, m)
-		}
-		return m[0]
+	genesisDRK, err := transcriptDRK(filepath.Join(ceremonyDir, "transcript.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// 3. Fifty wallets, their addresses and a signature each.
@@ -193,7 +234,52 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 	}
 	c.Close()
 
-	// 4. The disaster: every enclave and the dev sealing key are gone.
+	// 4. A DRK rotation: holders 3, 4 and 5 leave, three new ones join.
+	// Three current holders (a quorum) and every holder of the new set
+	// approve.
+	newcomers := newDrillHolders(t, dir, "newcomer", 3)
+	next := append(append([]drillHolder(nil), holders[:2]...), newcomers...)
+	rotation := filepath.Join(dir, "rotation-statement.json")
+	args = append([]string{"ceremony", "rotate-statement", "--server", addr, "--identity", identity, "--key", keyFile, "--allow-dev", "--out", rotation}, holderArgs(next)...)
+	if code, _, stderr := cli(t, args...); code != 0 {
+		t.Fatalf("rotate-statement: %s", stderr)
+	}
+	tr := filepath.Join(ceremonyDir, "transcript.json")
+	current := approve(t, dir, rotation, holders[:2], "--transcript", tr) // holders 1 and 2 stay
+	fresh := approve(t, dir, rotation, newcomers)
+	// Two current holders are not a quorum.
+	if code, _, stderr := cli(t, append(append([]string{"ceremony", "rotate", "--server", addr, "--identity", identity, "--key", keyFile, "--allow-dev", "--statement", rotation, "--out", filepath.Join(dir, "short")}, current...), fresh...)...); code == 0 || !strings.Contains(stderr, "2 of the current holders approved; 3 must") {
+		t.Fatalf("a rotation approved by two current holders: exit %d, %s", code, stderr)
+	}
+	current = append(current, approve(t, dir, rotation, holders[3:4], "--transcript", tr)...) // and holder 4, who leaves
+	rotatedDir := filepath.Join(dir, "rotated")
+	code, transcript, stderr = cli(t, append(append([]string{"ceremony", "rotate", "--server", addr, "--identity", identity, "--key", keyFile, "--allow-dev", "--statement", rotation, "--out", rotatedDir}, current...), fresh...)...)
+	if code != 0 {
+		t.Fatalf("rotate: %s", stderr)
+	}
+	if !strings.Contains(transcript, `"kind": "drk_rotation"`) || !strings.Contains(transcript, `"newcomer2"`) || strings.Contains(transcript, `"holder4"`) {
+		t.Fatalf("rotation transcript:\n%s", transcript)
+	}
+	rotatedDRK, err := transcriptDRK(filepath.Join(rotatedDir, "transcript.json"))
+	if err != nil || bytes.Equal(rotatedDRK, genesisDRK) {
+		t.Fatalf("the rotation kept the DRK (%v)", err)
+	}
+	// The cluster attests to the new DRK.
+	c = dial(t, addr, identity, appKey)
+	info, err := c.Info(ctx(t))
+	if err != nil || !bytes.Equal(info.DRK, rotatedDRK) {
+		t.Fatalf("the cluster names DRK %x (%v), want the rotated %x", info.DRK, err, rotatedDRK)
+	}
+	c.Close()
+	shareFile := func(dir string, i int) string {
+		m, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("share-%d-*.age", i)))
+		if len(m) != 1 {
+			t.Fatalf("share %d: files %v", i, m)
+		}
+		return m[0]
+	}
+
+	// 5. The disaster: every enclave and the dev sealing key are gone.
 	// Only the runner's store and the encrypted shares survive.
 	run.stop(syscall.SIGTERM)
 	enc.stop(syscall.SIGTERM)
@@ -202,30 +288,39 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 	}
 	dbPath := filepath.Join(data, "secretd.db")
 
-	// 5. A fresh enclave in recovery mode.
+	// 6. A fresh enclave in recovery mode; the operator fetches its
+	// attested recovery key for the holders.
 	enc2, run2, tap2 := startCluster("--recover")
 	addr2 := run2.waitFor("listen")
 	recID := run2.waitFor("recovery_identity")
-	code, out, stderr := cli(t, "ceremony", "recovery-key", "--server", addr2, "--identity", recID, "--key", keyFile, "--allow-dev")
+	recovery := filepath.Join(dir, "recovery.json")
+	code, out, stderr := cli(t, "ceremony", "recovery-key", "--server", addr2, "--identity", recID, "--key", keyFile, "--allow-dev", "--out", recovery)
 	if code != 0 {
 		t.Fatalf("recovery-key: %s", stderr)
 	}
-	recKey := field(t, out, "recovery_key")
 	if got := field(t, out, "cluster_identity"); got != identity {
 		t.Fatalf("the escrow names identity %s, want %s", got, identity)
 	}
+	rotatedTranscript := filepath.Join(rotatedDir, "transcript.json")
 	submit := func(i int) string {
+		h := next[i-1]
 		path := filepath.Join(dir, fmt.Sprintf("submission-%d-%d", i, time.Now().UnixNano()))
-		code, _, stderr := cli(t, "ceremony", "submit-share", "--share", shareFile(i), "--age-identity", filepath.Join(dir, fmt.Sprintf("holder-%d.agekey", i)), "--recovery-key", recKey, "--out", path)
+		code, _, stderr := cli(t, "ceremony", "submit-share", "--share", shareFile(rotatedDir, i), "--age-identity", h.identityFile,
+			"--recovery", recovery, "--allow-dev", "--transcript", rotatedTranscript, "--out", path)
 		if code != 0 {
 			t.Fatalf("submit-share %d: %s", i, stderr)
 		}
 		return path
 	}
+	// A holder of the genesis DRK refuses: the enclave recovers another.
+	if code, _, stderr := cli(t, "ceremony", "submit-share", "--share", shareFile(ceremonyDir, 5), "--age-identity", holders[4].identityFile,
+		"--recovery", recovery, "--allow-dev", "--transcript", tr, "--out", filepath.Join(dir, "old-holder")); code == 0 || !strings.Contains(stderr, "not the one you hold a share of") {
+		t.Fatalf("a holder of the replaced DRK: exit %d, %s", code, stderr)
+	}
 	// Share 3, altered by one bit of its value after decryption.
 	altered := func() string {
-		f, _ := os.ReadFile(shareFile(3))
-		s, err := drk.DecryptHolderShare(f, holders[2].String())
+		f, _ := os.ReadFile(shareFile(rotatedDir, 3))
+		s, err := drk.DecryptHolderShare(f, next[2].identity)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,8 +330,14 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the altered share no longer parses (%v): alter another byte", err)
 		}
-		rk, _ := base64.StdEncoding.DecodeString(recKey)
-		sealed, err := drk.SealShareForRecovery(bad, rk, api.RecoveryContext(rk))
+		var rf struct {
+			RecoveryKey []byte `json:"recovery_key"`
+		}
+		rb, _ := os.ReadFile(recovery)
+		if err := json.Unmarshal(rb, &rf); err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := drk.SealShareForRecovery(bad, rf.RecoveryKey, api.RecoveryContext(rf.RecoveryKey))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +346,7 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		return path
 	}()
 
-	// 7 (first). Too few shares, or a tampered one: refused, nothing changes.
+	// 8 (first). Too few shares, or a tampered one: refused, nothing changes.
 	before := storeSnapshot(t, dbPath)
 	for name, subs := range map[string][]string{
 		"shares 1 and 3 only":         {submit(1), submit(3)},
@@ -266,7 +367,7 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		}
 	}
 
-	// 5 (then). Shares 1, 3 and 5 recover the cluster.
+	// 7 (then). New shares 1, 3 and 5 recover the cluster.
 	code, out, stderr = cli(t, "ceremony", "recover", "--server", addr2, "--identity", recID, "--key", keyFile, "--allow-dev", submit(1), submit(3), submit(5))
 	if code != 0 {
 		t.Fatalf("recover: %s", stderr)
@@ -278,7 +379,8 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 		t.Fatalf("the runner reports identity %s, want %s", got, identity)
 	}
 
-	// 6. Every wallet: same address, and new signatures by the same key.
+	// 9. Every wallet: same address, and new signatures by the same key;
+	// the recovered cluster still names the rotated DRK.
 	c2 := dial(t, addr2, identity, appKey)
 	for _, w := range wallets {
 		a, err := c2.Address(ctx(t), w.oid, secretd.AddrEth, "m/44'/60'/0'/0/0", "")
@@ -289,13 +391,32 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 			t.Fatalf("%s after recovery signs as %s, want %s", w.oid, got, w.addr)
 		}
 	}
+	if info, err := c2.Info(ctx(t)); err != nil || !bytes.Equal(info.DRK, rotatedDRK) {
+		t.Fatalf("after recovery the cluster names DRK %x (%v), want %x", info.DRK, err, rotatedDRK)
+	}
 	c2.Close()
 	run2.stop(syscall.SIGTERM)
 	enc2.stop(syscall.SIGTERM)
 
-	// The ceremony, the escrow and the recovery left no plaintext DRK,
+	// 10. --recover left on: the master key opens, so the enclave boots
+	// normally instead of starting another recovery.
+	enc3, run3, _ := startCluster("--recover")
+	run3.waitFor("listen")
+	if got := run3.waitFor("cluster_identity"); got != identity {
+		t.Fatalf("with --recover left on: identity %s, want %s", got, identity)
+	}
+	run3.stop(syscall.SIGTERM)
+	enc3.stop(syscall.SIGTERM)
+
+	// The ceremonies, the escrow and the recovery left no plaintext DRK,
 	// share or master key in a file, a log or a runner message.
-	secrets := drillSecrets(t, holders, shareFile, dbPath, identity)
+	var shareIDs []string
+	var shareFiles []string
+	for i, h := range next {
+		shareIDs = append(shareIDs, h.identity)
+		shareFiles = append(shareFiles, shareFile(rotatedDir, i+1))
+	}
+	secrets := drillSecrets(t, shareIDs, shareFiles, dbPath, identity)
 	places := readTree(t, dir)
 	for _, p := range []*proc{enc, run, enc2, run2} {
 		places[strings.Join(p.cmd.Args[1:3], " ")+" log"] = p.stderr.Bytes()
@@ -311,17 +432,32 @@ func TestDisasterRecoveryDrill(t *testing.T) {
 	}
 }
 
+// transcriptDRK reads the DRK fingerprint of a transcript.json.
+func transcriptDRK(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var t struct {
+		DRK string `json:"drk_fingerprint"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(t.DRK)
+}
+
 // drillSecrets are the plaintexts the drill must not leak: every share
 // (binary, paper, value), the master key (opened here from the stored
 // escrow with three shares, which is what a holder quorum can do), all
 // raw and in hex and base64.
-func drillSecrets(t *testing.T, holders []*age.X25519Identity, shareFile func(int) string, dbPath, identity string) map[string][]byte {
+func drillSecrets(t *testing.T, identities, shareFiles []string, dbPath, identity string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	var shares []*drk.Share
-	for i, h := range holders {
-		f, _ := os.ReadFile(shareFile(i + 1))
-		s, err := drk.DecryptHolderShare(f, h.String())
+	for i, h := range identities {
+		f, _ := os.ReadFile(shareFiles[i])
+		s, err := drk.DecryptHolderShare(f, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,5 +553,3 @@ func drillSecrets(t *testing.T, holders []*age.X25519Identity, shareFile func(in
 	}
 	return out
 }
-
-var _ = context.Background

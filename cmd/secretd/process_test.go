@@ -113,6 +113,29 @@ func (p *proc) waitFor(key string) string {
 	}
 }
 
+// waitForOne reads stdout until a line "key: value" for one of keys, and
+// returns that key and its value.
+func (p *proc) waitForOne(keys ...string) (string, string) {
+	p.t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				<-p.done
+				p.t.Fatalf("process exited (%v) before printing any of %q; stderr:\n%s", p.err, keys, p.stderr.Bytes())
+			}
+			for _, k := range keys {
+				if v, found := strings.CutPrefix(line, k+": "); found {
+					return k, v
+				}
+			}
+		case <-timeout:
+			p.t.Fatalf("none of %q after 30s; stderr:\n%s", keys, p.stderr.Bytes())
+		}
+	}
+}
+
 // stop sends sig and waits for a clean exit.
 func (p *proc) stop(sig syscall.Signal) {
 	p.t.Helper()

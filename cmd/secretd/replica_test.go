@@ -37,7 +37,7 @@ func TestReplicasSurviveTheLossOfAnEnclave(t *testing.T) {
 	start := func(i int, join ...string) node {
 		sock := "unix:" + filepath.Join(dir, fmt.Sprintf("e%d.sock", i))
 		enc := startProc(t, "enclave", "--dev", "--listen", sock)
-		args := append([]string{"runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", appKey.PublicKey()}, join...)
+		args := append([]string{"runner", "--dev", "--dev-genesis", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", appKey.PublicKey()}, join...)
 		run := startProc(t, args...)
 		return node{enc: enc, run: run, addr: run.waitFor("listen")}
 	}

@@ -168,7 +168,7 @@ func separateProcesses(t *testing.T, storeArgs []string) {
 
 	start := func() (enc, run *proc, addr, id string) {
 		enc = startProc(t, "enclave", "--dev", "--listen", sock)
-		args := append([]string{"runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", key.PublicKey()}, storeArgs...)
+		args := append([]string{"runner", "--dev", "--dev-genesis", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", data, "--client-key", key.PublicKey()}, storeArgs...)
 		run = startProc(t, args...)
 		addr = run.waitFor("listen")
 		id = run.waitFor("cluster_identity")
@@ -210,7 +210,7 @@ func TestEnclaveMemoryStaysSmallUnderLoad(t *testing.T) {
 	sock := "unix:" + filepath.Join(dir, "enclave.sock")
 	key, _ := secretd.GenerateKey()
 	enc := startProc(t, "enclave", "--dev", "--listen", sock)
-	run := startProc(t, "runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", filepath.Join(dir, "data"), "--client-key", key.PublicKey())
+	run := startProc(t, "runner", "--dev", "--dev-genesis", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", filepath.Join(dir, "data"), "--client-key", key.PublicKey())
 	addr, id := run.waitFor("listen"), run.waitFor("cluster_identity")
 	c := dial(t, addr, id, key)
 	oids := make([]string, 200)
@@ -296,7 +296,7 @@ func TestNoPlaintextKeyMaterialReachesTheRunner(t *testing.T) {
 	waitForFile(t, encSock)
 	// Everything between runner and enclave crosses this tap ...
 	encTap := startTap(t, "unix", tapSock, encSock)
-	run := startProc(t, "runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", "unix:"+tapSock, "--data", data, "--client-key", key.PublicKey(), "--log-level", "debug")
+	run := startProc(t, "runner", "--dev", "--dev-genesis", "--listen", "127.0.0.1:0", "--enclave", "unix:"+tapSock, "--data", data, "--client-key", key.PublicKey(), "--log-level", "debug")
 	runAddr := run.waitFor("listen")
 	id := run.waitFor("cluster_identity")
 	// ... and everything between client and runner crosses this one.

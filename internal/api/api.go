@@ -100,15 +100,24 @@ func ExportInfo(oid string, instance []byte) []byte {
 func ImportInfo(oid string) []byte { return []byte("niomon/secretd/v2/import\x00" + oid) }
 
 // AttestedKeys is the user_data of the enclave's attestation documents:
-// the cluster's other public keys, bound to the measured enclave.
+// the cluster's other public keys and its Disaster Recovery Key, bound to
+// the measured enclave.
 type AttestedKeys struct {
 	ReceiptKey []byte `cbor:"receipt_key"` // Ed25519: receipts, import keys, audit events
+	// DRK is the fingerprint (SHA-256) of the cluster's current DRK public
+	// key, and Transcript the SHA-256 of the transcript that made it (the
+	// genesis or the last rotation): holders and auditors compare them
+	// with the transcript they hold.
+	DRK        []byte `cbor:"drk"`
+	Transcript []byte `cbor:"transcript"`
 }
 
 // Info is the result of system_info.
 type Info struct {
 	ClusterIdentity []byte `cbor:"cluster_identity"`
 	ReceiptKey      []byte `cbor:"receipt_key"`
+	DRK             []byte `cbor:"drk"`        // fingerprint of the current DRK
+	Transcript      []byte `cbor:"transcript"` // SHA-256 of its transcript
 }
 
 // AuditEvent is one audit record.
@@ -134,30 +143,100 @@ const AuditContext = "niomon/secretd/v1/audit\x00"
 // EscrowContext prefixes what a DRK escrow record's signature covers.
 const EscrowContext = "niomon/secretd/v1/escrow\x00"
 
+// HolderSpec is a DRK share holder as a genesis or a rotation names them:
+// the age recipient their share is encrypted to, and the Ed25519 key they
+// approve ceremonies with (derived from their age identity, see
+// drk.HolderSigningKey).
+type HolderSpec struct {
+	Name       string `cbor:"name"`
+	Recipient  string `cbor:"recipient"`
+	SigningKey []byte `cbor:"signing_key"`
+}
+
+// WitnessSpec is a freshness witness fixed at genesis: an independent
+// party's Ed25519 key.
+type WitnessSpec struct {
+	Name string `cbor:"name"`
+	Key  []byte `cbor:"key"`
+}
+
+// Statement kinds, and the contexts approvals sign them under.
+const (
+	KindGenesis     = "genesis"
+	KindDRKRotation = "drk_rotation"
+
+	GenesisContext  = "niomon/secretd/v2/genesis\x00"
+	RotationContext = "niomon/secretd/v2/drk-rotation\x00"
+)
+
+// GenesisStatement is what every holder approves before a cluster is
+// born: the genesis enclave (its attested temporary identity: approvals
+// work for that one enclave process, once), the holders and the
+// threshold, and the freshness witnesses.
+type GenesisStatement struct {
+	Kind            string        `cbor:"kind"`
+	GenesisIdentity []byte        `cbor:"genesis_identity"`
+	Threshold       int           `cbor:"threshold"`
+	Holders         []HolderSpec  `cbor:"holders"`
+	Witnesses       []WitnessSpec `cbor:"witnesses"`
+	WitnessQuorum   int           `cbor:"witness_quorum"`
+}
+
+// RotationStatement replaces a cluster's DRK: a quorum of the current
+// holders and every new holder approve it. It names the DRK it replaces,
+// so an approval works for one rotation only.
+type RotationStatement struct {
+	Kind            string       `cbor:"kind"`
+	ClusterIdentity []byte       `cbor:"cluster_identity"`
+	DRK             []byte       `cbor:"drk"` // fingerprint of the DRK replaced
+	Threshold       int          `cbor:"threshold"`
+	Holders         []HolderSpec `cbor:"holders"`
+}
+
+// Approval is a holder's Ed25519 signature over a statement's exact bytes
+// (with its kind's context).
+type Approval struct {
+	Key       []byte `cbor:"key"`
+	Signature []byte `cbor:"signature"`
+}
+
 // Holder is a DRK share holder as the ceremony transcript lists them.
 type Holder struct {
 	Index            int    `cbor:"index"`
 	Name             string `cbor:"name"`
 	Recipient        string `cbor:"recipient"`         // age recipient the share was encrypted to
+	SigningKey       []byte `cbor:"signing_key"`       // the key the holder approves with
 	ShareFingerprint []byte `cbor:"share_fingerprint"` // SHA-256 of the share: public, identifies it
 }
 
-// Transcript is the public record of a Disaster Recovery Key ceremony.
+// Transcript is the public record of a DRK ceremony: a genesis or a
+// rotation. The statement it ran and its approvals are in it, so anyone
+// can check who agreed.
 type Transcript struct {
-	ClusterIdentity []byte   `cbor:"cluster_identity"`
-	KEM             string   `cbor:"kem"`
-	DRKFingerprint  []byte   `cbor:"drk_fingerprint"` // SHA-256 of the DRK public key
-	Threshold       int      `cbor:"threshold"`
-	Count           int      `cbor:"count"`
-	Holders         []Holder `cbor:"holders"`
-	MasterVersion   uint64   `cbor:"master_version"` // the master-key version escrowed
-	Time            int64    `cbor:"time"`           // Unix seconds
+	Kind            string        `cbor:"kind"`
+	ClusterIdentity []byte        `cbor:"cluster_identity"`
+	KEM             string        `cbor:"kem"`
+	DRKFingerprint  []byte        `cbor:"drk_fingerprint"` // SHA-256 of the DRK public key
+	Threshold       int           `cbor:"threshold"`
+	Count           int           `cbor:"count"`
+	Holders         []Holder      `cbor:"holders"`
+	Witnesses       []WitnessSpec `cbor:"witnesses"`
+	WitnessQuorum   int           `cbor:"witness_quorum"`
+	MasterVersion   uint64        `cbor:"master_version"` // the master-key version escrowed
+	Statement       []byte        `cbor:"statement"`      // the approved statement's bytes
+	Approvals       []Approval    `cbor:"approvals"`
+	Previous        []byte        `cbor:"previous"` // rotation: SHA-256 of the transcript before
+	Time            int64         `cbor:"time"`     // Unix seconds
 }
 
-// CeremonyResult is the result of system_drk_ceremony.
+// GenesisEnclaveTag is the user data of a genesis enclave's attestation
+// document, whose public key is its temporary identity.
+const GenesisEnclaveTag = "niomon/secretd/v2/genesis-enclave"
+
+// CeremonyResult is the result of system_genesis and system_drk_rotate.
 type CeremonyResult struct {
 	Transcript  []byte   `cbor:"transcript"`  // CBOR of Transcript
-	Attestation []byte   `cbor:"attestation"` // user data = SHA-256(Transcript)
+	Attestation []byte   `cbor:"attestation"` // public key = the cluster identity, user data = SHA-256(Transcript)
 	Shares      [][]byte `cbor:"shares"`      // age files, in holder order
 }
 

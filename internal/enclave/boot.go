@@ -2,22 +2,30 @@ package enclave
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/seal"
 	"github.com/niomon/niomon/internal/wire"
 )
 
-// The master key is stored by the runner as one sealed object. Its
-// version is the master-key version; the disaster-recovery escrow of each
-// version (a later object kind) must exist before that version is used.
+// The cluster lives in one stored object, master/current: the master key
+// sealed by the MasterSealer, and the cluster record (its DRK, holders
+// and witnesses) sealed under a key derived from that master key. A
+// cluster is born only in its genesis ceremony (genesis.go), which makes
+// the master key, the DRK and the escrow together: there is no master key
+// without a DRK, and nothing the operator can delete, forge or roll back
+// in the store makes an enclave run a second ceremony for a key that
+// exists. The object's version grows with each DRK rotation; it is the
+// AEAD version of the cluster record.
 const (
-	kindMaster    = "master"
-	masterID      = "current"
-	masterVersion = 1
-	kindWallet    = "wallet"
+	kindMaster  = "master"
+	masterID    = "current"
+	kindCluster = "cluster" // the sealing kind of the cluster record
+	kindWallet  = "wallet"
 )
 
 // MasterSealer protects the master key at rest, outside the enclave. In
@@ -51,35 +59,128 @@ func newDevSealer(raw []byte) (*devSealer, error) {
 
 func (*devSealer) Name() string { return "dev" }
 
+// devMasterVersion is the AEAD version of the dev-sealed master key; the
+// key itself never changes.
+const devMasterVersion = 1
+
 func (d *devSealer) Seal(_ context.Context, mk *seal.MasterKey) ([]byte, error) {
 	b := mk.Bytes()
 	defer clear(b)
-	return d.k.Seal(masterID, masterVersion, b)
+	return d.k.Seal(masterID, devMasterVersion, b)
 }
 
 func (d *devSealer) Unseal(_ context.Context, sealed []byte) (*seal.MasterKey, error) {
-	b, err := d.k.Open(masterID, masterVersion, sealed)
+	b, err := d.k.Open(masterID, devMasterVersion, sealed)
 	if err != nil {
-		return nil, errors.New("the master key does not open with this dev sealing key")
+		return nil, errSealerKey
 	}
 	defer clear(b)
 	return seal.MasterKeyFromBytes(b)
 }
 
-// masterRecord is the stored form of the sealed master key.
+// errSealerKey: the sealer is not the one that sealed the master key.
+var errSealerKey = errors.New("the master key does not open with this sealer's key (dev: the runner's DEV-ONLY-INSECURE-master-sealing-key " +
+	"is not the one the cluster was made with). If that key is lost, recover the cluster from the DRK: start the runner with --recover (docs/disaster-recovery.md)")
+
+// masterRecord is the stored form of master/current.
 type masterRecord struct {
-	Sealer string `cbor:"1,keyasint"`
-	Sealed []byte `cbor:"2,keyasint"`
+	Format  uint8  `cbor:"1,keyasint"`
+	Sealer  string `cbor:"2,keyasint"`
+	Sealed  []byte `cbor:"3,keyasint"` // the master key, sealed by the sealer
+	Cluster []byte `cbor:"4,keyasint"` // clusterRecord, sealed under the master key at the object's version
+}
+
+const masterFormat = 2
+
+// clusterRecord is what the master key's own record says of the cluster:
+// its current DRK (public key and the share commitment) and the
+// transcript that made it (holders, threshold, witnesses).
+type clusterRecord struct {
+	Transcript []byte `cbor:"1,keyasint"` // api.Transcript
+	DRK        []byte `cbor:"2,keyasint"`
+	Commitment []byte `cbor:"3,keyasint"`
+}
+
+// cluster is the booted cluster's record, parsed.
+type cluster struct {
+	version    uint64 // of master/current
+	record     clusterRecord
+	transcript api.Transcript
+	trHash     [32]byte
+}
+
+func newCluster(version uint64, rec clusterRecord) (*cluster, error) {
+	c := &cluster{version: version, record: rec}
+	if err := wire.Unmarshal(rec.Transcript, &c.transcript); err != nil {
+		return nil, errors.New("the cluster record's transcript is malformed")
+	}
+	c.trHash = sha256.Sum256(rec.Transcript)
+	return c, nil
+}
+
+// readMaster fetches and parses master/current.
+func readMaster(ctx context.Context, link *hostlink.Link) (*masterRecord, uint64, error) {
+	obj, err := link.Get(ctx, kindMaster, masterID)
+	if err != nil {
+		return nil, 0, err
+	}
+	var rec masterRecord
+	if err := wire.Unmarshal(obj.Blob, &rec); err != nil {
+		return nil, 0, errors.New("the stored master key record is corrupt (not a master record)")
+	}
+	if rec.Format != masterFormat {
+		return nil, 0, fmt.Errorf("the stored master key record has format %d; this enclave reads format %d. A dev data directory made by an older secretd cannot be used: move it aside", rec.Format, masterFormat)
+	}
+	return &rec, obj.Version, nil
+}
+
+// openCluster opens the cluster record of rec (at version) with mk.
+func openCluster(mk *seal.MasterKey, version uint64, rec *masterRecord) (*cluster, error) {
+	k, err := mk.SealingKey(kindCluster)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := k.Open(masterID, version, rec.Cluster)
+	if err != nil {
+		return nil, errors.New("the cluster record does not open with the master key: the stored record was altered")
+	}
+	var cr clusterRecord
+	if err := wire.Unmarshal(pt, &cr); err != nil {
+		return nil, errors.New("the cluster record is malformed")
+	}
+	return newCluster(version, cr)
+}
+
+// sealMaster builds master/current at version: sealedMaster as the sealer
+// made it, and cr sealed under mk.
+func sealMaster(mk *seal.MasterKey, sealer string, sealedMaster []byte, version uint64, cr *clusterRecord) (*hostlink.Object, error) {
+	k, err := mk.SealingKey(kindCluster)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := wire.Marshal(cr)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := k.Seal(masterID, version, pt)
+	if err != nil {
+		return nil, err
+	}
+	b, err := wire.Marshal(masterRecord{Format: masterFormat, Sealer: sealer, Sealed: sealedMaster, Cluster: blob})
+	if err != nil {
+		return nil, err
+	}
+	return &hostlink.Object{Kind: kindMaster, ID: masterID, Version: version, Blob: b}, nil
 }
 
 // boot brings the enclave up on the first host link, in the mode its
-// runner asks for: load the cluster's master key (making one for a new
-// cluster), get it from a running enclave of the cluster (join), or start
-// disaster recovery. It runs once; later host links find it done.
+// runner asks for: load the cluster (or wait for its genesis ceremony if
+// there is none), get it from a running enclave of the cluster (join), or
+// start disaster recovery. It runs once; later host links find it done.
 func (e *Enclave) boot(ctx context.Context, link *hostlink.Link, hello *hostlink.Hello) error {
 	e.bootMu.Lock()
 	defer e.bootMu.Unlock()
-	if e.isBooted() || e.rec != nil {
+	if e.isBooted() || e.rec.Load() != nil || e.gen.Load() != nil {
 		return nil
 	}
 	sealer := e.cfg.MasterSealer
@@ -90,88 +191,81 @@ func (e *Enclave) boot(ctx context.Context, link *hostlink.Link, hello *hostlink
 			return err
 		}
 	case e.cfg.Dev:
-		return errors.New("dev mode needs the runner's dev sealing key")
+		return errors.New("dev mode needs the runner's dev sealing key: start the runner with --dev too")
 	case len(hello.DevSealingKey) > 0:
-		return errors.New("refusing a dev sealing key outside dev mode")
+		return errors.New("refusing a dev sealing key outside dev mode: start the runner without --dev, or the enclave with --dev")
 	}
+	e.sealer = sealer
 
 	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
-	switch hello.Mode {
-	case hostlink.ModeRecover:
-		return e.startRecovery(ctx, link, sealer)
-	case hostlink.ModeJoin:
+	if hello.Mode == hostlink.ModeJoin {
 		mk, err := e.join(ctx, link)
 		if err != nil {
 			return fmt.Errorf("joining the cluster: %w", err)
 		}
-		if err := e.useMaster(ctx, link, mk); err != nil {
+		rec, version, err := readMaster(ctx, link)
+		if err != nil {
+			mk.Wipe()
+			return fmt.Errorf("joining the cluster: reading its master record: %w", err)
+		}
+		c, err := openCluster(mk, version, rec)
+		if err != nil {
+			mk.Wipe()
+			return fmt.Errorf("joining the cluster: %w", err)
+		}
+		if err := e.useMaster(mk, c); err != nil {
 			return err
 		}
 		e.log.Info("enclave joined the cluster", "cluster_identity", e.identity.Public().String())
 		return nil
-	case hostlink.ModeNormal:
-	default:
+	}
+	if hello.Mode != hostlink.ModeNormal && hello.Mode != hostlink.ModeRecover {
 		return fmt.Errorf("unknown boot mode %q", hello.Mode)
 	}
-	mk, created, err := loadOrCreateMaster(ctx, link, sealer)
+	rec, version, err := readMaster(ctx, link)
+	switch {
+	case errors.Is(err, hostlink.ErrNotFound) && hello.Mode == hostlink.ModeRecover:
+		return e.startRecovery(ctx, link)
+	case errors.Is(err, hostlink.ErrNotFound):
+		return e.startGenesis(ctx, link)
+	case err != nil:
+		return fmt.Errorf("loading the master key: %w", err)
+	}
+	if rec.Sealer != sealer.Name() {
+		if hello.Mode == hostlink.ModeRecover {
+			return e.startRecovery(ctx, link)
+		}
+		return fmt.Errorf("the stored master key is sealed by %q, this enclave uses %q; to move a cluster to another sealer, recover it from the DRK (--recover)", rec.Sealer, sealer.Name())
+	}
+	mk, err := sealer.Unseal(ctx, rec.Sealed)
 	if err != nil {
+		if hello.Mode == hostlink.ModeRecover {
+			return e.startRecovery(ctx, link)
+		}
 		return err
 	}
-	if err := e.useMaster(ctx, link, mk); err != nil {
+	if hello.Mode == hostlink.ModeRecover {
+		// A --recover left on after a recovery: the master key opens, so
+		// there is nothing to recover.
+		e.log.Warn("--recover: the master key opens with this enclave's sealer, so there is nothing to recover; booting normally (remove --recover)")
+	}
+	c, err := openCluster(mk, version, rec)
+	if err != nil {
+		mk.Wipe()
 		return err
 	}
-	e.log.Info("enclave booted", "new_cluster", created, "sealer", sealer.Name(), "cluster_identity", e.identity.Public().String())
+	if err := e.useMaster(mk, c); err != nil {
+		return err
+	}
+	e.log.Info("enclave booted", "sealer", sealer.Name(), "cluster_identity", e.identity.Public().String())
 	return nil
 }
 
-func loadOrCreateMaster(ctx context.Context, link *hostlink.Link, sealer MasterSealer) (*seal.MasterKey, bool, error) {
-	for range 2 {
-		obj, err := link.Get(ctx, kindMaster, masterID)
-		switch {
-		case err == nil:
-			var rec masterRecord
-			if err := wire.Unmarshal(obj.Blob, &rec); err != nil {
-				return nil, false, errors.New("stored master key record is malformed")
-			}
-			if rec.Sealer != sealer.Name() {
-				return nil, false, fmt.Errorf("stored master key is sealed by %q, this enclave uses %q", rec.Sealer, sealer.Name())
-			}
-			mk, err := sealer.Unseal(ctx, rec.Sealed)
-			return mk, false, err
-		case !errors.Is(err, hostlink.ErrNotFound):
-			return nil, false, fmt.Errorf("loading the master key: %w", err)
-		}
-		mk, err := seal.GenerateMasterKey()
-		if err != nil {
-			return nil, false, err
-		}
-		sealed, err := sealer.Seal(ctx, mk)
-		if err != nil {
-			mk.Wipe()
-			return nil, false, err
-		}
-		blob, err := wire.Marshal(masterRecord{Sealer: sealer.Name(), Sealed: sealed})
-		if err != nil {
-			mk.Wipe()
-			return nil, false, err
-		}
-		err = link.Create(ctx, &hostlink.Object{Kind: kindMaster, ID: masterID, Version: masterVersion, Blob: blob})
-		if err == nil {
-			return mk, true, nil
-		}
-		mk.Wipe()
-		if !errors.Is(err, hostlink.ErrExists) {
-			return nil, false, fmt.Errorf("storing the master key: %w", err)
-		}
-		// Another enclave created the cluster first: load its key.
-	}
-	return nil, false, errors.New("master key creation raced twice")
-}
-
 // useMaster derives the cluster's keys from mk, which the enclave then
-// keeps (for joins and the escrow), and starts serving the cluster.
-func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.MasterKey) (err error) {
+// keeps (for joins and DRK rotations), and starts serving the cluster.
+// The caller holds bootMu.
+func (e *Enclave) useMaster(mk *seal.MasterKey, c *cluster) (err error) {
 	defer func() {
 		if err != nil {
 			mk.Wipe()
@@ -180,6 +274,9 @@ func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.M
 	id, err := identityOf(mk)
 	if err != nil {
 		return err
+	}
+	if string(c.transcript.ClusterIdentity) != string(id.Public().Bytes()) {
+		return errors.New("the cluster record names another cluster identity than the master key derives")
 	}
 	wk, err := mk.SealingKey(kindWallet)
 	if err != nil {
@@ -193,14 +290,8 @@ func (e *Enclave) useMaster(ctx context.Context, link *hostlink.Link, mk *seal.M
 	if err != nil {
 		return err
 	}
-	_, err = link.Get(ctx, kindEscrow, escrowID)
-	switch {
-	case err == nil:
-		e.escrowed.Store(true)
-	case !errors.Is(err, hostlink.ErrNotFound):
-		return fmt.Errorf("looking for the DRK escrow: %w", err)
-	}
 	e.identity, e.walletK, e.signer, e.importRoot, e.master = id, wk, &statementSigner{k: rk}, ir, mk
+	e.cluster.Store(c)
 	close(e.booted)
 	e.serve(id, e.methods)
 	return nil

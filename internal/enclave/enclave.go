@@ -50,9 +50,6 @@ type Config struct {
 	// (for joins): the trust roots and this enclave's own PCRs. Now,
 	// MaxAge, Nonce and PublicKey are filled per use.
 	PeerPolicy attest.Policy
-	// RequireEscrow refuses to create wallets until the master key is
-	// escrowed to a Disaster Recovery Key (the DRK ceremony has run).
-	RequireEscrow bool
 	// CacheSize bounds the unsealed wallets kept in memory.
 	CacheSize int
 	// MaxSessions bounds concurrent client sessions.
@@ -75,13 +72,16 @@ type Enclave struct {
 
 	bootMu     sync.Mutex
 	booted     chan struct{} // closed once the keys below are set
-	ready      chan struct{} // closed once serving: booted, or recovering
+	ready      chan struct{} // closed once serving: booted, recovering or waiting for genesis
 	readyOnce  sync.Once
 	servingID  atomic.Pointer[wire.PrivateKey]   // the Noise static key sessions use
 	table      atomic.Pointer[map[string]method] // the methods sessions may call
-	rec        *recovery                         // set while recovering
-	master     *seal.MasterKey                   // kept for joins and escrow
-	escrowed   atomic.Bool                       // a DRK escrow of the master key exists
+	rec        atomic.Pointer[recovery]          // set while recovering
+	gen        atomic.Pointer[genesisState]      // set while waiting for genesis
+	sealer     MasterSealer                      // set at boot
+	rotateMu   sync.Mutex                        // one DRK rotation at a time
+	cluster    atomic.Pointer[cluster]           // the cluster record, once booted
+	master     *seal.MasterKey                   // kept for joins and DRK rotations
 	identity   wire.PrivateKey
 	walletK    *seal.Key
 	signer     *statementSigner
@@ -145,12 +145,7 @@ func New(cfg Config) (*Enclave, error) {
 // Serve accepts runner connections on ln until ctx ends. On return every
 // cached key has been wiped.
 func (e *Enclave) Serve(ctx context.Context, ln net.Listener) error {
-	defer e.cache.wipeAll()
-	defer func() {
-		if e.master != nil {
-			e.master.Wipe()
-		}
-	}()
+	defer e.wipe()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -239,13 +234,46 @@ func (e *Enclave) setAllowList(keys [][]byte) {
 	e.allow.Store(&m)
 }
 
+// wipe zeroes every key the enclave holds; Serve calls it on the way
+// out. Sessions have ended by then. (The Noise identity is a crypto/ecdh
+// key, which offers no way to zero it.)
+func (e *Enclave) wipe() {
+	e.bootMu.Lock()
+	defer e.bootMu.Unlock()
+	e.cache.wipeAll()
+	if e.master != nil {
+		e.master.Wipe()
+	}
+	e.signer.wipe()
+	if e.walletK != nil {
+		e.walletK.Wipe()
+	}
+	if e.importRoot != nil {
+		e.importRoot.Wipe()
+	}
+	if g := e.gen.Load(); g != nil {
+		g.mu.Lock()
+		if g.pending != nil {
+			g.pending.mk.Wipe()
+		}
+		g.mu.Unlock()
+	}
+	if r := e.rec.Load(); r != nil {
+		r.key.Wipe()
+	}
+}
+
 // announce tells a host link what the enclave serves: the cluster
-// identity once booted, else the temporary identity of recovery.
+// identity once booted, else the temporary identity of recovery or of
+// genesis.
 func (e *Enclave) announce(l *hostlink.Link) error {
 	if e.isBooted() {
 		return l.Ready(e.identity.Public().Bytes(), nil)
 	}
-	return l.Recovering(e.rec.identity.Public().Bytes())
+	if g := e.gen.Load(); g != nil {
+		return l.Genesis(g.identity.Public().Bytes())
+	}
+	return l.Recovering(e.rec.Load().identity.Public().Bytes())
 }
 
 // announceAll announces to every live host link.
@@ -408,8 +436,11 @@ func (e *Enclave) dispatch(ctx context.Context, peer wire.Peer, req wire.Request
 	}()
 	m, ok := (*e.table.Load())[req.Method]
 	if !ok {
-		if e.rec != nil && !e.isBooted() {
+		if !e.isBooted() && e.rec.Load() != nil {
 			return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: "the enclave is recovering; only recovery methods are served"}
+		}
+		if !e.isBooted() && e.gen.Load() != nil {
+			return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluster does not exist yet: run its genesis ceremony (docs/disaster-recovery.md)"}
 		}
 		return nil, &wire.RPCError{Code: wire.CodeUnknownMethod, Message: "unknown method"}
 	}

@@ -19,27 +19,31 @@ import (
 
 // Disaster recovery (DESIGN.md invariant 5).
 //
-// The DRK ceremony makes the Disaster Recovery Key here, splits it k of n
-// with Shamir's secret sharing (package drk: the escrow records each
-// share's hash, so a wrong or short set of shares is detected and named),
-// encrypts each share to its holder's age
-// recipient, and escrows the master key to the DRK. The runner stores the
-// escrow; nothing secret leaves in plaintext.
+// A DRK is made inside an enclave, at genesis (genesis.go) or in a
+// rotation approved by the current holders, and split k of n with
+// Shamir's secret sharing (package drk: the commitment records each
+// share's hash, so a wrong or short set of shares is detected and named).
+// Each share leaves encrypted to its holder's age recipient; the master
+// key is escrowed to the DRK, and the runner stores the escrow, signed by
+// the receipt key. The current DRK is also in the master key's own sealed
+// record, so the enclave never learns it from the escrow row.
 //
 // Recovery: an enclave started in recovery mode has no master key. It
-// serves a temporary identity and an ephemeral recovery key. Each holder
-// opens their share on their own machine and seals it to that key; with
+// serves a temporary identity and an ephemeral recovery key, both in an
+// attestation document that names the DRK of the escrow it found. Each
+// holder checks that document themselves (the enclave's measurements and
+// the DRK they hold a share of), then seals their share to that key; with
 // k valid submissions the enclave rebuilds the DRK, opens the escrow,
-// checks the master key derives the escrowed cluster identity, re-seals it
-// for this enclave, and takes over the cluster identity. Until then it
+// checks the master key derives the escrowed cluster identity, re-seals
+// it for this enclave, and takes over the cluster identity. Until then it
 // writes nothing.
 
 const (
 	kindEscrow   = "drk_escrow"
 	escrowID     = "current"
-	escrowFormat = 1
+	escrowFormat = 2
 	// masterKeyVersion is the version of the master key; rotating it
-	// (a later change) must escrow each new version before using it.
+	// (not implemented) must escrow each new version before using it.
 	masterKeyVersion = 1
 	kemName          = "MLKEM768-X25519"
 )
@@ -63,39 +67,20 @@ func escrowInfo(identity []byte, version uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte("niomon/secretd/v1/master-escrow\x00"), identity...), version)
 }
 
-type ceremonyParams struct {
-	_         struct{} `cbor:",toarray"`
-	Threshold int
-	Holders   [][]string // [name, age recipient]
+// madeDRK is a new DRK: its cluster record, its signed escrow and the
+// ceremony's answer (transcript and shares; the caller attests).
+type madeDRK struct {
+	cluster clusterRecord
+	escrow  []byte
+	result  api.CeremonyResult
 }
 
-// systemDRKCeremony([threshold, [[name, age recipient]...]]) →
-// api.CeremonyResult. It runs once per cluster: a second ceremony would let
-// whoever runs it hold a full set of shares, so rotating the DRK needs a
-// quorum of the current holders (not implemented; refused).
-func (e *Enclave) systemDRKCeremony(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
-	var p ceremonyParams
-	if err := wire.DecodeParams(req.Params, &p); err != nil {
-		return nil, invalid("want [threshold int, [[name, age recipient]...]]")
-	}
-	n := len(p.Holders)
-	if n < 2 || n > maxHolders || p.Threshold < 2 || p.Threshold > n {
-		return nil, invalid(fmt.Sprintf("want 2..%d holders and a threshold of 2..holders", maxHolders))
-	}
-	for i, h := range p.Holders {
-		if len(h) != 2 || h[0] == "" || len(h[0]) > 64 || h[1] == "" {
-			return nil, invalid("each holder is [name (1..64 bytes), age recipient]")
-		}
-		for _, o := range p.Holders[:i] {
-			if o[0] == h[0] {
-				return nil, invalid("holder names must differ")
-			}
-		}
-	}
-	if e.escrowed.Load() {
-		return nil, &wire.RPCError{Code: wire.CodeExists, Message: "this cluster already has a DRK; rotation needs the current holders and is not supported yet"}
-	}
-	split, err := drk.Generate(p.Threshold, n)
+// makeDRK makes a DRK for holders, splits it, escrows mk to it, encrypts
+// each share to its holder, and completes tr (whose kind, identity,
+// witnesses, statement, approvals and previous hash the caller set).
+func (e *Enclave) makeDRK(mk *seal.MasterKey, signer *statementSigner, threshold int, holders []api.HolderSpec, tr *api.Transcript) (*madeDRK, error) {
+	n := len(holders)
+	split, err := drk.Generate(threshold, n)
 	if err != nil {
 		return nil, err
 	}
@@ -104,27 +89,23 @@ func (e *Enclave) systemDRKCeremony(ctx context.Context, peer wire.Peer, req wir
 			s.Wipe()
 		}
 	}()
-	id := e.identity.Public().Bytes()
-	mb := e.master.Bytes()
-	escrowed, err := drk.Seal(split.Public, escrowInfo(id, masterKeyVersion), mb)
+	mb := mk.Bytes()
+	escrowed, err := drk.Seal(split.Public, escrowInfo(tr.ClusterIdentity, masterKeyVersion), mb)
 	clear(mb)
 	if err != nil {
 		return nil, err
 	}
-	tr := api.Transcript{
-		ClusterIdentity: id, KEM: kemName, Threshold: p.Threshold, Count: n,
-		MasterVersion: masterKeyVersion, Time: e.cfg.Now().Unix(),
-	}
 	fp := split.Public.Fingerprint()
-	tr.DRKFingerprint = fp[:]
-	res := api.CeremonyResult{}
-	for i, h := range p.Holders {
-		f, err := drk.EncryptShareForHolder(split.Shares[i], h[1])
+	tr.KEM, tr.DRKFingerprint, tr.Threshold, tr.Count = kemName, fp[:], threshold, n
+	tr.MasterVersion, tr.Time, tr.Holders = masterKeyVersion, e.cfg.Now().Unix(), nil
+	var res api.CeremonyResult
+	for i, h := range holders {
+		f, err := drk.EncryptShareForHolder(split.Shares[i], h.Recipient)
 		if err != nil {
-			return nil, invalid(fmt.Sprintf("holder %q: not an age recipient", h[0]))
+			return nil, invalid(fmt.Sprintf("holder %q: not an age recipient", h.Name))
 		}
 		sf := split.Shares[i].Fingerprint()
-		tr.Holders = append(tr.Holders, api.Holder{Index: split.Shares[i].Index(), Name: h[0], Recipient: h[1], ShareFingerprint: sf[:]})
+		tr.Holders = append(tr.Holders, api.Holder{Index: split.Shares[i].Index(), Name: h.Name, Recipient: h.Recipient, SigningKey: h.SigningKey, ShareFingerprint: sf[:]})
 		res.Shares = append(res.Shares, f)
 	}
 	if res.Transcript, err = wire.Marshal(tr); err != nil {
@@ -138,27 +119,121 @@ func (e *Enclave) systemDRKCeremony(ctx context.Context, peer wire.Peer, req wir
 	if err != nil {
 		return nil, err
 	}
-	blob, err := wire.Marshal(signedEscrow{Record: rec, Signature: e.signer.escrow(rec)})
+	blob, err := wire.Marshal(signedEscrow{Record: rec, Signature: signer.escrow(rec)})
 	if err != nil {
+		return nil, err
+	}
+	return &madeDRK{cluster: clusterRecord{Transcript: res.Transcript, DRK: split.Public.Bytes(), Commitment: commit}, escrow: blob, result: res}, nil
+}
+
+// currentCluster returns the cluster record, first reading master/current
+// again if another enclave of the cluster rotated the DRK since.
+func (e *Enclave) currentCluster(ctx context.Context) (*cluster, error) {
+	c := e.cluster.Load()
+	l, err := e.link()
+	if err != nil {
+		return nil, err
+	}
+	rec, version, err := readMaster(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	if version == c.version {
+		return c, nil
+	}
+	if version < c.version {
+		return nil, errors.New("the stored master record is older than the one this enclave holds (the store was rolled back)")
+	}
+	nc, err := openCluster(e.master, version, rec)
+	if err != nil {
+		return nil, err
+	}
+	e.cluster.CompareAndSwap(c, nc)
+	return nc, nil
+}
+
+// systemDRKRotate([statement, approvals]) → api.CeremonyResult: a new DRK
+// for a new holder set, approved by at least the current threshold of
+// current holders and by every new holder. The master key is escrowed to
+// the new DRK; the old escrow is replaced. Old shares with a copy of the
+// old escrow still open the master key: a rotation changes who can
+// recover from now on, it does not revoke a quorum that already has.
+func (e *Enclave) systemDRKRotate(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
+	var p ceremonyParams
+	if err := wire.DecodeParams(req.Params, &p); err != nil {
+		return nil, invalid("want [statement bytes, [approval...]]")
+	}
+	var st api.RotationStatement
+	if err := decodeStatement(p.Statement, &st); err != nil || st.Kind != api.KindDRKRotation {
+		return nil, invalid("the statement is not a canonical DRK rotation statement")
+	}
+	e.rotateMu.Lock()
+	defer e.rotateMu.Unlock()
+	c, err := e.currentCluster(ctx)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	if !bytes.Equal(st.ClusterIdentity, e.identity.Public().Bytes()) {
+		return nil, invalid("the statement is for another cluster")
+	}
+	if !bytes.Equal(st.DRK, c.transcript.DRKFingerprint) {
+		return nil, &wire.RPCError{Code: wire.CodeConflict, Message: "the statement replaces a DRK that is not the cluster's current one"}
+	}
+	if err := validHolders(st.Threshold, st.Holders); err != nil {
+		return nil, err
+	}
+	current := make([]api.HolderSpec, len(c.transcript.Holders))
+	for i, h := range c.transcript.Holders {
+		current[i] = api.HolderSpec{Name: h.Name, Recipient: h.Recipient, SigningKey: h.SigningKey}
+	}
+	if err := checkApprovals(api.RotationContext, p.Statement, p.Approvals, st.Holders, current, c.transcript.Threshold); err != nil {
 		return nil, err
 	}
 	l, err := e.link()
 	if err != nil {
 		return nil, storageErr(err)
 	}
-	if err := l.Create(ctx, &hostlink.Object{Kind: kindEscrow, ID: escrowID, Version: 1, Blob: blob}); err != nil {
-		if errors.Is(err, hostlink.ErrExists) {
-			return nil, &wire.RPCError{Code: wire.CodeExists, Message: "this cluster already has a DRK"}
-		}
+	rec, version, err := readMaster(ctx, l)
+	if err != nil {
 		return nil, storageErr(err)
 	}
-	e.escrowed.Store(true)
-	h := sha256.Sum256(res.Transcript)
-	if res.Attestation, err = e.cfg.Attester.Attest(nil, h[:], id); err != nil {
+	if version != c.version {
+		return nil, &wire.RPCError{Code: wire.CodeConflict, Message: "the cluster record changed meanwhile; try again"}
+	}
+	tr := api.Transcript{
+		Kind: api.KindDRKRotation, ClusterIdentity: st.ClusterIdentity, Witnesses: c.transcript.Witnesses, WitnessQuorum: c.transcript.WitnessQuorum,
+		Statement: p.Statement, Approvals: p.Approvals, Previous: c.trHash[:],
+	}
+	made, err := e.makeDRK(e.master, e.signer, st.Threshold, st.Holders, &tr)
+	if err != nil {
 		return nil, err
 	}
-	e.log.Info("DRK ceremony done", "threshold", p.Threshold, "holders", n, "requested_by", peer.Key.String())
-	return res, nil
+	// The new escrow first: whatever happens next, the escrow in the store
+	// opens with a DRK whose shares went out.
+	esc, err := l.Get(ctx, kindEscrow, escrowID)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	if err := l.Update(ctx, &hostlink.Object{Kind: kindEscrow, ID: escrowID, Version: esc.Version + 1, Blob: made.escrow}, esc.Version); err != nil {
+		return nil, storageErr(err)
+	}
+	obj, err := sealMaster(e.master, rec.Sealer, rec.Sealed, version+1, &made.cluster)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Update(ctx, obj, version); err != nil {
+		return nil, storageErr(err)
+	}
+	nc, err := newCluster(version+1, made.cluster)
+	if err != nil {
+		return nil, err
+	}
+	e.cluster.Store(nc)
+	if made.result.Attestation, err = e.cfg.Attester.Attest(nil, nc.trHash[:], e.identity.Public().Bytes()); err != nil {
+		return nil, err
+	}
+	e.log.Warn("DRK rotated", "threshold", st.Threshold, "holders", len(st.Holders), "requested_by", peer.Key.String())
+	return made.result, nil
 }
 
 // parseEscrow reads the stored escrow (its signature can only be checked
@@ -186,12 +261,11 @@ type recovery struct {
 	signed   *signedEscrow
 	escrow   *escrowRecord
 	tr       *api.Transcript
-	sealer   MasterSealer
 	mu       sync.Mutex
 }
 
 // startRecovery loads the escrow and serves recovery methods.
-func (e *Enclave) startRecovery(ctx context.Context, link *hostlink.Link, sealer MasterSealer) error {
+func (e *Enclave) startRecovery(ctx context.Context, link *hostlink.Link) error {
 	obj, err := link.Get(ctx, kindEscrow, escrowID)
 	if errors.Is(err, hostlink.ErrNotFound) {
 		return errors.New("recovery mode, but the store holds no DRK escrow: nothing to recover from")
@@ -211,7 +285,7 @@ func (e *Enclave) startRecovery(ctx context.Context, link *hostlink.Link, sealer
 	if err != nil {
 		return err
 	}
-	e.rec = &recovery{identity: id, key: rk, signed: se, escrow: rec, tr: tr, sealer: sealer}
+	e.rec.Store(&recovery{identity: id, key: rk, signed: se, escrow: rec, tr: tr})
 	e.serve(id, map[string]method{
 		"system_recovery_attest": e.systemRecoveryAttest,
 		"system_recover":         e.systemRecover,
@@ -221,8 +295,7 @@ func (e *Enclave) startRecovery(ctx context.Context, link *hostlink.Link, sealer
 	return nil
 }
 
-func (e *Enclave) recoveryInfo() api.RecoveryInfo {
-	r := e.rec
+func (r *recovery) info() api.RecoveryInfo {
 	h := sha256.Sum256(r.key.Public())
 	return api.RecoveryInfo{RecoveryKeyHash: h[:], DRKFingerprint: r.tr.DRKFingerprint, ClusterIdentity: r.tr.ClusterIdentity, Threshold: r.tr.Threshold, Count: r.tr.Count}
 }
@@ -235,15 +308,16 @@ func (e *Enclave) systemRecoveryAttest(_ context.Context, _ wire.Peer, req wire.
 	if err := wire.DecodeParams(req.Params, &p); err != nil || len(p.Nonce) > maxNonceLen {
 		return nil, invalid("want [nonce bytes] with at most 512 bytes")
 	}
-	ud, err := wire.Marshal(e.recoveryInfo())
+	r := e.rec.Load()
+	ud, err := wire.Marshal(r.info())
 	if err != nil {
 		return nil, err
 	}
-	doc, err := e.cfg.Attester.Attest(p.Nonce, ud, e.rec.identity.Public().Bytes())
+	doc, err := e.cfg.Attester.Attest(p.Nonce, ud, r.identity.Public().Bytes())
 	if err != nil {
 		return nil, err
 	}
-	return api.RecoveryAttestation{Document: doc, RecoveryKey: e.rec.key.Public()}, nil
+	return api.RecoveryAttestation{Document: doc, RecoveryKey: r.key.Public()}, nil
 }
 
 type recoverParams struct {
@@ -258,7 +332,7 @@ func (e *Enclave) systemRecover(ctx context.Context, _ wire.Peer, req wire.Reque
 	if err := wire.DecodeParams(req.Params, &p); err != nil || len(p.Submissions) > maxHolders {
 		return nil, invalid("want [[sealed share]...] with at most 16 shares")
 	}
-	r := e.rec
+	r := e.rec.Load()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e.isBooted() {
@@ -300,7 +374,7 @@ func (e *Enclave) systemRecover(ctx context.Context, _ wire.Peer, req wire.Reque
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkRecovered(mk, r); err != nil {
+	if err := checkRecovered(mk, r); err != nil {
 		mk.Wipe()
 		return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: err.Error()}
 	}
@@ -309,12 +383,13 @@ func (e *Enclave) systemRecover(ctx context.Context, _ wire.Peer, req wire.Reque
 		mk.Wipe()
 		return nil, storageErr(err)
 	}
-	if err := reseal(ctx, l, r.sealer, mk); err != nil {
+	c, err := e.reseal(ctx, l, mk, r)
+	if err != nil {
 		mk.Wipe()
 		return nil, fmt.Errorf("re-sealing the recovered master key: %w", err)
 	}
 	e.bootMu.Lock()
-	err = e.useMaster(ctx, l, mk)
+	err = e.useMaster(mk, c)
 	e.bootMu.Unlock()
 	if err != nil {
 		return nil, err
@@ -329,7 +404,7 @@ func (e *Enclave) systemRecover(ctx context.Context, _ wire.Peer, req wire.Reque
 // names, and its receipt key must verify the escrow's signature, so a
 // runner that swapped in another escrow is caught before anything is
 // written.
-func (e *Enclave) checkRecovered(mk *seal.MasterKey, r *recovery) error {
+func checkRecovered(mk *seal.MasterKey, r *recovery) error {
 	id, err := identityOf(mk)
 	if err != nil || !bytes.Equal(id.Public().Bytes(), r.tr.ClusterIdentity) {
 		return errors.New("the recovered master key does not derive the escrowed cluster identity")
@@ -345,23 +420,43 @@ func (e *Enclave) checkRecovered(mk *seal.MasterKey, r *recovery) error {
 	return nil
 }
 
-// reseal stores the master key sealed by this enclave's sealer, replacing
-// the record the lost sealer made.
-func reseal(ctx context.Context, l *hostlink.Link, sealer MasterSealer, mk *seal.MasterKey) error {
-	sealed, err := sealer.Seal(ctx, mk)
+// reseal stores the master key sealed by this enclave's sealer in place of
+// the record the lost sealer made, keeping the cluster record (or, if the
+// store lost master/current too, rebuilding it from the escrow, whose
+// signature checkRecovered verified).
+func (e *Enclave) reseal(ctx context.Context, l *hostlink.Link, mk *seal.MasterKey, r *recovery) (*cluster, error) {
+	sealed, err := e.sealer.Seal(ctx, mk)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	blob, err := wire.Marshal(masterRecord{Sealer: sealer.Name(), Sealed: sealed})
-	if err != nil {
-		return err
-	}
-	obj, err := l.Get(ctx, kindMaster, masterID)
+	rec, version, err := readMaster(ctx, l)
+	var cr clusterRecord
 	switch {
 	case errors.Is(err, hostlink.ErrNotFound):
-		return l.Create(ctx, &hostlink.Object{Kind: kindMaster, ID: masterID, Version: 1, Blob: blob})
+		cr = clusterRecord{Transcript: r.escrow.Transcript, DRK: r.escrow.DRK, Commitment: r.escrow.Commitment}
+		obj, err := sealMaster(mk, e.sealer.Name(), sealed, 1, &cr)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.Create(ctx, obj); err != nil {
+			return nil, err
+		}
+		return newCluster(1, cr)
 	case err != nil:
-		return err
+		// A record this enclave cannot read is replaced like a lost one
+		// only if it is not the cluster's; that cannot be told, so stop.
+		return nil, err
 	}
-	return l.Update(ctx, &hostlink.Object{Kind: kindMaster, ID: masterID, Version: obj.Version + 1, Blob: blob}, obj.Version)
+	c, err := openCluster(mk, version, rec)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := sealMaster(mk, e.sealer.Name(), sealed, version+1, &c.record)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Update(ctx, obj, version); err != nil {
+		return nil, err
+	}
+	return newCluster(version+1, c.record)
 }

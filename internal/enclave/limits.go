@@ -71,8 +71,14 @@ const (
 const (
 	// maxHolders bounds a DRK's share holders.
 	maxHolders = 16
-	// maxHolderName bounds a holder's name in the transcript.
+	// maxHolderName bounds a holder's (or a witness's) name in the
+	// transcript.
 	maxHolderName = 64
+	// maxWitnesses bounds the freshness witnesses fixed at genesis.
+	maxWitnesses = 16
+	// maxStatement bounds a genesis or rotation statement: 16 holders
+	// with hybrid age recipients (~2 KiB each) fit.
+	maxStatement = 64 << 10
 	// joinMaxAge is how old a peer enclave's attestation may be.
 	joinMaxAge = 5 * time.Minute
 )

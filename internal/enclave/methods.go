@@ -32,7 +32,7 @@ func (e *Enclave) methodTable() map[string]method {
 		"system_info":                      e.systemInfo,
 		"system_import_key":                e.systemImportKey,
 		"system_join":                      e.systemJoin,
-		"system_drk_ceremony":              e.systemDRKCeremony,
+		"system_drk_rotate":                e.systemDRKRotate,
 		"system_ping":                      e.systemPing,
 	}
 	if e.cfg.AllowPlaintextImport {
@@ -239,28 +239,37 @@ type attestParams struct {
 }
 
 // systemAttest(nonce bytes) → attestation document whose public key is the
-// cluster identity and whose user data is AttestedKeys, so a client can
-// check the enclave before it pins them.
-func (e *Enclave) systemAttest(_ context.Context, _ wire.Peer, req wire.Request) (any, error) {
+// cluster identity and whose user data is AttestedKeys (the receipt key
+// and the current DRK), so a client can check the enclave before it pins
+// them.
+func (e *Enclave) systemAttest(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p attestParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil || len(p.Nonce) > maxNonceLen {
 		return nil, invalid("want [nonce bytes] with at most 512 bytes")
 	}
-	ud, err := wire.Marshal(api.AttestedKeys{ReceiptKey: e.signer.public()})
+	c, err := e.currentCluster(ctx)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	ud, err := wire.Marshal(api.AttestedKeys{ReceiptKey: e.signer.public(), DRK: c.transcript.DRKFingerprint, Transcript: c.trHash[:]})
 	if err != nil {
 		return nil, err
 	}
 	return e.cfg.Attester.Attest(p.Nonce, ud, e.identity.Public().Bytes())
 }
 
-// systemInfo() → Info: the cluster's public keys, unattested. A client
-// that checks attestation takes them from the document instead.
-func (e *Enclave) systemInfo(_ context.Context, _ wire.Peer, req wire.Request) (any, error) {
+// systemInfo() → Info: the cluster's public keys and DRK, unattested. A
+// client that checks attestation takes them from the document instead.
+func (e *Enclave) systemInfo(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
 	var p noParams
 	if err := wire.DecodeParams(req.Params, &p); err != nil {
 		return nil, invalid("want []")
 	}
-	return api.Info{ClusterIdentity: e.identity.Public().Bytes(), ReceiptKey: e.signer.public()}, nil
+	c, err := e.currentCluster(ctx)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	return api.Info{ClusterIdentity: e.identity.Public().Bytes(), ReceiptKey: e.signer.public(), DRK: c.transcript.DRKFingerprint, Transcript: c.trHash[:]}, nil
 }
 
 type noParams struct {

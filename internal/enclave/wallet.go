@@ -155,11 +155,6 @@ type newWallet struct {
 // is not.
 func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, error) {
 	e := ws.e
-	// "Every master-key version is escrowed before it is used": a cluster
-	// that requires it makes no wallet before its DRK ceremony.
-	if e.cfg.RequireEscrow && !e.escrowed.Load() {
-		return nil, &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluster's master key is not escrowed yet: run the DRK ceremony first"}
-	}
 	if e.cache.holds(w.oid) {
 		return nil, errExists
 	}

@@ -49,6 +49,7 @@ const (
 	TRecovering = 5 // enclave → runner: serving recovery under Identity (a temporary key)
 	TJoin       = 6 // enclave → runner: Blob is an attestation document to take to a running enclave
 	TJoinReply  = 7 // runner → enclave: Blob is that enclave's answer
+	TGenesis    = 8 // enclave → runner: the cluster does not exist yet; serving its genesis ceremony under Identity (a temporary key)
 )
 
 // Boot modes a runner asks of its enclave.

@@ -110,6 +110,12 @@ func (l *Link) Recovering(identity []byte) error {
 	return l.send(&Message{Type: TRecovering, Identity: identity})
 }
 
+// Genesis tells the runner the enclave waits for its cluster's genesis
+// ceremony under a temporary identity.
+func (l *Link) Genesis(identity []byte) error {
+	return l.send(&Message{Type: TGenesis, Identity: identity})
+}
+
 // Join hands the runner an attestation document to take to a running
 // enclave of the cluster and waits for that enclave's answer.
 func (l *Link) Join(ctx context.Context, doc []byte) ([]byte, error) {

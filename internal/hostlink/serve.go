@@ -26,6 +26,9 @@ type Events struct {
 	Ready func(identity []byte, bootErr error)
 	// Recovering: the enclave serves recovery under a temporary identity.
 	Recovering func(identity []byte)
+	// Genesis: the enclave waits for its cluster's genesis ceremony under
+	// a temporary identity.
+	Genesis func(identity []byte)
 	// Join: take the attestation document to a running enclave of the
 	// cluster (system_join) and return its answer.
 	Join func(ctx context.Context, doc []byte) ([]byte, error)
@@ -68,6 +71,10 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 		case TRecovering:
 			if ev.Recovering != nil {
 				ev.Recovering(m.Identity)
+			}
+		case TGenesis:
+			if ev.Genesis != nil {
+				ev.Genesis(m.Identity)
 			}
 		case TJoin:
 			if ev.Join == nil {

@@ -64,6 +64,10 @@ type Runner struct {
 	recOnce    sync.Once
 	recovering chan struct{} // closed when the enclave serves recovery
 	recID      wire.PublicKey
+
+	genOnce    sync.Once
+	genesis    chan struct{} // closed when the enclave waits for its genesis ceremony
+	genID      wire.PublicKey
 	identified chan struct{} // closed when the real identity is known after recovery
 
 	lnMu sync.Mutex
@@ -87,7 +91,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Mode == hostlink.ModeJoin && cfg.Join == nil {
 		return nil, errors.New("runner: join mode needs a cluster to join")
 	}
-	return &Runner{cfg: cfg, log: cfg.Log, ready: make(chan struct{}), idKnown: make(chan struct{}), bootErr: make(chan error, 1), recovering: make(chan struct{})}, nil
+	return &Runner{cfg: cfg, log: cfg.Log, ready: make(chan struct{}), idKnown: make(chan struct{}), bootErr: make(chan error, 1), recovering: make(chan struct{}), genesis: make(chan struct{})}, nil
 }
 
 // Ready is closed once the enclave has booted and the client listener is
@@ -104,6 +108,15 @@ func (r *Runner) Recovering() <-chan struct{} { return r.recovering }
 
 // RecoveryIdentity is the temporary identity of a recovering enclave.
 func (r *Runner) RecoveryIdentity() wire.PublicKey { return r.recID }
+
+// Genesis is closed when the enclave has no cluster yet and serves its
+// genesis ceremony under a temporary identity (GenesisIdentity); clients
+// are accepted then.
+func (r *Runner) Genesis() <-chan struct{} { return r.genesis }
+
+// GenesisIdentity is the temporary identity of an enclave waiting for its
+// genesis ceremony.
+func (r *Runner) GenesisIdentity() wire.PublicKey { return r.genID }
 
 // Identified is closed once the enclave serves the cluster identity.
 func (r *Runner) Identified() <-chan struct{} { return r.idKnown }
@@ -144,6 +157,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	case <-r.idKnown:
 	case <-r.recovering:
+	case <-r.genesis:
 	}
 
 	ln, err := net.Listen("tcp", r.cfg.Listen)
@@ -179,6 +193,16 @@ func (r *Runner) onRecovering(identity []byte) {
 	r.recOnce.Do(func() {
 		copy(r.recID[:], identity)
 		close(r.recovering)
+	})
+}
+
+func (r *Runner) onGenesis(identity []byte) {
+	if len(identity) != len(r.genID) {
+		return
+	}
+	r.genOnce.Do(func() {
+		copy(r.genID[:], identity)
+		close(r.genesis)
 	})
 }
 
@@ -239,7 +263,7 @@ func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b back
 	if _, err := conn.Write([]byte{hostlink.ConnHost}); err != nil {
 		return err
 	}
-	return hostlink.Serve(ctx, conn, hello, b, hostlink.Events{Ready: r.onReady, Recovering: r.onRecovering, Join: r.cfg.Join})
+	return hostlink.Serve(ctx, conn, hello, b, hostlink.Events{Ready: r.onReady, Recovering: r.onRecovering, Genesis: r.onGenesis, Join: r.cfg.Join})
 }
 
 func (r *Runner) acceptLoop(ctx context.Context, ln net.Listener) error {

@@ -104,6 +104,9 @@ func (k *MasterKey) ImportRoot() (*ImportRoot, error) {
 // ImportRoot is the import-key secret.
 type ImportRoot struct{ b [32]byte }
 
+// Wipe zeroes the root.
+func (r *ImportRoot) Wipe() { clear(r.b[:]) }
+
 // KeyMaterial returns the input keying material of the import key named
 // id: HKDF-SHA256(root, info = id). The caller wipes it.
 func (r *ImportRoot) KeyMaterial(id []byte) ([]byte, error) {
@@ -123,22 +126,27 @@ func (k *MasterKey) SealingKey(kind string) (*Key, error) {
 	return NewKey(&raw, kind)
 }
 
-// Key seals and opens objects of one kind.
+// Key seals and opens objects of one kind. It keeps the raw key, not an
+// AEAD built from it, so that Wipe can zero it: the AEAD (a struct that
+// copies the key) is built per call, which costs a copy of 32 bytes.
 type Key struct {
 	kind string
-	aead interface {
-		Seal(dst, nonce, plaintext, ad []byte) []byte
-		Open(dst, nonce, ciphertext, ad []byte) ([]byte, error)
-	}
+	raw  [32]byte
 }
 
 // NewKey builds a sealing key for one kind from 32 bytes of key material.
 func NewKey(raw *[32]byte, kind string) (*Key, error) {
-	a, err := chacha20poly1305.NewX(raw[:])
-	if err != nil {
-		return nil, err
-	}
-	return &Key{kind: kind, aead: a}, nil
+	return &Key{kind: kind, raw: *raw}, nil
+}
+
+// Wipe zeroes the key; it opens nothing afterwards.
+func (k *Key) Wipe() { clear(k.raw[:]) }
+
+func (k *Key) aead() (interface {
+	Seal(dst, nonce, plaintext, ad []byte) []byte
+	Open(dst, nonce, ciphertext, ad []byte) ([]byte, error)
+}, error) {
+	return chacha20poly1305.NewX(k.raw[:])
 }
 
 // Format of a sealed blob: 1 version byte, 24-byte nonce, ciphertext+tag.
@@ -158,12 +166,16 @@ func (k *Key) Seal(id string, version uint64, plaintext []byte) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	a, err := k.aead()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]byte, 1+nonceLen, overhead+len(plaintext))
 	out[0] = blobVersion
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, err
 	}
-	return k.aead.Seal(out, out[1:1+nonceLen], plaintext, ad), nil
+	return a.Seal(out, out[1:1+nonceLen], plaintext, ad), nil
 }
 
 // Open decrypts a blob that must be bound to (kind, id, version).
@@ -175,7 +187,11 @@ func (k *Key) Open(id string, version uint64, blob []byte) ([]byte, error) {
 	if err != nil {
 		return nil, ErrOpen
 	}
-	pt, err := k.aead.Open(nil, blob[1:1+nonceLen], blob[1+nonceLen:], ad)
+	a, err := k.aead()
+	if err != nil {
+		return nil, ErrOpen
+	}
+	pt, err := a.Open(nil, blob[1:1+nonceLen], blob[1+nonceLen:], ad)
 	if err != nil {
 		return nil, ErrOpen
 	}

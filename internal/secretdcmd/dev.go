@@ -39,6 +39,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	g, err := newDevGenesis(f.data, log)
+	if err != nil {
+		return err
+	}
 	var keyFile string
 	if len(keys) == 0 {
 		path, pub, err := devClientKey(f.data, log)
@@ -81,7 +85,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cancel()
 	}()
 
-	cfg := runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: keys, DevSealingKey: devKey, Log: log}
+	cfg := runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: append(keys, g.pub), DevSealingKey: devKey, Log: log}
 	if err := m.apply(&cfg); err != nil {
 		return err
 	}
@@ -89,7 +93,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if keyFile != "" {
 			fmt.Fprintf(stdout, "dev_client_key_file: %s\n", keyFile)
 		}
-	})
+	}, g)
 	select {
 	case <-childDone:
 		if ctx.Err() == nil {

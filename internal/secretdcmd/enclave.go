@@ -23,7 +23,6 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	cacheSize := fs.Int("cache-size", 4096, "unsealed wallets kept in memory")
 	replayCache := fs.Int("replay-cache", 1<<19, "nonces of stamped requests remembered; about 27 bytes each, and n of them sustain n/240 requests per second")
 	memLimit := fs.Int("memory-limit-mib", 48, "Go heap limit in MiB (Nitro enclaves have fixed, small memory)")
-	requireEscrow := fs.String("require-escrow", "auto", "refuse to create wallets until the DRK ceremony has escrowed the master key: true, false, or auto (true outside dev mode)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -41,14 +40,6 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	debug.SetMemoryLimit(int64(*memLimit) << 20)
 
 	cfg := enclave.Config{Dev: *dev, AllowPlaintextImport: *plainImport, CacheSize: *cacheSize, ReplayCacheSize: *replayCache, Log: log}
-	switch *requireEscrow {
-	case "auto":
-		cfg.RequireEscrow = !*dev
-	case "true", "false":
-		cfg.RequireEscrow = *requireEscrow == "true"
-	default:
-		return usagef("--require-escrow: want true, false or auto")
-	}
 	if *dev {
 		exe, err := os.Executable()
 		if err != nil {

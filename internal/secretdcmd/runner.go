@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/niomon/niomon/internal/ceremony"
 	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/runner"
 	"github.com/niomon/niomon/internal/store"
@@ -124,6 +125,7 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.register(fs, "127.0.0.1:9000", "")
 	enclaveAddr := fs.String("enclave", "", "enclave socket: unix:PATH or vsock:CID:PORT")
 	dev := fs.Bool("dev", false, "dev mode: hand the enclave the dev sealing key from --data")
+	devGen := fs.Bool("dev-genesis", false, "with --dev: if the cluster does not exist, run its genesis ceremony here with dev holders in DATA/dev-genesis (nothing is secret from this machine)")
 	var m modeFlags
 	m.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -150,13 +152,62 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	return runRunner(ctx, cfg, stdout, nil)
+	var g *devGenesis
+	switch {
+	case *devGen && !*dev:
+		return usagef("--dev-genesis needs --dev")
+	case *devGen:
+		if g, err = newDevGenesis(f.data, log); err != nil {
+			return err
+		}
+		cfg.ClientKeys = append(cfg.ClientKeys, g.pub)
+	}
+	return runRunner(ctx, cfg, stdout, nil, g)
+}
+
+// devGenesis runs a dev cluster's genesis ceremony from the runner's
+// machine, with the dev holders and a client key of DATA/dev-genesis.
+type devGenesis struct {
+	dir string
+	key secretd.Key
+	pub wire.PublicKey
+	log *slog.Logger
+}
+
+func newDevGenesis(data string, log *slog.Logger) (*devGenesis, error) {
+	dir := filepath.Join(data, "dev-genesis")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "genesis-client.key")
+	k, err := secretd.LoadKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if k, err = secretd.GenerateKey(); err == nil {
+			err = writeNew(path, k.MarshalKeyFile())
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	pub, err := wire.ParsePublicKey(k.PublicKey())
+	if err != nil {
+		return nil, err
+	}
+	return &devGenesis{dir: dir, key: k, pub: pub, log: log}, nil
+}
+
+func (g *devGenesis) run(ctx context.Context, addr string, genesisIdentity wire.PublicKey) error {
+	g.log.Warn("DEV GENESIS: running the cluster's DRK ceremony with dev holders; their identities and every share are in " + g.dir)
+	_, err := ceremony.Dev(ctx, addr, genesisIdentity.Bytes(), g.key, g.dir, nil, 0)
+	return err
 }
 
 // runRunner runs a runner and prints the ready lines on stdout: listen,
-// then cluster_identity; in recovery mode recovery_identity first and
-// cluster_identity once the cluster is recovered.
-func runRunner(ctx context.Context, cfg runner.Config, stdout io.Writer, extra func()) error {
+// then cluster_identity; in recovery mode recovery_identity first, and for
+// a cluster that does not exist yet genesis_identity first, then
+// cluster_identity once the cluster is recovered or born. With g, a
+// genesis is run here.
+func runRunner(ctx context.Context, cfg runner.Config, stdout io.Writer, extra func(), g *devGenesis) error {
 	r, err := runner.New(cfg)
 	if err != nil {
 		return err
@@ -184,16 +235,32 @@ func runRunner(ctx context.Context, cfg runner.Config, stdout io.Writer, extra f
 	select {
 	case <-r.Identified():
 		say("cluster_identity", r.Identity().String())
+		return <-errc
+	default:
+	}
+	select {
+	case <-r.Genesis():
+		say("genesis_identity", r.GenesisIdentity().String())
+		if g != nil {
+			go func() {
+				if err := g.run(ctx, r.Addr().String(), r.GenesisIdentity()); err != nil && ctx.Err() == nil {
+					select {
+					case errc <- fmt.Errorf("dev genesis: %w", err):
+					default:
+					}
+				}
+			}()
+		}
 	default:
 		say("recovery_identity", r.RecoveryIdentity().String())
-		go func() {
-			select {
-			case <-r.Identified():
-				say("cluster_identity", r.Identity().String())
-			case <-ctx.Done():
-			}
-		}()
 	}
+	go func() {
+		select {
+		case <-r.Identified():
+			say("cluster_identity", r.Identity().String())
+		case <-ctx.Done():
+		}
+	}()
 	return <-errc
 }
 

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/attest"
 	"github.com/niomon/niomon/internal/attest/devattest"
+	"github.com/niomon/niomon/internal/ceremony"
 	"github.com/niomon/niomon/internal/enclave"
 	"github.com/niomon/niomon/internal/runner"
 	"github.com/niomon/niomon/internal/sock"
@@ -34,6 +36,9 @@ type Options struct {
 	CacheSize int
 	// AllowPlaintextImport enables the dev-only import method.
 	AllowPlaintextImport bool
+	// Witnesses and WitnessQuorum are fixed at genesis.
+	Witnesses     []api.WitnessSpec
+	WitnessQuorum int
 }
 
 // Measurement is the dev measurement (PCR0) of a testcluster enclave: the
@@ -120,6 +125,25 @@ func Start(t testing.TB, o Options) *Cluster {
 	case <-time.After(10 * time.Second):
 		cancel()
 		t.Fatal("cluster not ready after 10s")
+	}
+	// A new store: the cluster is born in its genesis ceremony, with dev
+	// holders whose identities and shares are kept in Data/dev-genesis.
+	select {
+	case <-r.Genesis():
+		gctx, gcancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err := ceremony.Dev(gctx, r.Addr().String(), r.GenesisIdentity().Bytes(), key, filepath.Join(o.Data, "dev-genesis"), o.Witnesses, o.WitnessQuorum)
+		gcancel()
+		if err != nil {
+			cancel()
+			t.Fatalf("genesis: %v", err)
+		}
+	default:
+	}
+	select {
+	case <-r.Identified():
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("the cluster has no identity after 10s")
 	}
 	c.Addr, c.Identity = r.Addr().String(), r.Identity().String()
 	t.Cleanup(c.Stop)
