@@ -128,79 +128,90 @@ func BenchmarkXpubRawDerivation(b *testing.B) {
 	})
 }
 
-// benchCluster is one enclave process and an in-process runner, shared by
-// the end-to-end benchmarks.
-var benchCluster struct {
-	once     sync.Once
-	err      error
+// benchEnv is one enclave process and an in-process runner on a
+// temporary store.
+type benchEnv struct {
 	addr, id string
 	key      secretd.Key
 	enclave  *os.Process
 	stop     func()
 }
 
+// newBenchEnv starts an enclave process with encArgs and a runner, runs
+// the dev genesis, and returns them.
+func newBenchEnv(encArgs ...string) (*benchEnv, error) {
+	dir, err := os.MkdirTemp("", "sdb")
+	if err != nil {
+		return nil, err
+	}
+	sock := "unix:" + filepath.Join(dir, "e.sock")
+	exe, _ := os.Executable()
+	p, err := os.StartProcess(exe, append([]string{exe, "enclave", "--dev", "--listen", sock, "--log-level", "warn"}, encArgs...),
+		&os.ProcAttr{Env: append(os.Environ(), "SECRETD_TEST_AS_MAIN=1"), Files: []*os.File{nil, os.Stderr, os.Stderr}})
+	if err != nil {
+		return nil, err
+	}
+	env := &benchEnv{enclave: p}
+	st, err := store.OpenSQLite(filepath.Join(dir, "secretd.db"))
+	if err != nil {
+		return nil, err
+	}
+	dk, _ := runner.LoadOrCreateDevSealingKey(dir)
+	env.key, _ = secretd.GenerateKey()
+	pub, _ := wire.ParsePublicKey(env.key.PublicKey())
+	r, err := runner.New(runner.Config{Listen: "127.0.0.1:0", Enclave: sock, Store: st, ClientKeys: []wire.PublicKey{pub}, DevSealingKey: dk})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	env.stop = func() {
+		cancel()
+		<-done
+		st.Close()
+		_ = p.Signal(os.Interrupt)
+		_, _ = p.Wait()
+		os.RemoveAll(dir)
+	}
+	select {
+	case <-r.Ready():
+	case <-time.After(20 * time.Second):
+		env.stop()
+		return nil, fmt.Errorf("bench cluster not ready")
+	}
+	if _, err := ceremony.Dev(ctx, r.Addr().String(), r.GenesisIdentity().Bytes(), env.key, filepath.Join(dir, "dev-genesis"), nil, 0); err != nil {
+		env.stop()
+		return nil, err
+	}
+	env.addr, env.id = r.Addr().String(), r.Identity().String()
+	return env, nil
+}
+
+// benchCluster is the enclave shared by the end-to-end benchmarks.
+var benchCluster struct {
+	once sync.Once
+	err  error
+	*benchEnv
+}
+
 func startBenchCluster(b *testing.B) {
 	bc := &benchCluster
 	bc.once.Do(func() {
-		dir, err := os.MkdirTemp("", "sdb")
-		if err != nil {
-			bc.err = err
+		// The signing benchmarks send more stamped requests within two
+		// minutes than the default cache holds; in production that is a
+		// refusal (fail closed), not a benchmark failure.
+		bc.benchEnv, bc.err = newBenchEnv("--dev-allow-plaintext-import", "--replay-cache", "4000000")
+		if bc.err != nil {
 			return
 		}
-		sock := "unix:" + filepath.Join(dir, "e.sock")
-		exe, _ := os.Executable()
-		p, err := os.StartProcess(exe, []string{exe, "enclave", "--dev", "--dev-allow-plaintext-import", "--listen", sock, "--log-level", "warn",
-			// The signing benchmarks send more stamped requests within two
-			// minutes than the default cache holds; in production that is
-			// a refusal (fail closed), not a benchmark failure.
-			"--replay-cache", "4000000"},
-			&os.ProcAttr{Env: append(os.Environ(), "SECRETD_TEST_AS_MAIN=1"), Files: []*os.File{nil, os.Stderr, os.Stderr}})
-		if err != nil {
-			bc.err = err
-			return
-		}
-		bc.enclave = p
-		st, err := store.OpenSQLite(filepath.Join(dir, "secretd.db"))
-		if err != nil {
-			bc.err = err
-			return
-		}
-		dk, _ := runner.LoadOrCreateDevSealingKey(dir)
-		bc.key, _ = secretd.GenerateKey()
-		pub, _ := wire.ParsePublicKey(bc.key.PublicKey())
-		r, err := runner.New(runner.Config{Listen: "127.0.0.1:0", Enclave: sock, Store: st, ClientKeys: []wire.PublicKey{pub}, DevSealingKey: dk})
-		if err != nil {
-			bc.err = err
-			return
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { _ = r.Run(ctx); close(done) }()
-		bc.stop = func() {
-			cancel()
-			<-done
-			st.Close()
-			_ = p.Signal(os.Interrupt)
-			_, _ = p.Wait()
-			os.RemoveAll(dir)
-		}
-		select {
-		case <-r.Ready():
-		case <-time.After(20 * time.Second):
-			bc.err = fmt.Errorf("bench cluster not ready")
-			return
-		}
-		if _, bc.err = ceremony.Dev(ctx, r.Addr().String(), r.GenesisIdentity().Bytes(), bc.key, filepath.Join(dir, "dev-genesis"), nil, 0); bc.err != nil {
-			return
-		}
-		bc.addr, bc.id = r.Addr().String(), r.Identity().String()
-		c, err := secretd.Dial(ctx, bc.addr, secretd.Options{Identity: bc.id, Key: bc.key, PoolSize: 1})
+		c, err := secretd.Dial(context.Background(), bc.addr, secretd.Options{Identity: bc.id, Key: bc.key, PoolSize: 1})
 		if err != nil {
 			bc.err = err
 			return
 		}
 		defer c.Close()
-		_, bc.err = c.ImportWalletPlaintext(ctx, "bench", benchMnemonic, nil, "")
+		_, bc.err = c.ImportWalletPlaintext(context.Background(), "bench", benchMnemonic, nil, "")
 	})
 	if bc.err != nil {
 		b.Fatal(bc.err)
@@ -208,7 +219,7 @@ func startBenchCluster(b *testing.B) {
 }
 
 func stopBenchCluster() {
-	if benchCluster.stop != nil {
+	if benchCluster.benchEnv != nil {
 		benchCluster.stop()
 	}
 }

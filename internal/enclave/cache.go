@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"container/list"
+	"fmt"
 	"sync"
 
 	"github.com/niomon/niomon/internal/chain/bls"
@@ -107,9 +108,11 @@ type snapshot struct {
 
 	entropy []byte
 	seed    *hd.Seed
+	sealed  []sealedNode // the record's prederived nodes, to seal again
 
 	mmu     sync.Mutex
 	masters map[hd.Curve]*hd.Node
+	parents map[string]*hd.Node // prederived nodes by nodeKey(zero instance, curve, path); read-only
 
 	rmu     sync.Mutex
 	refs    int
@@ -131,11 +134,33 @@ func newSnapshot(oid string, version uint64, rec *walletRecord) (*snapshot, erro
 	s := &snapshot{
 		oid: oid, version: version, policy: &p, attrs: rec.Attributes, policyID: rec.PolicyID,
 		created: rec.CreatedAt, imported: rec.Imported, entropy: append([]byte(nil), rec.Entropy...),
-		seed: seed, masters: make(map[hd.Curve]*hd.Node), refs: 1,
+		seed: seed, masters: make(map[hd.Curve]*hd.Node), parents: make(map[string]*hd.Node), refs: 1,
+		sealed: append([]sealedNode(nil), rec.Nodes...),
 	}
 	copy(s.instance[:], rec.Instance)
 	copy(s.creator[:], rec.Creator)
+	for i, sn := range rec.Nodes {
+		n, err := hd.ParseSealedNode(sn.Node)
+		if err != nil {
+			s.release()
+			return nil, fmt.Errorf("sealed wallet node: %w", err)
+		}
+		s.sealed[i].Node = append([]byte(nil), sn.Node...)
+		if sn.Path == "m" {
+			s.masters[hd.Curve(sn.Curve)] = n
+		} else {
+			s.parents[nodeKey(instanceID{}, hd.Curve(sn.Curve).String(), sn.Path)] = n
+		}
+	}
 	return s, nil
+}
+
+// parent returns a clone of s's prederived node at path on cv, or nil.
+func (s *snapshot) parent(cv hd.Curve, path string) *hd.Node {
+	if n, ok := s.parents[nodeKey(instanceID{}, cv.String(), path)]; ok {
+		return n.Clone()
+	}
+	return nil
 }
 
 // record returns the sealed form of s with policy p, for re-sealing.
@@ -146,6 +171,9 @@ func (s *snapshot) record(p *policy.Policy) *walletRecord {
 		Policy: *p, Creator: s.creator.Bytes(),
 	}
 	_ = s.seed.Use(func(b []byte) error { rec.Seed = append([]byte(nil), b...); return nil })
+	for _, n := range s.sealed {
+		rec.Nodes = append(rec.Nodes, sealedNode{Curve: n.Curve, Path: n.Path, Node: append([]byte(nil), n.Node...)})
+	}
 	return rec
 }
 
@@ -179,6 +207,12 @@ func (s *snapshot) wipeIfUnused() {
 	s.wiped = true
 	s.seed.Wipe()
 	clear(s.entropy)
+	for _, n := range s.sealed {
+		clear(n.Node)
+	}
+	for _, n := range s.parents {
+		n.Wipe()
+	}
 	s.mmu.Lock()
 	for _, m := range s.masters {
 		m.Wipe()
@@ -363,6 +397,10 @@ func (c *walletCache) node(s *snapshot, cv hd.Curve, p hd.Path) (*hd.Node, error
 		n = parent.n.Clone()
 	}
 	c.mu.Unlock()
+	if !ok {
+		n = s.parent(cv, parentPath.String())
+		ok = n != nil
+	}
 	if !ok {
 		m, err := s.master(cv)
 		if err != nil {

@@ -56,6 +56,70 @@ type walletRecord struct {
 	Creator  []byte `cbor:"8,keyasint"`
 	Instance []byte `cbor:"9,keyasint"`
 	Seed     []byte `cbor:"10,keyasint"`
+	// Nodes are the wallet's master nodes and the parents of its default
+	// accounts (prederived), so that a load derives an address in one
+	// step: see prederived.
+	Nodes []sealedNode `cbor:"11,keyasint,omitempty"`
+}
+
+// sealedNode is a prederived node: its curve and path, and its
+// hd.Node.AppendSealed form.
+type sealedNode struct {
+	Curve uint8  `cbor:"1,keyasint"`
+	Path  string `cbor:"2,keyasint"`
+	Node  []byte `cbor:"3,keyasint"`
+}
+
+// prederived are the nodes sealed with each wallet. A wallet not in the
+// cache costs a store read, an unseal, and the derivation of the address
+// asked for; from its master that is up to four scalar multiplications
+// (m/44'/60'/0'/0/i: the master's public key, m/44'/60'/0', m/44'/60'/0'/0
+// and the leaf), from the sealed parent of a default account it is one.
+// The master nodes serve every other path. Sealing them costs the
+// creation about 0.5 ms (measured: BenchmarkColdPath).
+var prederived = []struct {
+	curve hd.Curve
+	path  string
+}{
+	{hd.Secp256k1, "m"}, {hd.Ed25519, "m"}, {hd.NIST256p1, "m"},
+	{hd.Secp256k1, "m/44'/60'/0'/0"},  // Ethereum and EVM chains
+	{hd.Secp256k1, "m/84'/0'/0'/0"},   // Bitcoin P2WPKH
+	{hd.Secp256k1, "m/86'/0'/0'/0"},   // Bitcoin P2TR
+	{hd.Secp256k1, "m/44'/118'/0'/0"}, // Cosmos
+}
+
+// prederive derives the prederived nodes of seed.
+func prederive(seed *hd.Seed) ([]sealedNode, error) {
+	var out []sealedNode
+	masters := map[hd.Curve]*hd.Node{}
+	defer func() {
+		for _, m := range masters {
+			m.Wipe()
+		}
+	}()
+	for _, pd := range prederived {
+		m, ok := masters[pd.curve]
+		if !ok {
+			var err error
+			if m, err = hd.NewMaster(seed, pd.curve); err != nil {
+				return nil, err
+			}
+			masters[pd.curve] = m
+		}
+		p, err := hd.ParsePath(pd.path)
+		if err != nil {
+			return nil, err
+		}
+		n, err := m.Derive(p)
+		if err != nil {
+			// An invalid BIP32 child (odds 2^-128): not prederived; the
+			// path is refused at use as it would be anyway.
+			continue
+		}
+		out = append(out, sealedNode{Curve: uint8(pd.curve), Path: pd.path, Node: n.AppendSealed(nil)})
+		n.Wipe()
+	}
+	return out, nil
 }
 
 // walletFormat 2 added the instance and the seed. Format 1 records (dev
@@ -65,6 +129,9 @@ const walletFormat = 2
 func (r *walletRecord) wipe() {
 	clear(r.Entropy)
 	clear(r.Seed)
+	for _, n := range r.Nodes {
+		clear(n.Node)
+	}
 }
 
 // errCorrupt is what a client hears when a stored wallet does not open:
@@ -179,6 +246,9 @@ func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, erro
 	}
 	_ = seed.Use(func(b []byte) error { rec.Seed = append([]byte(nil), b...); return nil })
 	defer rec.wipe()
+	if rec.Nodes, err = prederive(seed); err != nil {
+		return nil, err
+	}
 	obj, err := ws.seal(w.oid, walletVersion, &rec)
 	if err != nil {
 		return nil, err

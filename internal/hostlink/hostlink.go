@@ -38,6 +38,9 @@ const (
 	MaxBlob    = 1 << 20
 	MaxMessage = MaxBlob + 64<<10
 	MaxIDLen   = 256
+	// readBuffer is the read buffer of each end: a typical message (a
+	// wallet object, about 1.5 KiB) arrives in one read.
+	readBuffer = 16 << 10
 )
 
 // Message types.

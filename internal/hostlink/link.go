@@ -1,6 +1,7 @@
 package hostlink
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,9 +41,11 @@ func Accept(conn io.ReadWriteCloser) (*Link, *Hello, error) {
 
 func (l *Link) readLoop() {
 	var err error
+	// Buffered: a message's length and body arrive in one read.
+	r := bufio.NewReaderSize(l.conn, readBuffer)
 	for {
 		var m *Message
-		if m, err = ReadMessage(l.conn); err != nil {
+		if m, err = ReadMessage(r); err != nil {
 			break
 		}
 		if m.Type == TJoinReply {

@@ -1,6 +1,7 @@
 package hostlink
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -53,8 +54,9 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 	sem := make(chan struct{}, maxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	r := bufio.NewReaderSize(conn, readBuffer)
 	for {
-		m, err := ReadMessage(conn)
+		m, err := ReadMessage(r)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/secretd"
+)
+
+// The cold path: with many users, most requests are for a wallet the
+// enclave does not hold in memory. BenchmarkColdPath runs a real cluster
+// whose cache holds 64 wallets, makes 2,000, and compares, over one
+// session and in the same run, requests that always hit the cache (one
+// wallet) with requests that always miss it (the 2,000 in turn):
+//
+//	go test ./cmd/secretd -run '^$' -bench ColdPath -benchtime 2000x
+//
+// The cold/hot ratio is reported on each cold benchmark.
+const (
+	coldCache   = 64
+	coldWallets = 2000
+)
+
+type coldEnv struct {
+	*benchEnv
+	keys []*secretd.P256Key
+	hot  map[string]float64 // calls/s of the hot benchmarks, by operation
+}
+
+var coldSetup struct {
+	done bool
+	env  *coldEnv
+	err  error
+}
+
+func startColdEnv(b *testing.B) *coldEnv {
+	if coldSetup.done {
+		if coldSetup.err != nil {
+			b.Fatal(coldSetup.err)
+		}
+		return coldSetup.env
+	}
+	coldSetup.done = true
+	env, err := newBenchEnv("--cache-size", fmt.Sprint(coldCache), "--replay-cache", "4000000")
+	if err != nil {
+		coldSetup.err = err
+		b.Fatal(err)
+	}
+	b.Cleanup(env.stop)
+	ce := &coldEnv{benchEnv: env, hot: map[string]float64{}}
+	c, err := secretd.Dial(context.Background(), env.addr, secretd.Options{Identity: env.id, Key: env.key, PoolSize: 4})
+	if err != nil {
+		coldSetup.err = err
+		b.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	for i := range coldWallets {
+		k, err := secretd.NewP256Key(secretd.KindAPIKey, time.Time{}, secretd.RightSign, secretd.RightPolicy)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.CreateWallet(context.Background(), coldOID(i), secretd.CreateOptions{}, k); err != nil {
+			coldSetup.err = err
+			b.Fatal(err)
+		}
+		ce.keys = append(ce.keys, k)
+		if (i+1)%500 == 0 {
+			b.Logf("made %d of %d wallets (%.1fs)", i+1, coldWallets, time.Since(start).Seconds())
+		}
+	}
+	coldSetup.env = ce
+	return ce
+}
+
+func coldOID(i int) string { return fmt.Sprintf("cold-%04d", i%coldWallets) }
+
+func BenchmarkColdPath(b *testing.B) {
+	ce := startColdEnv(b)
+	c, err := secretd.Dial(context.Background(), ce.addr, secretd.Options{Identity: ce.id, Key: ce.key, PoolSize: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	idKey, err := wire.ParsePublicKey(ce.id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("cold"))
+	// which maps request i to its wallet: always the first (hot), or the
+	// next of 2,000 (cold: each was evicted 1,936 wallets ago).
+	hot := func(int) int { return 0 }
+	cold := func(i int) int { return i }
+	report := func(b *testing.B, op, temp string, cpu0 time.Duration) {
+		rate := float64(b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(rate, "calls/s")
+		b.ReportMetric(float64((procCPU(b, ce.enclave.Pid)-cpu0).Microseconds())/float64(b.N), "enclave-cpu-µs/call")
+		if temp == "hot" {
+			ce.hot[op] = rate
+		} else if h := ce.hot[op]; h > 0 {
+			b.ReportMetric(rate/h, "cold/hot")
+		}
+	}
+	for _, temp := range []string{"hot", "cold"} {
+		which := hot
+		if temp == "cold" {
+			which = cold
+		}
+		b.Run("xpub/"+temp, func(b *testing.B) {
+			cpu0 := procCPU(b, ce.enclave.Pid)
+			for i := range b.N {
+				if _, err := c.ExtendedPublicKey(context.Background(), coldOID(which(i)), "m/44'/60'/0'/0/0"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, "xpub", temp, cpu0)
+		})
+		b.Run("sign/"+temp, func(b *testing.B) {
+			reqs := make([][2]any, b.N)
+			for i := range reqs {
+				w := which(i) % coldWallets
+				nonce := make([]byte, 16)
+				rand.Read(nonce)
+				req, err := policy.Encode(policy.MethodSign, coldOID(w), secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: "m/44'/60'/0'/0/0", Digest: digest[:]},
+					idKey.Bytes(), time.Now().UnixMilli(), nonce)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st, err := ce.keys[w].Stamp(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				reqs[i] = [2]any{req, st}
+			}
+			b.ResetTimer()
+			cpu0 := procCPU(b, ce.enclave.Pid)
+			var res secretd.SignResult
+			for i := range reqs {
+				if err := c.Call(context.Background(), "hdwallet_sign", reqs[i][:], &res); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			report(b, "sign", temp, cpu0)
+		})
+	}
+}
