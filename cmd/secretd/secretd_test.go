@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -223,8 +224,10 @@ func TestEnclaveMemoryStaysSmallUnderLoad(t *testing.T) {
 	for range 3 {
 		snapshot(t, c, oids)
 	}
+	// And EIP-712 documents near the size limit, 64 at a time.
+	signer := typedDataLoad(t, addr, id, key)
 	kb := vmHWM(t, enc.cmd.Process.Pid)
-	t.Logf("enclave peak resident memory: %d KiB after 200 wallets and %d derivations", kb, 4*len(oids)*len(xpubPaths))
+	t.Logf("enclave peak resident memory: %d KiB after 200 wallets, %d derivations and %d large EIP-712 documents", kb, 4*len(oids)*len(xpubPaths), signer)
 	if kb > 64<<10 {
 		t.Fatalf("enclave peak resident memory: got %d KiB, want at most 64 MiB", kb)
 	}
@@ -361,4 +364,50 @@ func waitForFile(t *testing.T, path string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s did not appear", path)
+}
+
+// typedDataLoad signs 128 EIP-712 documents of about 60 KiB (30,000
+// array elements each), 64 at a time over 16 sessions, and returns how
+// many it signed.
+func typedDataLoad(t *testing.T, addr, id string, key secretd.Key) int {
+	t.Helper()
+	c, err := secretd.Dial(ctx(t), addr, secretd.Options{Identity: id, Key: key, PoolSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k, err := secretd.NewP256Key(secretd.KindAPIKey, time.Time{}, secretd.RightSign, secretd.RightPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateWallet(ctx(t), "typed", secretd.CreateOptions{}, k); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for range 30 {
+		rows = append(rows, "["+strings.TrimSuffix(strings.Repeat("7,", 1000), ",")+"]")
+	}
+	doc := `{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"M":[{"name":"v","type":"uint8[][]"}]},` +
+		`"primaryType":"M","domain":{"name":"load"},"message":{"v":[` + strings.Join(rows, ",") + `]}}`
+	const total, parallel = 128, 64
+	var wg sync.WaitGroup
+	errs := make(chan error, total)
+	sem := make(chan struct{}, parallel)
+	for range total {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, err := c.Sign(ctx(t), "typed", secretd.SignParams{Scheme: secretd.SchemeEthTypedData, Path: "m/44'/60'/0'/0/0", TypedData: doc}, k)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a large EIP-712 document: %v", err)
+		}
+	}
+	return total
 }

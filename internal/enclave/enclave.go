@@ -91,6 +91,9 @@ type Enclave struct {
 	links   sync.Mutex
 	linkSet map[*hostlink.Link]struct{}
 
+	typedData chan struct{} // one token per EIP-712 document being parsed
+	budget    *byteBudget   // request bytes in flight, over all sessions
+
 	allow    atomic.Pointer[map[wire.PublicKey]struct{}]
 	cache    *walletCache
 	sessions chan struct{}
@@ -127,14 +130,16 @@ func New(cfg Config) (*Enclave, error) {
 		cfg.Now = time.Now
 	}
 	e := &Enclave{
-		cfg:      cfg,
-		log:      cfg.Log,
-		booted:   make(chan struct{}),
-		ready:    make(chan struct{}),
-		linkSet:  make(map[*hostlink.Link]struct{}),
-		cache:    newWalletCache(cfg.CacheSize),
-		sessions: make(chan struct{}, cfg.MaxSessions),
-		replay:   policy.NewReplayCache(cfg.ReplayCacheSize, cfg.Now),
+		cfg:       cfg,
+		log:       cfg.Log,
+		booted:    make(chan struct{}),
+		ready:     make(chan struct{}),
+		linkSet:   make(map[*hostlink.Link]struct{}),
+		cache:     newWalletCache(cfg.CacheSize),
+		sessions:  make(chan struct{}, cfg.MaxSessions),
+		typedData: make(chan struct{}, maxTypedDataInFlight),
+		budget:    newByteBudget(maxRequestBytesInFlight),
+		replay:    policy.NewReplayCache(cfg.ReplayCacheSize, cfg.ReplayCacheSize/replayShareDivisor, cfg.Now),
 	}
 	empty := map[wire.PublicKey]struct{}{}
 	e.allow.Store(&empty)
@@ -386,6 +391,12 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 			e.log.Debug("undecodable request, closing session", "err", err)
 			return
 		}
+		// Every request's bytes count against one budget for all
+		// sessions: a request waits (and its session with it) until the
+		// budget has room. What a request holds while it runs is a small
+		// multiple of its size.
+		cost := len(item)
+		e.budget.take(cost)
 		// A request with nothing queued behind it runs here, in the
 		// session's reader: handing it to a new goroutine costs a wakeup
 		// that measured a quarter of a call's latency. Requests that
@@ -393,12 +404,13 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 		if !mr.Pending() && len(sem) == 0 {
 			result, err := e.dispatch(ctx, peer, req)
 			e.reply(s, req.MsgID, result, err)
+			e.budget.give(cost)
 			continue
 		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-sem; e.budget.give(cost); wg.Done() }()
 			result, err := e.dispatch(ctx, peer, req)
 			e.reply(s, req.MsgID, result, err)
 		}()
@@ -447,4 +459,34 @@ func (e *Enclave) dispatch(ctx context.Context, peer wire.Peer, req wire.Request
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	return m(ctx, peer, req)
+}
+
+// byteBudget is a count of bytes that requests take and give back; take
+// waits for room.
+type byteBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int
+}
+
+func newByteBudget(n int) *byteBudget {
+	b := &byteBudget{free: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *byteBudget) take(n int) {
+	b.mu.Lock()
+	for b.free < n {
+		b.cond.Wait()
+	}
+	b.free -= n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) give(n int) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }

@@ -61,10 +61,21 @@ const (
 	// then fills at most that share, and every other wallet keeps being
 	// served (see policy.ReplayCache).
 	replayShareDivisor = 64
+	// maxRequestBytesInFlight bounds the bytes of the requests running at
+	// once, over all sessions (each holds a few copies of its request
+	// while it runs: decrypted, decoded, re-encoded to check it is
+	// canonical). Without it, 1,024 sessions of 32 requests of up to
+	// wire.MaxMessage would be gigabytes in an enclave of 48 MiB. A
+	// request waits for room; wire.MaxMessage always fits.
+	maxRequestBytesInFlight = 4 << 20
 	// maxTypedDataInFlight bounds the EIP-712 documents being parsed at
-	// once across all sessions: each may hold up to eth's typed-data
-	// limits (~ 2 MiB of parse state), so the total stays under ~ 16 MiB.
-	maxTypedDataInFlight = 8
+	// once across all sessions. One document is at most 64 KiB of JSON
+	// (eth.MaxTypedDataSize), but its parse and encoding may hash up to
+	// 4 MiB (eth.MaxTypedDataEncoded), held while it runs; with 1,024
+	// sessions of 32 requests each, that would be unbounded in practice.
+	// Two at a time keep it under ~10 MiB of the enclave's 48 MiB; others
+	// wait their turn (within requestTimeout).
+	maxTypedDataInFlight = 2
 )
 
 // Disaster recovery and joins.

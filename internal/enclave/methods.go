@@ -47,6 +47,7 @@ var (
 	errNotFound = &wire.RPCError{Code: wire.CodeNotFound, Message: "wallet not found"}
 	errExists   = &wire.RPCError{Code: wire.CodeExists, Message: "wallet already exists"}
 	errStorage  = &wire.RPCError{Code: wire.CodeUnavailable, Message: "storage unavailable"}
+	errBusy     = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the enclave is busy; retry shortly"}
 )
 
 // storageErr maps a host-link error to what the client is told.

@@ -21,14 +21,16 @@ import (
 )
 
 // hdwalletSign([request, stamp]) → SignResult.
-func (e *Enclave) hdwalletSign(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletSign(ctx context.Context, _ wire.Peer, req wire.Request) (_ any, err error) {
 	var p policy.SignParams
-	_, snap, err := e.authorizeUser(ctx, req, policy.MethodSign, policy.RightSign, &p, false)
+	s, snap, err := e.authorizeUser(ctx, req, policy.MethodSign, policy.RightSign, &p, false)
 	if err != nil {
 		return nil, err
 	}
 	defer snap.release()
-	res, err := e.sign(snap, &p)
+	var effect bool // a signature has none until it is answered
+	defer e.settle(s, &err, &effect)
+	res, err := e.sign(ctx, snap, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -58,10 +60,10 @@ func fields(p *policy.SignParams, digest, message, typedData, tx, merkleRoot boo
 	return nil
 }
 
-func (e *Enclave) sign(snap *snapshot, p *policy.SignParams) (*api.SignResult, error) {
+func (e *Enclave) sign(ctx context.Context, snap *snapshot, p *policy.SignParams) (*api.SignResult, error) {
 	switch p.Scheme {
 	case api.SchemeSecp256k1, api.SchemeEthPersonal, api.SchemeEthTypedData, api.SchemeEthTx, api.SchemeBTCECDSA, api.SchemeBTCTaproot, api.SchemeBTCSchnorr, api.SchemeCosmos:
-		return e.signSecp256k1(snap, p)
+		return e.signSecp256k1(ctx, snap, p)
 	case api.SchemeEd25519:
 		if err := fields(p, false, true, false, false, false); err != nil {
 			return nil, err
@@ -108,7 +110,7 @@ func (e *Enclave) sign(snap *snapshot, p *policy.SignParams) (*api.SignResult, e
 	return nil, invalid("unknown scheme")
 }
 
-func (e *Enclave) signSecp256k1(snap *snapshot, p *policy.SignParams) (*api.SignResult, error) {
+func (e *Enclave) signSecp256k1(ctx context.Context, snap *snapshot, p *policy.SignParams) (*api.SignResult, error) {
 	var err error
 	switch p.Scheme {
 	case api.SchemeSecp256k1, api.SchemeBTCECDSA, api.SchemeBTCSchnorr:
@@ -133,7 +135,13 @@ func (e *Enclave) signSecp256k1(snap *snapshot, p *policy.SignParams) (*api.Sign
 	case api.SchemeEthPersonal:
 		digest = eth.PersonalMessageHash(p.Message)
 	case api.SchemeEthTypedData:
+		select {
+		case e.typedData <- struct{}{}:
+		case <-ctx.Done():
+			return nil, errBusy
+		}
 		td, err := eth.ParseTypedData([]byte(p.TypedData))
+		<-e.typedData
 		if err != nil {
 			return nil, invalid("typed_data: " + err.Error())
 		}

@@ -23,11 +23,23 @@ type stampedParams struct {
 	Stamp   policy.Stamp
 }
 
-// stamped is a request that passed its stamp check.
+// stamped is a request that passed its stamp check, and so took its
+// nonce.
 type stamped struct {
 	bytes []byte
 	req   *policy.Request
 	cred  *policy.Credential
+}
+
+// settle gives a request's nonce back if the request failed before it had
+// any effect (*effect false), so that its user can send the same stamped
+// request again: a passkey need not be touched twice for a storage
+// hiccup. A request that had an effect keeps its nonce spent. Deferred by
+// every method that checks a stamp.
+func (e *Enclave) settle(s *stamped, err *error, effect *bool) {
+	if s != nil && *err != nil && !*effect {
+		e.replay.Release(s.req.Nonce)
+	}
 }
 
 // authErr maps a stamp refusal to what the client is told: the fixed
@@ -36,7 +48,7 @@ func authErr(err error) error {
 	switch {
 	case errors.Is(err, policy.ErrRequest), errors.Is(err, policy.ErrInvalid):
 		return &wire.RPCError{Code: wire.CodeInvalidParams, Message: err.Error()}
-	case errors.Is(err, policy.ErrBusy):
+	case errors.Is(err, policy.ErrBusy), errors.Is(err, policy.ErrWalletBusy):
 		return &wire.RPCError{Code: wire.CodeUnavailable, Message: err.Error()}
 	case errors.Is(err, policy.ErrUnknownCredential), errors.Is(err, policy.ErrNoRight),
 		errors.Is(err, policy.ErrExpired), errors.Is(err, policy.ErrBadSignature),
@@ -73,8 +85,11 @@ func decodeRequest(sp *stampedParams, method string, params any) (*stampedParams
 }
 
 // check verifies the stamp of a decoded request against p for right.
-func (e *Enclave) check(sp *stampedParams, r *policy.Request, p *policy.Policy, right string) (*stamped, error) {
-	c, err := policy.Check(sp.Request, r, &sp.Stamp, p, right, e.identity.Public().Bytes(), e.cfg.Now(), e.replay)
+//
+// The nonce counts against owner's share of the replay cache: the wallet
+// instance (or, for a wallet being made, its oid).
+func (e *Enclave) check(sp *stampedParams, r *policy.Request, p *policy.Policy, right string, owner []byte) (*stamped, error) {
+	c, err := policy.Check(sp.Request, r, &sp.Stamp, p, right, e.identity.Public().Bytes(), e.cfg.Now(), e.replay, owner)
 	if err != nil {
 		return nil, authErr(err)
 	}
@@ -100,7 +115,7 @@ func (e *Enclave) authorizeUser(ctx context.Context, req wire.Request, method, r
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := e.check(sp, r, snap.policy, right)
+	s, err := e.check(sp, r, snap.policy, right, snap.instance[:])
 	if err != nil {
 		snap.release()
 		return nil, nil, err
@@ -122,7 +137,7 @@ func (e *Enclave) firstPolicy(sp *stampedParams, r *policy.Request, creds []poli
 	if !creds[0].Has(policy.RightPolicy) {
 		return nil, nil, invalid("the first credential must hold the policy right")
 	}
-	s, err := e.check(sp, r, p, "")
+	s, err := e.check(sp, r, p, "", []byte("new\x00"+r.OID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,27 +168,31 @@ func (e *Enclave) receipt(s *snapshot, requestHash []byte) (*policy.SignedReceip
 
 // hdwalletCreate([request, stamp]) → receipt. The request is a "create"
 // with policy.CreateParams.
-func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletCreate(ctx context.Context, peer wire.Peer, req wire.Request) (_ any, err error) {
 	var p policy.CreateParams
 	pol, s, err := e.decodeNew(req, policy.MethodCreate, &p, &p.Attributes, &p.PolicyID, &p.Credentials)
 	if err != nil {
 		return nil, err
 	}
+	var effect bool
+	defer e.settle(s, &err, &effect)
 	m, err := hd.GenerateMnemonic(p.Words)
 	if err != nil {
 		return nil, invalid("words must be 12, 15, 18, 21 or 24")
 	}
 	defer m.Wipe()
-	return e.storeNew(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, false)
+	return e.storeNew(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, false, &effect)
 }
 
 // storeNew stores a created or imported wallet, records the event and
 // answers with the receipt.
-func (e *Enclave) storeNew(ctx context.Context, peer wire.Peer, s *stamped, m *hd.Mnemonic, attrs [][]string, policyID string, pol *policy.Policy, imported bool) (any, error) {
+// *effect is set once the wallet is stored.
+func (e *Enclave) storeNew(ctx context.Context, peer wire.Peer, s *stamped, m *hd.Mnemonic, attrs [][]string, policyID string, pol *policy.Policy, imported bool, effect *bool) (any, error) {
 	snap, err := walletStore{e}.create(ctx, &newWallet{creator: peer.Key, oid: s.req.OID, mnemonic: m, attrs: attrs, policyID: policyID, policy: *pol, imported: imported})
 	if err != nil {
 		return nil, err
 	}
+	*effect = true
 	defer snap.release()
 	e.audit(ctx, s, snap)
 	h := policy.Hash(s.bytes)
@@ -184,12 +203,14 @@ func (e *Enclave) storeNew(ctx context.Context, peer wire.Peer, s *stamped, m *h
 // that the user's device HPKE-encrypted to an import key of this cluster
 // (system_import_key), so the phrase crosses the app and the runner only
 // as ciphertext.
-func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.Request) (_ any, err error) {
 	var p policy.ImportParams
 	pol, s, err := e.decodeNew(req, policy.MethodImport, &p, &p.Attributes, &p.PolicyID, &p.Credentials)
 	if err != nil {
 		return nil, err
 	}
+	var effect bool
+	defer e.settle(s, &err, &effect)
 	phrase, err := e.openImport(s.req.OID, &p)
 	if err != nil {
 		return nil, err
@@ -200,7 +221,7 @@ func (e *Enclave) hdwalletImport(ctx context.Context, peer wire.Peer, req wire.R
 		return nil, invalid("the decrypted mnemonic is not a valid English BIP39 mnemonic")
 	}
 	defer m.Wipe()
-	return e.storeNew(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, true)
+	return e.storeNew(ctx, peer, s, m, p.Attributes, p.PolicyID, pol, true, &effect)
 }
 
 // HPKE suite for export and import: what a browser can open and seal with
@@ -275,13 +296,15 @@ func (e *Enclave) systemImportKey(_ context.Context, _ wire.Peer, req wire.Reque
 // nowhere else in plaintext, and an audit event is stored before it
 // leaves at all. The stamp is checked against the policy of the very
 // snapshot whose mnemonic is exported, loaded fresh from the store.
-func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Request) (_ any, err error) {
 	var p policy.ExportParams
 	s, snap, err := e.authorizeUser(ctx, req, policy.MethodExport, policy.RightExport, &p, true)
 	if err != nil {
 		return nil, err
 	}
 	defer snap.release()
+	var effect bool // the audit event is stored
+	defer e.settle(s, &err, &effect)
 	pub, err := ecdh.P256().NewPublicKey(p.Recipient)
 	if err != nil {
 		return nil, invalid("recipient must be an uncompressed P-256 public key")
@@ -298,6 +321,7 @@ func (e *Enclave) hdwalletExport(ctx context.Context, _ wire.Peer, req wire.Requ
 	if err := e.auditStrict(ctx, s, snap); err != nil {
 		return nil, err
 	}
+	effect = true
 	enc, sender, err := hpke.NewSender(hpub, hpkeKDF, hpkeAEAD, api.ExportInfo(snap.oid, snap.instance[:]))
 	if err != nil {
 		return nil, err
@@ -326,12 +350,11 @@ type updateParams struct {
 // request too (proofs): a key is listed only with its holder. The stored
 // wallet is re-sealed at the next version with a compare-and-swap on the
 // version the request names, so two concurrent changes cannot both apply.
-func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wire.Request) (any, error) {
+func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wire.Request) (_ any, err error) {
 	var p policy.UpdatePolicyParams
 	var proofs []policy.Stamp
 	var sp *stampedParams
 	var r *policy.Request
-	var err error
 	if up := (updateParams{}); wire.DecodeParams(req.Params, &up) == nil {
 		proofs = up.Proofs
 		sp, r, err = decodeRequest(&stampedParams{Request: up.Request, Stamp: up.Stamp}, policy.MethodUpdatePolicy, &p)
@@ -349,10 +372,12 @@ func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wir
 		return nil, err
 	}
 	defer snap.release()
-	s, err := e.check(sp, r, snap.policy, policy.RightPolicy)
+	s, err := e.check(sp, r, snap.policy, policy.RightPolicy, snap.instance[:])
 	if err != nil {
 		return nil, err
 	}
+	var effect bool // the new version is stored
+	defer e.settle(s, &err, &effect)
 	if p.Version != snap.version {
 		return nil, errChanged
 	}
@@ -367,6 +392,7 @@ func (e *Enclave) hdwalletUpdatePolicy(ctx context.Context, _ wire.Peer, req wir
 	if err != nil {
 		return nil, err
 	}
+	effect = true
 	defer ns.release()
 	e.audit(ctx, s, ns)
 	h := policy.Hash(s.bytes)

@@ -50,7 +50,7 @@ func check(t *testing.T, b []byte, s *policy.Stamp, p *policy.Policy, right stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return policy.Check(b, r, s, p, right, cluster, now, policy.NewReplayCache(100, func() time.Time { return now }))
+	return policy.Check(b, r, s, p, right, cluster, now, policy.NewReplayCache(100, 0, func() time.Time { return now }), []byte("w"))
 }
 
 type stamper interface {
@@ -147,7 +147,7 @@ func TestAStampAuthorisesOnlyItsOwnRequest(t *testing.T) {
 				}
 				// The enclave's cluster follows the mutated request, so
 				// that the signature check is what must refuse it.
-				_, err = policy.Check(b, dr, stamp, p, policy.RightSign, r.cluster, now, policy.NewReplayCache(10, func() time.Time { return now }))
+				_, err = policy.Check(b, dr, stamp, p, policy.RightSign, r.cluster, now, policy.NewReplayCache(10, 0, func() time.Time { return now }), []byte("w"))
 				if !errors.Is(err, policy.ErrBadSignature) {
 					t.Fatalf("got %v, want ErrBadSignature", err)
 				}
@@ -215,16 +215,16 @@ func TestAReplayedRequestIsRefused(t *testing.T) {
 	var params policy.SignParams
 	r, _ := policy.Decode(b, &params)
 	clock := now
-	seen := policy.NewReplayCache(100, func() time.Time { return clock })
-	if _, err := policy.Check(b, r, s, p, policy.RightSign, cluster, clock, seen); err != nil {
+	seen := policy.NewReplayCache(100, 0, func() time.Time { return clock })
+	if _, err := policy.Check(b, r, s, p, policy.RightSign, cluster, clock, seen, []byte("w")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.Check(b, r, s, p, policy.RightSign, cluster, clock, seen); !errors.Is(err, policy.ErrReplay) {
+	if _, err := policy.Check(b, r, s, p, policy.RightSign, cluster, clock, seen, []byte("w")); !errors.Is(err, policy.ErrReplay) {
 		t.Fatalf("second use: got %v, want ErrReplay", err)
 	}
 	// After the window the nonce is forgotten, and the time check refuses.
 	clock = now.Add(policy.Window + time.Minute)
-	if _, err := policy.Check(b, r, s, p, policy.RightSign, cluster, clock, seen); !errors.Is(err, policy.ErrStale) {
+	if _, err := policy.Check(b, r, s, p, policy.RightSign, cluster, clock, seen, []byte("w")); !errors.Is(err, policy.ErrStale) {
 		t.Fatalf("after the window: got %v, want ErrStale", err)
 	}
 	if seen.Len() != 0 {
@@ -233,13 +233,79 @@ func TestAReplayedRequestIsRefused(t *testing.T) {
 }
 
 func TestAFullReplayCacheFailsClosed(t *testing.T) {
-	seen := policy.NewReplayCache(2, func() time.Time { return now })
+	seen := policy.NewReplayCache(2, 0, func() time.Time { return now })
 	exp := now.Add(time.Minute)
-	if !seen.Add([]byte("a"), exp) || !seen.Add([]byte("b"), exp) {
+	if !seen.Add([]byte("a"), []byte("w1"), exp) || !seen.Add([]byte("b"), []byte("w2"), exp) {
 		t.Fatal("adding to a cache with room failed")
 	}
-	if seen.Add([]byte("c"), exp) {
+	if seen.Add([]byte("c"), []byte("w3"), exp) {
 		t.Fatal("a full cache took a new nonce; want it refused")
+	}
+}
+
+// One wallet fills at most its share: when it holds it, its next request
+// is refused, and any other wallet's passes.
+func TestOneWalletCannotFillTheReplayCache(t *testing.T) {
+	seen := policy.NewReplayCache(100, 3, func() time.Time { return now })
+	exp := now.Add(time.Minute)
+	for i := range 3 {
+		if !seen.Add([]byte{byte(i), 0, 0}, []byte("busy"), exp) {
+			t.Fatalf("nonce %d of the busy wallet refused within its share", i)
+		}
+	}
+	tests := []struct {
+		name  string
+		owner string
+		want  bool
+	}{
+		{"the busy wallet beyond its share", "busy", false},
+		{"another wallet", "quiet", true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := seen.Add([]byte{9, byte(i), 1}, []byte(tc.owner), exp); got != tc.want {
+				t.Fatalf("got %t, want %t", got, tc.want)
+			}
+		})
+	}
+	// The share frees as its nonces expire.
+	later := policy.NewReplayCache(100, 1, func() time.Time { return now.Add(2 * time.Minute) })
+	if !later.Add([]byte{1}, []byte("busy"), now.Add(3*time.Minute)) || later.Add([]byte{2}, []byte("busy"), now.Add(3*time.Minute)) {
+		t.Fatal("a share of one nonce: want one in, the next refused")
+	}
+}
+
+// A request that failed before any effect gives its nonce back: the same
+// request may be sent again, once.
+func TestAReleasedNonceMayBeUsedAgainOnce(t *testing.T) {
+	k := policytest.NewP256Key(t, policy.KindAPIKey, 0, policy.RightSign)
+	p := &policy.Policy{Credentials: []policy.Credential{k.Cred}}
+	b := signRequest(t, policy.SignParams{Scheme: "x", Path: "m"})
+	st := k.Stamp(t, b)
+	var params policy.SignParams
+	r, _ := policy.Decode(b, &params)
+	seen := policy.NewReplayCache(100, 1, func() time.Time { return now })
+	check := func() error { _, err := policy.Check(b, r, st, p, policy.RightSign, cluster, now, seen, []byte("w")); return err }
+	steps := []struct {
+		name    string
+		release bool
+		want    error
+	}{
+		{"first use", false, nil},
+		{"a replay", false, policy.ErrReplay},
+		{"after the failed request gave its nonce back", true, nil},
+		{"a replay of that", false, policy.ErrReplay},
+	}
+	for _, step := range steps {
+		if step.release {
+			seen.Release(r.Nonce)
+		}
+		if err := check(); !errors.Is(err, step.want) {
+			t.Fatalf("%s: got %v, want %v", step.name, err, step.want)
+		}
+	}
+	if seen.Len() != 1 {
+		t.Fatalf("live nonces: got %d, want 1", seen.Len())
 	}
 }
 

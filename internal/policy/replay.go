@@ -14,26 +14,39 @@ import (
 //
 // A nonce lives until its request's time plus Window, at most 2×Window
 // after it is added, so a cache of n entries sustains n / (2×Window)
-// stamped requests per second: 524,288 entries (about 14 MiB) sustain
+// stamped requests per second: 524,288 entries (about 12 MiB) sustain
 // about 2,180 per second.
 //
-// Entries are 8 bytes: the first 8 bytes of SHA-256 of the nonce. Two
-// live nonces sharing them (odds about n²/2⁶⁵, 10⁻⁸ for a full default
-// cache) make the later request fail as a replay: a client retries with
-// a new nonce. They expire by the second, from a wheel of per-second
-// buckets.
+// Each nonce has an owner (the enclave uses the wallet), and one owner
+// holds at most a share of the cache (NewReplayCache's perOwner): a wallet
+// stamping as fast as its holder can, one an app made for itself to fill
+// the cache, is refused once it holds its share, and every other wallet
+// is still served.
+//
+// Entries are 8 bytes of key (the first 8 bytes of SHA-256 of the nonce)
+// and 8 of value (the expiry second and the owner's 4-byte hash). Two live
+// nonces sharing a key (odds about n²/2⁶⁵, 10⁻⁸ for a full default cache)
+// make the later request fail as a replay: a client retries with a new
+// nonce. Two owners sharing a hash share a budget. Entries expire by the
+// second, from a wheel of per-second buckets.
 type ReplayCache struct {
-	mu     sync.Mutex
-	max    int
-	now    func() time.Time
-	seen   map[uint64]struct{}
-	wheel  map[int64][]uint64 // expiry second → keys expiring then
-	pruned int64              // seconds up to here have been pruned
+	mu       sync.Mutex
+	max      int
+	perOwner int
+	now      func() time.Time
+	seen     map[uint64]uint64  // key → expiry second << 32 | owner hash
+	owners   map[uint32]int     // owner hash → live nonces
+	wheel    map[int64][]uint64 // expiry second → keys expiring then
+	pruned   int64              // seconds up to here have been pruned
 }
 
-// NewReplayCache holds up to max nonces.
-func NewReplayCache(max int, now func() time.Time) *ReplayCache {
-	return &ReplayCache{max: max, now: now, seen: make(map[uint64]struct{}), wheel: make(map[int64][]uint64)}
+// NewReplayCache holds up to max nonces, at most perOwner of them for one
+// owner (perOwner ≤ 0: no budget).
+func NewReplayCache(max, perOwner int, now func() time.Time) *ReplayCache {
+	if perOwner <= 0 {
+		perOwner = max
+	}
+	return &ReplayCache{max: max, perOwner: perOwner, now: now, seen: make(map[uint64]uint64), owners: make(map[uint32]int), wheel: make(map[int64][]uint64)}
 }
 
 func nonceKey(nonce []byte) uint64 {
@@ -41,25 +54,70 @@ func nonceKey(nonce []byte) uint64 {
 	return binary.BigEndian.Uint64(h[:8])
 }
 
-// Add records nonce until expiry and reports whether it was new and there
-// was room.
-func (c *ReplayCache) Add(nonce []byte, expiry time.Time) bool {
-	k := nonceKey(nonce)
+func ownerHash(owner []byte) uint32 {
+	h := sha256.Sum256(owner)
+	return binary.BigEndian.Uint32(h[:4])
+}
+
+// Outcomes of Add.
+type addResult int
+
+const (
+	added addResult = iota
+	replayed
+	full      // the cache is full
+	ownerFull // the owner holds its share
+)
+
+// Add records nonce for owner until expiry and reports whether it was new
+// and there was room.
+func (c *ReplayCache) Add(nonce, owner []byte, expiry time.Time) bool {
+	return c.add(nonce, owner, expiry) == added
+}
+
+func (c *ReplayCache) add(nonce, owner []byte, expiry time.Time) addResult {
+	k, o := nonceKey(nonce), ownerHash(owner)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.prune()
 	if _, dup := c.seen[k]; dup {
-		return false
+		return replayed
 	}
 	if len(c.seen) >= c.max {
-		return false
+		return full
 	}
-	c.seen[k] = struct{}{}
+	if c.owners[o] >= c.perOwner {
+		return ownerFull
+	}
 	// Round up: an entry may outlive its expiry by under a second, never
 	// the other way.
 	sec := max((expiry.UnixMilli()+999)/1000, c.pruned+1)
+	c.seen[k] = uint64(sec)<<32 | uint64(o)
+	c.owners[o]++
 	c.wheel[sec] = append(c.wheel[sec], k)
-	return true
+	return added
+}
+
+// Release forgets nonce, so that the same request may be sent again: for
+// a request that failed before it had any effect. Its wheel entry stays
+// and expires harmlessly.
+func (c *ReplayCache) Release(nonce []byte) {
+	k := nonceKey(nonce)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop(k)
+}
+
+func (c *ReplayCache) drop(k uint64) {
+	v, ok := c.seen[k]
+	if !ok {
+		return
+	}
+	delete(c.seen, k)
+	o := uint32(v)
+	if c.owners[o]--; c.owners[o] <= 0 {
+		delete(c.owners, o)
+	}
 }
 
 // Full reports whether the cache has no room for a new nonce.
@@ -78,16 +136,21 @@ func (c *ReplayCache) Len() int {
 	return len(c.seen)
 }
 
-// prune forgets the nonces of every second that has passed.
+// prune forgets the nonces of every second that has passed. A key whose
+// entry was released and added again belongs to its newer second, and is
+// kept.
 func (c *ReplayCache) prune() {
 	now := c.now().Unix()
 	if c.pruned == 0 || len(c.seen) == 0 {
 		// Nothing to walk: start from now.
 		c.pruned = now - 1
+		clear(c.wheel)
 	}
 	for sec := c.pruned + 1; sec <= now; sec++ {
 		for _, k := range c.wheel[sec] {
-			delete(c.seen, k)
+			if v, ok := c.seen[k]; ok && int64(v>>32) == sec {
+				c.drop(k)
+			}
 		}
 		delete(c.wheel, sec)
 	}

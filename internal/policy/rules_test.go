@@ -201,16 +201,16 @@ func FuzzCheckStamp(f *testing.F) {
 			t.Fatal(err)
 		}
 		st := &policy.Stamp{CredentialID: id, Signature: sig, AuthenticatorData: ad, ClientDataJSON: cd}
-		_, _ = policy.Check(b, r, st, p, policy.RightSign, cluster, now, policy.NewReplayCache(10, func() time.Time { return now }))
+		_, _ = policy.Check(b, r, st, p, policy.RightSign, cluster, now, policy.NewReplayCache(10, 0, func() time.Time { return now }), []byte("w"))
 	})
 }
 
 func TestReplayCacheForgetsEachNonceAfterItsExpiry(t *testing.T) {
 	clock := now
-	c := policy.NewReplayCache(1000, func() time.Time { return clock })
+	c := policy.NewReplayCache(1000, 0, func() time.Time { return clock })
 	for i := range 100 {
 		// Expiries spread over 100 seconds, one already due this second.
-		if !c.Add([]byte{byte(i), 1, 2, 3}, now.Add(time.Duration(i)*time.Second)) {
+		if !c.Add([]byte{byte(i), 1, 2, 3}, []byte("w"), now.Add(time.Duration(i)*time.Second)) {
 			t.Fatalf("nonce %d refused", i)
 		}
 	}
@@ -231,7 +231,7 @@ func TestReplayCacheForgetsEachNonceAfterItsExpiry(t *testing.T) {
 			t.Fatalf("after %v: got %d live nonces, want %d", tc.at, got, tc.want)
 		}
 	}
-	if c.Add([]byte{5, 1, 2, 3}, now.Add(time.Minute)) == false {
+	if !c.Add([]byte{5, 1, 2, 3}, []byte("w"), now.Add(time.Minute)) {
 		t.Fatal("a nonce whose entry expired was refused")
 	}
 }

@@ -34,6 +34,7 @@ var (
 	ErrReplay            = errors.New("policy: request was already used")
 	ErrWrongCluster      = errors.New("policy: request is for another cluster")
 	ErrBusy              = errors.New("policy: too many recent requests; retry shortly")
+	ErrWalletBusy        = errors.New("policy: too many recent requests for this wallet; retry shortly")
 	ErrNoProof           = errors.New("policy: a credential added to the policy did not stamp the request")
 )
 
@@ -78,9 +79,11 @@ const Window = 2 * time.Minute
 
 // Check verifies that stamp authorises request bytes b (already decoded as
 // r) under policy p for right (empty: proof of possession only, as for
-// create), at now. It consumes the nonce: a request passes Check once.
-// It returns the credential that stamped.
-func Check(b []byte, r *Request, stamp *Stamp, p *Policy, right string, cluster []byte, now time.Time, seen *ReplayCache) (*Credential, error) {
+// create), at now. It consumes the nonce, counted against owner's share
+// of the cache: a request passes Check once (a caller whose request then
+// fails before any effect gives the nonce back with seen.Release). It
+// returns the credential that stamped.
+func Check(b []byte, r *Request, stamp *Stamp, p *Policy, right string, cluster []byte, now time.Time, seen *ReplayCache, owner []byte) (*Credential, error) {
 	if string(r.Cluster) != string(cluster) {
 		return nil, ErrWrongCluster
 	}
@@ -103,11 +106,13 @@ func Check(b []byte, r *Request, stamp *Stamp, p *Policy, right string, cluster 
 	}
 	// Only a verified request may take a nonce, so nobody can burn
 	// another user's nonces.
-	if !seen.Add(r.Nonce, t.Add(Window)) {
-		if seen.Full() {
-			return nil, ErrBusy
-		}
+	switch seen.add(r.Nonce, owner, t.Add(Window)) {
+	case replayed:
 		return nil, ErrReplay
+	case full:
+		return nil, ErrBusy
+	case ownerFull:
+		return nil, ErrWalletBusy
 	}
 	return c, nil
 }

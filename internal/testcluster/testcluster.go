@@ -34,6 +34,9 @@ type Options struct {
 	ExtraClientKeys []wire.PublicKey
 	// CacheSize bounds the enclave's wallet cache (0: default).
 	CacheSize int
+	// ReplayCacheSize bounds the enclave's replay cache (0: default); one
+	// wallet may hold 1/64 of it.
+	ReplayCacheSize int
 	// AllowPlaintextImport enables the dev-only import method.
 	AllowPlaintextImport bool
 	// Witnesses and WitnessQuorum are fixed at genesis.
@@ -84,7 +87,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		t.Fatal(err)
 	}
 	e, err := enclave.New(enclave.Config{
-		Dev: true, Attester: att, CacheSize: o.CacheSize, AllowPlaintextImport: o.AllowPlaintextImport,
+		Dev: true, Attester: att, CacheSize: o.CacheSize, ReplayCacheSize: o.ReplayCacheSize, AllowPlaintextImport: o.AllowPlaintextImport,
 		PeerPolicy: attest.Policy{Roots: devattest.Roots(), PCRs: map[int][]byte{0: m}},
 	})
 	if err != nil {
