@@ -13,9 +13,11 @@ package secretdcmd
 
 import (
 	"context"
+
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/niomon/niomon/internal/enclavecmd"
 	"io"
 	"log/slog"
 	"os/signal"
@@ -62,7 +64,12 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case "dev":
 		err = cmdDev(ctx, args[1:], stdout, stderr)
 	case "enclave":
-		err = cmdEnclave(ctx, args[1:], stderr)
+		if err = enclavecmd.Run(ctx, args[1:], stderr); err != nil {
+			var ue enclavecmd.UsageError
+			if errors.As(err, &ue) {
+				err = usageError{ue}
+			}
+		}
 	case "runner":
 		err = cmdRunner(ctx, args[1:], stdout, stderr)
 	case "keygen":

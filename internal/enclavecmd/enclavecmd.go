@@ -1,10 +1,18 @@
-package secretdcmd
+// Package enclavecmd is the enclave's command line: the one program that
+// runs inside the TEE. cmd/secretd-enclave is its binary for enclave
+// images, and "secretd enclave" runs the same code for dev clusters. It
+// imports the enclave, attestation and the socket, and nothing of the
+// runner, the store or the niomon server (cmd/secretd-enclave's
+// imports_test.go pins what it links).
+package enclavecmd
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 
@@ -15,8 +23,16 @@ import (
 	"github.com/niomon/niomon/internal/sock"
 )
 
-func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlagSet("enclave", stderr)
+// UsageError is a bad command line.
+type UsageError struct{ error }
+
+func usagef(format string, a ...any) error { return UsageError{fmt.Errorf(format, a...)} }
+
+// Run runs the enclave with args (without the program name) until ctx
+// ends. A bad command line is a UsageError; -h is flag.ErrHelp.
+func Run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("secretd enclave", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	listen := fs.String("listen", "", "the one socket: unix:PATH (dev) or vsock:PORT (Nitro)")
 	dev := fs.Bool("dev", false, "dev mode: dev attestation and the runner's dev sealing key. Never in a real TEE")
 	plainImport := fs.Bool("dev-allow-plaintext-import", false, "dev only: offer hdwallet_import_with_policy, which takes a mnemonic in plaintext inside the session")
@@ -24,8 +40,14 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	replayCache := fs.Int("replay-cache", 1<<19, "nonces of stamped requests remembered; about 27 bytes each, and n of them sustain n/240 requests per second")
 	memLimit := fs.Int("memory-limit-mib", 48, "Go heap limit in MiB (Nitro enclaves have fixed, small memory)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return UsageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *listen == "" {
 		return usagef("--listen is required")
@@ -33,10 +55,11 @@ func cmdEnclave(ctx context.Context, args []string, stderr io.Writer) error {
 	if *plainImport && !*dev {
 		return usagef("--dev-allow-plaintext-import needs --dev")
 	}
-	log, err := newLogger(stderr, *logLevel, "enclave")
-	if err != nil {
-		return err
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level: want debug, info, warn or error")
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "enclave")
 	debug.SetMemoryLimit(int64(*memLimit) << 20)
 
 	cfg := enclave.Config{Dev: *dev, AllowPlaintextImport: *plainImport, CacheSize: *cacheSize, ReplayCacheSize: *replayCache, Log: log}
