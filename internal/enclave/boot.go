@@ -290,6 +290,14 @@ func (e *Enclave) useMaster(mk *seal.MasterKey, c *cluster) (err error) {
 	if err != nil {
 		return err
 	}
+	if ws := c.transcript.Witnesses; len(ws) > 0 {
+		f, err := newFreshness(e, mk, ws, c.transcript.WitnessQuorum)
+		if err != nil {
+			return err
+		}
+		e.fresh = f
+		go f.run(e.runCtx)
+	}
 	e.identity, e.walletK, e.signer, e.importRoot, e.master = id, wk, &statementSigner{k: rk}, ir, mk
 	e.cluster.Store(c)
 	close(e.booted)

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/niomon/niomon/internal/chain/bls"
 	"github.com/niomon/niomon/internal/hd"
@@ -113,6 +114,10 @@ type snapshot struct {
 	mmu     sync.Mutex
 	masters map[hd.Curve]*hd.Node
 	parents map[string]*hd.Node // prederived nodes by nodeKey(zero instance, curve, path); read-only
+
+	// bucketVersion is the index bucket version this snapshot was last
+	// found current at (0 without witnesses).
+	bucketVersion atomic.Uint64
 
 	rmu     sync.Mutex
 	refs    int

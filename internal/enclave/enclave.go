@@ -81,6 +81,8 @@ type Enclave struct {
 	sealer     MasterSealer                      // set at boot
 	rotateMu   sync.Mutex                        // one DRK rotation at a time
 	cluster    atomic.Pointer[cluster]           // the cluster record, once booted
+	fresh      *freshness                        // the index's witnesses; nil for a cluster without (dev)
+	runCtx     context.Context                   // Serve's context, for background work
 	master     *seal.MasterKey                   // kept for joins and DRK rotations
 	identity   wire.PrivateKey
 	walletK    *seal.Key
@@ -150,6 +152,9 @@ func New(cfg Config) (*Enclave, error) {
 // Serve accepts runner connections on ln until ctx ends. On return every
 // cached key has been wiped.
 func (e *Enclave) Serve(ctx context.Context, ln net.Listener) error {
+	e.bootMu.Lock()
+	e.runCtx = ctx
+	e.bootMu.Unlock()
 	defer e.wipe()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()

@@ -116,6 +116,11 @@ func (e *Enclave) systemGenesis(_ context.Context, _ wire.Peer, req wire.Request
 	if err := validWitnesses(st.Witnesses, st.WitnessQuorum); err != nil {
 		return nil, err
 	}
+	if len(st.Witnesses) == 0 && !e.cfg.Dev {
+		// Without witnesses nothing tells an enclave that starts that the
+		// store was rolled back (fresh.go).
+		return nil, invalid("a cluster outside dev mode needs freshness witnesses")
+	}
 	// Every holder agrees to hold a share of this cluster's DRK.
 	if err := checkApprovals(api.GenesisContext, p.Statement, p.Approvals, st.Holders, nil, 0); err != nil {
 		return nil, err

@@ -17,6 +17,9 @@ var allowedImports = map[string]bool{
 	"github.com/niomon/niomon/internal/wire":     true,
 	"github.com/niomon/niomon/internal/policy":   true,
 	"github.com/niomon/niomon/internal/api":      true,
+	// Freshness witnesses: the messages and their signatures (the
+	// daemon, package witness, is not linked).
+	"github.com/niomon/niomon/internal/witness/wproto": true,
 
 	"github.com/niomon/niomon/internal/chain/bls":    true,
 	"github.com/niomon/niomon/internal/chain/btc":    true,

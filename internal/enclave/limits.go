@@ -93,3 +93,24 @@ const (
 	// joinMaxAge is how old a peer enclave's attestation may be.
 	joinMaxAge = 5 * time.Minute
 )
+
+// Freshness (fresh.go).
+const (
+	// witnessLease is the read lease asked of the witnesses: how long an
+	// enclave serves from the heads it read. A policy change waits up to
+	// this long for other enclaves' leases to run out.
+	witnessLease = 6 * time.Second
+	// witnessRefresh is how often the heads are read again (a third of
+	// the lease: two reads may fail before the lease runs out).
+	witnessRefresh = witnessLease / 3
+	// witnessTimeout bounds one witness request, relay included.
+	witnessTimeout = 2 * time.Second
+	// leaseMarginDivisor: a tenth of each lease and each wait is kept as a
+	// margin for clocks that run at slightly different rates.
+	leaseMarginDivisor = 10
+	// maxIndexRetries bounds the retries of a bucket write that another
+	// enclave's write overtook.
+	maxIndexRetries = 3
+	// indexBucketCache bounds the index buckets kept verified in memory.
+	indexBucketCache = 256
+)

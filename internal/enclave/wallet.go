@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/hostlink"
@@ -153,22 +154,53 @@ type walletStore struct {
 }
 
 // load reads oid from the runner's store and unseals it into a snapshot
-// (not cached). The caller releases it.
+// (not cached). The caller releases it. With witnesses, the wallet is
+// served only if the current index lists it, at the stored version and
+// instance.
 func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
+	var want entry
+	var bucketVersion uint64
+	if f := ws.e.fresh; f != nil {
+		bk, err := f.bucket(ctx, bucketOf(oid))
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if want, ok = bk.lookup(oid); !ok {
+			return nil, errNotFound
+		}
+		bucketVersion = bk.version
+	}
 	l, err := ws.e.link()
 	if err != nil {
 		return nil, err
 	}
 	obj, err := l.Get(ctx, kindWallet, oid)
 	if err != nil {
+		if ws.e.fresh != nil && errors.Is(err, hostlink.ErrNotFound) {
+			return nil, errStaleStore // the index lists it: the store lost it
+		}
 		return nil, err
+	}
+	if ws.e.fresh != nil && obj.Version != want.version {
+		ws.e.log.Warn("a stored wallet is not at the version the index lists", "stored", obj.Version, "indexed", want.version)
+		return nil, errStaleStore
 	}
 	rec, err := ws.open(oid, obj)
 	if err != nil {
 		return nil, err
 	}
 	defer rec.wipe()
-	return newSnapshot(oid, obj.Version, rec)
+	s, err := newSnapshot(oid, obj.Version, rec)
+	if err != nil {
+		return nil, err
+	}
+	if ws.e.fresh != nil && !s.instance.equal(want.instance) {
+		s.release()
+		return nil, errForked
+	}
+	s.bucketVersion.Store(bucketVersion)
+	return s, nil
 }
 
 // open unseals a stored wallet object.
@@ -253,12 +285,28 @@ func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, erro
 	if err != nil {
 		return nil, err
 	}
-	l, err := e.link()
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	if err := l.Create(ctx, obj); err != nil {
-		return nil, storageErr(err)
+	if f := e.fresh; f != nil {
+		// The index decides whether the oid is free, not the store; a
+		// wallet made is listed with its instance in the same batch. A
+		// create needs no wait for leases: an enclave that has not seen
+		// it yet only says "not found".
+		_, err := f.write(ctx, bucketOf(w.oid), func(cur *bucket) (*bucket, []hostlink.BatchWrite, error) {
+			if _, ok := cur.lookup(w.oid); ok {
+				return nil, nil, errExists
+			}
+			return cur.with(w.oid, entry{instance: inst, version: walletVersion}), []hostlink.BatchWrite{{Object: obj, Create: true}}, nil
+		})
+		if err != nil {
+			return nil, storageErr(err)
+		}
+	} else {
+		l, err := e.link()
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		if err := l.Create(ctx, obj); err != nil {
+			return nil, storageErr(err)
+		}
 	}
 	// Nothing cached may speak for this oid but the wallet just made.
 	e.cache.forget(w.oid)
@@ -282,16 +330,45 @@ func (ws walletStore) fresh(ctx context.Context, oid string) (*snapshot, error) 
 
 // cached returns oid's snapshot from the cache, loading it on a miss. The
 // caller releases it.
+//
+// With witnesses, a cached snapshot is served only while the current
+// index still lists it: a bucket that moved on since it was loaded is
+// looked at again, and a wallet changed elsewhere is loaded again.
 func (ws walletStore) cached(ctx context.Context, oid string) (*snapshot, error) {
-	s, err := ws.e.cache.acquire(oid, func() (*snapshot, error) { return ws.load(ctx, oid) })
-	if err != nil {
-		return nil, storageErr(err)
+	for attempt := 0; ; attempt++ {
+		s, err := ws.e.cache.acquire(oid, func() (*snapshot, error) { return ws.load(ctx, oid) })
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		f := ws.e.fresh
+		if f == nil {
+			return s, nil
+		}
+		bk, err := f.bucket(ctx, bucketOf(oid))
+		if err != nil {
+			s.release()
+			return nil, err
+		}
+		if bk.version == s.bucketVersion.Load() {
+			return s, nil
+		}
+		if e, ok := bk.lookup(oid); ok && e.instance.equal(s.instance) && e.version == s.version {
+			s.bucketVersion.Store(bk.version)
+			return s, nil
+		}
+		s.release()
+		ws.e.cache.forget(oid)
+		if attempt > 0 {
+			return nil, errForked
+		}
 	}
-	return s, nil
 }
 
 // update re-seals s's record with policy next as version s.version+1, a
 // compare-and-swap on s.version, and returns the new snapshot (cached).
+// With witnesses it returns once the change is committed and every other
+// enclave's read lease of the old state has run out: from then on no
+// enclave serves the old policy.
 func (ws walletStore) update(ctx context.Context, s *snapshot, next *policy.Policy) (*snapshot, error) {
 	rec := s.record(next)
 	defer rec.wipe()
@@ -299,21 +376,44 @@ func (ws walletStore) update(ctx context.Context, s *snapshot, next *policy.Poli
 	if err != nil {
 		return nil, err
 	}
-	l, err := ws.e.link()
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	if err := l.Update(ctx, obj, s.version); err != nil {
+	var bucketVersion uint64
+	if f := ws.e.fresh; f != nil {
+		b := bucketOf(s.oid)
+		wait, err := f.write(ctx, b, func(cur *bucket) (*bucket, []hostlink.BatchWrite, error) {
+			if e, ok := cur.lookup(s.oid); !ok || !e.instance.equal(s.instance) || e.version != s.version {
+				return nil, nil, errChanged
+			}
+			nb := cur.with(s.oid, entry{instance: s.instance, version: s.version + 1})
+			bucketVersion = nb.version
+			return nb, []hostlink.BatchWrite{{Object: obj, Prev: s.version}}, nil
+		})
 		ws.e.cache.forget(s.oid)
-		if errors.Is(err, hostlink.ErrConflict) {
-			return nil, errChanged
+		if err != nil {
+			return nil, storageErr(err)
 		}
-		return nil, storageErr(err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, errUncommitted
+		}
+	} else {
+		l, err := ws.e.link()
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		if err := l.Update(ctx, obj, s.version); err != nil {
+			ws.e.cache.forget(s.oid)
+			if errors.Is(err, hostlink.ErrConflict) {
+				return nil, errChanged
+			}
+			return nil, storageErr(err)
+		}
 	}
 	ns, err := newSnapshot(s.oid, s.version+1, rec)
 	if err != nil {
 		return nil, err
 	}
+	ns.bucketVersion.Store(bucketVersion)
 	ws.e.cache.replace(ns)
 	return ns, nil
 }

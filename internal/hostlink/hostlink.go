@@ -62,12 +62,24 @@ const (
 	ModeJoin    = "join"    // get the master key from a running enclave of the cluster
 )
 
-// Storage operations.
+// Storage operations, and the witness relay.
 const (
-	OpGet    = "get"
-	OpCreate = "create"
-	OpUpdate = "update"
+	OpGet     = "get"
+	OpCreate  = "create"
+	OpUpdate  = "update"
+	OpBatch   = "batch"   // Batch: writes applied all or none
+	OpWitness = "witness" // Blob: a request for witness number Witness; the answer's Blob is its reply
 )
+
+// MaxBatch bounds the writes of one batch (store.MaxBatch).
+const MaxBatch = 8
+
+// BatchWrite is one write of a batch: a create, or an update from Prev.
+type BatchWrite struct {
+	Object *Object `cbor:"1,keyasint"`
+	Create bool    `cbor:"2,keyasint,omitempty"`
+	Prev   uint64  `cbor:"3,keyasint,omitempty"`
+}
 
 // Error codes a runner returns for a storage request.
 const (
@@ -144,15 +156,17 @@ type Hello struct {
 
 // Message is one host-link message. Which fields are set depends on Type.
 type Message struct {
-	Type     uint8   `cbor:"1,keyasint"`
-	ID       uint64  `cbor:"2,keyasint,omitempty"`
-	Op       string  `cbor:"3,keyasint,omitempty"`
-	Object   *Object `cbor:"4,keyasint,omitempty"`
-	Prev     uint64  `cbor:"5,keyasint,omitempty"`
-	Err      string  `cbor:"6,keyasint,omitempty"`
-	Hello    *Hello  `cbor:"7,keyasint,omitempty"`
-	Identity []byte  `cbor:"8,keyasint,omitempty"`
-	Blob     []byte  `cbor:"9,keyasint,omitempty"`
+	Type     uint8        `cbor:"1,keyasint"`
+	ID       uint64       `cbor:"2,keyasint,omitempty"`
+	Op       string       `cbor:"3,keyasint,omitempty"`
+	Object   *Object      `cbor:"4,keyasint,omitempty"`
+	Prev     uint64       `cbor:"5,keyasint,omitempty"`
+	Err      string       `cbor:"6,keyasint,omitempty"`
+	Hello    *Hello       `cbor:"7,keyasint,omitempty"`
+	Identity []byte       `cbor:"8,keyasint,omitempty"`
+	Blob     []byte       `cbor:"9,keyasint,omitempty"`
+	Batch    []BatchWrite `cbor:"10,keyasint,omitempty"`
+	Witness  int          `cbor:"11,keyasint,omitempty"`
 }
 
 var (

@@ -42,6 +42,14 @@ func (b storeBackend) Update(ctx context.Context, o Object, prev uint64) error {
 	return mapErr(b.s.Update(ctx, store.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}, prev))
 }
 
+func (b storeBackend) Batch(ctx context.Context, writes []BatchWrite) error {
+	ws := make([]store.Write, len(writes))
+	for i, w := range writes {
+		ws[i] = store.Write{Object: store.Object{Kind: w.Object.Kind, ID: w.Object.ID, Version: w.Object.Version, Blob: w.Object.Blob}, Create: w.Create, Prev: w.Prev}
+	}
+	return mapErr(b.s.Batch(ctx, ws))
+}
+
 func startLink(t *testing.T) *Link {
 	t.Helper()
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "s.db"))

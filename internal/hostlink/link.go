@@ -189,6 +189,31 @@ func (l *Link) Create(ctx context.Context, o *Object) error {
 	return err
 }
 
+// Batch applies writes all or none.
+func (l *Link) Batch(ctx context.Context, writes []BatchWrite) error {
+	if len(writes) == 0 || len(writes) > MaxBatch {
+		return fmt.Errorf("%w: a batch holds 1..%d writes", ErrInvalid, MaxBatch)
+	}
+	for _, w := range writes {
+		if err := ValidObject(w.Object); err != nil {
+			return err
+		}
+	}
+	_, err := l.call(ctx, &Message{Op: OpBatch, Batch: writes})
+	return err
+}
+
+// Witness relays a request to the cluster's witness number i (in the
+// order the genesis fixed) and returns its reply, which the caller
+// authenticates.
+func (l *Link) Witness(ctx context.Context, i int, req []byte) ([]byte, error) {
+	r, err := l.call(ctx, &Message{Op: OpWitness, Witness: i, Blob: req})
+	if err != nil {
+		return nil, err
+	}
+	return r.Blob, nil
+}
+
 // Update replaces an object whose stored version is prev.
 func (l *Link) Update(ctx context.Context, o *Object, prev uint64) error {
 	if err := ValidObject(o); err != nil {

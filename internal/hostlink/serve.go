@@ -16,6 +16,7 @@ type Backend interface {
 	Get(ctx context.Context, kind, id string) (Object, error)
 	Create(ctx context.Context, o Object) error
 	Update(ctx context.Context, o Object, prev uint64) error
+	Batch(ctx context.Context, writes []BatchWrite) error
 }
 
 // maxInFlight bounds the storage requests one link serves at once.
@@ -33,6 +34,8 @@ type Events struct {
 	// Join: take the attestation document to a running enclave of the
 	// cluster (system_join) and return its answer.
 	Join func(ctx context.Context, doc []byte) ([]byte, error)
+	// Witness: take a request to witness number i and return its reply.
+	Witness func(ctx context.Context, i int, req []byte) ([]byte, error)
 }
 
 // Serve runs the runner's end of a host link on conn (after the ConnHost
@@ -101,7 +104,7 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				if err := send(handle(ctx, b, m)); err != nil {
+				if err := send(handle(ctx, b, ev, m)); err != nil {
 					conn.Close()
 				}
 			}()
@@ -111,10 +114,28 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 	}
 }
 
-func handle(ctx context.Context, b Backend, m *Message) *Message {
+func handle(ctx context.Context, b Backend, ev Events, m *Message) *Message {
 	r := &Message{Type: TResponse, ID: m.ID}
 	var err error
 	switch {
+	case m.Op == OpWitness && ev.Witness != nil:
+		r.Blob, err = ev.Witness(ctx, m.Witness, m.Blob)
+		if err != nil {
+			err = ErrUnavailable
+		}
+	case m.Op == OpBatch:
+		if len(m.Batch) == 0 || len(m.Batch) > MaxBatch {
+			err = ErrInvalid
+			break
+		}
+		for _, w := range m.Batch {
+			if err = ValidObject(w.Object); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = b.Batch(ctx, m.Batch)
+		}
 	case m.Object == nil:
 		err = ErrInvalid
 	case m.Op == OpGet:

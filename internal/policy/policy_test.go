@@ -285,7 +285,10 @@ func TestAReleasedNonceMayBeUsedAgainOnce(t *testing.T) {
 	var params policy.SignParams
 	r, _ := policy.Decode(b, &params)
 	seen := policy.NewReplayCache(100, 1, func() time.Time { return now })
-	check := func() error { _, err := policy.Check(b, r, st, p, policy.RightSign, cluster, now, seen, []byte("w")); return err }
+	check := func() error {
+		_, err := policy.Check(b, r, st, p, policy.RightSign, cluster, now, seen, []byte("w"))
+		return err
+	}
 	steps := []struct {
 		name    string
 		release bool

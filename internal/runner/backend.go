@@ -50,3 +50,11 @@ func (b backend) Create(ctx context.Context, o hostlink.Object) error {
 func (b backend) Update(ctx context.Context, o hostlink.Object, prev uint64) error {
 	return b.err("update", b.s.Update(ctx, store.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}, prev))
 }
+
+func (b backend) Batch(ctx context.Context, writes []hostlink.BatchWrite) error {
+	ws := make([]store.Write, len(writes))
+	for i, w := range writes {
+		ws[i] = store.Write{Object: store.Object{Kind: w.Object.Kind, ID: w.Object.ID, Version: w.Object.Version, Blob: w.Object.Blob}, Create: w.Create, Prev: w.Prev}
+	}
+	return b.err("batch", b.s.Batch(ctx, ws))
+}

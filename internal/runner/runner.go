@@ -46,6 +46,9 @@ type Config struct {
 	// Join takes a joining enclave's attestation document to a running
 	// enclave of the cluster and returns its answer (ModeJoin only).
 	Join func(ctx context.Context, doc []byte) ([]byte, error)
+	// Witnesses are the addresses of the cluster's freshness witnesses,
+	// in the order its genesis names them.
+	Witnesses []string
 	// Log receives operational events.
 	Log *slog.Logger
 }
@@ -72,6 +75,8 @@ type Runner struct {
 
 	lnMu sync.Mutex
 	ln   net.Listener
+
+	witnesses *witnessRelay
 }
 
 // New checks cfg and returns a runner.
@@ -91,7 +96,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Mode == hostlink.ModeJoin && cfg.Join == nil {
 		return nil, errors.New("runner: join mode needs a cluster to join")
 	}
-	return &Runner{cfg: cfg, log: cfg.Log, ready: make(chan struct{}), idKnown: make(chan struct{}), bootErr: make(chan error, 1), recovering: make(chan struct{}), genesis: make(chan struct{})}, nil
+	return &Runner{cfg: cfg, log: cfg.Log, witnesses: newWitnessRelay(cfg.Witnesses), ready: make(chan struct{}), idKnown: make(chan struct{}), bootErr: make(chan error, 1), recovering: make(chan struct{}), genesis: make(chan struct{})}, nil
 }
 
 // Ready is closed once the enclave has booted and the client listener is
@@ -140,6 +145,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.cfg.DevSealingKey != nil {
 		hello.DevSealingKey = r.cfg.DevSealingKey.b[:]
 	}
+	defer r.witnesses.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for range r.cfg.HostLinks {
@@ -263,7 +269,7 @@ func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b back
 	if _, err := conn.Write([]byte{hostlink.ConnHost}); err != nil {
 		return err
 	}
-	return hostlink.Serve(ctx, conn, hello, b, hostlink.Events{Ready: r.onReady, Recovering: r.onRecovering, Genesis: r.onGenesis, Join: r.cfg.Join})
+	return hostlink.Serve(ctx, conn, hello, b, hostlink.Events{Ready: r.onReady, Recovering: r.onRecovering, Genesis: r.onGenesis, Join: r.cfg.Join, Witness: r.witnesses.relay})
 }
 
 func (r *Runner) acceptLoop(ctx context.Context, ln net.Listener) error {

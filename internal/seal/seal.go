@@ -31,6 +31,7 @@ const (
 	labelIdentity   = "niomon/secretd/v1/cluster-identity"
 	labelReceiptKey = "niomon/secretd/v1/receipt-key"
 	labelImportRoot = "niomon/secretd/v1/import-root"
+	labelWitness    = "niomon/secretd/v2/witness-key"
 	labelSealing    = "niomon/secretd/v1/seal/"
 	hkdfSalt        = "niomon/secretd/v1/master"
 )
@@ -83,6 +84,18 @@ func (k *MasterKey) IdentityScalar() ([32]byte, error) { return k.derive(labelId
 // receipts, import keys and audit events.
 func (k *MasterKey) ReceiptKey() (ed25519.PrivateKey, error) {
 	seed, err := k.derive(labelReceiptKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(seed[:])
+	return ed25519.NewKeyFromSeed(seed[:]), nil
+}
+
+// WitnessKey derives the cluster's Ed25519 key toward its freshness
+// witnesses: every enclave of the cluster signs its witness requests with
+// it, and a witness moves the cluster's heads only when it asks.
+func (k *MasterKey) WitnessKey() (ed25519.PrivateKey, error) {
+	seed, err := k.derive(labelWitness)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/niomon/niomon/internal/childproc"
 	"github.com/niomon/niomon/internal/runner"
+	"github.com/niomon/niomon/internal/witness"
 )
 
 // cmdDev runs both halves on one machine: the enclave as a child process
@@ -43,6 +45,21 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// A local freshness witness, so that a dev cluster runs as a real one
+	// does (and nothing in it is independent of this machine).
+	wit, err := witness.Open(ctx, witness.Config{Data: filepath.Join(f.data, "witness"), Log: log.With("component", "witness")})
+	if err != nil {
+		return err
+	}
+	defer wit.Close()
+	witLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	witCtx, stopWitness := context.WithCancel(ctx)
+	defer stopWitness()
+	go func() { _ = wit.Serve(witCtx, witLn) }()
+	g.witnesses = []string{witLn.Addr().String()}
 	var keyFile string
 	if len(keys) == 0 {
 		path, pub, err := devClientKey(f.data, log)
@@ -85,7 +102,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cancel()
 	}()
 
-	cfg := runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: append(keys, g.pub), DevSealingKey: devKey, Log: log}
+	cfg := runner.Config{Listen: f.listen, Enclave: sockAddr, Store: st, ClientKeys: append(keys, g.pub), DevSealingKey: devKey, Witnesses: g.witnesses, Log: log}
 	if err := m.apply(&cfg); err != nil {
 		return err
 	}

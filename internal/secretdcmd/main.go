@@ -36,8 +36,10 @@ Usage:
                   the untrusted half: client relay and sealed-object store
   secretd keygen  --out FILE
                   make a static_key client key; prints its public key
-  secretd ceremony drk|paper|recovery-key|submit-share|recover ...
-                  the Disaster Recovery Key: ceremony and recovery
+  secretd witness --listen ADDR --data DIR [--cluster KEY]...
+                  a freshness witness, run by an independent party
+  secretd ceremony holder-key|genesis-statement|approve|genesis|rotate-statement|rotate|paper|recovery-key|submit-share|recover ...
+                  the Disaster Recovery Key: genesis, rotation and recovery
   secretd version
 
 Run "secretd COMMAND -h" for a command's flags.
@@ -74,6 +76,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRunner(ctx, args[1:], stdout, stderr)
 	case "keygen":
 		err = cmdKeygen(args[1:], stdout, stderr)
+	case "witness":
+		err = cmdWitness(ctx, args[1:], stdout, stderr)
 	case "ceremony":
 		err = cmdCeremony(ctx, args[1:], stdout, stderr)
 	case "version":

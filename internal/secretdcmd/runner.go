@@ -15,11 +15,13 @@ import (
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/ceremony"
 	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/runner"
 	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/witness"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -31,6 +33,7 @@ type fileConfig struct {
 	Postgres   string   `json:"postgres"`
 	Enclave    string   `json:"enclave"`
 	ClientKeys []string `json:"client_keys"`
+	Witnesses  []string `json:"witnesses"`
 }
 
 func loadFileConfig(path string) (fileConfig, error) {
@@ -57,6 +60,7 @@ func (k *keyList) Set(v string) error { *k = append(*k, v); return nil }
 type runnerFlags struct {
 	listen, data, postgres, config, logLevel string
 	clientKeys                               keyList
+	witnesses                                keyList
 }
 
 func (f *runnerFlags) register(fs *flag.FlagSet, defaultListen, defaultData string) {
@@ -64,7 +68,8 @@ func (f *runnerFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.data, "data", defaultData, "data directory (SQLite store, dev keys)")
 	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL DSN; the store is SQLite in --data when empty")
 	fs.Var(&f.clientKeys, "client-key", "static_key client public key (base64) to allow; repeatable")
-	fs.StringVar(&f.config, "config", "", "JSON config file: listen, data, postgres, enclave, client_keys")
+	fs.Var(&f.witnesses, "witness", "a freshness witness's address, in the order the genesis names them; repeatable")
+	fs.StringVar(&f.config, "config", "", "JSON config file: listen, data, postgres, enclave, client_keys, witnesses")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -90,6 +95,9 @@ func (f *runnerFlags) resolve(fs *flag.FlagSet, enclaveAddr *string) ([]wire.Pub
 			pick(enclaveAddr, "enclave", c.Enclave)
 		}
 		keys = append(keys, c.ClientKeys...)
+		if len(f.witnesses) == 0 {
+			f.witnesses = c.Witnesses
+		}
 	}
 	if f.data == "" {
 		return nil, usagef("--data is required")
@@ -143,7 +151,7 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	cfg := runner.Config{Listen: f.listen, Enclave: *enclaveAddr, Store: st, ClientKeys: keys, Log: log}
+	cfg := runner.Config{Listen: f.listen, Enclave: *enclaveAddr, Store: st, ClientKeys: keys, Witnesses: f.witnesses, Log: log}
 	if err := m.apply(&cfg); err != nil {
 		return err
 	}
@@ -160,6 +168,7 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if g, err = newDevGenesis(f.data, log); err != nil {
 			return err
 		}
+		g.witnesses = f.witnesses
 		cfg.ClientKeys = append(cfg.ClientKeys, g.pub)
 	}
 	return runRunner(ctx, cfg, stdout, nil, g)
@@ -168,10 +177,11 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // devGenesis runs a dev cluster's genesis ceremony from the runner's
 // machine, with the dev holders and a client key of DATA/dev-genesis.
 type devGenesis struct {
-	dir string
-	key secretd.Key
-	pub wire.PublicKey
-	log *slog.Logger
+	dir       string
+	key       secretd.Key
+	pub       wire.PublicKey
+	log       *slog.Logger
+	witnesses []string // addresses; their keys are asked of them
 }
 
 func newDevGenesis(data string, log *slog.Logger) (*devGenesis, error) {
@@ -198,7 +208,19 @@ func newDevGenesis(data string, log *slog.Logger) (*devGenesis, error) {
 
 func (g *devGenesis) run(ctx context.Context, addr string, genesisIdentity wire.PublicKey) error {
 	g.log.Warn("DEV GENESIS: running the cluster's DRK ceremony with dev holders; their identities and every share are in " + g.dir)
-	_, err := ceremony.Dev(ctx, addr, genesisIdentity.Bytes(), g.key, g.dir, nil, 0)
+	var ws []api.WitnessSpec
+	for i, a := range g.witnesses {
+		k, err := witness.Info(ctx, a)
+		if err != nil {
+			return fmt.Errorf("witness %s: %w", a, err)
+		}
+		ws = append(ws, api.WitnessSpec{Name: fmt.Sprintf("witness-%d", i+1), Key: k})
+	}
+	quorum := 0
+	if len(ws) > 0 {
+		quorum = len(ws)/2 + 1 // a majority acknowledges each change
+	}
+	_, err := ceremony.Dev(ctx, addr, genesisIdentity.Bytes(), g.key, g.dir, ws, quorum)
 	return err
 }
 

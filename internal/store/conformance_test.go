@@ -44,6 +44,8 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"SameIDUnderTwoKindsIsTwoObjects", testKindsAreSeparate},
 		{"UpdateIsACompareAndSwapOnTheVersion", testUpdate},
 		{"ConcurrentUpdatesFromOneVersionHaveExactlyOneWinner", testConcurrentUpdates},
+		{"ABatchWritesAllOrNothing", testBatch},
+		{"ConcurrentBatchesOverOneObjectHaveExactlyOneWinner", testConcurrentBatches},
 		{"ListPagesInIDByteOrder", testListOrderAndPaging},
 		{"ListOfAnEmptyKindIsEmpty", testListEmpty},
 		{"InvalidInputIsErrInvalidAndWritesNothing", testValidation},
@@ -663,5 +665,83 @@ func testClosed(t *testing.T, st storage) {
 	}
 	if _, err := s.List(ctx, "wallet", "", 1); err == nil {
 		t.Errorf("List after Close: got nil, want an error")
+	}
+}
+
+func testBatch(t *testing.T, st storage) {
+	s := st.open(t)
+	ctx := context.Background()
+	a1 := Object{Kind: "index", ID: "a", Version: 1, Blob: []byte("a1")}
+	mustCreate(t, s, a1)
+	a2 := Object{Kind: "index", ID: "a", Version: 2, Blob: []byte("a2")}
+	w1 := Object{Kind: "wallet", ID: "w", Version: 1, Blob: []byte("w1")}
+	tests := []struct {
+		name   string
+		writes []Write
+		want   error
+	}{
+		{"an update from a stale version and a create", []Write{{Object: a2, Prev: 7}, {Object: w1, Create: true}}, ErrConflict},
+		{"a create of an existing object and an update", []Write{{Object: w1, Create: true}, {Object: a1, Create: true}}, ErrExists},
+		{"an update of a missing object", []Write{{Object: Object{Kind: "index", ID: "nope", Version: 2, Blob: []byte("x")}, Prev: 1}}, ErrNotFound},
+		{"no writes", nil, ErrInvalid},
+		{"an update that does not move the version on", []Write{{Object: a1, Prev: 1}}, ErrConflict},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.Batch(ctx, tc.writes); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			mustBe(t, s, a1)
+			if tc.name != "a create of an existing object and an update" {
+				mustBeAbsent(t, s, "wallet", "w")
+			}
+		})
+	}
+	// A refused batch wrote nothing; a good one writes both.
+	mustBeAbsent(t, s, "wallet", "w")
+	if err := s.Batch(ctx, []Write{{Object: a2, Prev: 1}, {Object: w1, Create: true}}); err != nil {
+		t.Fatalf("a good batch: %v", err)
+	}
+	mustBe(t, s, a2)
+	mustBe(t, s, w1)
+}
+
+func testConcurrentBatches(t *testing.T, st storage) {
+	s := st.open(t)
+	ctx := context.Background()
+	mustCreate(t, s, Object{Kind: "index", ID: "b", Version: 1, Blob: []byte("b1")})
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Batch(ctx, []Write{
+				{Object: Object{Kind: "index", ID: "b", Version: 2, Blob: []byte{byte(i)}}, Prev: 1},
+				{Object: Object{Kind: "wallet", ID: fmt.Sprint("w", i), Version: 1, Blob: []byte{byte(i)}}, Create: true},
+			})
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("batches %d and %d both won", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, ErrConflict):
+			t.Fatalf("batch %d: got %v, want a win or ErrConflict", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no batch won")
+	}
+	for i := range n {
+		_, err := s.Get(ctx, "wallet", fmt.Sprint("w", i))
+		if (i == won) != (err == nil) {
+			t.Fatalf("wallet of batch %d: got %v", i, err)
+		}
 	}
 }

@@ -113,6 +113,57 @@ func (s *sqlStore) Update(ctx context.Context, o Object, prevVersion uint64) err
 	return conflictError(o, prevVersion, uint64(stored))
 }
 
+func (s *sqlStore) Batch(ctx context.Context, writes []Write) error {
+	if len(writes) == 0 || len(writes) > MaxBatch {
+		return fmt.Errorf("%w: a batch holds 1..%d writes", ErrInvalid, MaxBatch)
+	}
+	for i, w := range writes {
+		if err := validateObject(w.Object); err != nil {
+			return fmt.Errorf("store: batch write %d: %w", i, err)
+		}
+		if !w.Create && w.Object.Version <= w.Prev {
+			return fmt.Errorf("store: batch write %d: %w", i, conflictError(w.Object, w.Prev, w.Prev))
+		}
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for i, w := range writes {
+			o := w.Object
+			var res sql.Result
+			var err error
+			if w.Create {
+				res, err = tx.ExecContext(ctx, s.q(`INSERT INTO sealed_objects (kind, id, version, blob) VALUES (?, ?, ?, ?)
+					 ON CONFLICT (kind, id) DO NOTHING`), o.Kind, o.ID, int64(o.Version), o.Blob)
+			} else {
+				res, err = tx.ExecContext(ctx, s.q(`UPDATE sealed_objects SET version = ?, blob = ?, updated_at = `+s.db.Now()+`
+					 WHERE kind = ? AND id = ? AND version = ?`), int64(o.Version), o.Blob, o.Kind, o.ID, int64(w.Prev))
+			}
+			if err != nil {
+				return err // IsRetryable ones are retried by Tx
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				continue
+			}
+			if w.Create {
+				return fmt.Errorf("store: batch write %d: %w", i, existsError(o.Kind, o.ID))
+			}
+			var stored int64
+			err = tx.QueryRowContext(ctx, s.q(`SELECT version FROM sealed_objects WHERE kind = ? AND id = ?`), o.Kind, o.ID).Scan(&stored)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("store: batch write %d: %w", i, notFoundError(o.Kind, o.ID))
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("store: batch write %d: %w", i, conflictError(o, w.Prev, uint64(stored)))
+		}
+		return nil
+	})
+}
+
 func (s *sqlStore) List(ctx context.Context, kind, afterID string, limit int) ([]Object, error) {
 	if err := validateList(kind, afterID, limit); err != nil {
 		return nil, err

@@ -52,6 +52,17 @@ type Object struct {
 	Blob    []byte // 1 B .. 1 MiB, opaque
 }
 
+// Write is one write of a Batch: a create when Create is set, else an
+// update from version Prev.
+type Write struct {
+	Object Object
+	Create bool
+	Prev   uint64
+}
+
+// MaxBatch bounds the writes of one Batch.
+const MaxBatch = 8
+
 // Sentinel errors. Returned errors wrap them with detail; test with errors.Is.
 var (
 	ErrNotFound = errors.New("store: object not found")
@@ -73,6 +84,11 @@ type Store interface {
 	// Otherwise it changes nothing and returns an error wrapping
 	// ErrNotFound (no such object) or ErrConflict.
 	Update(ctx context.Context, o Object, prevVersion uint64) error
+	// Batch applies writes (creates and compare-and-swap updates, as
+	// Create and Update) all or none, in one transaction: if any fails,
+	// nothing is written and the error is that write's, wrapped with its
+	// index. At most MaxBatch writes.
+	Batch(ctx context.Context, writes []Write) error
 	// List returns up to limit (1..1000) objects of kind whose IDs are
 	// greater than afterID, ordered by ID in byte order. Pass the last ID
 	// of one page as afterID of the next; "" starts at the beginning.

@@ -22,6 +22,7 @@ import (
 	"github.com/niomon/niomon/internal/sock"
 	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/witness"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -39,9 +40,10 @@ type Options struct {
 	ReplayCacheSize int
 	// AllowPlaintextImport enables the dev-only import method.
 	AllowPlaintextImport bool
-	// Witnesses and WitnessQuorum are fixed at genesis.
-	Witnesses     []api.WitnessSpec
-	WitnessQuorum int
+	// NoWitness makes a cluster without a freshness witness (as a dev
+	// cluster may be). By default the cluster has one, in-process, with
+	// its state in Data/witness.
+	NoWitness bool
 }
 
 // Measurement is the dev measurement (PCR0) of a testcluster enclave: the
@@ -107,14 +109,34 @@ func Start(t testing.TB, o Options) *Cluster {
 	}
 	key := loadOrCreateKey(t, filepath.Join(o.Data, "test-client.key"))
 	pub, _ := wire.ParsePublicKey(key.PublicKey())
+	ctx, cancel := context.WithCancel(context.Background())
+	var witnesses []string
+	var specs []api.WitnessSpec
+	if !o.NoWitness {
+		w, err := witness.Open(ctx, witness.Config{Data: filepath.Join(o.Data, "witness")})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		wln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		witnessDone := make(chan struct{})
+		go func() { _ = w.Serve(ctx, wln); w.Close(); close(witnessDone) }()
+		t.Cleanup(func() { cancel(); <-witnessDone })
+		witnesses = []string{wln.Addr().String()}
+		specs = []api.WitnessSpec{{Name: "test-witness", Key: w.PublicKey()}}
+	}
 	r, err := runner.New(runner.Config{
 		Listen: "127.0.0.1:0", Enclave: sockAddr, Store: st,
-		ClientKeys: append([]wire.PublicKey{pub}, o.ExtraClientKeys...), DevSealingKey: devKey,
+		ClientKeys: append([]wire.PublicKey{pub}, o.ExtraClientKeys...), DevSealingKey: devKey, Witnesses: witnesses,
 	})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cluster{Key: key, Data: o.Data, Store: st, Enclave: e, cancel: cancel, done: make(chan struct{})}
 	enclaveDone := make(chan struct{})
 	go func() { _ = e.Serve(ctx, ln); close(enclaveDone) }()
@@ -134,7 +156,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	select {
 	case <-r.Genesis():
 		gctx, gcancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := ceremony.Dev(gctx, r.Addr().String(), r.GenesisIdentity().Bytes(), key, filepath.Join(o.Data, "dev-genesis"), o.Witnesses, o.WitnessQuorum)
+		_, err := ceremony.Dev(gctx, r.Addr().String(), r.GenesisIdentity().Bytes(), key, filepath.Join(o.Data, "dev-genesis"), specs, len(specs))
 		gcancel()
 		if err != nil {
 			cancel()
