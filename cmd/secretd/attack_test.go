@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -33,11 +34,13 @@ type stack struct {
 	key      secretd.Key
 	encArgs  []string
 	runArgs  []string
-	manual   bool // no dev genesis: the test runs the ceremony
+	manual   bool     // no dev genesis: the test runs the ceremony
+	witness  []string // addresses of the witness processes (newStackWithWitnesses)
 	enc, run *proc
 	addr     string
 	identity string
 	genesis  string // the genesis identity, while the cluster does not exist
+	sqlDB    *sql.DB
 }
 
 func newStack(t *testing.T, enclaveArgs ...string) *stack {
@@ -70,6 +73,9 @@ func (s *stack) start() {
 	if !s.manual {
 		args = append(args, "--dev-genesis")
 	}
+	for _, w := range s.witness {
+		args = append(args, "--witness", w)
+	}
 	s.run = startProc(s.t, append(args, s.runArgs...)...)
 	s.addr = s.run.waitFor("listen")
 	key, id := s.run.waitForOne("cluster_identity", "genesis_identity")
@@ -84,6 +90,29 @@ func (s *stack) start() {
 		s.t.Fatalf("the cluster identity changed across a restart: %s, then %s", s.identity, id)
 	}
 	s.identity, s.genesis = id, ""
+}
+
+// newStackWithWitnesses starts n witness processes and a stack whose
+// dev genesis fixes them (a majority acknowledges each change).
+func newStackWithWitnesses(t *testing.T, n int, enclaveArgs ...string) (*stack, []*proc) {
+	t.Helper()
+	dir := shortTempDir(t)
+	var addrs []string
+	var procs []*proc
+	for i := range n {
+		w := startProc(t, "witness", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, fmt.Sprintf("witness-%d", i+1)))
+		w.waitFor("witness_key")
+		addrs = append(addrs, w.waitFor("listen"))
+		procs = append(procs, w)
+	}
+	s := &stack{t: t, dir: dir, data: filepath.Join(dir, "data"), sock: "unix:" + filepath.Join(dir, "e.sock"),
+		keyFile: filepath.Join(dir, "app.key"), encArgs: enclaveArgs, witness: addrs}
+	if code, _, stderr := cli(t, "keygen", "--out", s.keyFile); code != 0 {
+		t.Fatal(stderr)
+	}
+	s.key = loadKey(t, s.keyFile)
+	s.start()
+	return s, procs
 }
 
 // stop stops both processes.
@@ -110,12 +139,24 @@ func (s *stack) dial() *secretd.Client {
 // runner.
 func (s *stack) db() *sql.DB {
 	s.t.Helper()
+	if s.sqlDB != nil {
+		return s.sqlDB
+	}
 	db, err := sql.Open("sqlite", filepath.Join(s.data, "secretd.db")+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() { db.Close() })
+	s.sqlDB = db
 	return db
+}
+
+// closeDB closes the operator's connection (before the file is replaced).
+func (s *stack) closeDB() {
+	if s.sqlDB != nil {
+		s.sqlDB.Close()
+		s.sqlDB = nil
+	}
 }
 
 // row is a sealed object as the operator copies it.

@@ -99,7 +99,7 @@ const (
 	// witnessLease is the read lease asked of the witnesses: how long an
 	// enclave serves from the heads it read. A policy change waits up to
 	// this long for other enclaves' leases to run out.
-	witnessLease = 6 * time.Second
+	witnessLease = 3 * time.Second
 	// witnessRefresh is how often the heads are read again (a third of
 	// the lease: two reads may fail before the lease runs out).
 	witnessRefresh = witnessLease / 3
