@@ -32,7 +32,7 @@ import (
 
 // cli runs a secretd command in-process, as an operator or a holder would
 // from a shell, and returns its exit code and output.
-func cli(t *testing.T, args ...string) (int, string, string) {
+func cli(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(args, &out, &errb)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 
 // proc is a secretd process started by a test.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	lines  chan string // stdout, line by line
 	stderr *syncBuffer
@@ -58,7 +58,7 @@ func (s *syncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
-func startProc(t *testing.T, args ...string) *proc {
+func startProc(t testing.TB, args ...string) *proc {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -150,7 +150,7 @@ func (p *proc) stop(sig syscall.Signal) {
 	}
 }
 
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "sdp")
 	if err != nil {
@@ -160,7 +160,7 @@ func shortTempDir(t *testing.T) string {
 	return d
 }
 
-func dial(t *testing.T, addr, identity string, key secretd.Key) *secretd.Client {
+func dial(t testing.TB, addr, identity string, key secretd.Key) *secretd.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -271,7 +271,7 @@ func vmHWM(t testing.TB, pid int) int {
 	return 0
 }
 
-func loadKey(t *testing.T, path string) secretd.Key {
+func loadKey(t testing.TB, path string) secretd.Key {
 	t.Helper()
 	k, err := secretd.LoadKeyFile(path)
 	if err != nil {

@@ -114,6 +114,7 @@ func newFreshness(e *Enclave, mk *seal.MasterKey, witnesses []api.WitnessSpec, q
 
 // run refreshes the lease in the background until ctx ends.
 func (f *freshness) run(ctx context.Context) {
+	_ = f.renew(ctx)
 	t := time.NewTicker(witnessRefresh)
 	defer t.Stop()
 	for {
