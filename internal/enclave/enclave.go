@@ -261,6 +261,9 @@ func (e *Enclave) wipe() {
 	if e.importRoot != nil {
 		e.importRoot.Wipe()
 	}
+	if e.fresh != nil {
+		e.fresh.wipe()
+	}
 	if g := e.gen.Load(); g != nil {
 		g.mu.Lock()
 		if g.pending != nil {

@@ -76,6 +76,7 @@ type freshness struct {
 
 	writers [indexBuckets]sync.Mutex // one writer per bucket in this enclave
 	buckets *lru[bucketEntry]        // verified buckets by number
+	stopped chan struct{}            // closed when run returns
 }
 
 type witnessView struct {
@@ -105,6 +106,7 @@ func newFreshness(e *Enclave, mk *seal.MasterKey, witnesses []api.WitnessSpec, q
 		e: e, witnesses: witnesses, quorum: quorum, readQ: len(witnesses) - quorum + 1,
 		key: key, pub: key.Public().(ed25519.PublicKey), holder: holder, indexK: ik,
 		views: make([]witnessView, len(witnesses)), buckets: newLRU[bucketEntry](indexBucketCache),
+		stopped: make(chan struct{}),
 	}
 	for i := range f.views {
 		f.views[i].heads = map[uint32]wproto.Head{}
@@ -114,6 +116,7 @@ func newFreshness(e *Enclave, mk *seal.MasterKey, witnesses []api.WitnessSpec, q
 
 // run refreshes the lease in the background until ctx ends.
 func (f *freshness) run(ctx context.Context) {
+	defer close(f.stopped)
 	_ = f.renew(ctx)
 	t := time.NewTicker(witnessRefresh)
 	defer t.Stop()
@@ -456,4 +459,12 @@ func (f *freshness) write(ctx context.Context, b uint32, change func(cur *bucket
 		f.mu.Unlock()
 		return wait, nil
 	}
+}
+
+// wipe zeroes the witness key and the index sealing key, once run has
+// stopped (Serve's context ended).
+func (f *freshness) wipe() {
+	<-f.stopped
+	clear(f.key)
+	f.indexK.Wipe()
 }

@@ -52,7 +52,7 @@ const (
 	// defaultCacheSize bounds the unsealed wallets kept in memory; the
 	// derived-node cache holds twice as many entries.
 	defaultCacheSize = 4096
-	// defaultReplayCacheSize bounds the nonces remembered: about 27 bytes
+	// defaultReplayCacheSize bounds the nonces remembered: 45 to 64 bytes
 	// each, and n of them sustain n / (2 × policy.Window) stamped
 	// requests per second (2,180/s for 2^19).
 	defaultReplayCacheSize = 1 << 19
