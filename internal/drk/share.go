@@ -238,9 +238,14 @@ func (s *Share) Paper() string {
 // ParsePaper parses the paper form. It ignores case, spaces, tabs, line
 // breaks and dashes; the header line is optional, but if present it must
 // match the share. A mistyped, missing or extra character gives
-// ErrChecksum; a character outside the base32 alphabet gives ErrMalformed
-// naming its position.
-func ParsePaper(text string) (*Share, error) {
+// ErrChecksum, naming the group (and line) to check when exactly one
+// single-character fix makes the checksum match; a character outside the
+// base32 alphabet gives ErrMalformed naming its position.
+func ParsePaper(text string) (*Share, error) { return parsePaper(text, true) }
+
+// parsePaper is ParsePaper; locate false skips naming the mistyped group
+// (for tests that try thousands of typos).
+func parsePaper(text string, locate bool) (*Share, error) {
 	if len(text) > maxPaper {
 		return nil, fmt.Errorf("%w: paper share of %d bytes exceeds %d", ErrMalformed, len(text), maxPaper)
 	}
@@ -271,25 +276,15 @@ func ParsePaper(text string) (*Share, error) {
 		}
 	}
 
-	bin := make([]byte, paperEncoding.DecodedLen(len(body)))
+	bin, ok := paperPayload(body)
+	if !ok {
+		if !locate {
+			return nil, ErrChecksum
+		}
+		return nil, typoError(body)
+	}
 	defer clear(bin)
-	n, err := paperEncoding.Decode(bin, body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %d characters cannot be a share", ErrChecksum, len(body))
-	}
-	bin = bin[:n]
-	again := make([]byte, paperEncoding.EncodedLen(n))
-	paperEncoding.Encode(again, bin)
-	canonical := bytes.Equal(again, body)
-	clear(again)
-	if !canonical || n < 4 {
-		return nil, ErrChecksum
-	}
-	payload, sum := bin[:n-4], binary.LittleEndian.Uint32(bin[n-4:])
-	if crc32.Checksum(payload, crcTable) != sum {
-		return nil, ErrChecksum
-	}
-	s, err := ParseShare(payload)
+	s, err := ParseShare(bin)
 	if err != nil {
 		return nil, err
 	}
@@ -299,3 +294,67 @@ func ParsePaper(text string) (*Share, error) {
 	}
 	return s, nil
 }
+
+// paperPayload decodes a paper body and checks its checksum, returning
+// the share's encoding (the caller clears it).
+func paperPayload(body []byte) ([]byte, bool) {
+	bin := make([]byte, paperEncoding.DecodedLen(len(body)))
+	n, err := paperEncoding.Decode(bin, body)
+	if err != nil {
+		clear(bin)
+		return nil, false
+	}
+	again := make([]byte, paperEncoding.EncodedLen(n))
+	paperEncoding.Encode(again, bin[:n])
+	canonical := bytes.Equal(again, body)
+	clear(again)
+	if !canonical || n < 4 || crc32.Checksum(bin[:n-4], crcTable) != binary.LittleEndian.Uint32(bin[n-4:n]) {
+		clear(bin)
+		return nil, false
+	}
+	return bin[:n-4], true
+}
+
+// typoError is the error for a body whose checksum fails. It tries every
+// single-character change, removal and insertion (a few thousand
+// checksums); if exactly one position fixes it, it names that group, so
+// the holder knows where to look. It never says what the fix is.
+func typoError(body []byte) error {
+	if len(body) > paperEncoding.EncodedLen(shareLen+4)+1 || len(body) < paperEncoding.EncodedLen(shareLen+4)-1 {
+		return fmt.Errorf("%w: %d characters cannot be a share", ErrChecksum, len(body))
+	}
+	fixes := map[int]bool{} // body positions where one change fixes it
+	try := func(pos int, cand []byte) {
+		if bin, ok := paperPayload(cand); ok {
+			clear(bin)
+			fixes[pos] = true
+		}
+		clear(cand)
+	}
+	for i := range body {
+		for _, c := range []byte(base32Alphabet) {
+			if c != body[i] {
+				try(i, append(append(append([]byte(nil), body[:i]...), c), body[i+1:]...))
+			}
+		}
+		try(i, append(append([]byte(nil), body[:i]...), body[i+1:]...))
+	}
+	for i := 0; i <= len(body); i++ {
+		for _, c := range []byte(base32Alphabet) {
+			try(i, append(append(append([]byte(nil), body[:i]...), c), body[i:]...))
+		}
+	}
+	groups := map[int]bool{}
+	for pos := range fixes {
+		groups[pos/paperGroup] = true
+	}
+	if len(groups) != 1 {
+		return ErrChecksum
+	}
+	var g int
+	for g = range groups {
+	}
+	return fmt.Errorf("%w: check group %d (line %d, group %d of the line)", ErrChecksum, g+1, g/paperGroupsInLine+1, g%paperGroupsInLine+1)
+}
+
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -218,8 +218,6 @@ func TestPaperRoundTripsForEveryShare(t *testing.T) {
 	}
 }
 
-const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-
 // TestPaperDetectsEverySingleCharacterChange changes each body character to
 // each other base32 symbol. A changed symbol is a fixed 5-bit error pattern
 // at a fixed position whatever the share, and the CRC is linear, so this
@@ -228,9 +226,11 @@ func TestPaperDetectsEverySingleCharacterChange(t *testing.T) {
 	sp := generate(t, 3, 5)
 	p := sp.Shares[2].Paper()
 	body := strings.IndexByte(p, '\n') + 1
-	changes := 0
+	changes, located, named := 0, 0, 0
+	group := 0 // the body group of position i, as a holder counts them
 	for i := body; i < len(p); i++ {
 		if p[i] == '-' || p[i] == '\n' {
+			group++
 			continue
 		}
 		for _, c := range base32Alphabet {
@@ -238,14 +238,31 @@ func TestPaperDetectsEverySingleCharacterChange(t *testing.T) {
 				continue
 			}
 			typo := p[:i] + string(c) + p[i+1:]
-			if s, err := ParsePaper(typo); s != nil || !errors.Is(err, ErrChecksum) {
+			if s, err := parsePaper(typo, false); s != nil || !errors.Is(err, ErrChecksum) {
 				t.Fatalf("character %d changed: got %v, want ErrChecksum", i, err)
 			}
 			changes++
+			// Locating costs thousands of checksums: every 11th typo.
+			if changes%11 != 0 {
+				continue
+			}
+			located++
+			_, err := ParsePaper(typo)
+			// When the error names a group, it is the one with the typo.
+			if strings.Contains(err.Error(), "check group") {
+				if want := fmt.Sprintf("check group %d ", group+1); !strings.Contains(err.Error(), want) {
+					t.Fatalf("character %d (group %d) changed: %v", i, group+1, err)
+				}
+				named++
+			}
 		}
 	}
 	if changes != 124*31 {
 		t.Fatalf("tried %d changes, want %d", changes, 124*31)
+	}
+	// Nearly every single mistyped character is located.
+	if named < located*9/10 {
+		t.Fatalf("the group was named for %d of %d typos, want at least 90%%", named, located)
 	}
 	// In the header a changed character either breaks the header or makes
 	// it disagree with the share.
@@ -275,7 +292,7 @@ func TestPaperDetectsMissingExtraAndSwappedCharacters(t *testing.T) {
 			cases["swapped"] = body[:i] + body[i+1:i+2] + body[i:i+1] + body[i+2:]
 		}
 		for kind, typo := range cases {
-			if s, err := ParsePaper(header + "\n" + typo); s != nil || !errors.Is(err, ErrChecksum) {
+			if s, err := parsePaper(header+"\n"+typo, false); s != nil || !errors.Is(err, ErrChecksum) {
 				t.Fatalf("%s character at %d: got %v, want ErrChecksum", kind, i, err)
 			}
 		}

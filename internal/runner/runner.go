@@ -147,7 +147,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer r.witnesses.close()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Whatever ends Run (an enclave that cannot boot, too) ends the host
+	// links first: they reconnect until their context ends.
+	defer func() { cancel(); wg.Wait() }()
 	for range r.cfg.HostLinks {
 		wg.Add(1)
 		go func() {
