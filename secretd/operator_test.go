@@ -198,8 +198,24 @@ func TestTheOperatorCannotUseAUsersKey(t *testing.T) {
 // the store, as an operator with database access could, and restarts the
 // cluster so nothing is cached.
 func TestSwappedSealedWalletsFailClosed(t *testing.T) {
+	tests := []struct {
+		name      string
+		noWitness bool
+		want      string
+	}{
+		// With witnesses the index names each wallet's sealed record; without,
+		// the record's own AEAD binding to its oid refuses it.
+		{"a cluster with a witness", false, "the store's wallet index is older than, or differs from, what the cluster's witnesses hold (the store was rolled back or edited)"},
+		{"a dev cluster without witnesses", true, "stored wallet does not authenticate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { swappedSealedWallets(t, tc.noWitness, tc.want) })
+	}
+}
+
+func swappedSealedWallets(t *testing.T, noWitness bool, want string) {
 	data := t.TempDir()
-	c := testcluster.Start(t, testcluster.Options{Data: data})
+	c := testcluster.Start(t, testcluster.Options{Data: data, NoWitness: noWitness})
 	cl := c.Dial(t, secretd.Options{})
 	ctx := ctxT(t)
 	alice, bob := newAPIKey(t, allRights...), newAPIKey(t, allRights...)
@@ -233,14 +249,14 @@ func TestSwappedSealedWalletsFailClosed(t *testing.T) {
 		}
 	}
 	swap()
-	c2 := testcluster.Start(t, testcluster.Options{Data: data})
+	c2 := testcluster.Start(t, testcluster.Options{Data: data, NoWitness: noWitness})
 	cl2 := c2.Dial(t, secretd.Options{})
 	digest := sha256.Sum256([]byte("x"))
 	for oid, k := range map[string]*secretd.P256Key{"alice": alice, "bob": bob} {
 		_, err := cl2.Sign(ctx, oid, secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: "m/44'/60'/0'/0/0", Digest: digest[:]}, k)
 		var se *secretd.Error
-		if !errors.As(err, &se) || se.Message != "stored wallet does not authenticate" {
-			t.Fatalf("%s after the swap: got %v, want the wallet to fail authentication", oid, err)
+		if !errors.As(err, &se) || se.Message != want {
+			t.Fatalf("%s after the swap: got %v, want %q", oid, err, want)
 		}
 		if _, err := cl2.Address(ctx, oid, secretd.AddrEth, "m/44'/60'/0'/0/0", ""); err == nil {
 			t.Fatalf("%s after the swap: an address was served from a swapped blob", oid)
@@ -251,7 +267,7 @@ func TestSwappedSealedWalletsFailClosed(t *testing.T) {
 
 	// Nothing was lost: swapping back restores both wallets.
 	swap()
-	c3 := testcluster.Start(t, testcluster.Options{Data: data})
+	c3 := testcluster.Start(t, testcluster.Options{Data: data, NoWitness: noWitness})
 	cl3 := c3.Dial(t, secretd.Options{})
 	if got := ethAddr(t, cl3, "bob"); got != bobAddr {
 		t.Fatalf("bob after swapping back: got %s, want %s", got, bobAddr)

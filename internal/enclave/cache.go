@@ -116,8 +116,10 @@ type snapshot struct {
 	parents map[string]*hd.Node // prederived nodes by nodeKey(zero instance, curve, path); read-only
 
 	// bucketVersion is the index bucket version this snapshot was last
-	// found current at (0 without witnesses).
+	// found current at (0 without witnesses); recordHash the digest of the
+	// sealed object it was loaded from.
 	bucketVersion atomic.Uint64
+	recordHash    [recordHashLen]byte
 
 	rmu     sync.Mutex
 	refs    int

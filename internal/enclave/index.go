@@ -12,8 +12,10 @@ import (
 	"github.com/niomon/niomon/internal/witness/wproto"
 )
 
-// The wallet index says, for every oid, which wallet instance lives there
-// and at which version. It is split into indexBuckets buckets by a hash
+// The wallet index says, for every oid, which wallet instance lives there,
+// at which version, and which sealed record that version is (its digest:
+// two records the enclave sealed for one version, one of a write that
+// never committed, are told apart). It is split into indexBuckets buckets by a hash
 // of the oid; each bucket is one sealed object in the store (kind
 // "index", its version in the AEAD associated data) whose content names
 // the digest of the bucket's previous version, so versions form a chain.
@@ -24,8 +26,12 @@ import (
 const (
 	kindIndex    = "index"
 	indexBuckets = 4096 // fixed: a bucket's number is part of its id
-	entryLen     = oidHashLen + instanceLen + 8
+	entryLen     = oidHashLen + instanceLen + 8 + recordHashLen
 	oidHashLen   = 16
+	// recordHashLen: a truncated SHA-256 of the sealed wallet object. The
+	// store cannot make sealed objects, so a second one with the same 16
+	// bytes would have to be found among those the enclave made.
+	recordHashLen = 16
 )
 
 // bucketOf is the bucket of oid.
@@ -57,6 +63,15 @@ type bucket struct {
 type entry struct {
 	instance instanceID
 	version  uint64
+	record   [recordHashLen]byte
+}
+
+// recordHash is the digest the index keeps of a sealed wallet object.
+func recordHash(blob []byte) [recordHashLen]byte {
+	h := sha256.Sum256(append([]byte("niomon/secretd/v2/index-record\x00"), blob...))
+	var out [recordHashLen]byte
+	copy(out[:], h[:])
+	return out
 }
 
 // plaintext is the sealed form of b.
@@ -120,6 +135,7 @@ func (b *bucket) lookup(oid string) (entry, bool) {
 	var out entry
 	copy(out.instance[:], e[oidHashLen:])
 	out.version = binary.BigEndian.Uint64(e[oidHashLen+instanceLen:])
+	copy(out.record[:], e[oidHashLen+instanceLen+8:entryLen])
 	return out, true
 }
 
@@ -129,6 +145,7 @@ func (b *bucket) with(oid string, e entry) *bucket {
 	i, found := b.find(h)
 	rec := make([]byte, 0, entryLen)
 	rec = append(append(append(rec, h[:]...), e.instance[:]...), binary.BigEndian.AppendUint64(nil, e.version)...)
+	rec = append(rec, e.record[:]...)
 	var entries []byte
 	if found {
 		entries = append(append(append([]byte(nil), b.entries[:i*entryLen]...), rec...), b.entries[(i+1)*entryLen:]...)

@@ -111,6 +111,9 @@ const (
 	// maxIndexRetries bounds the retries of a bucket write that another
 	// enclave's write overtook.
 	maxIndexRetries = 3
+	// maxReadPages bounds the pages of one witness read (of
+	// wproto.MaxReadHeads heads each): 4,096 buckets take 8.
+	maxReadPages = 16
 	// indexBucketCache bounds the index buckets kept verified in memory.
 	indexBucketCache = 256
 )

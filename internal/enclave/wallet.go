@@ -182,8 +182,8 @@ func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
 		}
 		return nil, err
 	}
-	if ws.e.fresh != nil && obj.Version != want.version {
-		ws.e.log.Warn("a stored wallet is not at the version the index lists", "stored", obj.Version, "indexed", want.version)
+	if ws.e.fresh != nil && (obj.Version != want.version || recordHash(obj.Blob) != want.record) {
+		ws.e.log.Warn("a stored wallet is not the record the index lists", "stored", obj.Version, "indexed", want.version)
 		return nil, errStaleStore
 	}
 	rec, err := ws.open(oid, obj)
@@ -200,6 +200,7 @@ func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
 		return nil, errForked
 	}
 	s.bucketVersion.Store(bucketVersion)
+	s.recordHash = recordHash(obj.Blob)
 	return s, nil
 }
 
@@ -294,7 +295,7 @@ func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, erro
 			if _, ok := cur.lookup(w.oid); ok {
 				return nil, nil, errExists
 			}
-			return cur.with(w.oid, entry{instance: inst, version: walletVersion}), []hostlink.BatchWrite{{Object: obj, Create: true}}, nil
+			return cur.with(w.oid, entry{instance: inst, version: walletVersion, record: recordHash(obj.Blob)}), []hostlink.BatchWrite{{Object: obj, Create: true}}, nil
 		})
 		if err != nil {
 			return nil, storageErr(err)
@@ -352,7 +353,7 @@ func (ws walletStore) cached(ctx context.Context, oid string) (*snapshot, error)
 		if bk.version == s.bucketVersion.Load() {
 			return s, nil
 		}
-		if e, ok := bk.lookup(oid); ok && e.instance.equal(s.instance) && e.version == s.version {
+		if e, ok := bk.lookup(oid); ok && e.instance.equal(s.instance) && e.version == s.version && e.record == s.recordHash {
 			s.bucketVersion.Store(bk.version)
 			return s, nil
 		}
@@ -383,7 +384,7 @@ func (ws walletStore) update(ctx context.Context, s *snapshot, next *policy.Poli
 			if e, ok := cur.lookup(s.oid); !ok || !e.instance.equal(s.instance) || e.version != s.version {
 				return nil, nil, errChanged
 			}
-			nb := cur.with(s.oid, entry{instance: s.instance, version: s.version + 1})
+			nb := cur.with(s.oid, entry{instance: s.instance, version: s.version + 1, record: recordHash(obj.Blob)})
 			bucketVersion = nb.version
 			return nb, []hostlink.BatchWrite{{Object: obj, Prev: s.version}}, nil
 		})
@@ -414,6 +415,7 @@ func (ws walletStore) update(ctx context.Context, s *snapshot, next *policy.Poli
 		return nil, err
 	}
 	ns.bucketVersion.Store(bucketVersion)
+	ns.recordHash = recordHash(obj.Blob)
 	ws.e.cache.replace(ns)
 	return ns, nil
 }

@@ -1,9 +1,11 @@
 // Package witness is a freshness witness for secretd clusters: a small
-// daemon that an independent party runs. For each cluster it keeps the
-// head (version, digest) of every bucket of the cluster's wallet index,
-// moves a head only forward and only when the cluster's own key asks,
-// records read leases, and signs every answer with its key. It never sees
-// a wallet, a key or an oid. See package wproto for the protocol and why.
+// daemon that an independent party runs. For each cluster it keeps, for
+// every bucket of the cluster's wallet index, a current head (moved by a
+// compare-and-swap when the cluster's key asks, with an acknowledgement it
+// signs) and a committed head (recorded only with a quorum certificate,
+// and only forward), records read leases, and signs every answer. It
+// never sees a wallet, a key or an oid. See package wproto for the
+// protocol and why.
 //
 // State is a SQLite database (synchronous, so an acknowledged head
 // survives a power loss). Leases live in memory; the database keeps a
@@ -31,6 +33,7 @@ import (
 	"time"
 
 	"github.com/niomon/niomon/internal/sqldb"
+	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/internal/witness/wproto"
 )
 
@@ -93,8 +96,10 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 	}
 	for _, q := range []string{
 		`CREATE TABLE IF NOT EXISTS clusters (cluster BLOB PRIMARY KEY, epoch INTEGER NOT NULL) STRICT`,
-		`CREATE TABLE IF NOT EXISTS heads (cluster BLOB NOT NULL, bucket INTEGER NOT NULL, version INTEGER NOT NULL,
-			digest BLOB, changed INTEGER NOT NULL, PRIMARY KEY (cluster, bucket)) STRICT`,
+		`CREATE TABLE IF NOT EXISTS heads (cluster BLOB NOT NULL, bucket INTEGER NOT NULL,
+			cur_version INTEGER NOT NULL, cur_digest BLOB, com_version INTEGER NOT NULL, com_digest BLOB, com_qc BLOB,
+			changed INTEGER NOT NULL, PRIMARY KEY (cluster, bucket)) STRICT`,
+		`CREATE INDEX IF NOT EXISTS heads_changed ON heads (cluster, changed)`,
 		`CREATE TABLE IF NOT EXISTS horizon (id INTEGER PRIMARY KEY CHECK (id = 1), until_ms INTEGER NOT NULL) STRICT`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -244,6 +249,9 @@ func (w *Witness) Handle(ctx context.Context, b []byte) []byte {
 		w.log.Error("witness request failed", "op", req.Op, "err", err)
 		return nil
 	}
+	if resp == nil {
+		return nil
+	}
 	out, err := wproto.SignResponse(w.key, resp)
 	if err != nil {
 		return nil
@@ -269,7 +277,11 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 	now := w.cfg.Now()
 	switch req.Op {
 	case wproto.OpRead:
-		epoch, heads, err := w.readSince(ctx, req.Cluster, req.Since)
+		limit := int(req.Limit)
+		if limit == 0 || limit > wproto.MaxReadHeads {
+			limit = wproto.MaxReadHeads
+		}
+		epoch, heads, more, err := w.readSince(ctx, req.Cluster, req.Since, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -278,38 +290,110 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 			return nil, err
 		}
 		w.lease(req.Cluster, req.Holder, until)
-		resp.Epoch, resp.Heads, resp.LeaseMillis = epoch, heads, req.LeaseMillis
+		resp.Epoch, resp.Heads, resp.More, resp.LeaseMillis = epoch, heads, more, req.LeaseMillis
 	case wproto.OpAdvance:
-		cur, err := w.head(ctx, req.Cluster, req.Bucket)
+		st, err := w.bucket(ctx, req.Cluster, req.Bucket)
 		if err != nil {
 			return nil, err
 		}
-		ok := false
 		switch {
-		case cur.Equal(*req.To):
-			ok = true // a retry of a change this witness holds
-		case req.From != nil:
-			ok = cur.Equal(*req.From)
-		default:
-			ok = req.To.Version >= cur.Version
-		}
-		if !ok {
-			resp.Status = wproto.StatusConflict
-			resp.Heads = []wproto.BucketHead{{Bucket: req.Bucket, Head: cur}}
-			resp.Epoch, err = w.epoch(ctx, req.Cluster)
-			return resp, err
-		}
-		if !cur.Equal(*req.To) {
-			if resp.Epoch, err = w.setHead(ctx, req.Cluster, req.Bucket, *req.To); err != nil {
+		case st.cur.Equal(*req.To): // a retry of a change this witness holds
+		case st.cur.Equal(*req.From):
+			st.cur = *req.To
+			if err := w.save(ctx, req.Cluster, req.Bucket, st, false); err != nil {
 				return nil, err
 			}
-		} else if resp.Epoch, err = w.epoch(ctx, req.Cluster); err != nil {
+		default:
+			resp.Status = wproto.StatusConflict
+			resp.Current, resp.Heads = &st.cur, []wproto.BucketHead{st.committed(req.Bucket)}
+			return resp, nil
+		}
+		resp.Current = req.To
+		resp.Ack = wproto.Acknowledge(w.key, req.Cluster, req.Bucket, *req.To)
+	case wproto.OpConfirm:
+		if !wproto.VerifyQC(req.Cluster, req.Bucket, *req.To, req.QC, req.Witnesses, int(req.Quorum)) {
+			return nil, nil // an answer to a certificate that does not verify would help no one
+		}
+		st, err := w.bucket(ctx, req.Cluster, req.Bucket)
+		if err != nil {
 			return nil, err
 		}
-		resp.Heads = []wproto.BucketHead{{Bucket: req.Bucket, Head: *req.To}}
+		if req.To.Version > st.com.Version {
+			st.com, st.qc = *req.To, req.QC
+			// A current head older than the committed one was left behind
+			// (this witness missed writes): it moves up. One as new or newer
+			// stays: it is a write on top, or a branch no quorum will hold.
+			if st.cur.Version < req.To.Version {
+				st.cur = *req.To
+			}
+			if err := w.save(ctx, req.Cluster, req.Bucket, st, true); err != nil {
+				return nil, err
+			}
+		}
+		resp.Current, resp.Heads = &st.cur, []wproto.BucketHead{st.committed(req.Bucket)}
 		resp.WaitMillis = uint64(min(w.othersLease(req.Cluster, req.Holder, now), wproto.MaxWait).Milliseconds())
 	}
 	return resp, nil
+}
+
+// bucketState is what a witness holds of one bucket.
+type bucketState struct {
+	cur, com wproto.Head
+	qc       []wproto.Endorsement
+	exists   bool
+}
+
+func (st *bucketState) committed(b uint32) wproto.BucketHead {
+	return wproto.BucketHead{Bucket: b, Head: st.com, QC: st.qc}
+}
+
+func (w *Witness) bucket(ctx context.Context, cluster []byte, b uint32) (*bucketState, error) {
+	st := &bucketState{}
+	var cv, mv int64
+	var qc []byte
+	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc FROM heads WHERE cluster = ? AND bucket = ?`,
+		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st.cur.Version, st.com.Version, st.exists = uint64(cv), uint64(mv), true
+	if len(qc) > 0 {
+		if err := wire.Unmarshal(qc, &st.qc); err != nil {
+			return nil, fmt.Errorf("witness: a stored certificate is malformed: %w", err)
+		}
+	}
+	return st, nil
+}
+
+// save stores a bucket's state; committedChanged moves the cluster's epoch
+// on and marks the bucket changed at it.
+func (w *Witness) save(ctx context.Context, cluster []byte, b uint32, st *bucketState, committedChanged bool) error {
+	qc, err := wire.Marshal(st.qc)
+	if err != nil {
+		return err
+	}
+	return w.db.Tx(ctx, func(tx *sql.Tx) error {
+		var changed int64
+		if committedChanged {
+			if err := tx.QueryRowContext(ctx, `INSERT INTO clusters (cluster, epoch) VALUES (?, 1)
+				ON CONFLICT (cluster) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`, cluster).Scan(&changed); err != nil {
+				return err
+			}
+		} else if st.exists {
+			if err := tx.QueryRowContext(ctx, `SELECT changed FROM heads WHERE cluster = ? AND bucket = ?`, cluster, int64(b)).Scan(&changed); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (cluster, bucket) DO UPDATE SET cur_version = excluded.cur_version, cur_digest = excluded.cur_digest,
+				com_version = excluded.com_version, com_digest = excluded.com_digest, com_qc = excluded.com_qc, changed = excluded.changed`,
+			cluster, int64(b), int64(st.cur.Version), st.cur.Digest, int64(st.com.Version), st.com.Digest, qc, changed)
+		return err
+	})
 }
 
 // lease records holder's read lease until until. The caller holds w.mu.
@@ -375,66 +459,48 @@ func (w *Witness) othersLease(cluster, holder []byte, now time.Time) time.Durati
 	return longest
 }
 
-func (w *Witness) head(ctx context.Context, cluster []byte, bucket uint32) (wproto.Head, error) {
-	var h wproto.Head
-	var v int64
-	err := w.db.QueryRowContext(ctx, `SELECT version, digest FROM heads WHERE cluster = ? AND bucket = ?`, cluster, int64(bucket)).Scan(&v, &h.Digest)
-	if errors.Is(err, sql.ErrNoRows) {
-		return wproto.Head{}, nil
-	}
-	h.Version = uint64(v)
-	return h, err
-}
-
-func (w *Witness) epoch(ctx context.Context, cluster []byte) (uint64, error) {
-	var e int64
-	err := w.db.QueryRowContext(ctx, `SELECT epoch FROM clusters WHERE cluster = ?`, cluster).Scan(&e)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return uint64(e), err
-}
-
-// setHead stores a bucket's new head and returns the cluster's new epoch.
-func (w *Witness) setHead(ctx context.Context, cluster []byte, bucket uint32, h wproto.Head) (uint64, error) {
-	var epoch uint64
-	err := w.db.Tx(ctx, func(tx *sql.Tx) error {
-		var e int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO clusters (cluster, epoch) VALUES (?, 1)
-			ON CONFLICT (cluster) DO UPDATE SET epoch = epoch + 1 RETURNING epoch`, cluster).Scan(&e)
-		if err != nil {
-			return err
-		}
-		epoch = uint64(e)
-		_, err = tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, version, digest, changed) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (cluster, bucket) DO UPDATE SET version = excluded.version, digest = excluded.digest, changed = excluded.changed`,
-			cluster, int64(bucket), int64(h.Version), h.Digest, e)
-		return err
-	})
-	return epoch, err
-}
-
-// readSince returns the cluster's epoch and the heads changed after since.
-func (w *Witness) readSince(ctx context.Context, cluster []byte, since uint64) (uint64, []wproto.BucketHead, error) {
-	epoch, err := w.epoch(ctx, cluster)
+// readSince returns the committed heads changed after since, in the order
+// they changed, at most limit of them: the epoch of the last one returned
+// (or the cluster's, when none), and whether more follow.
+func (w *Witness) readSince(ctx context.Context, cluster []byte, since uint64, limit int) (uint64, []wproto.BucketHead, bool, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT bucket, com_version, com_digest, com_qc, changed FROM heads
+		WHERE cluster = ? AND changed > ? AND com_version > 0 ORDER BY changed LIMIT ?`, cluster, int64(since), limit+1)
 	if err != nil {
-		return 0, nil, err
-	}
-	rows, err := w.db.QueryContext(ctx, `SELECT bucket, version, digest FROM heads WHERE cluster = ? AND changed > ? ORDER BY bucket`, cluster, int64(since))
-	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	defer rows.Close()
 	var out []wproto.BucketHead
+	epoch, more := since, false
 	for rows.Next() {
-		var b, v int64
-		var d []byte
-		if err := rows.Scan(&b, &v, &d); err != nil {
-			return 0, nil, err
+		if len(out) == limit {
+			more = true
+			break
 		}
-		out = append(out, wproto.BucketHead{Bucket: uint32(b), Head: wproto.Head{Version: uint64(v), Digest: d}})
+		var b, v, changed int64
+		var d, qc []byte
+		if err := rows.Scan(&b, &v, &d, &qc, &changed); err != nil {
+			return 0, nil, false, err
+		}
+		h := wproto.BucketHead{Bucket: uint32(b), Head: wproto.Head{Version: uint64(v), Digest: d}}
+		if err := wire.Unmarshal(qc, &h.QC); err != nil {
+			return 0, nil, false, fmt.Errorf("witness: a stored certificate is malformed: %w", err)
+		}
+		out = append(out, h)
+		epoch = uint64(changed)
 	}
-	return epoch, out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return 0, nil, false, err
+	}
+	if !more {
+		var e int64
+		switch err := w.db.QueryRowContext(ctx, `SELECT epoch FROM clusters WHERE cluster = ?`, cluster).Scan(&e); {
+		case err == nil:
+			epoch = max(epoch, uint64(e))
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, nil, false, err
+		}
+	}
+	return epoch, out, more, nil
 }
 
 // Info asks the witness at addr for its key (InfoRequest).

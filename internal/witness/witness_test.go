@@ -16,15 +16,19 @@ type testClient struct {
 	w      *Witness
 	key    ed25519.PrivateKey
 	holder []byte
+	n      byte
 }
 
 func newTestClient(t *testing.T, w *Witness, seed byte) *testClient {
 	return &testClient{t: t, w: w, key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)), holder: bytes.Repeat([]byte{seed}, wproto.HolderLen)}
 }
 
+func (c *testClient) cluster() []byte { return c.key.Public().(ed25519.PublicKey) }
+
 func (c *testClient) do(r *wproto.Request) *wproto.Response {
 	c.t.Helper()
-	r.Cluster, r.Holder, r.Nonce = c.key.Public().(ed25519.PublicKey), c.holder, bytes.Repeat([]byte{byte(time.Now().UnixNano())}, wproto.NonceLen)
+	c.n++
+	r.Cluster, r.Holder, r.Nonce = c.cluster(), c.holder, bytes.Repeat([]byte{c.n}, wproto.NonceLen)
 	b, err := wproto.SignRequest(c.key, r)
 	if err != nil {
 		c.t.Fatal(err)
@@ -44,10 +48,12 @@ func head(v uint64) wproto.Head {
 	return wproto.Head{Version: v, Digest: d[:]}
 }
 
-func other(v uint64) wproto.Head {
+func fork(v uint64) wproto.Head {
 	d := sha256.Sum256([]byte{byte(v), 1})
 	return wproto.Head{Version: v, Digest: d[:]}
 }
+
+func ptr(h wproto.Head) *wproto.Head { return &h }
 
 func openWitness(t *testing.T, dir string, now func() time.Time) *Witness {
 	t.Helper()
@@ -59,53 +65,143 @@ func openWitness(t *testing.T, dir string, now func() time.Time) *Witness {
 	return w
 }
 
-func TestAWitnessMovesAHeadOnlyForward(t *testing.T) {
+// others are two more witnesses' keys: with this one, a set of three.
+var others = []ed25519.PrivateKey{ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, 32)), ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, 32))}
+
+func (c *testClient) set() [][]byte {
+	return [][]byte{c.w.PublicKey(), others[0].Public().(ed25519.PublicKey), others[1].Public().(ed25519.PublicKey)}
+}
+
+// qc is a certificate for h by the two other witnesses (a quorum of 2).
+func (c *testClient) qc(bucket uint32, h wproto.Head) []wproto.Endorsement {
+	var out []wproto.Endorsement
+	for _, k := range others {
+		out = append(out, wproto.Endorsement{Witness: k.Public().(ed25519.PublicKey), Signature: wproto.Acknowledge(k, c.cluster(), bucket, h)})
+	}
+	return out
+}
+
+func (c *testClient) confirm(bucket uint32, h wproto.Head, qc []wproto.Endorsement) []byte {
+	c.t.Helper()
+	c.n++
+	r := &wproto.Request{Op: wproto.OpConfirm, Cluster: c.cluster(), Holder: c.holder, Nonce: bytes.Repeat([]byte{c.n}, wproto.NonceLen),
+		Bucket: bucket, To: &h, QC: qc, Witnesses: c.set(), Quorum: 2}
+	b, err := wproto.SignRequest(c.key, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.w.Handle(context.Background(), b)
+}
+
+// A witness moves a bucket's current head by compare-and-swap and signs
+// what it moved to; it records a committed head only with a certificate,
+// and only forward; reads return committed heads only.
+func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 	w := openWitness(t, t.TempDir(), time.Now)
 	c := newTestClient(t, w, 1)
-	h1, h2 := head(1), head(2)
-	steps := []struct {
+	advances := []struct {
 		name     string
-		from, to *wproto.Head
+		from, to wproto.Head
 		want     string
-		holds    wproto.Head
 	}{
-		{"an advance from the empty head", &wproto.Head{}, &h1, wproto.StatusOK, h1},
-		{"the same advance again (a retry)", &wproto.Head{}, &h1, wproto.StatusOK, h1},
-		{"an advance from a head it does not hold", ptr(head(5)), ptr(head(6)), wproto.StatusConflict, h1},
-		{"another change at the same version", &wproto.Head{}, ptr(other(1)), wproto.StatusConflict, h1},
-		{"a set back to the empty head", nil, &wproto.Head{}, wproto.StatusConflict, h1},
-		{"an advance from the head it holds", &h1, &h2, wproto.StatusOK, h2},
-		{"a set forward", nil, ptr(head(9)), wproto.StatusOK, head(9)},
-		{"a set back", nil, &h2, wproto.StatusConflict, head(9)},
+		{"an advance from the empty head", head(0), head(1), wproto.StatusOK},
+		{"the same advance again (a retry)", head(0), head(1), wproto.StatusOK},
+		{"an advance from a head it does not hold", head(5), head(6), wproto.StatusConflict},
+		{"another change at the same version", head(0), fork(1), wproto.StatusConflict},
+		{"an advance from the head it holds", head(1), head(2), wproto.StatusOK},
 	}
-	for _, s := range steps {
-		t.Run(s.name, func(t *testing.T) {
-			r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: s.from, To: s.to})
-			if r.Status != s.want {
-				t.Fatalf("status: got %s, want %s", r.Status, s.want)
+	for _, a := range advances {
+		t.Run(a.name, func(t *testing.T) {
+			r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(a.from), To: ptr(a.to)})
+			if r.Status != a.want {
+				t.Fatalf("status: got %s, want %s", r.Status, a.want)
 			}
-			if len(r.Heads) != 1 || !r.Heads[0].Head.Equal(s.holds) {
-				t.Fatalf("the bucket's head: got %+v, want %+v", r.Heads, s.holds)
+			if a.want == wproto.StatusOK && !ed25519.Verify(w.PublicKey(), wproto.AckMessage(c.cluster(), 7, a.to), r.Ack) {
+				t.Fatal("no valid acknowledgement of the new head")
 			}
 		})
 	}
-	// Reads return what changed since an epoch, per cluster.
-	all := c.do(&wproto.Request{Op: wproto.OpRead})
-	if len(all.Heads) != 1 || !all.Heads[0].Head.Equal(head(9)) || all.Epoch != 3 {
-		t.Fatalf("a full read: got %+v at epoch %d", all.Heads, all.Epoch)
+	// Advanced but not confirmed: nothing committed to read.
+	if r := c.do(&wproto.Request{Op: wproto.OpRead}); len(r.Heads) != 0 {
+		t.Fatalf("heads read before any confirmation: %+v", r.Heads)
 	}
-	if none := c.do(&wproto.Request{Op: wproto.OpRead, Since: all.Epoch}); len(none.Heads) != 0 {
-		t.Fatalf("a read since the last epoch: got %+v, want nothing", none.Heads)
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	confirms := []struct {
+		name   string
+		h      wproto.Head
+		qc     []wproto.Endorsement
+		answer bool
+		holds  wproto.Head
+	}{
+		{"head 2 with a certificate by one witness only", head(2), c.qc(7, head(2))[:1], false, wproto.Head{}},
+		{"head 2 with a certificate for another bucket", head(2), c.qc(8, head(2)), false, wproto.Head{}},
+		{"head 2 with a stranger's endorsement", head(2), append(c.qc(7, head(2))[:1], wproto.Endorsement{Witness: stranger.Public().(ed25519.PublicKey),
+			Signature: wproto.Acknowledge(stranger, c.cluster(), 7, head(2))}), false, wproto.Head{}},
+		{"head 2 with a quorum's certificate", head(2), c.qc(7, head(2)), true, head(2)},
+		{"head 1, older, with its certificate", head(1), c.qc(7, head(1)), true, head(2)},
+		{"head 4 with its certificate, past the current head", head(4), c.qc(7, head(4)), true, head(4)},
 	}
-	if theirs := newTestClient(t, w, 2).do(&wproto.Request{Op: wproto.OpRead}); len(theirs.Heads) != 0 || theirs.Epoch != 0 {
+	for _, cf := range confirms {
+		t.Run(cf.name, func(t *testing.T) {
+			out := c.confirm(7, cf.h, cf.qc)
+			if (out != nil) != cf.answer {
+				t.Fatalf("answered: %t, want %t", out != nil, cf.answer)
+			}
+			r := c.do(&wproto.Request{Op: wproto.OpRead})
+			var got wproto.Head
+			if len(r.Heads) == 1 {
+				got = r.Heads[0].Head
+				if !wproto.VerifyQC(c.cluster(), 7, got, r.Heads[0].QC, c.set(), 2) {
+					t.Fatal("a read head without its certificate")
+				}
+			}
+			if !got.Equal(cf.holds) {
+				t.Fatalf("committed head: got %+v, want %+v", got, cf.holds)
+			}
+		})
+	}
+	// The confirmation of head 4 also moved the current head up to it.
+	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(4)), To: ptr(head(5))}); r.Status != wproto.StatusOK {
+		t.Fatalf("an advance from the confirmed head: %s", r.Status)
+	}
+	if theirs := newTestClient(t, w, 2).do(&wproto.Request{Op: wproto.OpRead}); len(theirs.Heads) != 0 {
 		t.Fatal("another cluster sees this cluster's heads")
 	}
 }
 
-func ptr(h wproto.Head) *wproto.Head { return &h }
+// Reads return heads in the order they changed, a page at a time.
+func TestAWitnessReadsHeadsAPageAtATime(t *testing.T) {
+	w := openWitness(t, t.TempDir(), time.Now)
+	c := newTestClient(t, w, 1)
+	const buckets = 5
+	for b := range uint32(buckets) {
+		c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(0)), To: ptr(head(1))})
+		if c.confirm(b, head(1), c.qc(b, head(1))) == nil {
+			t.Fatal("a confirmation went unanswered")
+		}
+	}
+	var got []uint32
+	since := uint64(0)
+	for page := 0; page < 10; page++ {
+		r := c.do(&wproto.Request{Op: wproto.OpRead, Since: since, Limit: 2})
+		for _, h := range r.Heads {
+			got = append(got, h.Bucket)
+		}
+		since = r.Epoch
+		if !r.More {
+			break
+		}
+	}
+	if len(got) != buckets {
+		t.Fatalf("buckets read in pages of 2: got %v, want all %d", got, buckets)
+	}
+	if r := c.do(&wproto.Request{Op: wproto.OpRead, Since: since}); len(r.Heads) != 0 || r.More {
+		t.Fatalf("a read since the last epoch: got %+v", r.Heads)
+	}
+}
 
-// A writer learns how long other holders' read leases still run, also
-// across a restart of the witness.
+// A writer learns, when it confirms, how long other holders' read leases
+// still run, also across a restart of the witness.
 func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 	dir := t.TempDir()
 	clock := time.Unix(1_800_000_000, 0)
@@ -113,10 +209,19 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 	w := openWitness(t, dir, now)
 	reader, writer := newTestClient(t, w, 1), newTestClient(t, w, 1)
 	writer.holder = bytes.Repeat([]byte{9}, wproto.HolderLen)
-	advance := func(c *testClient, from, to uint64) *wproto.Response {
-		return c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 1, From: ptr(head(from)), To: ptr(head(to))})
+	confirm := func(c *testClient, v uint64) *wproto.Response {
+		t.Helper()
+		c.n++
+		r := &wproto.Request{Op: wproto.OpConfirm, Cluster: c.cluster(), Holder: c.holder, Nonce: bytes.Repeat([]byte{c.n, 3}, wproto.NonceLen/2),
+			Bucket: 1, To: ptr(head(v)), QC: c.qc(1, head(v)), Witnesses: c.set(), Quorum: 2}
+		b, _ := wproto.SignRequest(c.key, r)
+		out, err := wproto.OpenResponse(c.w.Handle(context.Background(), b), c.w.PublicKey(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	if r := advance(writer, 0, 1); r.WaitMillis != 0 {
+	if r := confirm(writer, 1); r.WaitMillis != 0 {
 		t.Fatalf("with no lease out: wait %d ms, want 0", r.WaitMillis)
 	}
 	reader.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 6000})
@@ -131,7 +236,7 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if r := advance(tc.c, uint64(i+1), uint64(i+2)); r.WaitMillis != tc.want {
+			if r := confirm(tc.c, uint64(i+2)); r.WaitMillis != tc.want {
 				t.Fatalf("wait: got %d ms, want %d", r.WaitMillis, tc.want)
 			}
 		})
@@ -140,7 +245,7 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 	w.Close()
 	w2 := openWitness(t, dir, now)
 	writer.w = w2
-	if r := advance(writer, 3, 4); r.WaitMillis < 5000 {
+	if r := confirm(writer, 4); r.WaitMillis < 5000 {
 		t.Fatalf("after a restart: wait %d ms, want at least the 5000 the old lease had left", r.WaitMillis)
 	}
 }
@@ -148,7 +253,7 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 func TestAWitnessAnswersNothingItCannotVerify(t *testing.T) {
 	w := openWitness(t, t.TempDir(), time.Now)
 	c := newTestClient(t, w, 1)
-	good := &wproto.Request{Op: wproto.OpRead, Cluster: c.key.Public().(ed25519.PublicKey), Holder: c.holder, Nonce: make([]byte, wproto.NonceLen)}
+	good := &wproto.Request{Op: wproto.OpRead, Cluster: c.cluster(), Holder: c.holder, Nonce: make([]byte, wproto.NonceLen)}
 	signed, _ := wproto.SignRequest(c.key, good)
 	_, strangerKey, _ := ed25519.GenerateKey(nil)
 	byStranger, _ := wproto.SignRequest(strangerKey, good)

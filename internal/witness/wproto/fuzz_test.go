@@ -21,7 +21,8 @@ func FuzzOpenRequest(f *testing.F) {
 	for _, r := range []*Request{
 		{Op: OpRead, LeaseMillis: 6000},
 		{Op: OpAdvance, Bucket: 7, From: &Head{}, To: &to},
-		{Op: OpAdvance, Bucket: 9, To: &to},
+		{Op: OpConfirm, Bucket: 9, To: &to, Witnesses: [][]byte{fuzzWitness.Public().(ed25519.PublicKey)}, Quorum: 1,
+			QC: []Endorsement{{Witness: fuzzWitness.Public().(ed25519.PublicKey), Signature: Acknowledge(fuzzWitness, fuzzCluster.Public().(ed25519.PublicKey), 9, to)}}},
 	} {
 		r.Cluster, r.Holder, r.Nonce = fuzzCluster.Public().(ed25519.PublicKey), make([]byte, HolderLen), make([]byte, NonceLen)
 		b, err := SignRequest(fuzzCluster, r)

@@ -1,26 +1,38 @@
 // Package wproto is the protocol between a secretd cluster's enclaves and
-// its freshness witnesses: the messages, their signatures, and the limits
-// on them. The enclave imports it (it is in the trusted computing base);
-// the witness daemon is package witness.
+// its freshness witnesses: the messages, their signatures, the quorum
+// certificates, and the limits on them. The enclave imports it (it is in
+// the trusted computing base); the witness daemon is package witness.
 //
 // Why witnesses. The runner's store is the operator's disk: it can be
 // rolled back, whole or object by object, and an enclave that restarts
 // knows nothing of what it had seen. A Nitro enclave has no monotonic
-// counter that survives a restart. So the cluster keeps, with k of n
-// witnesses fixed at its genesis (independent parties), the head (a
-// version and a digest) of each bucket of its wallet index. A write is
-// acknowledged once k witnesses hold its new head; an enclave serves a
-// bucket only at the newest head that n-k+1 witnesses show it, within a
-// lease the witnesses record, and a writer waits until every other
-// enclave's lease has run out before it acknowledges a change. A store
-// rolled back is then always older than the witnesses' heads, and
-// refused. The witnesses see bucket numbers, versions and digests, never
-// a wallet, a key or an oid.
+// counter that survives a restart. So the cluster keeps, with n witnesses
+// fixed at its genesis (independent parties), the head (a version and a
+// digest) of each bucket of its wallet index.
+//
+// A write is two rounds. Advance: each witness moves its current head from
+// the write's base to the new head (a compare-and-swap) and signs an
+// acknowledgement of the new head. Confirm: with k acknowledgements (a
+// quorum certificate) the enclave has every witness record the new head as
+// committed. A write is acknowledged to the user once k witnesses have
+// confirmed it. Reads return committed heads only, each with its
+// certificate, which the enclave verifies: a head that k witnesses never
+// acknowledged (a write the runner let reach only some of them, a branch
+// of the history the operator built with its own wallets) is never
+// served, and a witness cannot make one up.
+//
+// What it tolerates: the reads and the confirmations of a write each come
+// from k witnesses, so they share at least 2k-n; the enclave serves the
+// newest certified head it reads, so up to 2k-n-1 witnesses may collude
+// with the operator (withhold or roll back their state) and n-k may be
+// down. Three witnesses with k = 2 tolerate one down and none colluding;
+// four with k = 3, one of each.
 //
 // Every request is signed by the cluster's witness key (derived from its
-// master key, so only its enclaves hold it) and every answer by the
-// witness's key (pinned at genesis). The runner relays both and can
-// delay or drop them, nothing more.
+// master key, so only its enclaves hold it) and every answer and every
+// acknowledgement by the witness's key (pinned at genesis). The runner
+// relays them and can delay, drop or replay them; none of that moves a
+// committed head to one that k witnesses did not acknowledge.
 package wproto
 
 import (
@@ -34,40 +46,46 @@ import (
 
 // Operations.
 const (
-	// OpRead returns the heads changed since an epoch, and records a read
-	// lease for the holder.
+	// OpRead returns the committed heads changed since an epoch (at most
+	// Limit, in the order they changed), and records a read lease.
 	OpRead = "read"
-	// OpAdvance moves one bucket's head from From to To (To.Version =
-	// From.Version+1); with no From it sets the head forward to To (To
-	// not older than the head held), which an enclave does only for a
-	// head a quorum holds, or to bring a lagging witness up to one.
+	// OpAdvance moves one bucket's current head from From to To (To.Version
+	// = From.Version+1) and answers with an acknowledgement of To.
 	OpAdvance = "advance"
+	// OpConfirm records To as the bucket's committed head, given a quorum
+	// certificate for it, if it is newer than the one held; a current head
+	// older than To moves to To too (a witness that missed writes).
+	OpConfirm = "confirm"
 )
 
 // Statuses of a response.
 const (
 	StatusOK       = "ok"
-	StatusConflict = "conflict" // Heads holds the bucket's head as it is
+	StatusConflict = "conflict" // Current and Heads hold the bucket as it is
 )
 
 // Limits.
 const (
-	MaxMessage = 1 << 20
-	MaxBuckets = 1 << 16
-	NonceLen   = 16
-	HolderLen  = 16
-	DigestLen  = 32
-	MaxLease   = 10 * time.Second
+	MaxMessage   = 1 << 20
+	MaxBuckets   = 1 << 16
+	MaxWitnesses = 16
+	NonceLen     = 16
+	HolderLen    = 16
+	DigestLen    = 32
+	// MaxReadHeads bounds the heads of one read answer (a head with its
+	// certificate is about 100 B + 100 B per endorsement).
+	MaxReadHeads = 512
+	MaxLease     = 10 * time.Second
 	// MaxWait bounds the wait a witness reports: a lease, or, after the
 	// witness restarted, the horizon it had stored (a lease further).
-	MaxWait     = 2 * MaxLease
-	maxResponse = MaxMessage
+	MaxWait = 2 * MaxLease
 )
 
-// Contexts of the two signatures.
+// Contexts of the signatures.
 const (
 	requestContext  = "niomon/secretd/v2/witness-request\x00"
 	responseContext = "niomon/secretd/v2/witness-response\x00"
+	ackContext      = "niomon/secretd/v2/witness-ack\x00"
 )
 
 // Head is a bucket's version and the digest of its content at that
@@ -80,10 +98,18 @@ type Head struct {
 // Equal reports whether h and o are the same head.
 func (h Head) Equal(o Head) bool { return h.Version == o.Version && bytes.Equal(h.Digest, o.Digest) }
 
-// BucketHead is one bucket's head.
+// Endorsement is one witness's acknowledgement of a head.
+type Endorsement struct {
+	Witness   []byte `cbor:"1,keyasint"`
+	Signature []byte `cbor:"2,keyasint"`
+}
+
+// BucketHead is one bucket's committed head and its quorum certificate
+// (empty for version 0).
 type BucketHead struct {
-	Bucket uint32 `cbor:"1,keyasint"`
-	Head   Head   `cbor:"2,keyasint"`
+	Bucket uint32        `cbor:"1,keyasint"`
+	Head   Head          `cbor:"2,keyasint"`
+	QC     []Endorsement `cbor:"3,keyasint,omitempty"`
 }
 
 // Request is what an enclave asks a witness.
@@ -94,9 +120,15 @@ type Request struct {
 	Nonce       []byte `cbor:"4,keyasint"`
 	Since       uint64 `cbor:"5,keyasint,omitempty"` // read
 	LeaseMillis uint64 `cbor:"6,keyasint,omitempty"` // read
-	Bucket      uint32 `cbor:"7,keyasint,omitempty"` // advance
-	From        *Head  `cbor:"8,keyasint,omitempty"` // advance
-	To          *Head  `cbor:"9,keyasint,omitempty"` // advance
+	Limit       uint32 `cbor:"7,keyasint,omitempty"` // read: at most this many heads (≤ MaxReadHeads)
+	Bucket      uint32 `cbor:"8,keyasint,omitempty"` // advance, confirm
+	From        *Head  `cbor:"9,keyasint,omitempty"` // advance
+	To          *Head  `cbor:"10,keyasint,omitempty"`
+	// Confirm: the certificate, and the cluster's witnesses and quorum
+	// (as its genesis fixed them) to check it against.
+	QC        []Endorsement `cbor:"11,keyasint,omitempty"`
+	Witnesses [][]byte      `cbor:"12,keyasint,omitempty"`
+	Quorum    uint32        `cbor:"13,keyasint,omitempty"`
 }
 
 // Response is a witness's answer.
@@ -106,12 +138,15 @@ type Response struct {
 	Cluster []byte       `cbor:"3,keyasint"`
 	Nonce   []byte       `cbor:"4,keyasint"`
 	Status  string       `cbor:"5,keyasint"`
-	Epoch   uint64       `cbor:"6,keyasint"`           // the cluster's change count at this witness
-	Heads   []BucketHead `cbor:"7,keyasint,omitempty"` // read: those changed since; advance: the bucket's
-	// LeaseMillis is the read lease granted; WaitMillis, for an advance,
+	Epoch   uint64       `cbor:"6,keyasint"`           // read: the epoch of the last head returned
+	More    bool         `cbor:"7,keyasint,omitempty"` // read: more heads changed after Epoch
+	Heads   []BucketHead `cbor:"8,keyasint,omitempty"` // read: committed heads; advance, confirm: the bucket's
+	Current *Head        `cbor:"9,keyasint,omitempty"` // advance, confirm: the bucket's current head
+	Ack     []byte       `cbor:"10,keyasint,omitempty"`
+	// LeaseMillis is the read lease granted; WaitMillis, for a confirm,
 	// how long the read leases of other holders still run.
-	LeaseMillis uint64 `cbor:"8,keyasint,omitempty"`
-	WaitMillis  uint64 `cbor:"9,keyasint,omitempty"`
+	LeaseMillis uint64 `cbor:"11,keyasint,omitempty"`
+	WaitMillis  uint64 `cbor:"12,keyasint,omitempty"`
 }
 
 // Signed is a message and its signature.
@@ -125,6 +160,46 @@ var ErrInvalid = errors.New("wproto: invalid message")
 
 func validHead(h *Head) bool {
 	return h != nil && (h.Version == 0) == (h.Digest == nil) && (h.Digest == nil || len(h.Digest) == DigestLen)
+}
+
+// AckMessage is what a witness signs to acknowledge head h of a bucket.
+func AckMessage(cluster []byte, bucket uint32, h Head) []byte {
+	b, _ := wire.Marshal([]any{cluster, bucket, h.Version, h.Digest})
+	return append([]byte(ackContext), b...)
+}
+
+// Acknowledge signs an acknowledgement of h with a witness's key.
+func Acknowledge(k ed25519.PrivateKey, cluster []byte, bucket uint32, h Head) []byte {
+	return ed25519.Sign(k, AckMessage(cluster, bucket, h))
+}
+
+// VerifyQC reports whether qc holds at least quorum valid
+// acknowledgements of h by distinct witnesses of witnesses. Version 0
+// needs none.
+func VerifyQC(cluster []byte, bucket uint32, h Head, qc []Endorsement, witnesses [][]byte, quorum int) bool {
+	if h.Version == 0 {
+		return true
+	}
+	if quorum < 1 || len(qc) > MaxWitnesses {
+		return false
+	}
+	msg := AckMessage(cluster, bucket, h)
+	seen := map[string]bool{}
+	n := 0
+	for _, e := range qc {
+		if seen[string(e.Witness)] || len(e.Witness) != ed25519.PublicKeySize {
+			continue
+		}
+		member := false
+		for _, w := range witnesses {
+			member = member || bytes.Equal(w, e.Witness)
+		}
+		if member && ed25519.Verify(e.Witness, msg, e.Signature) {
+			seen[string(e.Witness)] = true
+			n++
+		}
+	}
+	return n >= quorum
 }
 
 // SignRequest encodes and signs r with the cluster's witness key.
@@ -155,11 +230,16 @@ func OpenRequest(b []byte) (*Request, error) {
 	}
 	switch r.Op {
 	case OpRead:
-		if r.From != nil || r.To != nil || r.LeaseMillis > uint64(MaxLease.Milliseconds()) {
+		if r.From != nil || r.To != nil || r.LeaseMillis > uint64(MaxLease.Milliseconds()) || r.Limit > MaxReadHeads {
 			return nil, ErrInvalid
 		}
 	case OpAdvance:
-		if r.Bucket >= MaxBuckets || !validHead(r.To) || (r.From != nil && (!validHead(r.From) || r.To.Version != r.From.Version+1)) {
+		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.To.Version != r.From.Version+1 {
+			return nil, ErrInvalid
+		}
+	case OpConfirm:
+		if r.Bucket >= MaxBuckets || !validHead(r.To) || r.From != nil || len(r.Witnesses) == 0 || len(r.Witnesses) > MaxWitnesses ||
+			r.Quorum == 0 || int(r.Quorum) > len(r.Witnesses) {
 			return nil, ErrInvalid
 		}
 	default:
@@ -179,9 +259,9 @@ func SignResponse(k ed25519.PrivateKey, r *Response) ([]byte, error) {
 
 // OpenResponse checks a witness's answer to req: signed by witness, for
 // the same op, cluster and nonce, with heads that are well formed. It runs
-// in the enclave.
+// in the enclave, which checks each head's certificate itself.
 func OpenResponse(b []byte, witness ed25519.PublicKey, req *Request) (*Response, error) {
-	if len(b) > maxResponse {
+	if len(b) > MaxMessage {
 		return nil, ErrInvalid
 	}
 	var s Signed
@@ -198,8 +278,11 @@ func OpenResponse(b []byte, witness ed25519.PublicKey, req *Request) (*Response,
 	if r.Status != StatusOK && r.Status != StatusConflict {
 		return nil, ErrInvalid
 	}
+	if len(r.Heads) > MaxReadHeads || (r.Current != nil && !validHead(r.Current)) {
+		return nil, ErrInvalid
+	}
 	for i := range r.Heads {
-		if r.Heads[i].Bucket >= MaxBuckets || !validHead(&r.Heads[i].Head) {
+		if r.Heads[i].Bucket >= MaxBuckets || !validHead(&r.Heads[i].Head) || len(r.Heads[i].QC) > MaxWitnesses {
 			return nil, ErrInvalid
 		}
 	}
