@@ -255,7 +255,7 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 		v := &f.views[i]
 		for _, h := range r.Heads {
 			if h.Head.Version > v.heads[h.Bucket].head.Version {
-				v.heads[h.Bucket] = certified{h.Head, h.QC}
+				v.heads[h.Bucket] = f.shared(i, h)
 			}
 		}
 		v.epoch = r.Epoch
@@ -269,6 +269,19 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 		since = r.Epoch
 	}
 	return false
+}
+
+// shared returns h as a certified head for view i, sharing the memory of
+// another view that holds the same head: witnesses mostly agree, so the
+// enclave keeps about one certificate per bucket, not one per witness
+// (each is k signatures and keys). The caller holds f.mu.
+func (f *freshness) shared(i int, h wproto.BucketHead) certified {
+	for j := range f.views {
+		if o := f.views[j].heads[h.Bucket]; j != i && o.head.Equal(h.Head) {
+			return o
+		}
+	}
+	return certified{h.Head, h.QC}
 }
 
 // head returns the current head of bucket b and its certificate: the
