@@ -181,7 +181,8 @@ func Approve(sf *StatementFile, ageIdentity string, e Expect) (*ApprovalFile, st
 			fmt.Fprintf(&summary, "  witness %s %s\n", w.Name, base64.StdEncoding.EncodeToString(w.Key))
 		}
 		if len(st.Witnesses) > 0 {
-			fmt.Fprintf(&summary, "  witness quorum %d of %d\n", st.WitnessQuorum, len(st.Witnesses))
+			n, k := len(st.Witnesses), st.WitnessQuorum
+			fmt.Fprintf(&summary, "  witness quorum %d of %d: tolerates %d colluding with the operator, %d unreachable\n", k, n, max(2*k-n-1, 0), n-k)
 		}
 	case api.KindDRKRotation:
 		var st api.RotationStatement

@@ -248,7 +248,7 @@ func ceremonyGenesisStatement(ctx context.Context, args []string, stdout, stderr
 	fs.Var(&holders, "holder", "NAME=age1…=SIGNING_KEY, as holder-key prints it; repeat once per holder (5 by default)")
 	fs.Var(&witnesses, "witness", "NAME=KEY: a freshness witness's Ed25519 key (base64); repeat")
 	threshold := fs.Int("threshold", 3, "shares needed to recover")
-	quorum := fs.Int("witness-quorum", 0, "witnesses that must acknowledge each change (more than half)")
+	quorum := fs.Int("witness-quorum", 0, "k: witnesses that acknowledge each change and that reads need (more than half; 2k-n-1 may collude, n-k be unreachable)")
 	out := fs.String("out", "", "the statement file to write (must not exist)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
