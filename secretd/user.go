@@ -27,7 +27,6 @@ type (
 	Credential    = policy.Credential
 	Stamp         = policy.Stamp
 	SignParams    = policy.SignParams
-	Receipt       = policy.Receipt
 	PolicyChange  = policy.Change
 	SignResult    = api.SignResult
 	Address       = api.Address
@@ -189,7 +188,7 @@ func (c *Client) verifyReceipt(ctx context.Context, sr *SignedReceipt, oid strin
 	if err != nil {
 		return nil, err
 	}
-	r, err := policy.VerifyReceipt(rk, sr)
+	r, err := VerifyReceipt(rk, sr)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,7 @@ func addToOperatorWallet(t *testing.T, server, token, operatorKey, userKey strin
 	if err := c.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
 		t.Fatal(err)
 	}
-	cur, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+	cur, err := secretd.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
 	if err != nil {
 		t.Fatal(err)
 	}

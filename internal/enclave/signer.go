@@ -26,7 +26,11 @@ func (s *statementSigner) sign(context string, msg []byte) []byte {
 
 // receipt signs a wallet's policy state.
 func (s *statementSigner) receipt(r *policy.Receipt) (*policy.SignedReceipt, error) {
-	return policy.SignReceipt(s.k, r)
+	b, err := wire.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return &policy.SignedReceipt{Receipt: b, Signature: s.sign(policy.ReceiptContext, b)}, nil
 }
 
 // address signs what a wallet has at a path.

@@ -16,6 +16,9 @@
 // Everything on a host link is untrusted by the enclave: it only ever
 // stores and loads sealed blobs that it authenticates itself (package
 // seal). Messages are a 4-byte big-endian length and one CBOR map.
+//
+// This package is the messages and the enclave's end (Link); the runner's
+// end is package hostserve, outside the trusted computing base.
 package hostlink
 
 import (

@@ -622,8 +622,8 @@ func (c *cli) printWallet(ctx context.Context, w *nioapi.Wallet) error {
 }
 
 // checkReceipt verifies a receipt with the cluster's receipt key.
-func checkReceipt(cfg *nioapi.Config, r nioapi.Receipt) (*policy.Receipt, error) {
-	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
+func checkReceipt(cfg *nioapi.Config, r nioapi.Receipt) (*secretd.Receipt, error) {
+	rc, err := secretd.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: r.Receipt, Signature: r.Signature})
 	if err != nil {
 		return nil, fmt.Errorf("the wallet's policy receipt does not verify with the cluster's receipt key: %w", err)
 	}
@@ -632,7 +632,7 @@ func checkReceipt(cfg *nioapi.Config, r nioapi.Receipt) (*policy.Receipt, error)
 
 // walletPolicy fetches the signed-in user's wallet policy receipt and
 // verifies it.
-func (c *cli) walletPolicy(ctx context.Context, cfg *nioapi.Config) (*policy.Receipt, error) {
+func (c *cli) walletPolicy(ctx context.Context, cfg *nioapi.Config) (*secretd.Receipt, error) {
 	var r nioapi.Receipt
 	if err := c.api.Do(ctx, "GET", "/v1/wallet/policy", nil, &r); err != nil {
 		return nil, err

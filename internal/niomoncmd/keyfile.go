@@ -75,7 +75,7 @@ type walletPin struct {
 	Version  uint64
 }
 
-func pinOf(rc *policy.Receipt) walletPin {
+func pinOf(rc *secretd.Receipt) walletPin {
 	return walletPin{OID: rc.OID, Instance: rc.Instance, Version: rc.Version}
 }
 
@@ -148,7 +148,7 @@ func syncDir(dir string) error {
 // seen. A key bound to another wallet or another instance, or a receipt
 // older than one seen, is an error. The file is rewritten whole (written
 // beside it, then renamed over it) when something changed.
-func bindWallet(path string, rc *policy.Receipt) error {
+func bindWallet(path string, rc *secretd.Receipt) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err

@@ -2,8 +2,6 @@ package policy_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"testing"
 	"time"
@@ -132,39 +130,6 @@ func TestDecodeAcceptsOnlyTheCanonicalForm(t *testing.T) {
 				t.Fatalf("got %v, want ErrRequest", err)
 			}
 		})
-	}
-}
-
-func TestReceiptsVerifyAndNameWhatTheDeviceDidNotEnrol(t *testing.T) {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	mine := policytest.NewP256Key(t, policy.KindAPIKey, 0, policy.RightSign, policy.RightPolicy)
-	theirs := policytest.NewP256Key(t, policy.KindAPIKey, 0, policy.RightSign)
-	r := &policy.Receipt{OID: "alice", Version: 2, Credentials: []policy.Credential{mine.Cred, theirs.Cred}, Cluster: cluster, IssuedAt: 1}
-	s, err := policy.SignReceipt(priv, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := policy.VerifyReceipt(pub, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u := got.Unexpected([]policy.Credential{mine.Cred}); len(u) != 1 || !bytes.Equal(u[0].ID, theirs.Cred.ID) {
-		t.Fatalf("unexpected credentials: got %d, want the one the device did not enrol", len(u))
-	}
-	if u := got.Unexpected([]policy.Credential{mine.Cred, theirs.Cred}); len(u) != 0 {
-		t.Fatalf("unexpected credentials: got %d, want 0", len(u))
-	}
-	otherPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	tampered := *s
-	tampered.Receipt = bytes.Clone(s.Receipt)
-	tampered.Receipt[len(tampered.Receipt)-1] ^= 1
-	for name, c := range map[string]struct {
-		pub ed25519.PublicKey
-		s   *policy.SignedReceipt
-	}{"another key": {otherPub, s}, "a tampered receipt": {pub, &tampered}} {
-		if _, err := policy.VerifyReceipt(c.pub, c.s); !errors.Is(err, policy.ErrReceipt) {
-			t.Errorf("%s: got %v, want ErrReceipt", name, err)
-		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/niomon/niomon/internal/hostlink"
+	"github.com/niomon/niomon/internal/hostserve"
 	"github.com/niomon/niomon/internal/sock"
 	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/internal/wire"
@@ -271,7 +272,7 @@ func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b back
 	if _, err := conn.Write([]byte{hostlink.ConnHost}); err != nil {
 		return err
 	}
-	return hostlink.Serve(ctx, conn, hello, b, hostlink.Events{Ready: r.onReady, Recovering: r.onRecovering, Genesis: r.onGenesis, Join: r.cfg.Join, Witness: r.witnesses.relay})
+	return hostserve.Serve(ctx, conn, hello, b, hostserve.Events{Ready: r.onReady, Recovering: r.onRecovering, Genesis: r.onGenesis, Join: r.cfg.Join, Witness: r.witnesses.relay})
 }
 
 func (r *Runner) acceptLoop(ctx context.Context, ln net.Listener) error {

@@ -36,7 +36,7 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		err := s.sd.Call(ctx, "hdwallet_get_policy", []any{u.ID}, &sr)
 		switch {
 		case err == nil:
-			rc, err := policy.VerifyReceipt(s.receipt, &sr)
+			rc, err := secretd.VerifyReceipt(s.receipt, &sr)
 			if err != nil {
 				return res, fmt.Errorf("server: a receipt from secretd does not verify: %w", err)
 			}

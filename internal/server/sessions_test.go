@@ -283,7 +283,7 @@ func TestDeviceKeys_RevokingASessionWithAStampedChangeTakesItsKeyOutOfThePolicy(
 	if err := phone.Do(ctx, "GET", "/v1/wallet/policy", nil, &pr); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: pr.Receipt, Signature: pr.Signature})
+	rc, err := secretd.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: pr.Receipt, Signature: pr.Signature})
 	if err != nil || len(rc.Credentials) != 1 || string(rc.Credentials[0].ID) != string(phoneKey.Credential().ID) {
 		t.Fatalf("policy after revocation: %v %+v, want the phone key only", err, rc)
 	}

@@ -58,7 +58,7 @@ func TestEmailSignup_NewUserGetsAWalletAndSignsWhatThirdPartyLibrariesVerify(t *
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc, err := policy.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: created.Receipt.Receipt, Signature: created.Receipt.Signature})
+			rc, err := secretd.VerifyReceipt(cfg.ReceiptKey, &policy.SignedReceipt{Receipt: created.Receipt.Receipt, Signature: created.Receipt.Signature})
 			if err != nil {
 				t.Fatalf("receipt: %v", err)
 			}

@@ -128,7 +128,7 @@ func (s *Server) newWallet(w http.ResponseWriter, r *http.Request, a *auth, rpc 
 		if err = s.sd.Call(ctx, "hdwallet_get_policy", []any{req.OID}, &sr); err != nil {
 			return relayError(err)
 		}
-		rc, err := policy.VerifyReceipt(s.receipt, &sr)
+		rc, err := secretd.VerifyReceipt(s.receipt, &sr)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *Server) newWallet(w http.ResponseWriter, r *http.Request, a *auth, rpc 
 	} else if err != nil {
 		return relayError(err)
 	}
-	rc, err := policy.VerifyReceipt(s.receipt, &sr)
+	rc, err := secretd.VerifyReceipt(s.receipt, &sr)
 	if err != nil {
 		return fmt.Errorf("server: the receipt from secretd does not verify: %w", err)
 	}
@@ -164,7 +164,7 @@ func (s *Server) newWallet(w http.ResponseWriter, r *http.Request, a *auth, rpc 
 	return nil
 }
 
-func holds(rc *policy.Receipt, id []byte) bool {
+func holds(rc *secretd.Receipt, id []byte) bool {
 	for _, c := range rc.Credentials {
 		if bytes.Equal(c.ID, id) {
 			return true
@@ -349,7 +349,7 @@ func (s *Server) relayPolicyChange(r *http.Request, a *auth, in *nioapi.Stamped,
 	if err := s.sd.Call(ctx, "hdwallet_update_policy", params, &sr); err != nil {
 		return nil, relayError(err)
 	}
-	rc, err := policy.VerifyReceipt(s.receipt, &sr)
+	rc, err := secretd.VerifyReceipt(s.receipt, &sr)
 	if err != nil {
 		return nil, fmt.Errorf("server: the receipt from secretd does not verify: %w", err)
 	}

@@ -1,4 +1,9 @@
-package hostlink
+// Package hostserve is the runner's end of the host link (package
+// hostlink is the enclave's): it answers the enclave's storage and witness
+// requests from the runner's store and network. It is not part of the
+// enclave's trusted computing base; the enclave treats every answer as the
+// operator's.
+package hostserve
 
 import (
 	"bufio"
@@ -7,16 +12,22 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/niomon/niomon/internal/hostlink"
 )
 
+// readBuffer is the read buffer of the runner's end: a typical message (a
+// wallet object, a witness answer) in one read.
+const readBuffer = 16 << 10
+
 // Backend is the runner's object store as a host link needs it. Its
-// errors must wrap ErrNotFound, ErrExists, ErrConflict or ErrInvalid where
-// those apply.
+// errors must wrap hostlink's ErrNotFound, ErrExists, ErrConflict or
+// ErrInvalid where those apply.
 type Backend interface {
-	Get(ctx context.Context, kind, id string) (Object, error)
-	Create(ctx context.Context, o Object) error
-	Update(ctx context.Context, o Object, prev uint64) error
-	Batch(ctx context.Context, writes []BatchWrite) error
+	Get(ctx context.Context, kind, id string) (hostlink.Object, error)
+	Create(ctx context.Context, o hostlink.Object) error
+	Update(ctx context.Context, o hostlink.Object, prev uint64) error
+	Batch(ctx context.Context, writes []hostlink.BatchWrite) error
 }
 
 // maxInFlight bounds the storage requests one link serves at once.
@@ -41,14 +52,14 @@ type Events struct {
 // Serve runs the runner's end of a host link on conn (after the ConnHost
 // byte): it sends hello, passes what the enclave reports to ev, and
 // answers storage requests from b until conn fails or ctx ends.
-func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend, ev Events) error {
+func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *hostlink.Hello, b Backend, ev Events) error {
 	var wmu sync.Mutex
-	send := func(m *Message) error {
+	send := func(m *hostlink.Message) error {
 		wmu.Lock()
 		defer wmu.Unlock()
-		return WriteMessage(conn, m)
+		return hostlink.WriteMessage(conn, m)
 	}
-	if err := send(&Message{Type: THello, Hello: hello}); err != nil {
+	if err := send(&hostlink.Message{Type: hostlink.THello, Hello: hello}); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -59,7 +70,7 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 	defer wg.Wait()
 	r := bufio.NewReaderSize(conn, readBuffer)
 	for {
-		m, err := ReadMessage(r)
+		m, err := hostlink.ReadMessage(r)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -67,21 +78,21 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 			return err
 		}
 		switch m.Type {
-		case TReady:
+		case hostlink.TReady:
 			var bootErr error
 			if m.Err != "" {
 				bootErr = errors.New(m.Err)
 			}
 			ev.Ready(m.Identity, bootErr)
-		case TRecovering:
+		case hostlink.TRecovering:
 			if ev.Recovering != nil {
 				ev.Recovering(m.Identity)
 			}
-		case TGenesis:
+		case hostlink.TGenesis:
 			if ev.Genesis != nil {
 				ev.Genesis(m.Identity)
 			}
-		case TJoin:
+		case hostlink.TJoin:
 			if ev.Join == nil {
 				return errors.New("hostlink: the enclave asked to join, but this runner has no cluster to join")
 			}
@@ -95,11 +106,11 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 					conn.Close()
 					return
 				}
-				if err := send(&Message{Type: TJoinReply, Blob: reply}); err != nil {
+				if err := send(&hostlink.Message{Type: hostlink.TJoinReply, Blob: reply}); err != nil {
 					conn.Close()
 				}
 			}()
-		case TRequest:
+		case hostlink.TRequest:
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
@@ -114,22 +125,22 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *Hello, b Backend
 	}
 }
 
-func handle(ctx context.Context, b Backend, ev Events, m *Message) *Message {
-	r := &Message{Type: TResponse, ID: m.ID}
+func handle(ctx context.Context, b Backend, ev Events, m *hostlink.Message) *hostlink.Message {
+	r := &hostlink.Message{Type: hostlink.TResponse, ID: m.ID}
 	var err error
 	switch {
-	case m.Op == OpWitness && ev.Witness != nil:
+	case m.Op == hostlink.OpWitness && ev.Witness != nil:
 		r.Blob, err = ev.Witness(ctx, m.Witness, m.Blob)
 		if err != nil {
-			err = ErrUnavailable
+			err = hostlink.ErrUnavailable
 		}
-	case m.Op == OpBatch:
-		if len(m.Batch) == 0 || len(m.Batch) > MaxBatch {
-			err = ErrInvalid
+	case m.Op == hostlink.OpBatch:
+		if len(m.Batch) == 0 || len(m.Batch) > hostlink.MaxBatch {
+			err = hostlink.ErrInvalid
 			break
 		}
 		for _, w := range m.Batch {
-			if err = ValidObject(w.Object); err != nil {
+			if err = hostlink.ValidObject(w.Object); err != nil {
 				break
 			}
 		}
@@ -137,25 +148,25 @@ func handle(ctx context.Context, b Backend, ev Events, m *Message) *Message {
 			err = b.Batch(ctx, m.Batch)
 		}
 	case m.Object == nil:
-		err = ErrInvalid
-	case m.Op == OpGet:
-		var o Object
+		err = hostlink.ErrInvalid
+	case m.Op == hostlink.OpGet:
+		var o hostlink.Object
 		if o, err = b.Get(ctx, m.Object.Kind, m.Object.ID); err == nil {
 			r.Object = &o
 		}
-	case m.Op == OpCreate:
-		if err = ValidObject(m.Object); err == nil {
+	case m.Op == hostlink.OpCreate:
+		if err = hostlink.ValidObject(m.Object); err == nil {
 			err = b.Create(ctx, *m.Object)
 		}
-	case m.Op == OpUpdate:
-		if err = ValidObject(m.Object); err == nil {
+	case m.Op == hostlink.OpUpdate:
+		if err = hostlink.ValidObject(m.Object); err == nil {
 			err = b.Update(ctx, *m.Object, m.Prev)
 		}
 	default:
-		err = ErrInvalid
+		err = hostlink.ErrInvalid
 	}
 	if err != nil {
-		r.Err = CodeOf(err)
+		r.Err = hostlink.CodeOf(err)
 	}
 	return r
 }
