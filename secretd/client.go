@@ -30,6 +30,7 @@ import (
 
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/wireclient"
 )
 
 // Options configure a Client.
@@ -244,7 +245,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	hello := wire.ClientHello{Timestamp: uint64(time.Now().UnixNano()), AuthMethod: wire.AuthStaticKey}
-	s, err := wire.Client(nc, c.identity, c.opts.Key.k, hello)
+	s, err := wireclient.Client(nc, c.identity, c.opts.Key.k, hello)
 	stop()
 	if err != nil {
 		nc.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/niomon/niomon/internal/attest/devattest"
 	"github.com/niomon/niomon/internal/testcluster"
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/wireclient"
 	"github.com/niomon/niomon/secretd"
 	"golang.org/x/crypto/sha3"
 )
@@ -298,7 +299,7 @@ func TestGarbageAfterTheHandshakeClosesOnlyThatSession(t *testing.T) {
 	// A raw session with the cluster's own key, then bytes that are not
 	// CBOR: the enclave must close this session and keep serving others.
 	k := rawKey(t, c)
-	s, err := wire.Client(nc, id, k, wire.ClientHello{Timestamp: uint64(time.Now().UnixNano()), AuthMethod: wire.AuthStaticKey})
+	s, err := wireclient.Client(nc, id, k, wire.ClientHello{Timestamp: uint64(time.Now().UnixNano()), AuthMethod: wire.AuthStaticKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/wireclient"
 )
 
 // conn is one session: requests are pipelined and answered by msgid.
@@ -51,7 +52,7 @@ func (c *conn) readLoop() {
 			c.close(fmt.Errorf("%w: %v", ErrConnection, err))
 			return
 		}
-		r, err := wire.DecodeResponse(item)
+		r, err := wireclient.DecodeResponse(item)
 		if err != nil {
 			c.close(fmt.Errorf("%w: %v", ErrConnection, err))
 			return
@@ -94,7 +95,7 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 	c.pending[id] = ch
 	c.mu.Unlock()
 
-	req, err := wire.EncodeRequest(id, method, params)
+	req, err := wireclient.EncodeRequest(id, method, params)
 	if err != nil {
 		c.forget(id)
 		return fmt.Errorf("secretd: encoding %s: %w", method, err)
@@ -164,7 +165,7 @@ type Error struct {
 }
 
 func newError(text string) error {
-	e := wire.ParseRPCError(text)
+	e := wireclient.ParseRPCError(text)
 	return &Error{Code: e.Code, Message: e.Message}
 }
 

@@ -20,8 +20,8 @@ func benchConfigs(flynn bool, client, server PrivateKey) (ic, rc func() noise.Co
 		return func() noise.Config { return flynnConfig(true, client, &spub) },
 			func() noise.Config { return flynnConfig(false, server, nil) }
 	}
-	return func() noise.Config { return config(true, client, &spub) },
-		func() noise.Config { return config(false, server, nil) }
+	return func() noise.Config { return NoiseConfig(true, client, &spub) },
+		func() noise.Config { return NoiseConfig(false, server, nil) }
 }
 
 func BenchmarkHandshake(b *testing.B) {

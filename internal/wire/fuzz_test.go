@@ -11,7 +11,7 @@ import (
 // of the stream, and never more than MaxFrame bytes each.
 func FuzzFrameReader(f *testing.F) {
 	f.Add([]byte{0, 0})
-	f.Add(mustHex(f, publishedPrefix))
+	f.Add(Prologue(Magic)) // the negotiation frame: a 2-byte length, then the magic
 	f.Add([]byte{0xff, 0xff, 1, 2, 3})
 	f.Add([]byte{0, 3, 'a', 'b', 'c', 0, 1, 'd'})
 	f.Fuzz(func(t *testing.T, stream []byte) {
@@ -40,7 +40,7 @@ func FuzzFrameReader(f *testing.F) {
 // an error; every item either decodes as a request that re-encodes to an
 // equivalent request, or is refused with a RequestError.
 func FuzzRPCDecoder(f *testing.F) {
-	req, _ := EncodeRequest(7, "hdwallet_get_extended_public_key", []any{"oid", "m/44'/60'/0'/0/0"})
+	req, _ := encodeRequest(7, "hdwallet_get_extended_public_key", []any{"oid", "m/44'/60'/0'/0/0"})
 	f.Add(req, uint8(3))
 	f.Add(mustHex(f, "8400006568656c6c6f8101"), uint8(1))
 	f.Add(mustHex(f, "840100f68102"), uint8(0))
@@ -69,7 +69,7 @@ func FuzzRPCDecoder(f *testing.F) {
 			if err := DecodeParams(r.Params, &params); err != nil {
 				continue
 			}
-			again, err := EncodeRequest(r.MsgID, r.Method, params)
+			again, err := encodeRequest(r.MsgID, r.Method, params)
 			if err != nil {
 				t.Fatalf("re-encoding a decoded request: %v", err)
 			}

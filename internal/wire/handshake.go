@@ -77,10 +77,11 @@ const (
 	RefuseBusy      = "too many connections"
 )
 
-// config is the Secretd handshake: IK, psk at placement 2, with our
-// crypto/ecdh DH. Tests run the cacophony vectors through handshakeConfig
-// with the vectors' prologue and PSK.
-func config(initiator bool, static PrivateKey, peer *PublicKey) noise.Config {
+// NoiseConfig is the Secretd handshake: IK, psk at placement 2, with our
+// crypto/ecdh DH. The enclave is the responder; clients (package
+// wireclient) the initiator. Tests run the cacophony vectors through
+// handshakeConfig with the vectors' prologue and PSK.
+func NoiseConfig(initiator bool, static PrivateKey, peer *PublicKey) noise.Config {
 	return handshakeConfig(initiator, static, peer, Prologue(Magic), psk[:])
 }
 
@@ -100,51 +101,6 @@ func handshakeConfig(initiator bool, static PrivateKey, peer *PublicKey, prologu
 		c.PeerStatic = peer[:]
 	}
 	return c
-}
-
-// Client runs the initiator side of the handshake on conn and returns the
-// session. A refusal is returned as *Refusal.
-func Client(conn io.ReadWriter, server PublicKey, key PrivateKey, hello ClientHello) (*Session, error) {
-	cfg := config(true, key, &server)
-	hs, err := noise.NewHandshakeState(cfg)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := encMode.Marshal(hello)
-	if err != nil {
-		return nil, err
-	}
-	out, err := AppendFrame(nil, []byte(Magic))
-	if err != nil {
-		return nil, err
-	}
-	msg1, _, _, err := hs.WriteMessage(nil, payload)
-	if err != nil {
-		return nil, err
-	}
-	if out, err = AppendFrame(out, msg1); err != nil {
-		return nil, err
-	}
-	if _, err := conn.Write(out); err != nil {
-		return nil, err
-	}
-	fr := NewFrameReader(conn)
-	neg, err := fr.Next()
-	if err != nil {
-		return nil, fmt.Errorf("wire: reading negotiation reply: %w", err)
-	}
-	if len(neg) > 0 {
-		return nil, &Refusal{Reason: printable(neg)}
-	}
-	msg2, err := fr.Next()
-	if err != nil {
-		return nil, fmt.Errorf("wire: reading handshake message 2: %w", err)
-	}
-	if _, send, recv, err := hs.ReadMessage(nil, msg2); err != nil {
-		return nil, errors.New("wire: handshake message 2 did not authenticate")
-	} else {
-		return newSession(conn, fr, send, recv), nil
-	}
 }
 
 // Authorizer decides whether a client that completed message 1 may have a
@@ -174,7 +130,7 @@ func Server(conn io.ReadWriter, identity PrivateKey, authorize Authorizer) (*Ses
 	if err != nil {
 		return nil, peer, err
 	}
-	cfg := config(false, identity, nil)
+	cfg := NoiseConfig(false, identity, nil)
 	hs, err := noise.NewHandshakeState(cfg)
 	if err != nil {
 		return nil, peer, err
@@ -206,27 +162,10 @@ func Server(conn io.ReadWriter, identity PrivateKey, authorize Authorizer) (*Ses
 	if _, err := conn.Write(out); err != nil {
 		return nil, peer, err
 	}
-	return newSession(conn, fr, send, recv), peer, nil
+	return NewSession(conn, fr, send, recv), peer, nil
 }
 
 func refuse(w io.Writer, reason string) error {
 	_ = WriteFrame(w, []byte(reason))
 	return &Refusal{Reason: reason}
-}
-
-// printable keeps a peer-supplied reason safe to show: bounded, and
-// printable ASCII only.
-func printable(b []byte) string {
-	const maxReason = 200
-	out := make([]byte, 0, min(len(b), maxReason))
-	for _, c := range b {
-		if len(out) == maxReason {
-			break
-		}
-		if c < 0x20 || c > 0x7e {
-			c = '?'
-		}
-		out = append(out, c)
-	}
-	return string(out)
 }

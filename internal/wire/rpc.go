@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -14,8 +13,8 @@ import (
 //	request  [0, msgid uint, method text, params array]
 //	response [1, msgid uint, error (null or text), result]
 const (
-	typeRequest  = 0
-	typeResponse = 1
+	TypeRequest  = 0
+	TypeResponse = 1
 )
 
 // ErrMessageTooLarge reports a message that grew past MaxMessage.
@@ -135,7 +134,7 @@ func DecodeRequest(item []byte) (Request, error) {
 		return r, &RequestError{Reason: "want 4 elements"}
 	}
 	var typ uint64
-	if err := decMode.Unmarshal(env[0], &typ); err != nil || typ != typeRequest {
+	if err := decMode.Unmarshal(env[0], &typ); err != nil || typ != TypeRequest {
 		return r, &RequestError{Reason: "not a request"}
 	}
 	if err := decMode.Unmarshal(env[1], &r.MsgID); err != nil {
@@ -164,14 +163,6 @@ func majorType(b []byte) byte {
 	return b[0] >> 5
 }
 
-// EncodeRequest encodes a request envelope.
-func EncodeRequest(msgid uint64, method string, params []any) ([]byte, error) {
-	if params == nil {
-		params = []any{}
-	}
-	return encMode.Marshal([]any{typeRequest, msgid, method, params})
-}
-
 type responseEnv struct {
 	_      struct{} `cbor:",toarray"`
 	Type   uint8
@@ -185,35 +176,7 @@ func EncodeResponse(msgid uint64, errText *string, result any) ([]byte, error) {
 	if errText != nil {
 		result = nil
 	}
-	return encMode.Marshal(responseEnv{Type: typeResponse, MsgID: msgid, Error: errText, Result: result})
-}
-
-// Response is a decoded RPC response.
-type Response struct {
-	MsgID  uint64
-	Error  *string
-	Result cbor.RawMessage
-}
-
-// DecodeResponse decodes one response envelope.
-func DecodeResponse(item []byte) (Response, error) {
-	var r Response
-	var env []cbor.RawMessage
-	if err := decMode.Unmarshal(item, &env); err != nil || len(env) != 4 {
-		return r, fmt.Errorf("%w: response is not a 4-element array", ErrMalformed)
-	}
-	var typ uint64
-	if err := decMode.Unmarshal(env[0], &typ); err != nil || typ != typeResponse {
-		return r, fmt.Errorf("%w: not a response", ErrMalformed)
-	}
-	if err := decMode.Unmarshal(env[1], &r.MsgID); err != nil {
-		return r, fmt.Errorf("%w: bad msgid", ErrMalformed)
-	}
-	if err := decMode.Unmarshal(env[2], &r.Error); err != nil {
-		return r, fmt.Errorf("%w: error must be null or text", ErrMalformed)
-	}
-	r.Result = env[3]
-	return r, nil
+	return encMode.Marshal(responseEnv{Type: TypeResponse, MsgID: msgid, Error: errText, Result: result})
 }
 
 // RPCError is the error text of a response, "code: message". Codes are
@@ -237,13 +200,3 @@ const (
 	CodeBadRequest    = "bad_request"
 	CodeConflict      = "conflict"
 )
-
-// ParseRPCError splits a response error text into code and message. Text
-// from other servers that has no code becomes code "error".
-func ParseRPCError(text string) *RPCError {
-	code, msg, ok := strings.Cut(text, ": ")
-	if !ok || code == "" || strings.ContainsAny(code, " \t\n") {
-		return &RPCError{Code: "error", Message: text}
-	}
-	return &RPCError{Code: code, Message: msg}
-}

@@ -26,7 +26,9 @@ type Session struct {
 	rbuf []byte
 }
 
-func newSession(conn io.Writer, fr *FrameReader, send, recv *noise.CipherState) *Session {
+// NewSession is the transport after a completed handshake: send and recv
+// are the handshake's cipher states, fr reads the connection's frames.
+func NewSession(conn io.Writer, fr *FrameReader, send, recv *noise.CipherState) *Session {
 	return &Session{conn: conn, fr: fr, send: send, recv: recv}
 }
 
