@@ -58,15 +58,7 @@ func TestAttackAStoredButUnconfirmedRecordNeverReplacesTheCurrentOne(t *testing.
 		t.Fatal(err)
 	}
 	t.Logf("the user reads alice's policy: version %d, %d credentials", now.Version, len(now.Credentials))
-	rv, err := app.UpdatePolicy(ctx(t), "alice", now.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-		[]secretd.Credential{k2.Credential()})
-	if err != nil {
-		t.Fatalf("the user's revocation: %v", err)
-	}
-	t.Logf("revocation acknowledged: alice at version %d", rv.Version)
-	if _, err := app.Sign(ctx(t), "alice", signParams("after"), k1); err == nil {
-		t.Fatal("setup: k1 signed right after its revocation")
-	}
+	acknowledgeRevocation(t, app, now.Version, k1, k2)
 
 	// The operator writes the kept record over alice's row. An export
 	// loads the wallet fresh from the store: at once.

@@ -253,6 +253,51 @@ func signParams(msg string) secretd.SignParams {
 	return secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: "m/44'/60'/0'/0/0", Digest: d[:]}
 }
 
+// acknowledgeRevocation has the user remove k1 from alice at version
+// (stamped by k2) and checks that k1 is refused right after.
+func acknowledgeRevocation(t *testing.T, user *secretd.Client, version uint64, k1, k2 *secretd.P256Key) *secretd.Receipt {
+	t.Helper()
+	rv, err := user.UpdatePolicy(ctx(t), "alice", version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+		[]secretd.Credential{k2.Credential()})
+	if err != nil {
+		t.Fatalf("the user's revocation: %v", err)
+	}
+	t.Logf("revocation acknowledged: alice at version %d", rv.Version)
+	if _, err := user.Sign(ctx(t), "alice", signParams("after"), k1); err == nil {
+		t.Fatal("setup: k1 signed right after its revocation")
+	}
+	return rv
+}
+
+// restartAtStore stops the stack, puts its store at the copy from, lets
+// every witness message through except to the witnesses numbered in
+// cutOff (from 0), and starts it again.
+func restartAtStore(t *testing.T, s *stack, ps []*wproxy, from string, cutOff ...int) {
+	t.Helper()
+	s.stop()
+	restoreStore(t, s, from)
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	for _, i := range cutOff {
+		ps[i].setMode(dropAll)
+	}
+	s.start()
+}
+
+// revokedKeyRefused fails the test if k1 signs for or exports alice;
+// attack says what the operator did.
+func revokedKeyRefused(t *testing.T, s *stack, k1 *secretd.P256Key, attack string) {
+	t.Helper()
+	thief := s.dial()
+	_, signErr := thief.Sign(ctx(t), "alice", signParams("pay the thief"), k1)
+	m, exportErr := thief.Export(ctx(t), "alice", k1)
+	if signErr == nil || exportErr == nil {
+		t.Fatalf("%s: the revoked key signs (err %v) or exports (err %v, %d-word phrase)", attack, signErr, exportErr, len(splitWords(m)))
+	}
+	t.Logf("refused: sign %v; export %v", signErr, exportErr)
+}
+
 // TestAttackReplayedWitnessRequestsNeverRevivesARevokedKey: no witness
 // colludes. The operator uses its own wallets in alice's index bucket to
 // make the enclave write a branch of the bucket's history that only
@@ -291,20 +336,10 @@ func TestAttackReplayedWitnessRequestsNeverRevivesARevokedKey(t *testing.T) {
 
 	// The main history: the store as it was, witness 3 unheard. The user
 	// revokes k1; witnesses 1 and 2 acknowledge.
-	s.stop()
-	restoreStore(t, s, storeMain)
-	ps[0].setMode(nil)
-	ps[1].setMode(nil)
-	ps[2].setMode(dropAll)
-	s.start()
+	restartAtStore(t, s, ps, storeMain, 2)
 	user := s.dial()
 	user.PinWallet("alice", secretd.Pin{Instance: rc.Instance, Version: rc.Version})
-	rv, err := user.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-		[]secretd.Credential{k2.Credential()})
-	if err != nil {
-		t.Fatalf("the user's revocation: %v", err)
-	}
-	t.Logf("revocation acknowledged: alice at version %d", rv.Version)
+	acknowledgeRevocation(t, user, rc.Version, k1, k2)
 
 	// Every recorded request, replayed to the witnesses that hold the
 	// revocation; then the store at the branch, every witness reachable.
@@ -313,20 +348,8 @@ func TestAttackReplayedWitnessRequestsNeverRevivesARevokedKey(t *testing.T) {
 			replayTo(t, ws[i].addr, raw)
 		}
 	}
-	s.stop()
-	restoreStore(t, s, storeFork)
-	for _, p := range ps {
-		p.setMode(nil)
-	}
-	s.start()
-	thief := s.dial()
-	_, signErr := thief.Sign(ctx(t), "alice", signParams("pay the thief"), k1)
-	m, exportErr := thief.Export(ctx(t), "alice", k1)
-	if signErr == nil || exportErr == nil {
-		t.Fatalf("after an acknowledged revocation and replays of every witness request, the revoked key signs (err %v) or exports (err %v, %d-word phrase)",
-			signErr, exportErr, len(splitWords(m)))
-	}
-	t.Logf("refused: sign %v; export %v", signErr, exportErr)
+	restartAtStore(t, s, ps, storeFork)
+	revokedKeyRefused(t, s, k1, "after an acknowledged revocation and replays of every witness request")
 }
 
 func splitWords(s string) []string {
@@ -416,37 +439,12 @@ func TestAttackABranchOneWitnessHoldsNeverOutranksAnAcknowledgedRevocation(t *te
 			}
 
 			// The main chain, witness 3 unheard: the user revokes k1.
-			s.stop()
-			restoreStore(t, s, storeMain)
-			ps[0].setMode(nil)
-			ps[1].setMode(nil)
-			ps[2].setMode(dropAll)
-			s.start()
-			user := s.dial()
-			rv, err := user.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-				[]secretd.Credential{k2.Credential()})
-			if err != nil {
-				t.Fatalf("the user's revocation: %v", err)
-			}
-			t.Logf("revocation acknowledged: alice at version %d", rv.Version)
-			if _, err := user.Sign(ctx(t), "alice", signParams("after"), k1); err == nil {
-				t.Fatal("setup: k1 signed right after its revocation")
-			}
+			restartAtStore(t, s, ps, storeMain, 2)
+			acknowledgeRevocation(t, s.dial(), rc.Version, k1, k2)
 
-			s.stop()
 			// Every witness reachable again, the store at the fork, a restart.
-			restoreStore(t, s, storeFork)
-			for _, p := range ps {
-				p.setMode(nil)
-			}
-			s.start()
-			thief := s.dial()
-			_, signErr := thief.Sign(ctx(t), "alice", signParams("pay the thief"), k1)
-			_, exportErr := thief.Export(ctx(t), "alice", k1)
-			if signErr == nil || exportErr == nil {
-				t.Fatalf("an acknowledged revocation undone by a fork one witness holds: the revoked key signs (err %v), exports (err %v)", signErr, exportErr)
-			}
-			t.Logf("refused: sign %v; export %v", signErr, exportErr)
+			restartAtStore(t, s, ps, storeFork)
+			revokedKeyRefused(t, s, k1, "an acknowledged revocation undone by a fork one witness holds")
 		})
 	}
 }
@@ -565,15 +563,7 @@ func TestAttackOneColludingWitnessOfFourCannotUndoARevocation(t *testing.T) {
 	wdb.Close()
 
 	ps[3].setMode(dropAll)
-	rv, err := app.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-		[]secretd.Credential{k2.Credential()})
-	if err != nil {
-		t.Fatalf("the user's revocation: %v", err)
-	}
-	t.Logf("revocation acknowledged: alice at version %d", rv.Version)
-	if _, err := app.Sign(ctx(t), "alice", signParams("after"), k1); err == nil {
-		t.Fatal("setup: k1 signed right after its revocation")
-	}
+	acknowledgeRevocation(t, app, rc.Version, k1, k2)
 
 	// Witness 1's operator restores its database.
 	ws[0].stop()
@@ -584,17 +574,8 @@ func TestAttackOneColludingWitnessOfFourCannotUndoARevocation(t *testing.T) {
 	w1 := startReviewWitness(t, ws[0].data)
 	ps[0].setTarget(w1.addr)
 
-	s.stop()
-	restoreStore(t, s, storeOld)
-	ps[2].setMode(dropAll)
-	ps[3].setMode(nil)
-	s.start()
-	thief := s.dial()
-	_, signErr := thief.Sign(ctx(t), "alice", signParams("pay the thief"), k1)
-	if signErr == nil {
-		t.Fatal("one colluding witness of four (k = 3) and a dropped advance undo an acknowledged revocation: the revoked key signs")
-	}
-	t.Logf("refused: %v", signErr)
+	restartAtStore(t, s, ps, storeOld, 2)
+	revokedKeyRefused(t, s, k1, "one colluding witness of four (k = 3) and a dropped advance undo an acknowledged revocation")
 }
 
 func sqlOpen(path string) (*sql.DB, error) {

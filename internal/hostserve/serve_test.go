@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
@@ -11,44 +12,6 @@ import (
 	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/store"
 )
-
-// storeBackend adapts a real store to Backend, as the runner does.
-type storeBackend struct{ s store.Store }
-
-func mapErr(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return hostlink.ErrNotFound
-	case errors.Is(err, store.ErrExists):
-		return hostlink.ErrExists
-	case errors.Is(err, store.ErrConflict):
-		return hostlink.ErrConflict
-	case errors.Is(err, store.ErrInvalid):
-		return hostlink.ErrInvalid
-	}
-	return err
-}
-
-func (b storeBackend) Get(ctx context.Context, kind, id string) (hostlink.Object, error) {
-	o, err := b.s.Get(ctx, kind, id)
-	return hostlink.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}, mapErr(err)
-}
-
-func (b storeBackend) Create(ctx context.Context, o hostlink.Object) error {
-	return mapErr(b.s.Create(ctx, store.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}))
-}
-
-func (b storeBackend) Update(ctx context.Context, o hostlink.Object, prev uint64) error {
-	return mapErr(b.s.Update(ctx, store.Object{Kind: o.Kind, ID: o.ID, Version: o.Version, Blob: o.Blob}, prev))
-}
-
-func (b storeBackend) Batch(ctx context.Context, writes []hostlink.BatchWrite) error {
-	ws := make([]store.Write, len(writes))
-	for i, w := range writes {
-		ws[i] = store.Write{Object: store.Object{Kind: w.Object.Kind, ID: w.Object.ID, Version: w.Object.Version, Blob: w.Object.Blob}, Create: w.Create, Prev: w.Prev}
-	}
-	return mapErr(b.s.Batch(ctx, ws))
-}
 
 func startLink(t *testing.T) *hostlink.Link {
 	t.Helper()
@@ -62,7 +25,7 @@ func startLink(t *testing.T) *hostlink.Link {
 	ready := make(chan []byte, 1)
 	served := make(chan struct{})
 	go func() {
-		_ = Serve(ctx, b, &hostlink.Hello{ClientKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}}, storeBackend{st}, Events{Ready: func(id []byte, err error) { ready <- id }})
+		_ = Serve(ctx, b, &hostlink.Hello{ClientKeys: [][]byte{bytes.Repeat([]byte{1}, 32)}}, StoreBackend(st, slog.New(slog.DiscardHandler)), Events{Ready: func(id []byte, err error) { ready <- id }})
 		close(served)
 	}()
 	link, hello, err := hostlink.Accept(a)

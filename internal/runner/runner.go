@@ -240,7 +240,7 @@ func (r *Runner) onReady(identity []byte, bootErr error) {
 
 // keepHostLink keeps one host link open, reconnecting with backoff.
 func (r *Runner) keepHostLink(ctx context.Context, hello *hostlink.Hello) {
-	b := backend{s: r.cfg.Store, log: r.log}
+	b := hostserve.StoreBackend(r.cfg.Store, r.log)
 	delay := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -261,7 +261,7 @@ func (r *Runner) keepHostLink(ctx context.Context, hello *hostlink.Hello) {
 	}
 }
 
-func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b backend) error {
+func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b hostserve.Backend) error {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	conn, err := sock.Dial(dctx, r.cfg.Enclave)
 	cancel()

@@ -1,4 +1,4 @@
-package runner
+package hostserve
 
 import (
 	"context"
@@ -10,9 +10,11 @@ import (
 	"github.com/niomon/niomon/internal/store"
 )
 
-// backend serves host-link storage requests from a store.Store, mapping
-// its errors to the host link's codes. Database errors are logged here,
-// on the runner, and the enclave only hears "internal".
+// StoreBackend serves host-link storage requests from s, mapping its
+// errors to the host link's codes. Database errors are logged to log, on
+// the runner, and the enclave only hears "internal".
+func StoreBackend(s store.Store, log *slog.Logger) Backend { return backend{s: s, log: log} }
+
 type backend struct {
 	s   store.Store
 	log *slog.Logger
