@@ -162,8 +162,8 @@ func newSnapshot(oid string, version uint64, rec *walletRecord) (*snapshot, erro
 	return s, nil
 }
 
-// parent returns a clone of s's prederived node at path on cv, or nil.
-func (s *snapshot) parent(cv hd.Curve, path string) *hd.Node {
+// sealedNode returns a clone of s's prederived node at path on cv, or nil.
+func (s *snapshot) sealedNode(cv hd.Curve, path string) *hd.Node {
 	if n, ok := s.parents[nodeKey(instanceID{}, cv.String(), path)]; ok {
 		return n.Clone()
 	}
@@ -397,6 +397,15 @@ func (c *walletCache) node(s *snapshot, cv hd.Curve, p hd.Path) (*hd.Node, error
 		c.mu.Unlock()
 		return n, nil
 	}
+	c.mu.Unlock()
+	if leaf := s.sealedNode(cv, p.String()); leaf != nil {
+		// A default address, sealed with the wallet: no derivation.
+		c.mu.Lock()
+		c.nodes.put(leafKey, derived{n: leaf.Clone()})
+		c.mu.Unlock()
+		return leaf, nil
+	}
+	c.mu.Lock()
 	parentKey := nodeKey(s.instance, cv.String(), parentPath.String())
 	parent, ok := c.nodes.get(parentKey)
 	var n *hd.Node
@@ -405,7 +414,7 @@ func (c *walletCache) node(s *snapshot, cv hd.Curve, p hd.Path) (*hd.Node, error
 	}
 	c.mu.Unlock()
 	if !ok {
-		n = s.parent(cv, parentPath.String())
+		n = s.sealedNode(cv, parentPath.String())
 		ok = n != nil
 	}
 	if !ok {

@@ -75,9 +75,10 @@ type sealedNode struct {
 // cache costs a store read, an unseal, and the derivation of the address
 // asked for; from its master that is up to four scalar multiplications
 // (m/44'/60'/0'/0/i: the master's public key, m/44'/60'/0', m/44'/60'/0'/0
-// and the leaf), from the sealed parent of a default account it is one.
-// The master nodes serve every other path. Sealing them costs the
-// creation about 0.5 ms (measured: BenchmarkColdPath).
+// and the leaf), from the sealed parent of a default account it is one
+// (the leaf's public key, which every signature result carries), and for
+// the first address of a default account, sealed too, none. The master
+// nodes serve every other path.
 var prederived = []struct {
 	curve hd.Curve
 	path  string
@@ -87,38 +88,49 @@ var prederived = []struct {
 	{hd.Secp256k1, "m/84'/0'/0'/0"},   // Bitcoin P2WPKH
 	{hd.Secp256k1, "m/86'/0'/0'/0"},   // Bitcoin P2TR
 	{hd.Secp256k1, "m/44'/118'/0'/0"}, // Cosmos
+	{hd.Secp256k1, "m/44'/60'/0'/0/0"},
+	{hd.Secp256k1, "m/84'/0'/0'/0/0"},
+	{hd.Secp256k1, "m/86'/0'/0'/0/0"},
+	{hd.Secp256k1, "m/44'/118'/0'/0/0"},
 }
 
 // prederive derives the prederived nodes of seed.
 func prederive(seed *hd.Seed) ([]sealedNode, error) {
 	var out []sealedNode
-	masters := map[hd.Curve]*hd.Node{}
+	// Derived nodes by curve and path, so that a default address is one
+	// step from its account's parent (listed before it).
+	nodes := map[string]*hd.Node{}
 	defer func() {
-		for _, m := range masters {
-			m.Wipe()
+		for _, n := range nodes {
+			n.Wipe()
 		}
 	}()
 	for _, pd := range prederived {
-		m, ok := masters[pd.curve]
-		if !ok {
-			var err error
-			if m, err = hd.NewMaster(seed, pd.curve); err != nil {
-				return nil, err
-			}
-			masters[pd.curve] = m
-		}
 		p, err := hd.ParsePath(pd.path)
 		if err != nil {
 			return nil, err
 		}
-		n, err := m.Derive(p)
-		if err != nil {
-			// An invalid BIP32 child (odds 2^-128): not prederived; the
-			// path is refused at use as it would be anyway.
-			continue
+		var n *hd.Node
+		if len(p) == 0 {
+			if n, err = hd.NewMaster(seed, pd.curve); err != nil {
+				return nil, err
+			}
+		} else {
+			from, rest := nodes[pd.curve.String()+" m"], p
+			if parent, ok := nodes[pd.curve.String()+" "+p[:len(p)-1].String()]; ok {
+				from, rest = parent, p[len(p)-1:]
+			}
+			if from == nil {
+				return nil, fmt.Errorf("prederived %s: its master is not listed before it", pd.path)
+			}
+			if n, err = from.Derive(rest); err != nil {
+				// An invalid BIP32 child (odds 2^-128): not prederived;
+				// the path is refused at use as it would be anyway.
+				continue
+			}
 		}
+		nodes[pd.curve.String()+" "+pd.path] = n
 		out = append(out, sealedNode{Curve: uint8(pd.curve), Path: pd.path, Node: n.AppendSealed(nil)})
-		n.Wipe()
 	}
 	return out, nil
 }
