@@ -40,6 +40,9 @@ type wproxy struct {
 	mu      sync.Mutex
 	target  string
 	forward func(r *wproto.Request) bool // nil: forward everything
+	answer  func(r *wproto.Request) bool // nil: pass every answer back
+	replay  bool                         // answer reads with the last read answer kept
+	last    []byte                       // the last answer to a read
 	seen    [][]byte                     // every signed request, in order
 	dropped int
 }
@@ -85,6 +88,22 @@ func (p *wproxy) setMode(f func(r *wproto.Request) bool) {
 	p.mu.Unlock()
 }
 
+// setAnswers decides which answers the runner gets back: the request
+// reaches the witness either way (nil passes all).
+func (p *wproxy) setAnswers(f func(r *wproto.Request) bool) {
+	p.mu.Lock()
+	p.answer = f
+	p.mu.Unlock()
+}
+
+// freeze answers every read from now on with the last answer to a read
+// the witness gave (the runner replaying a validly signed old answer).
+func (p *wproxy) freeze() {
+	p.mu.Lock()
+	p.replay = true
+	p.mu.Unlock()
+}
+
 func dropAll(*wproto.Request) bool { return false }
 
 func (p *wproxy) serve(c net.Conn) {
@@ -96,7 +115,7 @@ func (p *wproxy) serve(c net.Conn) {
 			return
 		}
 		p.mu.Lock()
-		target, forward := p.target, p.forward
+		target, forward, answer, replay, last := p.target, p.forward, p.answer, p.replay, p.last
 		var req *wproto.Request
 		if string(msg) != witness.InfoRequest {
 			req, _ = wproto.OpenRequest(msg)
@@ -110,8 +129,19 @@ func (p *wproxy) serve(c net.Conn) {
 		if !ok {
 			return // the runner's relay sees a broken connection: no answer
 		}
-		reply, err := witnessRoundTrip(target, msg)
-		if err != nil {
+		read := req != nil && req.Op == wproto.OpRead
+		reply := last
+		if !replay || !read || last == nil {
+			if reply, err = witnessRoundTrip(target, msg); err != nil {
+				return
+			}
+		}
+		if read && !replay {
+			p.mu.Lock()
+			p.last = reply
+			p.mu.Unlock()
+		}
+		if answer != nil && req != nil && !answer(req) {
 			return
 		}
 		if err := witness.WriteMessage(c, reply); err != nil {

@@ -254,20 +254,26 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-func vmHWM(t testing.TB, pid int) int {
+// vmHWM is a process's peak resident memory in KiB.
+func vmHWM(t testing.TB, pid int) int { return procKiB(t, pid, "VmHWM") }
+
+// vmRSS is a process's resident memory now, in KiB.
+func vmRSS(t testing.TB, pid int) int { return procKiB(t, pid, "VmRSS") }
+
+func procKiB(t testing.TB, pid int, field string) int {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			var kb int
 			fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
 			return kb
 		}
 	}
-	t.Fatal("no VmHWM in /proc status")
+	t.Fatalf("no %s in /proc status", field)
 	return 0
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,6 +81,14 @@ type freshness struct {
 	views     []witnessView
 	leaseTill time.Time
 	refresh   *load // single flight
+	// settled are the heads known settled: committed at k witnesses and
+	// every lease granted before by those k run out (but their
+	// committers'). A head is served only once settled.
+	settled map[uint32]wproto.Head
+	// pending are heads this enclave had acknowledged by k witnesses but
+	// not (yet) confirmed by k: it never serves an older head again,
+	// since a confirm it sent may yet take effect.
+	pending map[uint32]certified
 
 	writers [indexBuckets]sync.Mutex // one writer per bucket in this enclave
 	buckets *lru[bucketEntry]        // verified buckets by number
@@ -96,6 +105,10 @@ type witnessView struct {
 type certified struct {
 	head wproto.Head
 	qc   []wproto.Endorsement
+	// settleAt, in a witness's view: when (by this enclave's clock, with
+	// the margin) every read lease that witness granted before it
+	// committed head has run out, but the committer's. Zero: already.
+	settleAt time.Time
 }
 
 type bucketEntry struct{ b *bucket }
@@ -123,6 +136,7 @@ func newFreshness(e *Enclave, mk *seal.MasterKey, witnesses []api.WitnessSpec, q
 		e: e, witnesses: witnesses, keys: keys, quorum: quorum,
 		key: key, pub: key.Public().(ed25519.PublicKey), holder: holder, indexK: ik,
 		views: make([]witnessView, len(witnesses)), buckets: newLRU[bucketEntry](indexBucketCache),
+		settled: map[uint32]wproto.Head{}, pending: map[uint32]certified{},
 		stopped: make(chan struct{}),
 	}
 	for i := range f.views {
@@ -233,6 +247,7 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 		}
 		req.Since, req.LeaseMillis, req.Limit = since, uint64(witnessLease.Milliseconds()), wproto.MaxReadHeads
 		r, err := f.ask(ctx, i, req)
+		recv := f.e.cfg.Now()
 		if err != nil || r.Status != wproto.StatusOK || r.LeaseMillis != req.LeaseMillis {
 			if err != nil {
 				f.e.log.Debug("witness read failed", "witness", f.witnesses[i].Name, "err", err)
@@ -255,7 +270,11 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 		v := &f.views[i]
 		for _, h := range r.Heads {
 			if h.Head.Version > v.heads[h.Bucket].head.Version {
-				v.heads[h.Bucket] = f.shared(i, h)
+				c := f.shared(i, h)
+				if h.SettleMillis > 0 {
+					c.settleAt = recv.Add(withMargin(time.Duration(h.SettleMillis) * time.Millisecond))
+				}
+				v.heads[h.Bucket] = c
 			}
 		}
 		v.epoch = r.Epoch
@@ -274,15 +293,18 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 // shared returns h as a certified head for view i, sharing the memory of
 // another view that holds the same head: witnesses mostly agree, so the
 // enclave keeps about one certificate per bucket, not one per witness
-// (each is k signatures and keys). The caller holds f.mu.
+// (each is up to n signatures and keys). The caller holds f.mu.
 func (f *freshness) shared(i int, h wproto.BucketHead) certified {
 	for j := range f.views {
 		if o := f.views[j].heads[h.Bucket]; j != i && o.head.Equal(h.Head) {
-			return o
+			return certified{head: o.head, qc: o.qc}
 		}
 	}
-	return certified{h.Head, h.QC}
+	return certified{head: h.Head, qc: h.QC}
 }
+
+// withMargin is d and the margin kept on every lease and wait.
+func withMargin(d time.Duration) time.Duration { return d + d/leaseMarginDivisor }
 
 // head returns the current head of bucket b and its certificate: the
 // newest certified head among the witnesses that answered within the
@@ -318,18 +340,114 @@ func (f *freshness) head(ctx context.Context, b uint32) (certified, error) {
 	if holders < f.quorum {
 		return certified{}, errNoLease
 	}
+	if p, ok := f.pending[b]; ok {
+		switch {
+		case p.head.Version > best.head.Version:
+			best, diverged = p, false
+		case p.head.Version == best.head.Version && !p.head.Equal(best.head):
+			diverged = true
+		}
+	}
 	if diverged {
 		return certified{}, errDiverged
 	}
 	return best, nil
 }
 
+// settle returns once head h of bucket b is settled (see
+// freshness.settled): at once if it is known to be; after the leases the
+// witnesses reported when k of them hold it committed; otherwise after
+// having every witness commit it (a write-back: k must) and waiting out
+// the leases they report. A head committed at fewer than k witnesses, or
+// whose older leases still run, is never served: an enclave that read
+// other witnesses could still be serving the head before it.
+func (f *freshness) settle(ctx context.Context, b uint32, h certified) error {
+	if h.head.Version == 0 {
+		return nil
+	}
+	f.mu.Lock()
+	if s, ok := f.settled[b]; ok && s.Equal(h.head) {
+		f.mu.Unlock()
+		return nil
+	}
+	var at []time.Time
+	for i := range f.views {
+		if v := f.views[i].heads[b]; v.head.Equal(h.head) {
+			at = append(at, v.settleAt)
+		}
+	}
+	f.mu.Unlock()
+	var until time.Time
+	if len(at) >= f.quorum {
+		slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
+		until = at[f.quorum-1]
+	} else {
+		wait, err := f.confirmAll(ctx, b, h)
+		if err != nil {
+			return err
+		}
+		until = f.e.cfg.Now().Add(wait)
+	}
+	if d := until.Sub(f.e.cfg.Now()); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return errUnsettled
+		}
+	}
+	f.markSettled(b, h.head)
+	return nil
+}
+
+// errUnsettled: the request ended while the bucket's newest head settled.
+var errUnsettled = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the wallet changed moments ago and other enclaves may still serve the state before; try again in a few seconds"}
+
+// markSettled records h as bucket b's settled head.
+func (f *freshness) markSettled(b uint32, h wproto.Head) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.settled[b]; !ok || h.Version > s.Version {
+		f.settled[b] = h
+	}
+	if p, ok := f.pending[b]; ok && p.head.Version <= h.Version {
+		delete(f.pending, b)
+	}
+}
+
+// isSettled reports whether h is bucket b's settled head, or k views
+// hold it committed and settled by now.
+func (f *freshness) isSettled(b uint32, h wproto.Head) bool {
+	if h.Version == 0 {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.settled[b]; ok && s.Equal(h) {
+		return true
+	}
+	now, n := f.e.cfg.Now(), 0
+	for i := range f.views {
+		if v := f.views[i].heads[b]; v.head.Equal(h) && !v.settleAt.After(now) {
+			n++
+		}
+	}
+	return n >= f.quorum
+}
+
 // bucket returns bucket b as current: at its head, from the store,
 // verified (and, if the store holds the write right after the head,
-// committed).
+// committed), once that head is settled.
 func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
-	bk, _, err := f.current(ctx, b)
-	return bk, err
+	bk, h, err := f.current(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.settle(ctx, b, h); err != nil {
+		return nil, err
+	}
+	return bk, nil
 }
 
 // current is bucket, with the bucket's certified head.
@@ -415,9 +533,28 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 	if len(qc) < f.quorum {
 		return certified{}, 0, errUncommitted
 	}
+	c := certified{head: to, qc: qc}
+	// From here a confirm this enclave sends may take effect at any time
+	// (relayed late, or replayed): it serves nothing older than to again.
+	f.mu.Lock()
+	if p, ok := f.pending[b]; !ok || p.head.Version < to.Version {
+		f.pending[b] = c
+	}
+	f.mu.Unlock()
+	wait, err := f.confirmAll(ctx, b, c)
+	if err != nil {
+		return certified{}, 0, err
+	}
+	return c, wait, nil
+}
+
+// confirmAll has every witness record c as bucket b's committed head and
+// returns, once k have, how long the read leases they report still run
+// (with the margin).
+func (f *freshness) confirmAll(ctx context.Context, b uint32, c certified) (time.Duration, error) {
 	confirmed := make(chan time.Duration, len(f.witnesses))
 	for i := range f.witnesses {
-		go func() { confirmed <- f.confirm(ctx, i, b, certified{to, qc}) }()
+		go func() { confirmed <- f.confirm(ctx, i, b, c) }()
 	}
 	n := 0
 	var wait time.Duration
@@ -428,9 +565,9 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		}
 	}
 	if n < f.quorum {
-		return certified{}, 0, errUncommitted
+		return 0, errUncommitted
 	}
-	return certified{to, qc}, wait + wait/leaseMarginDivisor, nil
+	return withMargin(wait), nil
 }
 
 // advance has witness i move bucket b from `from` to `to` and returns its
@@ -476,20 +613,28 @@ func (f *freshness) confirm(ctx context.Context, i int, b uint32, c certified) t
 	if err != nil || r.Status != wproto.StatusOK || len(r.Heads) != 1 || r.Heads[0].Head.Version < c.head.Version {
 		return -1
 	}
+	wait := time.Duration(r.WaitMillis) * time.Millisecond
 	f.mu.Lock()
 	if f.views[i].heads[b].head.Version < c.head.Version {
-		f.views[i].heads[b] = c
+		v := certified{head: c.head, qc: c.qc}
+		if wait > 0 {
+			v.settleAt = f.e.cfg.Now().Add(withMargin(wait))
+		}
+		f.views[i].heads[b] = v
 	}
 	f.mu.Unlock()
-	return time.Duration(r.WaitMillis) * time.Millisecond
+	return wait
 }
 
 // write changes bucket b: change returns the bucket's next version and
 // the wallet writes that go with it, stored in one batch before the
 // witnesses move the head. It returns how long other enclaves' read
 // leases still run (a change that makes an older state unusable is
-// acknowledged only after that).
-func (f *freshness) write(ctx context.Context, b uint32, change func(cur *bucket) (*bucket, []hostlink.BatchWrite, error)) (time.Duration, error) {
+// acknowledged only after that). adds says the change only adds a wallet:
+// the state before it is then as good as the new one for every wallet the
+// bucket held (the new one is merely "not found" there), so the new head
+// counts as settled here when the one it builds on was.
+func (f *freshness) write(ctx context.Context, b uint32, adds bool, change func(cur *bucket) (*bucket, []hostlink.BatchWrite, error)) (time.Duration, error) {
 	f.writers[b].Lock()
 	defer f.writers[b].Unlock()
 	for attempt := 0; ; attempt++ {
@@ -529,9 +674,13 @@ func (f *freshness) write(ctx context.Context, b uint32, change func(cur *bucket
 		if err != nil {
 			return 0, storageErr(err)
 		}
+		settledBase := adds && f.isSettled(b, head.head)
 		_, wait, err := f.commit(ctx, b, head, next.head())
 		if err != nil {
 			return 0, err
+		}
+		if settledBase {
+			f.markSettled(b, next.head())
 		}
 		f.mu.Lock()
 		f.buckets.put(bucketID(b), bucketEntry{next})

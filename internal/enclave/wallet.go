@@ -303,7 +303,7 @@ func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, erro
 		// wallet made is listed with its instance in the same batch. A
 		// create needs no wait for leases: an enclave that has not seen
 		// it yet only says "not found".
-		_, err := f.write(ctx, bucketOf(w.oid), func(cur *bucket) (*bucket, []hostlink.BatchWrite, error) {
+		_, err := f.write(ctx, bucketOf(w.oid), true, func(cur *bucket) (*bucket, []hostlink.BatchWrite, error) {
 			if _, ok := cur.lookup(w.oid); ok {
 				return nil, nil, errExists
 			}
@@ -392,7 +392,7 @@ func (ws walletStore) update(ctx context.Context, s *snapshot, next *policy.Poli
 	var bucketVersion uint64
 	if f := ws.e.fresh; f != nil {
 		b := bucketOf(s.oid)
-		wait, err := f.write(ctx, b, func(cur *bucket) (*bucket, []hostlink.BatchWrite, error) {
+		wait, err := f.write(ctx, b, false, func(cur *bucket) (*bucket, []hostlink.BatchWrite, error) {
 			if e, ok := cur.lookup(s.oid); !ok || !e.instance.equal(s.instance) || e.version != s.version {
 				return nil, nil, errChanged
 			}

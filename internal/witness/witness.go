@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 		`CREATE TABLE IF NOT EXISTS clusters (cluster BLOB PRIMARY KEY, epoch INTEGER NOT NULL) STRICT`,
 		`CREATE TABLE IF NOT EXISTS heads (cluster BLOB NOT NULL, bucket INTEGER NOT NULL,
 			cur_version INTEGER NOT NULL, cur_digest BLOB, com_version INTEGER NOT NULL, com_digest BLOB, com_qc BLOB,
-			changed INTEGER NOT NULL, PRIMARY KEY (cluster, bucket)) STRICT`,
+			changed INTEGER NOT NULL, settle_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (cluster, bucket)) STRICT`,
 		`CREATE INDEX IF NOT EXISTS heads_changed ON heads (cluster, changed)`,
 		`CREATE TABLE IF NOT EXISTS horizon (id INTEGER PRIMARY KEY CHECK (id = 1), until_ms INTEGER NOT NULL) STRICT`,
 	} {
@@ -106,6 +106,13 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 			db.Close()
 			return nil, fmt.Errorf("witness: schema: %w", err)
 		}
+	}
+	// Databases made before heads had a settle time: their heads count
+	// as settled (their leases ran out long ago).
+	if _, err := db.ExecContext(ctx, `ALTER TABLE heads ADD COLUMN settle_ms INTEGER NOT NULL DEFAULT 0`); err != nil &&
+		!strings.Contains(err.Error(), "duplicate column") {
+		db.Close()
+		return nil, fmt.Errorf("witness: schema: %w", err)
 	}
 	w := &Witness{cfg: cfg, key: key, db: db, log: cfg.Log, leases: map[string]map[string]time.Time{}}
 	var ms int64
@@ -320,10 +327,16 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		}
 		if req.To.Version > st.com.Version {
 			st.com, st.qc = *req.To, req.QC
-			// A current head older than the committed one was left behind
-			// (this witness missed writes): it moves up. One as new or newer
-			// stays: it is a write on top, or a branch no quorum will hold.
-			if st.cur.Version < req.To.Version {
+			// Every lease granted before this commit, except the committing
+			// enclave's (it serves this head from now on), may still serve
+			// the head before it: the head is settled once they ran out.
+			st.settle = now.Add(min(w.othersLease(req.Cluster, req.Holder, now), wproto.MaxWait))
+			// A current head no newer than the committed one moves up to it:
+			// an older one was left behind (this witness missed writes), and
+			// another head of the same version is a branch no quorum holds,
+			// which would block every later advance here. A newer one stays:
+			// it is a write on top.
+			if st.cur.Version <= req.To.Version {
 				st.cur = *req.To
 			}
 			if err := w.save(ctx, req.Cluster, req.Bucket, st, true); err != nil {
@@ -331,7 +344,7 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 			}
 		}
 		resp.Current, resp.Heads = &st.cur, []wproto.BucketHead{st.committed(req.Bucket)}
-		resp.WaitMillis = uint64(min(w.othersLease(req.Cluster, req.Holder, now), wproto.MaxWait).Milliseconds())
+		resp.WaitMillis = ceilMillis(w.othersLease(req.Cluster, req.Holder, now))
 	}
 	return resp, nil
 }
@@ -340,6 +353,7 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 type bucketState struct {
 	cur, com wproto.Head
 	qc       []wproto.Endorsement
+	settle   time.Time // see wproto.BucketHead.SettleMillis
 	exists   bool
 }
 
@@ -349,17 +363,17 @@ func (st *bucketState) committed(b uint32) wproto.BucketHead {
 
 func (w *Witness) bucket(ctx context.Context, cluster []byte, b uint32) (*bucketState, error) {
 	st := &bucketState{}
-	var cv, mv int64
+	var cv, mv, settle int64
 	var qc []byte
-	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc FROM heads WHERE cluster = ? AND bucket = ?`,
-		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc)
+	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc, settle_ms FROM heads WHERE cluster = ? AND bucket = ?`,
+		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc, &settle)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	st.cur.Version, st.com.Version, st.exists = uint64(cv), uint64(mv), true
+	st.cur.Version, st.com.Version, st.settle, st.exists = uint64(cv), uint64(mv), time.UnixMilli(settle), true
 	if len(qc) > 0 {
 		if err := wire.Unmarshal(qc, &st.qc); err != nil {
 			return nil, fmt.Errorf("witness: a stored certificate is malformed: %w", err)
@@ -387,11 +401,12 @@ func (w *Witness) save(ctx context.Context, cluster []byte, b uint32, st *bucket
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed, settle_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (cluster, bucket) DO UPDATE SET cur_version = excluded.cur_version, cur_digest = excluded.cur_digest,
-				com_version = excluded.com_version, com_digest = excluded.com_digest, com_qc = excluded.com_qc, changed = excluded.changed`,
-			cluster, int64(b), int64(st.cur.Version), st.cur.Digest, int64(st.com.Version), st.com.Digest, qc, changed)
+				com_version = excluded.com_version, com_digest = excluded.com_digest, com_qc = excluded.com_qc, changed = excluded.changed,
+				settle_ms = excluded.settle_ms`,
+			cluster, int64(b), int64(st.cur.Version), st.cur.Digest, int64(st.com.Version), st.com.Digest, qc, changed, st.settle.Add(time.Millisecond-1).UnixMilli())
 		return err
 	})
 }
@@ -463,7 +478,8 @@ func (w *Witness) othersLease(cluster, holder []byte, now time.Time) time.Durati
 // they changed, at most limit of them: the epoch of the last one returned
 // (or the cluster's, when none), and whether more follow.
 func (w *Witness) readSince(ctx context.Context, cluster []byte, since uint64, limit int) (uint64, []wproto.BucketHead, bool, error) {
-	rows, err := w.db.QueryContext(ctx, `SELECT bucket, com_version, com_digest, com_qc, changed FROM heads
+	now := w.cfg.Now()
+	rows, err := w.db.QueryContext(ctx, `SELECT bucket, com_version, com_digest, com_qc, changed, settle_ms FROM heads
 		WHERE cluster = ? AND changed > ? AND com_version > 0 ORDER BY changed LIMIT ?`, cluster, int64(since), limit+1)
 	if err != nil {
 		return 0, nil, false, err
@@ -476,12 +492,15 @@ func (w *Witness) readSince(ctx context.Context, cluster []byte, since uint64, l
 			more = true
 			break
 		}
-		var b, v, changed int64
+		var b, v, changed, settle int64
 		var d, qc []byte
-		if err := rows.Scan(&b, &v, &d, &qc, &changed); err != nil {
+		if err := rows.Scan(&b, &v, &d, &qc, &changed, &settle); err != nil {
 			return 0, nil, false, err
 		}
 		h := wproto.BucketHead{Bucket: uint32(b), Head: wproto.Head{Version: uint64(v), Digest: d}}
+		if left := time.UnixMilli(settle).Sub(now); left > 0 {
+			h.SettleMillis = ceilMillis(left)
+		}
 		if err := wire.Unmarshal(qc, &h.QC); err != nil {
 			return 0, nil, false, fmt.Errorf("witness: a stored certificate is malformed: %w", err)
 		}
@@ -523,4 +542,10 @@ func Info(ctx context.Context, addr string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("witness %s: not a witness key", addr)
 	}
 	return b, nil
+}
+
+// ceilMillis is d in whole milliseconds, rounded up (a wait told is never
+// shorter than the lease it covers), at most wproto.MaxWait.
+func ceilMillis(d time.Duration) uint64 {
+	return uint64((min(d, wproto.MaxWait) + time.Millisecond - 1) / time.Millisecond)
 }

@@ -137,6 +137,12 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 		{"head 2 with a certificate for another bucket", head(2), c.qc(8, head(2)), false, wproto.Head{}},
 		{"head 2 with a stranger's endorsement", head(2), append(c.qc(7, head(2))[:1], wproto.Endorsement{Witness: stranger.Public().(ed25519.PublicKey),
 			Signature: wproto.Acknowledge(stranger, c.cluster(), 7, head(2))}), false, wproto.Head{}},
+		{"head 2 with one endorsement twice", head(2), []wproto.Endorsement{c.qc(7, head(2))[0], c.qc(7, head(2))[0]}, false, wproto.Head{}},
+		{"head 2 with a quorum's certificate and a junk entry", head(2), append(c.qc(7, head(2)), wproto.Endorsement{Witness: make([]byte, 60000)}), false, wproto.Head{}},
+		{"head 2 with a quorum's certificate and a member's other bytes", head(2), append(c.qc(7, head(2)),
+			wproto.Endorsement{Witness: c.qc(7, head(2))[0].Witness, Signature: make([]byte, ed25519.SignatureSize)}), false, wproto.Head{}},
+		{"head 2 with one endorsement and its key's 33-byte extension", head(2), []wproto.Endorsement{c.qc(7, head(2))[0],
+			{Witness: append(append([]byte(nil), c.qc(7, head(2))[0].Witness...), 0), Signature: c.qc(7, head(2))[0].Signature}}, false, wproto.Head{}},
 		{"head 2 with a quorum's certificate", head(2), c.qc(7, head(2)), true, head(2)},
 		{"head 1, older, with its certificate", head(1), c.qc(7, head(1)), true, head(2)},
 		{"head 4 with its certificate, past the current head", head(4), c.qc(7, head(4)), true, head(4)},
@@ -163,6 +169,18 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 	// The confirmation of head 4 also moved the current head up to it.
 	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(4)), To: ptr(head(5))}); r.Status != wproto.StatusOK {
 		t.Fatalf("an advance from the confirmed head: %s", r.Status)
+	}
+	// A branch of the next version that no quorum took (this witness
+	// acknowledged it, the others the certified head) gives way to the
+	// certified head when it is confirmed: later advances build on it.
+	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(5)), To: ptr(fork(6))}); r.Status != wproto.StatusOK {
+		t.Fatalf("an advance to a branch: %s", r.Status)
+	}
+	if c.confirm(7, head(6), c.qc(7, head(6))) == nil {
+		t.Fatal("the certified head of the branch's version got no answer")
+	}
+	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(6)), To: ptr(head(7))}); r.Status != wproto.StatusOK {
+		t.Fatalf("an advance from the certified head after a dead branch: %s", r.Status)
 	}
 	if theirs := newTestClient(t, w, 2).do(&wproto.Request{Op: wproto.OpRead}); len(theirs.Heads) != 0 {
 		t.Fatal("another cluster sees this cluster's heads")
@@ -247,6 +265,59 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 	writer.w = w2
 	if r := confirm(writer, 4); r.WaitMillis < 5000 {
 		t.Fatalf("after a restart: wait %d ms, want at least the 5000 the old lease had left", r.WaitMillis)
+	}
+}
+
+// A committed head is settled once every lease granted before its commit,
+// except the committing holder's, has run out; reads say how long that
+// is, and a restart does not forget it.
+func TestAReadSaysWhenACommittedHeadSettles(t *testing.T) {
+	dir := t.TempDir()
+	clock := time.Unix(1_800_000_000, 0)
+	now := func() time.Time { return clock }
+	w := openWitness(t, dir, now)
+	reader, writer := newTestClient(t, w, 1), newTestClient(t, w, 1)
+	writer.holder = bytes.Repeat([]byte{9}, wproto.HolderLen)
+	settle := func(c *testClient, bucket uint32) uint64 {
+		t.Helper()
+		for _, h := range c.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 1}).Heads {
+			if h.Bucket == bucket {
+				return h.SettleMillis
+			}
+		}
+		t.Fatalf("bucket %d not read", bucket)
+		return 0
+	}
+	writer.confirm(1, head(1), writer.qc(1, head(1)))
+	reader.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 6000})
+	clock = clock.Add(time.Second)
+	writer.confirm(2, head(1), writer.qc(2, head(1)))
+	reader.confirm(3, head(1), reader.qc(3, head(1)))
+	clock = clock.Add(2 * time.Second)
+	tests := []struct {
+		name   string
+		bucket uint32
+		want   uint64
+	}{
+		{"committed with no other lease out", 1, 0},
+		{"committed by another holder during a 6 s lease, 3 s later", 2, 3000},
+		{"committed by the lease's own holder", 3, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := settle(writer, tc.bucket); got != tc.want {
+				t.Fatalf("settles in %d ms, want %d", got, tc.want)
+			}
+		})
+	}
+	w.Close()
+	writer.w = openWitness(t, dir, now)
+	if got := settle(writer, 2); got != 3000 {
+		t.Fatalf("after a restart: settles in %d ms, want 3000", got)
+	}
+	clock = clock.Add(4 * time.Second)
+	if got := settle(writer, 2); got != 0 {
+		t.Fatalf("after the lease ran out: settles in %d ms, want 0", got)
 	}
 }
 

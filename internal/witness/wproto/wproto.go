@@ -39,6 +39,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/niomon/niomon/internal/wire"
@@ -110,6 +111,11 @@ type BucketHead struct {
 	Bucket uint32        `cbor:"1,keyasint"`
 	Head   Head          `cbor:"2,keyasint"`
 	QC     []Endorsement `cbor:"3,keyasint,omitempty"`
+	// SettleMillis, in a read answer: how long until every read lease the
+	// witness granted before it committed this head (except the lease of
+	// the enclave that had it committed) has run out. From then on no
+	// enclave that read this witness serves an older head of the bucket.
+	SettleMillis uint64 `cbor:"4,keyasint,omitempty"`
 }
 
 // Request is what an enclave asks a witness.
@@ -173,33 +179,34 @@ func Acknowledge(k ed25519.PrivateKey, cluster []byte, bucket uint32, h Head) []
 	return ed25519.Sign(k, AckMessage(cluster, bucket, h))
 }
 
-// VerifyQC reports whether qc holds at least quorum valid
-// acknowledgements of h by distinct witnesses of witnesses. Version 0
-// needs none.
+// VerifyQC reports whether qc is a quorum certificate of h: at least
+// quorum entries, each a valid acknowledgement of h by a witness of
+// witnesses, no witness twice, nothing else (an entry that is not exactly
+// that fails the whole certificate, so a certificate is never larger than
+// the witness set). Version 0 needs none.
 func VerifyQC(cluster []byte, bucket uint32, h Head, qc []Endorsement, witnesses [][]byte, quorum int) bool {
 	if h.Version == 0 {
-		return true
+		return len(qc) == 0
 	}
-	if quorum < 1 || len(qc) > MaxWitnesses {
+	if quorum < 1 || len(qc) < quorum || len(qc) > len(witnesses) || len(witnesses) > MaxWitnesses {
 		return false
 	}
 	msg := AckMessage(cluster, bucket, h)
-	seen := map[string]bool{}
-	n := 0
+	seen := make(map[string]bool, len(qc))
 	for _, e := range qc {
-		if seen[string(e.Witness)] || len(e.Witness) != ed25519.PublicKeySize {
-			continue
+		if seen[string(e.Witness)] || len(e.Witness) != ed25519.PublicKeySize || len(e.Signature) != ed25519.SignatureSize {
+			return false
 		}
 		member := false
 		for _, w := range witnesses {
 			member = member || bytes.Equal(w, e.Witness)
 		}
-		if member && ed25519.Verify(e.Witness, msg, e.Signature) {
-			seen[string(e.Witness)] = true
-			n++
+		if !member || !ed25519.Verify(e.Witness, msg, e.Signature) {
+			return false
 		}
+		seen[string(e.Witness)] = true
 	}
-	return n >= quorum
+	return true
 }
 
 // SignRequest encodes and signs r with the cluster's witness key.
@@ -234,7 +241,7 @@ func OpenRequest(b []byte) (*Request, error) {
 			return nil, ErrInvalid
 		}
 	case OpAdvance:
-		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.To.Version != r.From.Version+1 {
+		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.From.Version == math.MaxUint64 || r.To.Version != r.From.Version+1 {
 			return nil, ErrInvalid
 		}
 	case OpConfirm:
@@ -282,7 +289,8 @@ func OpenResponse(b []byte, witness ed25519.PublicKey, req *Request) (*Response,
 		return nil, ErrInvalid
 	}
 	for i := range r.Heads {
-		if r.Heads[i].Bucket >= MaxBuckets || !validHead(&r.Heads[i].Head) || len(r.Heads[i].QC) > MaxWitnesses {
+		if r.Heads[i].Bucket >= MaxBuckets || !validHead(&r.Heads[i].Head) || len(r.Heads[i].QC) > MaxWitnesses ||
+			r.Heads[i].SettleMillis > uint64(MaxWait.Milliseconds()) {
 			return nil, ErrInvalid
 		}
 	}
