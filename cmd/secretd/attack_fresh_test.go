@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/witness/wproto"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -250,4 +251,31 @@ func TestAttackWithoutItsWitnessesAnEnclaveServesNothing(t *testing.T) {
 		t.Fatalf("15 s after its witness stopped: got %v, want the enclave to refuse", err)
 	}
 	t.Logf("refused: %v", err)
+}
+
+// A request that finds no lease (the enclave just booted while its
+// witnesses were unreachable) reads them again within the request: a
+// witness that misses one read costs a moment, not the request.
+func TestARequestWaitsOutWitnessesMissingAFewReads(t *testing.T) {
+	s, _, ps := newStackBehindProxies(t, 3)
+	app := s.dial()
+	k := apiKey(t)
+	if _, err := app.CreateWallet(ctx(t), "alice", secretd.CreateOptions{Words: 12}, k); err != nil {
+		t.Fatal(err)
+	}
+	s.stop()
+	for _, p := range ps {
+		p.setMode(dropAll)
+	}
+	s.start()
+	time.Sleep(1500 * time.Millisecond) // the boot's read and the next fail: no lease
+	until := time.Now().Add(400 * time.Millisecond)
+	for _, p := range ps {
+		p.setMode(func(r *wproto.Request) bool { return r.Op != wproto.OpRead || time.Now().After(until) })
+	}
+	start := time.Now()
+	if _, err := s.dial().Sign(ctx(t), "alice", signParams("x"), k); err != nil {
+		t.Fatalf("a sign while the witnesses missed reads for 400 ms: %v", err)
+	}
+	t.Logf("served after %v", time.Since(start))
 }

@@ -80,6 +80,7 @@ type freshness struct {
 	mu        sync.Mutex
 	views     []witnessView
 	leaseTill time.Time
+	leaseLost bool  // the last read found fewer than quorum witnesses
 	refresh   *load // single flight
 	// settled are the heads known settled: committed at k witnesses and
 	// every lease granted before by those k run out (but their
@@ -207,6 +208,24 @@ func (f *freshness) ask(ctx context.Context, i int, req *wproto.Request) (*wprot
 	return wproto.OpenResponse(reply, f.witnesses[i].Key, req)
 }
 
+// renewFor renews the lease for a request: a read that found fewer than
+// k witnesses answering in time (slow for a moment, or the enclave just
+// booted) is tried again, up to leaseAttempts reads within the request.
+func (f *freshness) renewFor(ctx context.Context) error {
+	err := f.renew(ctx)
+	for attempt := 1; attempt < leaseAttempts && err != nil; attempt++ {
+		t := time.NewTimer(leaseRetryDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = f.renew(ctx)
+	}
+	return err
+}
+
 // readAll reads the committed heads changed at every witness since its
 // last answer, checking every certificate.
 func (f *freshness) readAll(ctx context.Context) error {
@@ -221,7 +240,18 @@ func (f *freshness) readAll(ctx context.Context) error {
 			n++
 		}
 	}
-	if n < f.quorum {
+	lost := n < f.quorum
+	f.mu.Lock()
+	was := f.leaseLost
+	f.leaseLost = lost
+	f.mu.Unlock()
+	switch {
+	case lost && !was:
+		f.e.log.Warn("too few witnesses answered: no wallet is served until enough do", "answered", n, "quorum", f.quorum)
+	case was && !lost:
+		f.e.log.Info("enough witnesses answer again", "answered", n, "quorum", f.quorum)
+	}
+	if lost {
 		return errNoLease
 	}
 	f.mu.Lock()
@@ -314,7 +344,7 @@ func (f *freshness) head(ctx context.Context, b uint32) (certified, error) {
 	valid := f.e.cfg.Now().Before(f.leaseTill)
 	f.mu.Unlock()
 	if !valid {
-		if err := f.renew(ctx); err != nil {
+		if err := f.renewFor(ctx); err != nil {
 			return certified{}, errNoLease
 		}
 	}

@@ -105,6 +105,12 @@ const (
 	witnessRefresh = witnessLease / 3
 	// witnessTimeout bounds one witness request, relay included.
 	witnessTimeout = 2 * time.Second
+	// leaseAttempts bounds the witness reads a request makes for a lease
+	// it lacks: a busy witness or relay may miss one read's timeout.
+	leaseAttempts = 3
+	// leaseRetryDelay separates those reads (a witness that refused a
+	// connection is not asked again at once).
+	leaseRetryDelay = 250 * time.Millisecond
 	// leaseMarginDivisor: a tenth of each lease and each wait is kept as a
 	// margin for clocks that run at slightly different rates.
 	leaseMarginDivisor = 10
