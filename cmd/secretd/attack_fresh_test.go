@@ -175,16 +175,7 @@ func TestAttackAReplicaKeptWarmDoesNotServeARevokedKey(t *testing.T) {
 		runArgs: []string{"--join", a.addr, "--join-identity", a.identity, "--join-key", a.keyFile}}
 	b.start()
 	onA, onB := a.dial(), b.dial()
-	k1, k2 := apiKey(t), apiKey(t)
-	rc, err := onA.CreateWallet(ctx(t), "alice", secretd.CreateOptions{Words: 12}, k1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err = onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Add: []secretd.Credential{k2.Credential()}}, k1,
-		[]secretd.Credential{k1.Credential(), k2.Credential()}, k2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k1, k2, rc := aliceWithTwoKeys(t, onA)
 	digest := sha256.Sum256([]byte("warm"))
 	p := secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: "m/44'/60'/0'/0/0", Digest: digest[:]}
 	// Keep B's cache warm with k1, right up to the revocation.

@@ -218,15 +218,22 @@ func TestAWitnessReadsHeadsAPageAtATime(t *testing.T) {
 	}
 }
 
+// twoHolders opens a witness in dir on a clock the test moves, with two
+// enclaves of one cluster (two holders) asking it.
+func twoHolders(t *testing.T) (dir string, clock *time.Time, now func() time.Time, w *Witness, reader, writer *testClient) {
+	dir, clock = t.TempDir(), new(time.Time)
+	*clock = time.Unix(1_800_000_000, 0)
+	now = func() time.Time { return *clock }
+	w = openWitness(t, dir, now)
+	reader, writer = newTestClient(t, w, 1), newTestClient(t, w, 1)
+	writer.holder = bytes.Repeat([]byte{9}, wproto.HolderLen)
+	return dir, clock, now, w, reader, writer
+}
+
 // A writer learns, when it confirms, how long other holders' read leases
 // still run, also across a restart of the witness.
 func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
-	dir := t.TempDir()
-	clock := time.Unix(1_800_000_000, 0)
-	now := func() time.Time { return clock }
-	w := openWitness(t, dir, now)
-	reader, writer := newTestClient(t, w, 1), newTestClient(t, w, 1)
-	writer.holder = bytes.Repeat([]byte{9}, wproto.HolderLen)
+	dir, clock, now, w, reader, writer := twoHolders(t)
 	confirm := func(c *testClient, v uint64) *wproto.Response {
 		t.Helper()
 		c.n++
@@ -243,7 +250,7 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 		t.Fatalf("with no lease out: wait %d ms, want 0", r.WaitMillis)
 	}
 	reader.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 6000})
-	clock = clock.Add(time.Second)
+	*clock = clock.Add(time.Second)
 	tests := []struct {
 		name string
 		c    *testClient
@@ -272,12 +279,7 @@ func TestAWriterIsToldHowLongOtherLeasesRun(t *testing.T) {
 // except the committing holder's, has run out; reads say how long that
 // is, and a restart does not forget it.
 func TestAReadSaysWhenACommittedHeadSettles(t *testing.T) {
-	dir := t.TempDir()
-	clock := time.Unix(1_800_000_000, 0)
-	now := func() time.Time { return clock }
-	w := openWitness(t, dir, now)
-	reader, writer := newTestClient(t, w, 1), newTestClient(t, w, 1)
-	writer.holder = bytes.Repeat([]byte{9}, wproto.HolderLen)
+	dir, clock, now, w, reader, writer := twoHolders(t)
 	settle := func(c *testClient, bucket uint32) uint64 {
 		t.Helper()
 		for _, h := range c.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 1}).Heads {
@@ -290,10 +292,10 @@ func TestAReadSaysWhenACommittedHeadSettles(t *testing.T) {
 	}
 	writer.confirm(1, head(1), writer.qc(1, head(1)))
 	reader.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 6000})
-	clock = clock.Add(time.Second)
+	*clock = clock.Add(time.Second)
 	writer.confirm(2, head(1), writer.qc(2, head(1)))
 	reader.confirm(3, head(1), reader.qc(3, head(1)))
-	clock = clock.Add(2 * time.Second)
+	*clock = clock.Add(2 * time.Second)
 	tests := []struct {
 		name   string
 		bucket uint32
@@ -315,7 +317,7 @@ func TestAReadSaysWhenACommittedHeadSettles(t *testing.T) {
 	if got := settle(writer, 2); got != 3000 {
 		t.Fatalf("after a restart: settles in %d ms, want 3000", got)
 	}
-	clock = clock.Add(4 * time.Second)
+	*clock = clock.Add(4 * time.Second)
 	if got := settle(writer, 2); got != 0 {
 		t.Fatalf("after the lease ran out: settles in %d ms, want 0", got)
 	}
