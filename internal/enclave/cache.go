@@ -19,15 +19,34 @@ type lru[V interface{ wipe() }] struct {
 	cap   int
 	ll    *list.List // front = most recently used; values are *lruEntry[V]
 	index map[string]*list.Element
+	// With a budget, the values' sizes (by size) add up to at most it
+	// (the newest value stays even if it alone is larger).
+	budget, used int
+	size         func(V) int
 }
 
 type lruEntry[V any] struct {
-	key string
-	val V
+	key  string
+	val  V
+	size int
 }
 
 func newLRU[V interface{ wipe() }](capacity int) *lru[V] {
 	return &lru[V]{cap: max(capacity, 1), ll: list.New(), index: make(map[string]*list.Element)}
+}
+
+// newSizedLRU is newLRU that also keeps the values' sizes within budget.
+func newSizedLRU[V interface{ wipe() }](capacity, budget int, size func(V) int) *lru[V] {
+	c := newLRU[V](capacity)
+	c.budget, c.size = budget, size
+	return c
+}
+
+func (c *lru[V]) sizeOf(v V) int {
+	if c.size == nil {
+		return 0
+	}
+	return c.size(v)
 }
 
 func (c *lru[V]) get(key string) (V, bool) {
@@ -49,21 +68,28 @@ func (c *lru[V]) peek(key string) (V, bool) {
 }
 
 func (c *lru[V]) put(key string, v V) {
+	n := c.sizeOf(v)
 	if el, ok := c.index[key]; ok {
 		e := el.Value.(*lruEntry[V])
 		e.val.wipe()
-		e.val = v
+		c.used += n - e.size
+		e.val, e.size = v, n
 		c.ll.MoveToFront(el)
-		return
+	} else {
+		c.index[key] = c.ll.PushFront(&lruEntry[V]{key: key, val: v, size: n})
+		c.used += n
 	}
-	c.index[key] = c.ll.PushFront(&lruEntry[V]{key: key, val: v})
-	for c.ll.Len() > c.cap {
-		el := c.ll.Back()
-		e := el.Value.(*lruEntry[V])
-		c.ll.Remove(el)
-		delete(c.index, e.key)
-		e.val.wipe()
+	for c.ll.Len() > c.cap || (c.budget > 0 && c.used > c.budget && c.ll.Len() > 1) {
+		c.drop(c.ll.Back())
 	}
+}
+
+func (c *lru[V]) drop(el *list.Element) {
+	e := el.Value.(*lruEntry[V])
+	c.ll.Remove(el)
+	delete(c.index, e.key)
+	c.used -= e.size
+	e.val.wipe()
 }
 
 func (c *lru[V]) len() int { return c.ll.Len() }
@@ -71,10 +97,7 @@ func (c *lru[V]) len() int { return c.ll.Len() }
 // remove drops key, wiping its value.
 func (c *lru[V]) remove(key string) {
 	if el, ok := c.index[key]; ok {
-		e := el.Value.(*lruEntry[V])
-		c.ll.Remove(el)
-		delete(c.index, key)
-		e.val.wipe()
+		c.drop(el)
 	}
 }
 
@@ -84,6 +107,7 @@ func (c *lru[V]) wipeAll() {
 	}
 	c.ll.Init()
 	clear(c.index)
+	c.used = 0
 }
 
 // snapshot is one load of one wallet: its instance and version, its

@@ -234,3 +234,55 @@ func TestCacheDoesNotKeepFailedLoads(t *testing.T) {
 	}
 	s.release()
 }
+
+// sized is a cache value of a given size that records its wipe.
+type sized struct {
+	n     int
+	wiped *bool
+}
+
+func (s sized) wipe() { *s.wiped = true }
+
+// A sized cache keeps its values' sizes within its budget, evicting the
+// least recently used first (and wiping what it evicts), and keeps the
+// newest value even when it alone is over the budget.
+func TestASizedCacheKeepsItsValuesWithinItsBudget(t *testing.T) {
+	tests := []struct {
+		name  string
+		puts  []int // sizes, keys "0", "1", ...
+		touch int   // a key read after the puts but before the last, or -1
+		keeps []int
+		used  int
+	}{
+		{"all fit", []int{10, 20, 30}, -1, []int{0, 1, 2}, 60},
+		{"over budget: the oldest goes", []int{40, 40, 40}, -1, []int{1, 2}, 80},
+		{"a read keeps a value", []int{40, 40, 40}, 0, []int{0, 2}, 80},
+		{"one value over the budget stays alone", []int{10, 20, 500}, -1, []int{2}, 500},
+		{"more values than the count bound", []int{1, 1, 1, 1, 1}, -1, []int{1, 2, 3, 4}, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newSizedLRU(4, 100, func(s sized) int { return s.n })
+			flags := make([]bool, len(tc.puts))
+			for i, n := range tc.puts {
+				if i == len(tc.puts)-1 && tc.touch >= 0 {
+					c.get(fmt.Sprint(tc.touch))
+				}
+				c.put(fmt.Sprint(i), sized{n, &flags[i]})
+			}
+			kept := map[int]bool{}
+			for _, k := range tc.keeps {
+				kept[k] = true
+			}
+			for i := range tc.puts {
+				_, ok := c.peek(fmt.Sprint(i))
+				if ok != kept[i] || flags[i] == kept[i] {
+					t.Fatalf("value %d: cached %t, wiped %t; want cached %t", i, ok, flags[i], kept[i])
+				}
+			}
+			if c.used != tc.used {
+				t.Fatalf("used %d, want %d", c.used, tc.used)
+			}
+		})
+	}
+}

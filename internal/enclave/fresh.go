@@ -116,6 +116,10 @@ type bucketEntry struct{ b *bucket }
 
 func (bucketEntry) wipe() {}
 
+// size is about the memory a cached bucket holds: its entries, digests
+// and bookkeeping.
+func (e bucketEntry) size() int { return cap(e.b.entries) + bucketOverhead }
+
 func newFreshness(e *Enclave, mk *seal.MasterKey, witnesses []api.WitnessSpec, quorum int) (*freshness, error) {
 	key, err := mk.WitnessKey()
 	if err != nil {
@@ -136,7 +140,7 @@ func newFreshness(e *Enclave, mk *seal.MasterKey, witnesses []api.WitnessSpec, q
 	f := &freshness{
 		e: e, witnesses: witnesses, keys: keys, quorum: quorum,
 		key: key, pub: key.Public().(ed25519.PublicKey), holder: holder, indexK: ik,
-		views: make([]witnessView, len(witnesses)), buckets: newLRU[bucketEntry](indexBucketCache),
+		views: make([]witnessView, len(witnesses)), buckets: newSizedLRU(indexBuckets, indexCacheBytes, bucketEntry.size),
 		settled: map[uint32]wproto.Head{}, pending: map[uint32]certified{},
 		stopped: make(chan struct{}),
 	}

@@ -72,3 +72,52 @@ func TestEnclaveKeepsAboutOneCertificatePerBucketWhenWitnessesAgree(t *testing.T
 	t.Logf("%d witnesses, k = %d, %d buckets: the views hold %d KiB", n, k, indexBuckets, (after-before)/1024)
 	runtime.KeepAlive(f)
 }
+
+// The index cache's budget bounds what it really holds: every bucket
+// cached with a few wallets each takes no more memory than the sizes it
+// counts (entries and bucketOverhead each), and the budget keeps it
+// within indexCacheBytes however large the buckets grow.
+func TestTheIndexCacheHoldsNoMoreThanItCounts(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	tests := []struct {
+		name    string
+		wallets int // per bucket
+	}{
+		{"one wallet a bucket", 1},
+		{"ten wallets a bucket", 10},
+		{"2,000 wallets a bucket (ten million in all)", 2000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := heap()
+			c := newSizedLRU(indexBuckets, indexCacheBytes, bucketEntry.size)
+			for b := range uint32(indexBuckets) {
+				// A stored bucket of tc.wallets sorted entries, as a load
+				// parses it.
+				pt := make([]byte, wproto.DigestLen+tc.wallets*entryLen)
+				for w := range tc.wallets {
+					binary.BigEndian.PutUint64(pt[wproto.DigestLen+w*entryLen:], uint64(w))
+				}
+				bk, err := parseBucket(b, 2, pt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.put(bucketID(b), bucketEntry{bk})
+			}
+			held := heap() - before
+			t.Logf("%d buckets cached of %d: %d KiB counted, %d KiB held", c.len(), indexBuckets, c.used>>10, held>>10)
+			if c.used > indexCacheBytes {
+				t.Fatalf("counted %d bytes, over the budget of %d", c.used, indexCacheBytes)
+			}
+			if held > uint64(c.used)+64<<10 {
+				t.Fatalf("holds %d bytes but counts %d", held, c.used)
+			}
+			runtime.KeepAlive(c)
+		})
+	}
+}

@@ -120,6 +120,14 @@ const (
 	// maxReadPages bounds the pages of one witness read (of
 	// wproto.MaxReadHeads heads each): 4,096 buckets take 8.
 	maxReadPages = 16
-	// indexBucketCache bounds the index buckets kept verified in memory.
-	indexBucketCache = 256
+	// indexCacheBytes bounds the index buckets kept verified in memory,
+	// by size: the whole index up to about 45,000 wallets (56 bytes each,
+	// and bucketOverhead per bucket; a wallet loaded from the store then
+	// needs no bucket read), a few dozen buckets at ten million wallets
+	// (~140 KiB each), never more than this.
+	indexCacheBytes = 4 << 20
+	// bucketOverhead is what a cached bucket holds besides its entries
+	// (its struct, two digests, the LRU's list element, entry and map
+	// slot), rounded up.
+	bucketOverhead = 384
 )

@@ -170,6 +170,22 @@ type walletStore struct {
 // served only if the current index lists it, at the stored version and
 // instance.
 func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
+	l, err := ws.e.link()
+	if err != nil {
+		return nil, err
+	}
+	// The wallet is read while its index bucket is made current (one
+	// store round trip instead of two when the bucket is read too); it
+	// counts only once the bucket lists it, below.
+	type read struct {
+		obj *hostlink.Object
+		err error
+	}
+	stored := make(chan read, 1)
+	go func() {
+		obj, err := l.Get(ctx, kindWallet, oid)
+		stored <- read{obj, err}
+	}()
 	var want entry
 	var bucketVersion uint64
 	if f := ws.e.fresh; f != nil {
@@ -183,11 +199,8 @@ func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
 		}
 		bucketVersion = bk.version
 	}
-	l, err := ws.e.link()
-	if err != nil {
-		return nil, err
-	}
-	obj, err := l.Get(ctx, kindWallet, oid)
+	r := <-stored
+	obj, err := r.obj, r.err
 	if err != nil {
 		if ws.e.fresh != nil && errors.Is(err, hostlink.ErrNotFound) {
 			return nil, errStaleStore // the index lists it: the store lost it
