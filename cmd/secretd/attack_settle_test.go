@@ -616,3 +616,139 @@ func TestAttackRestartedWitnessesRememberReplicaLeases(t *testing.T) {
 		t.Logf("B refuses: %v", err)
 	}
 }
+
+// bucketRow is the store's id of oid's index bucket.
+func bucketRow(oid string) string { return fmt.Sprintf("%03x", reviewBucketOf(oid)) }
+
+// waitForNewRead waits until proxy p has seen one more read request than
+// it had when called (and a little more, for its answer to be back).
+func waitForNewRead(t *testing.T, p *wproxy) {
+	t.Helper()
+	n := len(requestsOf(p, wproto.OpRead))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(requestsOf(p, wproto.OpRead)) == n {
+		if time.Now().After(deadline) {
+			t.Fatal("no read relayed in 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(30 * time.Millisecond)
+}
+
+// requestsOf returns the signed requests of op a proxy saw (relayed or
+// dropped: the operator sees them all), opened, with their raw bytes.
+func requestsOf(p *wproxy, op string) (out []struct {
+	r   *wproto.Request
+	raw []byte
+}) {
+	for _, raw := range p.requests() {
+		if r, err := wproto.OpenRequest(raw); err == nil && r.Op == op {
+			out = append(out, struct {
+				r   *wproto.Request
+				raw []byte
+			}{r, raw})
+		}
+	}
+	return out
+}
+
+// confirmsOf returns the confirms of bucket b at version v a proxy saw.
+func confirmsOf(p *wproxy, b uint32, v uint64) (out [][]byte) {
+	for _, c := range requestsOf(p, wproto.OpConfirm) {
+		if c.r.Bucket == b && c.r.To.Version == v {
+			out = append(out, c.raw)
+		}
+	}
+	return out
+}
+
+// TestAttackAReplicaNeverServesAHeadOlderThanOneItConfirmed: three
+// witnesses, k = 2, none colluding. A witness settles a committed head
+// when every lease it granted has run out but the confirming enclave's,
+// since that enclave serves the head from then on; so an enclave that
+// sent a confirm, even one that failed, must never serve an older head.
+//
+//  1. The user revokes k1 on A; all three witnesses acknowledge, but only
+//     witness 1 hears A's confirmation: A reports it unconfirmed.
+//  2. B sees the head at witness 1 and writes it back; its runner records
+//     B's confirmations to witnesses 2 and 3 and drops them.
+//  3. B stops hearing witness 1 and the store is put back before the
+//     revocation: B must not serve the old head.
+//  4. A's leases run out; the store is put at the revocation again.
+//  5. Right after one of B's reads, the operator delivers B's recorded
+//     confirmations (or, in the control, not).
+//  6. The user gets A's receipt without k1; B must refuse k1, and refuse
+//     an export of the old record.
+//
+// Found by an independent review: B served the old head at step 3 and
+// signed with k1 for 2.6 s after the receipt at step 6.
+func TestAttackAReplicaNeverServesAHeadOlderThanOneItConfirmed(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		name := map[bool]string{true: "B's confirmations delivered late", false: "B's confirmations never delivered"}[late]
+		t.Run(name, func(t *testing.T) {
+			a, b, ws, pa, pb := replicaPair(t, 3)
+			onA, onB := a.dial(), b.dial()
+			k1, k2, rc := warmAliceOnBoth(t, onA, onB)
+			bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+			indexOld, walletOld := a.takeRow(a.db(), "index", bid), a.takeRow(a.db(), "wallet", "alice")
+
+			noConfirm := func(r *wproto.Request) bool { return r.Op != wproto.OpConfirm }
+			pa[1].setMode(noConfirm)
+			pa[2].setMode(noConfirm)
+			revocationUnconfirmed(t, onA, rc, k1, k2)
+			indexNew, walletNew := a.takeRow(a.db(), "index", bid), a.takeRow(a.db(), "wallet", "alice")
+			newVersion := uint64(indexNew.version)
+
+			pb[1].setMode(noConfirm)
+			pb[2].setMode(noConfirm)
+			waitForNewRead(t, pb[0])
+			waitForNewRead(t, pb[0])
+			if _, err := onB.Sign(ctx(t), "alice", signParams("write-back"), k1); err == nil {
+				t.Fatal("B signed while the newest head it saw was unsettled")
+			}
+			var recorded [2][][]byte
+			for i := 1; i <= 2; i++ {
+				if recorded[i-1] = confirmsOf(pb[i], bucket, newVersion); len(recorded[i-1]) == 0 {
+					t.Fatalf("setup: B sent no confirmation of version %d to witness %d", newVersion, i+1)
+				}
+			}
+
+			pb[0].setMode(dropAll)
+			db := a.db()
+			a.putRow(db, "index", bid, indexOld)
+			a.putRow(db, "wallet", "alice", walletOld)
+			for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(100 * time.Millisecond) {
+				if _, err := onB.Sign(ctx(t), "alice", signParams("old head"), k1); err == nil {
+					t.Errorf("B serves the head before the one it confirmed, %v after its write-back", time.Since(start))
+					break
+				}
+			}
+
+			for _, p := range pa {
+				p.setMode(dropAll)
+			}
+			time.Sleep(3500 * time.Millisecond)
+			a.putRow(db, "index", bid, indexNew)
+			a.putRow(db, "wallet", "alice", walletNew)
+			waitForNewRead(t, pb[1])
+			for _, p := range pb {
+				p.setMode(dropAll)
+			}
+			for i := 1; i <= 2 && late; i++ {
+				if r := replayTo(t, ws[i].addr, recorded[i-1][0]); r.Status != wproto.StatusOK {
+					t.Fatalf("setup: witness %d refused B's late confirmation: %s", i+1, r.Status)
+				}
+			}
+			for _, p := range pa {
+				p.setMode(nil)
+			}
+			pollRevoked(t, onA, rc, k1)
+			a.putRow(db, "wallet", "alice", walletOld)
+			if m, err := onB.Export(ctx(t), "alice", k1); err == nil {
+				t.Errorf("B exported the mnemonic (%d words) with the revoked key after the receipt", len(splitWords(m)))
+			}
+			a.putRow(db, "wallet", "alice", walletNew)
+			refusesRevokedKey(t, onB, k1)
+		})
+	}
+}

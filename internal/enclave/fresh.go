@@ -86,9 +86,10 @@ type freshness struct {
 	// every lease granted before by those k run out (but their
 	// committers'). A head is served only once settled.
 	settled map[uint32]wproto.Head
-	// pending are heads this enclave had acknowledged by k witnesses but
-	// not (yet) confirmed by k: it never serves an older head again,
-	// since a confirm it sent may yet take effect.
+	// pending are the newest heads this enclave sent a confirm for (its
+	// own writes, write-backs, and a witness brought up to date) and has
+	// not seen settled: it never serves an older head again, since a
+	// confirm it sent may yet take effect.
 	pending map[uint32]certified
 
 	writers [indexBuckets]sync.Mutex // one writer per bucket in this enclave
@@ -417,7 +418,9 @@ func (f *freshness) settle(ctx context.Context, b uint32, h certified) error {
 		until = at[f.quorum-1]
 	} else {
 		wait, err := f.confirmAll(ctx, b, h)
-		if err != nil {
+		if err == errUncommitted {
+			return errUnconfirmedHead
+		} else if err != nil {
 			return err
 		}
 		until = f.e.cfg.Now().Add(wait)
@@ -434,6 +437,11 @@ func (f *freshness) settle(ctx context.Context, b uint32, h certified) error {
 	f.markSettled(b, h.head)
 	return nil
 }
+
+// errUnconfirmedHead: the newest state of the wallet's index bucket is
+// held committed by fewer than k witnesses, and writing it back to them
+// failed.
+var errUnconfirmedHead = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the wallet's newest state is not yet confirmed by a quorum of the cluster's witnesses; it serves neither that state nor an older one until it is"}
 
 // errUnsettled: the request ended while the bucket's newest head settled.
 var errUnsettled = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the wallet changed moments ago and other enclaves may still serve the state before; try again in a few seconds"}
@@ -568,13 +576,6 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		return certified{}, 0, errUncommitted
 	}
 	c := certified{head: to, qc: qc}
-	// From here a confirm this enclave sends may take effect at any time
-	// (relayed late, or replayed): it serves nothing older than to again.
-	f.mu.Lock()
-	if p, ok := f.pending[b]; !ok || p.head.Version < to.Version {
-		f.pending[b] = c
-	}
-	f.mu.Unlock()
 	wait, err := f.confirmAll(ctx, b, c)
 	if err != nil {
 		return certified{}, 0, err
@@ -642,6 +643,14 @@ func (f *freshness) confirm(ctx context.Context, i int, b uint32, c certified) t
 	if err != nil {
 		return -1
 	}
+	// From here this confirm may take effect at any time (relayed late,
+	// or replayed), and the witness then counts no lease of this enclave
+	// against c settling: this enclave serves nothing older than c again.
+	f.mu.Lock()
+	if p, ok := f.pending[b]; !ok || p.head.Version < c.head.Version {
+		f.pending[b] = c
+	}
+	f.mu.Unlock()
 	req.Bucket, req.To, req.QC, req.Witnesses, req.Quorum = b, &c.head, c.qc, f.keys, uint32(f.quorum)
 	r, err := f.ask(ctx, i, req)
 	if err != nil || r.Status != wproto.StatusOK || len(r.Heads) != 1 || r.Heads[0].Head.Version < c.head.Version {
