@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/hostlink"
 	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/internal/witness"
 	"github.com/niomon/niomon/internal/witness/wproto"
@@ -748,6 +749,63 @@ func TestAttackAReplicaNeverServesAHeadOlderThanOneItConfirmed(t *testing.T) {
 				t.Errorf("B exported the mnemonic (%d words) with the revoked key after the receipt", len(splitWords(m)))
 			}
 			a.putRow(db, "wallet", "alice", walletNew)
+			refusesRevokedKey(t, onB, k1)
+		})
+	}
+}
+
+// TestAttackAStoreReadHeldBackNeverOutlivesARevocation: an export reads
+// the wallet from the store. The runner holds back its answer to that
+// read for 8 s (a request may take 30 s) while the user revokes k1, and
+// then answers with the row as it was when asked. The enclave checks the
+// index again once the read is done: the export with k1 is refused, on a
+// replica (B, the revocation made on A) and on a lone enclave.
+//
+// Found by an independent review: B exported the mnemonic 5 s after the
+// user was shown the revocation's receipt.
+func TestAttackAStoreReadHeldBackNeverOutlivesARevocation(t *testing.T) {
+	for _, replica := range []bool{true, false} {
+		name := map[bool]string{true: "on replica B, revoked on A", false: "on one enclave"}[replica]
+		t.Run(name, func(t *testing.T) {
+			var onA, onB *secretd.Client
+			var tap *hostTap
+			if replica {
+				a, b, _, _, _ := replicaPair(t, 3)
+				tap = tapped(t, b, "b-tap")
+				onA, onB = a.dial(), b.dial()
+			} else {
+				s, _ := newStackWithWitnesses(t, 3)
+				tap = tapped(t, s, "tap")
+				onA, onB = s.dial(), s.dial()
+			}
+			k1, k2, rc := warmAliceOnBoth(t, onA, onB)
+			tap.holdNext(func(m *hostlink.Message) bool {
+				return m.Op == hostlink.OpGet && m.Object != nil && m.Object.Kind == "wallet" && m.Object.ID == "alice"
+			}, 8*time.Second)
+			type result struct {
+				words int
+				err   error
+				at    time.Time
+			}
+			done := make(chan result, 1)
+			go func() {
+				m, err := onB.Export(ctx(t), "alice", k1)
+				done <- result{len(splitWords(m)), err, time.Now()}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			if !tap.holds() {
+				t.Fatal("setup: the runner was never asked for alice's row")
+			}
+			acknowledgeRevocation(t, onA, rc.Version, k1, k2)
+			shown := time.Now()
+			switch r := <-done; {
+			case r.err == nil && r.at.After(shown):
+				t.Errorf("exported the mnemonic (%d words) with the revoked key %v after the user was shown the receipt", r.words, r.at.Sub(shown))
+			case r.err == nil:
+				t.Logf("exported %v before the receipt: no violation", shown.Sub(r.at))
+			default:
+				t.Logf("the export is refused: %v", r.err)
+			}
 			refusesRevokedKey(t, onB, k1)
 		})
 	}

@@ -36,6 +36,7 @@ type stack struct {
 	runArgs  []string
 	manual   bool     // no dev genesis: the test runs the ceremony
 	witness  []string // addresses of the witness processes (newStackWithWitnesses)
+	via      string   // set: the runner dials the enclave here (a tap in front of sock)
 	enc, run *proc
 	addr     string
 	identity string
@@ -69,7 +70,11 @@ func (s *stack) start() {
 		listen = "127.0.0.1:0"
 	}
 	s.enc = startProc(s.t, append([]string{"enclave", "--dev", "--listen", s.sock}, s.encArgs...)...)
-	args := []string{"runner", "--dev", "--listen", listen, "--enclave", s.sock, "--data", s.data, "--client-key", s.key.PublicKey()}
+	enclave := s.sock
+	if s.via != "" {
+		enclave = s.via
+	}
+	args := []string{"runner", "--dev", "--listen", listen, "--enclave", enclave, "--data", s.data, "--client-key", s.key.PublicKey()}
 	if !s.manual {
 		args = append(args, "--dev-genesis")
 	}

@@ -342,16 +342,69 @@ func (ws walletStore) create(ctx context.Context, w *newWallet) (*snapshot, erro
 // fresh loads oid from the store for a method that must not act on a
 // cached copy (export, policy changes), and checks it against what the
 // enclave holds in memory: the same instance, and no older version.
+//
+// With witnesses, the index is checked again once the load is done: a
+// store read the runner held back may have been answered after the
+// wallet changed elsewhere, and a snapshot is used only while the current
+// index lists it.
 func (ws walletStore) fresh(ctx context.Context, oid string) (*snapshot, error) {
-	s, err := ws.load(ctx, oid)
-	if err != nil {
-		return nil, storageErr(err)
-	}
-	if err := ws.e.cache.consistent(s); err != nil {
+	return ws.whileListed(ctx, func() (*snapshot, error) {
+		s, err := ws.load(ctx, oid)
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		if err := ws.e.cache.consistent(s); err != nil {
+			s.release()
+			return nil, err
+		}
+		return s, nil
+	}, func() {})
+}
+
+// whileListed returns what get returns, once the current index lists it:
+// a snapshot it no longer lists is dropped (stale runs) and got again,
+// once.
+func (ws walletStore) whileListed(ctx context.Context, get func() (*snapshot, error), stale func()) (*snapshot, error) {
+	for attempt := 0; ; attempt++ {
+		s, err := get()
+		if err != nil {
+			return nil, err
+		}
+		listed, err := ws.listed(ctx, s)
+		if err != nil {
+			s.release()
+			return nil, err
+		}
+		if listed {
+			return s, nil
+		}
 		s.release()
-		return nil, err
+		stale()
+		if attempt > 0 {
+			return nil, errForked
+		}
 	}
-	return s, nil
+}
+
+// listed reports whether the current index lists snapshot s (always,
+// without witnesses).
+func (ws walletStore) listed(ctx context.Context, s *snapshot) (bool, error) {
+	f := ws.e.fresh
+	if f == nil {
+		return true, nil
+	}
+	bk, err := f.bucket(ctx, bucketOf(s.oid))
+	if err != nil {
+		return false, err
+	}
+	if bk.version == s.bucketVersion.Load() {
+		return true, nil
+	}
+	if e, ok := bk.lookup(s.oid); ok && e.instance.equal(s.instance) && e.version == s.version && e.record == s.recordHash {
+		s.bucketVersion.Store(bk.version)
+		return true, nil
+	}
+	return false, nil
 }
 
 // cached returns oid's snapshot from the cache, loading it on a miss. The
@@ -361,33 +414,10 @@ func (ws walletStore) fresh(ctx context.Context, oid string) (*snapshot, error) 
 // index still lists it: a bucket that moved on since it was loaded is
 // looked at again, and a wallet changed elsewhere is loaded again.
 func (ws walletStore) cached(ctx context.Context, oid string) (*snapshot, error) {
-	for attempt := 0; ; attempt++ {
+	return ws.whileListed(ctx, func() (*snapshot, error) {
 		s, err := ws.e.cache.acquire(oid, func() (*snapshot, error) { return ws.load(ctx, oid) })
-		if err != nil {
-			return nil, storageErr(err)
-		}
-		f := ws.e.fresh
-		if f == nil {
-			return s, nil
-		}
-		bk, err := f.bucket(ctx, bucketOf(oid))
-		if err != nil {
-			s.release()
-			return nil, err
-		}
-		if bk.version == s.bucketVersion.Load() {
-			return s, nil
-		}
-		if e, ok := bk.lookup(oid); ok && e.instance.equal(s.instance) && e.version == s.version && e.record == s.recordHash {
-			s.bucketVersion.Store(bk.version)
-			return s, nil
-		}
-		s.release()
-		ws.e.cache.forget(oid)
-		if attempt > 0 {
-			return nil, errForked
-		}
-	}
+		return s, storageErr(err)
+	}, func() { ws.e.cache.forget(oid) })
 }
 
 // update re-seals s's record with policy next as version s.version+1, a
