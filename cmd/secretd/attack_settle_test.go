@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -363,17 +364,23 @@ func TestAttackPaddedCertificatesNeverReachAWitnessStore(t *testing.T) {
 
 // colluder is a colluding witness: its operator answers reads itself,
 // from its own database and signed with its own key, and relays
-// everything else to the witness unchanged. With pad, every head it
-// answers carries, besides its real certificate, junk endorsements up to
-// the limit of 16 (VerifyQC skips them; the enclave keeps them), one head
-// a page.
+// everything else to the witness unchanged. How it answers reads:
 type colluder struct {
 	ln   net.Listener
 	key  ed25519.PrivateKey
 	data string
 	mu   sync.Mutex
-	pad  bool
+	mode colluderMode
 }
+
+type colluderMode int
+
+const (
+	plainReads   colluderMode = iota // its committed heads, as a witness would
+	paddedReads                      // each head with junk endorsements up to 16, one head a page
+	slowEndless                      // each page after 1.8 s, no heads, "more follow"
+	repeatedHead                     // each page 512 copies of one real certified head, "more follow"
+)
 
 const colluderBase = 1 << 40 // its own epochs, to page one head at a time
 
@@ -424,12 +431,15 @@ func startColluder(t *testing.T, w *reviewWitness) *colluder {
 	return c
 }
 
-func (c *colluder) setPad(pad bool) { c.mu.Lock(); c.pad = pad; c.mu.Unlock() }
+func (c *colluder) setMode(m colluderMode) { c.mu.Lock(); c.mode = m; c.mu.Unlock() }
 
 func (c *colluder) read(t *testing.T, r *wproto.Request) []byte {
 	c.mu.Lock()
-	pad := c.pad
+	mode := c.mode
 	c.mu.Unlock()
+	if mode == slowEndless {
+		time.Sleep(1800 * time.Millisecond)
+	}
 	db, err := sqlOpen(filepath.Join(c.data, "witness.db"))
 	if err != nil {
 		return nil
@@ -461,7 +471,14 @@ func (c *colluder) read(t *testing.T, r *wproto.Request) []byte {
 		idx = int(r.Since - colluderBase)
 	}
 	switch {
-	case !pad:
+	case mode == slowEndless:
+		resp.Epoch, resp.More = r.Since+1, true
+	case mode == repeatedHead && len(all) > 0:
+		for range wproto.MaxReadHeads {
+			resp.Heads = append(resp.Heads, all[0])
+		}
+		resp.Epoch, resp.More = r.Since+1, true
+	case mode == plainReads:
 		resp.Heads, resp.Epoch = all, colluderBase+uint64(len(all))
 		if len(resp.Heads) > wproto.MaxReadHeads {
 			resp.Heads, resp.More, resp.Epoch = resp.Heads[:wproto.MaxReadHeads], true, colluderBase+wproto.MaxReadHeads
@@ -514,7 +531,7 @@ func TestAttackAColludingWitnessCannotPadCertificatesIntoTheEnclave(t *testing.T
 
 	measure := func(pad bool) int {
 		s.stop()
-		col.setPad(pad)
+		col.setMode(map[bool]colluderMode{false: plainReads, true: paddedReads}[pad])
 		for _, p := range ps[1:] {
 			p.setMode(dropAll)
 		}
@@ -807,6 +824,74 @@ func TestAttackAStoreReadHeldBackNeverOutlivesARevocation(t *testing.T) {
 				t.Logf("the export is refused: %v", r.err)
 			}
 			refusesRevokedKey(t, onB, k1)
+		})
+	}
+}
+
+// signsFor uses alice's key k every interval for d (5 s each) and
+// returns how many signatures succeeded and failed, the slowest try and
+// the enclave's CPU time meanwhile.
+func signsFor(t *testing.T, s *stack, app *secretd.Client, k *secretd.P256Key, d, interval time.Duration) (ok, failed int, worst, cpu time.Duration) {
+	t.Helper()
+	pid := s.enc.cmd.Process.Pid
+	cpu0 := procCPU(t, pid)
+	for start := time.Now(); time.Since(start) < d; time.Sleep(interval) {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		t0 := time.Now()
+		_, err := app.Sign(c, "alice", signParams(fmt.Sprintf("use %d", ok+failed)), k)
+		cancel()
+		worst = max(worst, time.Since(t0))
+		if err != nil {
+			failed++
+			t.Logf("refused: %v", err)
+		} else {
+			ok++
+		}
+	}
+	return ok, failed, worst, procCPU(t, pid) - cpu0
+}
+
+// TestAttackOneColludingWitnessCannotStallOrBurnTheEnclave: four
+// witnesses, k = 3, so one may collude. It answers every read (a) after
+// 1.8 s with no heads and "more follow", forever, or (b) at once with 512
+// copies of a real certified head and "more follow". The user's own key
+// must keep signing, and the enclave's CPU stay near what honest
+// witnesses cost.
+//
+// Found by an independent review: (a) every lease was taken only when
+// every witness had answered in full (16 pages of up to 2 s), so none
+// ever held and nothing was signed; (b) every copy's certificate was
+// checked on every read, 9 s of CPU in 10 s.
+func TestAttackOneColludingWitnessCannotStallOrBurnTheEnclave(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 4)
+	app := s.dial()
+	k := apiKey(t)
+	if _, err := app.CreateWallet(ctx(t), "alice", secretd.CreateOptions{Words: 12}, k); err != nil {
+		t.Fatal(err)
+	}
+	col := startColluder(t, ws[0])
+	ps[0].setTarget(col.ln.Addr().String())
+	_, _, _, honest := signsFor(t, s, app, k, 5*time.Second, 250*time.Millisecond)
+	t.Logf("plain answers, 5 s: enclave CPU %v", honest)
+	for _, tc := range []struct {
+		name string
+		mode colluderMode
+	}{
+		{"slow endless pages", slowEndless},
+		{"pages of one head repeated", repeatedHead},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col.setMode(tc.mode)
+			time.Sleep(4 * time.Second) // the lease taken before runs out
+			ok, failed, worst, cpu := signsFor(t, s, app, k, 5*time.Second, 250*time.Millisecond)
+			t.Logf("%d signatures, %d refused, slowest %v, enclave CPU %v", ok, failed, worst, cpu)
+			if failed > 0 {
+				t.Errorf("one colluding witness (within 2k-n-1) made %d of %d signatures fail", failed, ok+failed)
+			}
+			if cpu > honest+time.Second {
+				t.Errorf("one colluding witness costs the enclave %v of CPU in 5 s (plain answers: %v)", cpu, honest)
+			}
+			col.setMode(plainReads)
 		})
 	}
 }

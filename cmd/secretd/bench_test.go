@@ -479,7 +479,7 @@ func BenchmarkSign(b *testing.B) {
 }
 
 // procCPU is a process's user plus system CPU time so far.
-func procCPU(b *testing.B, pid int) time.Duration {
+func procCPU(b testing.TB, pid int) time.Duration {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		b.Fatal(err)

@@ -98,9 +98,10 @@ type freshness struct {
 }
 
 type witnessView struct {
-	epoch  uint64
-	heads  map[uint32]certified
-	answer time.Time // send time of the read it last answered in full
+	epoch   uint64
+	heads   map[uint32]certified
+	answer  time.Time // send time of the read it last answered in full
+	reading bool      // a read of this witness runs
 }
 
 // certified is a committed head and its quorum certificate.
@@ -233,14 +234,34 @@ func (f *freshness) renewFor(ctx context.Context) error {
 
 // readAll reads the committed heads changed at every witness since its
 // last answer, checking every certificate.
+//
+// It returns once k witnesses answered in full, or every read ended: a
+// slow witness (each read of one is bounded by witnessTimeout, all its
+// pages together) does not hold the lease back, and is not read again
+// while a read of it runs.
 func (f *freshness) readAll(ctx context.Context) error {
 	sent := f.e.cfg.Now()
 	answered := make(chan bool, len(f.witnesses))
+	started := 0
 	for i := range f.witnesses {
-		go func() { answered <- f.readOne(ctx, i, sent) }()
+		f.mu.Lock()
+		busy := f.views[i].reading
+		f.views[i].reading = true
+		f.mu.Unlock()
+		if busy {
+			continue
+		}
+		started++
+		go func() {
+			ok := f.readOne(ctx, i, sent)
+			f.mu.Lock()
+			f.views[i].reading = false
+			f.mu.Unlock()
+			answered <- ok
+		}()
 	}
 	n := 0
-	for range f.witnesses {
+	for done := 0; done < started && n < f.quorum; done++ {
 		if <-answered {
 			n++
 		}
@@ -272,6 +293,8 @@ func (f *freshness) readAll(ctx context.Context) error {
 // readOne reads witness i up to date (a few pages at most) and reports
 // whether it answered in full, every head with a valid certificate.
 func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
+	ctx, cancel := context.WithTimeout(ctx, witnessTimeout)
+	defer cancel()
 	f.mu.Lock()
 	since := f.views[i].epoch
 	f.mu.Unlock()
@@ -295,11 +318,8 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 			f.e.log.Warn("a witness answered with an older state than before", "witness", f.witnesses[i].Name)
 			return false
 		}
-		for _, h := range r.Heads {
-			if !wproto.VerifyQC(f.pub, h.Bucket, h.Head, h.QC, f.keys, f.quorum) {
-				f.e.log.Warn("a witness answered a head without a valid quorum certificate", "witness", f.witnesses[i].Name, "bucket", h.Bucket)
-				return false
-			}
+		if !f.verifyPage(i, r.Heads) {
+			return false
 		}
 		f.mu.Lock()
 		v := &f.views[i]
@@ -323,6 +343,41 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 		since = r.Epoch
 	}
 	return false
+}
+
+// verifyPage checks the certificates of a page of heads witness i
+// answered, each bucket at most once: only those of heads newer than what
+// view i holds and that no other view holds (those were checked when a
+// view took them). A witness repeating heads it sent before, or that the
+// others sent, costs the enclave no signature check.
+func (f *freshness) verifyPage(i int, heads []wproto.BucketHead) bool {
+	check := make([]bool, len(heads))
+	seen := make(map[uint32]bool, len(heads))
+	f.mu.Lock()
+	for j, h := range heads {
+		if seen[h.Bucket] {
+			f.mu.Unlock()
+			f.e.log.Warn("a witness answered one bucket twice in a page", "witness", f.witnesses[i].Name, "bucket", h.Bucket)
+			return false
+		}
+		seen[h.Bucket] = true
+		if h.Head.Version <= f.views[i].heads[h.Bucket].head.Version {
+			continue
+		}
+		known := false
+		for k := range f.views {
+			known = known || (k != i && f.views[k].heads[h.Bucket].head.Equal(h.Head))
+		}
+		check[j] = !known
+	}
+	f.mu.Unlock()
+	for j, h := range heads {
+		if check[j] && !wproto.VerifyQC(f.pub, h.Bucket, h.Head, h.QC, f.keys, f.quorum) {
+			f.e.log.Warn("a witness answered a head without a valid quorum certificate", "witness", f.witnesses[i].Name, "bucket", h.Bucket)
+			return false
+		}
+	}
+	return true
 }
 
 // shared returns h as a certified head for view i, sharing the memory of
