@@ -45,7 +45,10 @@ const (
 	maxHoldersPerCluster = 256
 	// ioTimeout bounds one request on a connection.
 	ioTimeout = 10 * time.Second
-	// maxConns bounds the connections served at once.
+	// maxConns bounds the connections served at once. A connection past
+	// it replaces the one that has waited longest for its next request
+	// (idle, or sending one slowly): whoever opens connections and sends
+	// nothing cannot keep a runner out.
 	maxConns = 256
 )
 
@@ -176,7 +179,7 @@ func lastLine(s string) string {
 func (w *Witness) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	sem := make(chan struct{}, maxConns)
+	var cs conns
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -187,24 +190,22 @@ func (w *Witness) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			c.Close()
-			continue
-		}
+		st := cs.add(c)
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done(); c.Close() }()
+			defer func() { cs.remove(st); wg.Done(); c.Close() }()
 			stopConn := context.AfterFunc(ctx, func() { c.Close() })
 			defer stopConn()
 			for {
 				_ = c.SetDeadline(time.Now().Add(ioTimeout))
-				req, err := ReadMessage(c)
+				req, err := readMessage(c, wproto.MaxRequest)
 				if err != nil {
 					return
 				}
-				if err := WriteMessage(c, w.Handle(ctx, req)); err != nil {
+				cs.busy(st, true)
+				err = WriteMessage(c, w.Handle(ctx, req))
+				cs.busy(st, false)
+				if err != nil {
 					return
 				}
 			}
@@ -212,15 +213,70 @@ func (w *Witness) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// ReadMessage reads one length-prefixed message.
-func ReadMessage(r io.Reader) ([]byte, error) {
+// conns are the connections a witness serves.
+type conns struct {
+	mu  sync.Mutex
+	all map[*connState]bool
+}
+
+type connState struct {
+	c       net.Conn
+	waiting time.Time // since when it waits for its next request; zero while one is handled
+}
+
+// add lists c, first closing the connection that has waited longest for
+// a request when maxConns are listed.
+func (cs *conns) add(c net.Conn) *connState {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.all == nil {
+		cs.all = map[*connState]bool{}
+	}
+	if len(cs.all) >= maxConns {
+		var oldest *connState
+		for st := range cs.all {
+			if !st.waiting.IsZero() && (oldest == nil || st.waiting.Before(oldest.waiting)) {
+				oldest = st
+			}
+		}
+		if oldest != nil {
+			oldest.c.Close()
+			delete(cs.all, oldest)
+		}
+	}
+	st := &connState{c: c, waiting: time.Now()}
+	cs.all[st] = true
+	return st
+}
+
+func (cs *conns) busy(st *connState, busy bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if busy {
+		st.waiting = time.Time{}
+	} else {
+		st.waiting = time.Now()
+	}
+}
+
+func (cs *conns) remove(st *connState) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.all, st)
+}
+
+// ReadMessage reads one length-prefixed message (an answer: at most
+// wproto.MaxMessage bytes).
+func ReadMessage(r io.Reader) ([]byte, error) { return readMessage(r, wproto.MaxMessage) }
+
+func readMessage(r io.Reader, limit uint32) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n > wproto.MaxMessage {
-		return nil, fmt.Errorf("witness: message of %d bytes exceeds %d", n, wproto.MaxMessage)
+	if n > limit {
+		return nil, fmt.Errorf("witness: message of %d bytes exceeds %d", n, limit)
 	}
 	b := make([]byte, n)
 	_, err := io.ReadFull(r, b)

@@ -5,6 +5,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -351,5 +357,102 @@ func TestAWitnessAnswersNothingItCannotVerify(t *testing.T) {
 	}
 	if w.Handle(context.Background(), signed) == nil {
 		t.Fatal("the good request got no answer")
+	}
+}
+
+// serveTCP serves w on a loopback port until the test ends.
+func serveTCP(t *testing.T, w *Witness) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+// readsOverTCP sends one signed read on a new connection and reports
+// whether a valid answer came back within 2 s.
+func readsOverTCP(t *testing.T, w *Witness, addr string) bool {
+	t.Helper()
+	c := newTestClient(t, w, 1)
+	r := &wproto.Request{Op: wproto.OpRead, Cluster: c.cluster(), Holder: c.holder, Nonce: make([]byte, wproto.NonceLen), LeaseMillis: 3000}
+	b, err := wproto.SignRequest(c.key, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if WriteMessage(conn, b) != nil {
+		return false
+	}
+	reply, err := ReadMessage(conn)
+	if err != nil {
+		return false
+	}
+	_, err = wproto.OpenResponse(reply, w.PublicKey(), r)
+	return err == nil
+}
+
+// Anyone who reaches a witness (no key needed) may open connections and
+// send nothing, or half a request: a runner's read is still answered,
+// and the witness holds little for requests it has not checked.
+func TestAWitnessServesRunnersBesideConnectionsThatSendNothing(t *testing.T) {
+	w := openWitness(t, t.TempDir(), time.Now)
+	addr := serveTCP(t, w)
+	var open []net.Conn
+	t.Cleanup(func() {
+		for _, c := range open {
+			c.Close()
+		}
+	})
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+		return c
+	}
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapInuse)
+	}
+	before := heap()
+	// Requests announced at the largest message, sent but their last
+	// byte (a witness that took them would hold 1 MiB each).
+	const halfSent = 32
+	for range halfSent {
+		c := dial()
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], wproto.MaxMessage)
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.Write(append(hdr[:], make([]byte, wproto.MaxMessage-1)...))
+	}
+	for range maxConns {
+		dial()
+	}
+	time.Sleep(200 * time.Millisecond)
+	grew := heap() - before
+	t.Logf("%d half-sent requests and %d idle connections: the heap grew by %d KiB", halfSent, maxConns, grew>>10)
+	if grew > 4<<20 {
+		t.Errorf("the witness holds %d KiB for connections that sent no whole request", grew>>10)
+	}
+	if !readsOverTCP(t, w, addr) {
+		t.Errorf("beside %d connections that sent no request, a valid read is not answered", halfSent+maxConns)
+	}
+	// A request announced larger than any request: the connection ends.
+	_ = open[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := open[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("a request announced at %d bytes: the connection stays open (%v)", wproto.MaxMessage, err)
 	}
 }

@@ -67,7 +67,11 @@ const (
 
 // Limits.
 const (
-	MaxMessage   = 1 << 20
+	MaxMessage = 1 << 20
+	// MaxRequest bounds a request (the largest, a confirm with a full
+	// certificate and witness set, is under 4 KiB): a witness holds no
+	// more for a request it has not yet checked.
+	MaxRequest   = 16 << 10
 	MaxBuckets   = 1 << 16
 	MaxWitnesses = 16
 	NonceLen     = 16
@@ -221,7 +225,7 @@ func SignRequest(k ed25519.PrivateKey, r *Request) ([]byte, error) {
 // OpenRequest decodes a signed request and checks it: signed by the key it
 // names, well formed for its op. It runs on the witness.
 func OpenRequest(b []byte) (*Request, error) {
-	if len(b) > MaxMessage {
+	if len(b) > MaxRequest {
 		return nil, ErrInvalid
 	}
 	var s Signed

@@ -122,3 +122,35 @@ func TestTheLargestReadAnswerFitsOneMessage(t *testing.T) {
 		t.Fatalf("the largest read answer does not open: %v", err)
 	}
 }
+
+// The largest valid request (a confirm of the last version with a full
+// certificate and witness set) fits MaxRequest, and opens.
+func TestTheLargestRequestFitsItsLimit(t *testing.T) {
+	ck := testKey(1)
+	var keys []ed25519.PrivateKey
+	var set [][]byte
+	for i := range MaxWitnesses {
+		keys = append(keys, testKey(byte(10+i)))
+		set = append(set, keys[i].Public().(ed25519.PublicKey))
+	}
+	cluster := ck.Public().(ed25519.PublicKey)
+	h := Head{Version: math.MaxUint64, Digest: bytes.Repeat([]byte{0xff}, DigestLen)}
+	r := &Request{Op: OpConfirm, Cluster: cluster, Holder: make([]byte, HolderLen), Nonce: make([]byte, NonceLen),
+		Since: math.MaxUint64, LeaseMillis: math.MaxUint64, Limit: math.MaxUint32, Bucket: MaxBuckets - 1,
+		From: &h, To: &h, QC: certificate(cluster, MaxBuckets-1, h, keys...), Witnesses: set, Quorum: MaxWitnesses}
+	b, err := SignRequest(ck, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the largest request: %d bytes of %d", len(b), MaxRequest)
+	if len(b) > MaxRequest {
+		t.Fatalf("the largest request is %d bytes, over the %d-byte limit", len(b), MaxRequest)
+	}
+	r.From = nil
+	if b, err = SignRequest(ck, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenRequest(b); err != nil {
+		t.Fatalf("the largest confirm does not open: %v", err)
+	}
+}
