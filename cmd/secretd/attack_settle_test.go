@@ -895,3 +895,124 @@ func TestAttackOneColludingWitnessCannotStallOrBurnTheEnclave(t *testing.T) {
 		})
 	}
 }
+
+// deadWrites has the operator write a wallet of its own into oid's
+// bucket once per witness listed, each time letting only that witness
+// hear the advance, and puts the store's bucket back after each (or
+// deletes it, when the bucket was empty): each of those witnesses then
+// holds a different head one version past the committed one, which no
+// quorum took.
+func deadWrites(t *testing.T, s *stack, ws []*reviewWitness, ps []*wproxy, oid string, at ...int) {
+	t.Helper()
+	bid := bucketRow(oid)
+	var indexOld *row
+	var n int
+	if s.db().QueryRow(`SELECT count(*) FROM sealed_objects WHERE kind = 'index' AND id = ?`, bid).Scan(&n); n > 0 {
+		r := s.takeRow(s.db(), "index", bid)
+		indexOld = &r
+	}
+	opKey := apiKey(t)
+	for n, i := range at {
+		for j, p := range ps {
+			p.setMode(map[bool]func(*wproto.Request) bool{true: nil, false: readsOnly}[j == i])
+		}
+		mate := bucketMates(t, oid, len(at))[n]
+		if _, err := s.dial().CreateWallet(ctx(t), mate, secretd.CreateOptions{Words: 12}, opKey); !errors.Is(err, secretd.ErrUnavailable) {
+			t.Fatalf("setup: the operator's write heard by witness %d only: %v", i+1, err)
+		}
+		if indexOld != nil {
+			s.putRow(s.db(), "index", bid, *indexOld)
+		} else {
+			s.deleteRow(s.db(), "index", bid)
+		}
+	}
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	for _, i := range at {
+		if n := witnessAhead(t, ws[i].data); n != 1 {
+			t.Fatalf("setup: witness %d holds %d bucket(s) with a current head past the committed one, want 1", i+1, n)
+		}
+	}
+}
+
+// witnessAhead counts, in a witness's database, the buckets whose current
+// head is past the committed one.
+func witnessAhead(t *testing.T, data string) int {
+	t.Helper()
+	db, err := sqlOpen(filepath.Join(data, "witness.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM heads WHERE cur_version > com_version`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestAttackDeadWritesNeverFreezeABucket: three witnesses, k = 2. The
+// operator leaves writes no quorum took at the witnesses (deadWrites):
+// (a) a different one at every witness, so no head of the next version
+// can ever be certified; (b) one at witness 1, and then witness 3 is
+// unreachable (n-k = 1, which the cluster tolerates). The user's
+// revocation of k1 must succeed all the same (the write steps over the
+// dead heads to a newer version), and k1 is refused after it.
+//
+// Found by an independent review: (a) froze the bucket for good (no
+// wallet in it could change, and after a failed change none was served),
+// (b) until witness 3 came back.
+func TestAttackDeadWritesNeverFreezeABucket(t *testing.T) {
+	tests := []struct {
+		name string
+		dead []int // the witnesses that hear one dead write each
+		down int   // a witness unreachable during the revocation, or -1
+	}{
+		{"a different dead write at every witness", []int{0, 1, 2}, -1},
+		{"a dead write at witness 1, witness 3 down", []int{0}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ws, ps := newStackBehindProxies(t, 3)
+			app := s.dial()
+			k1, k2, rc := aliceWithTwoKeys(t, app)
+			deadWrites(t, s, ws, ps, "alice", tc.dead...)
+			if tc.down >= 0 {
+				ps[tc.down].setMode(dropAll)
+			}
+			rv, err := app.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+				[]secretd.Credential{k2.Credential()})
+			if err != nil {
+				t.Fatalf("the user cannot revoke k1: %v", err)
+			}
+			t.Logf("revoked: alice at version %d", rv.Version)
+			if _, err := app.Sign(ctx(t), "alice", signParams("after"), k1); err == nil {
+				t.Error("k1 signs after the revocation")
+			}
+			if _, err := app.Sign(ctx(t), "alice", signParams("after"), k2); err != nil {
+				t.Errorf("the user's own key after the revocation: %v", err)
+			}
+			// And the bucket keeps changing: a new wallet in it.
+			if _, err := app.CreateWallet(ctx(t), bucketMates(t, "alice", 4)[3], secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
+				t.Errorf("a new wallet in alice's bucket after the revocation: %v", err)
+			}
+		})
+	}
+}
+
+// The same in a bucket no wallet was ever in (its committed head is the
+// empty one): after a dead write at every witness, the user's wallet is
+// created there and serves.
+func TestAttackDeadWritesNeverFreezeAnEmptyBucket(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 3)
+	oid := "bob"
+	deadWrites(t, s, ws, ps, oid, 0, 1, 2)
+	k := apiKey(t)
+	if _, err := s.dial().CreateWallet(ctx(t), oid, secretd.CreateOptions{Words: 12}, k); err != nil {
+		t.Fatalf("the user's wallet in a bucket holding only dead writes: %v", err)
+	}
+	if _, err := s.dial().Sign(ctx(t), oid, signParams("mine"), k); err != nil {
+		t.Fatalf("the user's new wallet: %v", err)
+	}
+}

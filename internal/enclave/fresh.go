@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -597,15 +598,15 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 	switch {
 	case bk.version == h.Version && bytes.Equal(bk.digest, h.Digest):
 		return bk, ch, nil
-	case bk.version == h.Version+1 && bytes.Equal(bk.prev, h.Digest):
+	case bk.version > h.Version && bytes.Equal(bk.prev, h.Digest):
 		// A write that reached the store and not (all) the witnesses:
 		// complete it. It was made by an enclave of this cluster (the
 		// store cannot seal), on top of the current head.
-		next, _, err := f.commit(ctx, b, ch, bk.head())
+		nb, next, _, err := f.commitStored(ctx, b, ch, bk)
 		if err != nil {
 			return nil, certified{}, err
 		}
-		return bk, next, nil
+		return nb, next, nil
 	}
 	f.e.log.Warn("the store's index bucket is not the one the witnesses hold", "bucket", b, "store_version", bk.version, "head_version", h.Version)
 	return nil, certified{}, errStaleStore
@@ -616,26 +617,78 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 // to it with its certificate), then k record it as committed with those
 // acknowledgements. It returns how long other holders' read leases still
 // run.
-func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wproto.Head) (certified, time.Duration, error) {
-	acks := make(chan *wproto.Endorsement, len(f.witnesses))
+//
+// When fewer than k acknowledge, over is the version a write on `from`
+// would need to step over the heads the answering witnesses acknowledged
+// since (writes no quorum took): one past the k-th lowest of their
+// current versions, so that one witness reporting a huge version (a
+// colluding one) moves nothing; 0 when fewer than k answered.
+func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wproto.Head) (_ certified, wait time.Duration, over uint64, _ error) {
+	type answer struct {
+		ack *wproto.Endorsement
+		cur uint64 // the witness's current version; 0: no answer
+	}
+	answers := make(chan answer, len(f.witnesses))
 	for i := range f.witnesses {
-		go func() { acks <- f.advance(ctx, i, b, from, to) }()
+		go func() {
+			ack, cur := f.advance(ctx, i, b, from, to)
+			answers <- answer{ack, cur}
+		}()
 	}
 	var qc []wproto.Endorsement
+	var curs []uint64
 	for range f.witnesses {
-		if a := <-acks; a != nil {
-			qc = append(qc, *a)
+		a := <-answers
+		if a.ack != nil {
+			qc = append(qc, *a.ack)
+		}
+		if a.cur > 0 {
+			curs = append(curs, a.cur)
 		}
 	}
 	if len(qc) < f.quorum {
-		return certified{}, 0, errUncommitted
+		if len(curs) >= f.quorum {
+			slices.Sort(curs)
+			if v := curs[f.quorum-1]; v < math.MaxUint64 {
+				over = v + 1
+			}
+		}
+		return certified{}, 0, over, errUncommitted
 	}
 	c := certified{head: to, qc: qc}
 	wait, err := f.confirmAll(ctx, b, c)
 	if err != nil {
-		return certified{}, 0, err
+		return certified{}, 0, 0, err
 	}
-	return c, wait, nil
+	return c, wait, 0, nil
+}
+
+// commitStored commits bucket bk, which the store holds on top of head
+// from. When the witnesses hold heads at or above bk's version that no
+// quorum took (writes that did not complete, perhaps the operator's, one
+// witness each), bk is stored again at a version above them and
+// committed there: no such heads can keep a bucket from changing.
+func (f *freshness) commitStored(ctx context.Context, b uint32, from certified, bk *bucket) (*bucket, certified, time.Duration, error) {
+	c, wait, over, err := f.commit(ctx, b, from, bk.head())
+	if err == nil || over <= bk.version {
+		return bk, c, wait, err
+	}
+	nb := bk.renumbered(over)
+	blob, err := f.indexK.Seal(bucketID(b), nb.version, nb.plaintext())
+	if err != nil {
+		return nil, certified{}, 0, err
+	}
+	l, err := f.e.link()
+	if err != nil {
+		return nil, certified{}, 0, storageErr(err)
+	}
+	iw := hostlink.BatchWrite{Object: &hostlink.Object{Kind: kindIndex, ID: bucketID(b), Version: nb.version, Blob: blob}, Prev: bk.version}
+	if err := l.Batch(ctx, []hostlink.BatchWrite{iw}); err != nil {
+		return nil, certified{}, 0, errUncommitted
+	}
+	f.e.log.Info("an index bucket steps over heads no quorum took", "bucket", b, "from_version", bk.version, "to_version", nb.version)
+	c, wait, _, err = f.commit(ctx, b, from, nb.head())
+	return nb, c, wait, err
 }
 
 // confirmAll has every witness record c as bucket b's committed head and
@@ -661,34 +714,40 @@ func (f *freshness) confirmAll(ctx context.Context, b uint32, c certified) (time
 }
 
 // advance has witness i move bucket b from `from` to `to` and returns its
-// acknowledgement, or nil. A witness whose committed head is behind `from`
-// (it missed writes) is first brought up to `from` with its certificate.
-func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified, to wproto.Head) *wproto.Endorsement {
+// acknowledgement (or nil) and the version of its current head (to's, if
+// it acknowledged; 0 if it did not answer). A witness whose committed
+// head is behind `from` (it missed writes) is first brought up to `from`
+// with its certificate.
+func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified, to wproto.Head) (*wproto.Endorsement, uint64) {
 	for attempt := 0; attempt < 2; attempt++ {
 		req, err := f.newRequest(wproto.OpAdvance)
 		if err != nil {
-			return nil
+			return nil, 0
 		}
 		req.Bucket, req.From, req.To = b, &from.head, &to
 		r, err := f.ask(ctx, i, req)
 		if err != nil {
-			return nil
+			return nil, 0
 		}
 		if r.Status == wproto.StatusOK {
 			if !ed25519.Verify(f.witnesses[i].Key, wproto.AckMessage(f.pub, b, to), r.Ack) {
-				return nil
+				return nil, 0
 			}
-			return &wproto.Endorsement{Witness: f.witnesses[i].Key, Signature: r.Ack}
+			return &wproto.Endorsement{Witness: f.witnesses[i].Key, Signature: r.Ack}, to.Version
+		}
+		var cur uint64
+		if r.Current != nil {
+			cur = r.Current.Version
 		}
 		behind := len(r.Heads) == 1 && r.Heads[0].Head.Version < from.head.Version
 		if attempt > 0 || !behind || from.head.Version == 0 {
-			return nil
+			return nil, cur
 		}
 		if f.confirm(ctx, i, b, from) < 0 {
-			return nil
+			return nil, 0
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // confirm has witness i record the certified head c as committed, and
@@ -773,7 +832,7 @@ func (f *freshness) write(ctx context.Context, b uint32, adds bool, change func(
 			return 0, storageErr(err)
 		}
 		settledBase := adds && f.isSettled(b, head.head)
-		_, wait, err := f.commit(ctx, b, head, next.head())
+		next, _, wait, err := f.commitStored(ctx, b, head, next)
 		if err != nil {
 			return 0, err
 		}

@@ -361,7 +361,12 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		}
 		switch {
 		case st.cur.Equal(*req.To): // a retry of a change this witness holds
-		case st.cur.Equal(*req.From):
+		case st.cur.Equal(*req.From),
+			// A write on the committed head that steps over every head
+			// this witness acknowledged since (writes no quorum took):
+			// it still acknowledges one head per version, in order, and
+			// nothing older than what it committed.
+			st.com.Equal(*req.From) && req.To.Version > st.cur.Version:
 			st.cur = *req.To
 			if err := w.save(ctx, req.Cluster, req.Bucket, st, false); err != nil {
 				return nil, err

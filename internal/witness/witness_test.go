@@ -188,6 +188,31 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(6)), To: ptr(head(7))}); r.Status != wproto.StatusOK {
 		t.Fatalf("an advance from the certified head after a dead branch: %s", r.Status)
 	}
+	// Writes that left heads behind no quorum took: a write on the
+	// committed head steps over them to a newer version, and only so.
+	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(7)), To: ptr(fork(8))}); r.Status != wproto.StatusOK {
+		t.Fatalf("an advance to a dead head: %s", r.Status)
+	}
+	if c.confirm(7, head(7), c.qc(7, head(7))) == nil {
+		t.Fatal("the confirmation of head 7 got no answer")
+	}
+	steps := []struct {
+		name     string
+		from, to wproto.Head
+		want     string
+	}{
+		{"another head of the dead head's version", head(7), head(8), wproto.StatusConflict},
+		{"from a head older than the committed one, over the dead head", head(6), head(9), wproto.StatusConflict},
+		{"from the committed head, over the dead head", head(7), head(9), wproto.StatusOK},
+		{"another head of that version", head(7), fork(9), wproto.StatusConflict},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(st.from), To: ptr(st.to)}); r.Status != st.want {
+				t.Fatalf("status: got %s, want %s", r.Status, st.want)
+			}
+		})
+	}
 	if theirs := newTestClient(t, w, 2).do(&wproto.Request{Op: wproto.OpRead}); len(theirs.Heads) != 0 {
 		t.Fatal("another cluster sees this cluster's heads")
 	}

@@ -12,7 +12,9 @@
 //
 // A write is two rounds. Advance: each witness moves its current head from
 // the write's base to the new head (a compare-and-swap) and signs an
-// acknowledgement of the new head. Confirm: with k acknowledgements (a
+// acknowledgement of the new head (a write that finds heads no quorum
+// took at the witnesses, written by writes that did not complete, steps
+// over them to a newer version). Confirm: with k acknowledgements (a
 // quorum certificate) the enclave has every witness record the new head as
 // committed. A write is acknowledged to the user once k witnesses have
 // confirmed it. Reads return committed heads only, each with its
@@ -39,7 +41,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
-	"math"
 	"time"
 
 	"github.com/niomon/niomon/internal/wire"
@@ -50,8 +51,13 @@ const (
 	// OpRead returns the committed heads changed since an epoch (at most
 	// Limit, in the order they changed), and records a read lease.
 	OpRead = "read"
-	// OpAdvance moves one bucket's current head from From to To (To.Version
-	// = From.Version+1) and answers with an acknowledgement of To.
+	// OpAdvance moves one bucket's current head to To (a newer version
+	// than From) and answers with an acknowledgement of To: from From when
+	// that is the current head; or from the committed head From, stepping
+	// over heads the witness acknowledged but no quorum confirmed, when To
+	// is newer than all of them. A witness thus acknowledges at most one
+	// head per version, in order, and none built on a head older than the
+	// one it committed.
 	OpAdvance = "advance"
 	// OpConfirm records To as the bucket's committed head, given a quorum
 	// certificate for it, if it is newer than the one held; a current head
@@ -245,7 +251,7 @@ func OpenRequest(b []byte) (*Request, error) {
 			return nil, ErrInvalid
 		}
 	case OpAdvance:
-		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.From.Version == math.MaxUint64 || r.To.Version != r.From.Version+1 {
+		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.To.Version <= r.From.Version {
 			return nil, ErrInvalid
 		}
 	case OpConfirm:

@@ -66,9 +66,9 @@ func TestACertificateIsAQuorumOfDistinctMembersAndNothingElse(t *testing.T) {
 	}
 }
 
-// An advance goes from one version to the next; the last version has
-// none (the next would wrap to the empty head).
-func TestAnAdvanceGoesToTheNextVersionOnly(t *testing.T) {
+// An advance goes to a newer version (the next, or one past heads that
+// writes left behind); from the last version there is none.
+func TestAnAdvanceGoesToANewerVersionOnly(t *testing.T) {
 	ck := testKey(1)
 	tests := []struct {
 		name     string
@@ -77,7 +77,8 @@ func TestAnAdvanceGoesToTheNextVersionOnly(t *testing.T) {
 	}{
 		{"from the empty head to version 1", Head{}, testHead(1), true},
 		{"from version 7 to 8", testHead(7), testHead(8), true},
-		{"from version 7 to 9", testHead(7), testHead(9), false},
+		{"from version 7 to 9", testHead(7), testHead(9), true},
+		{"from version 7 to 6", testHead(7), testHead(6), false},
 		{"from version 7 to 7", testHead(7), testHead(7), false},
 		{"from the last version to the empty head", testHead(math.MaxUint64), Head{}, false},
 	}
