@@ -231,10 +231,9 @@ func TestAttackAHeadConfirmedAtOneWitnessNeverSplitsReplicas(t *testing.T) {
 	}
 }
 
-// witnessForked counts, in a witness's database (its operator can read
-// it), the buckets whose current head is a different head of the
-// committed version: a branch no quorum holds.
-func witnessForked(t *testing.T, data string) int {
+// witnessCount counts, in a witness's database (its operator can read
+// it), the buckets whose heads meet where.
+func witnessCount(t *testing.T, data, where string) int {
 	t.Helper()
 	db, err := sqlOpen(filepath.Join(data, "witness.db"))
 	if err != nil {
@@ -242,11 +241,18 @@ func witnessForked(t *testing.T, data string) int {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM heads WHERE cur_version = com_version AND cur_digest != com_digest`).Scan(&n); err != nil {
+	if err := db.QueryRow(`SELECT count(*) FROM heads WHERE ` + where).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
+
+// Conditions for witnessCount: a current head that is another head of the
+// committed version (a branch no quorum took), or past the committed one.
+const (
+	forkedAtCommitted = `cur_version = com_version AND cur_digest != com_digest`
+	aheadOfCommitted  = `cur_version > com_version`
+)
 
 // TestAttackADeadBranchAtAWitnessNeverWedgesItsBucket: three witnesses,
 // k = 2, which tolerate one unreachable. The operator's own wallet in
@@ -269,7 +275,7 @@ func TestAttackADeadBranchAtAWitnessNeverWedgesItsBucket(t *testing.T) {
 	restartAtStore(t, s, ps, storeMain)
 	user := s.dial()
 	rv := acknowledgeRevocation(t, user, rc.Version, k1, k2)
-	if n := witnessForked(t, ws[0].data); n != 0 {
+	if n := witnessCount(t, ws[0].data, forkedAtCommitted); n != 0 {
 		t.Errorf("witness 1 keeps %d bucket(s) on a dead branch at the committed version", n)
 	}
 	ps[2].setMode(dropAll)
@@ -930,26 +936,10 @@ func deadWrites(t *testing.T, s *stack, ws []*reviewWitness, ps []*wproxy, oid s
 		p.setMode(nil)
 	}
 	for _, i := range at {
-		if n := witnessAhead(t, ws[i].data); n != 1 {
+		if n := witnessCount(t, ws[i].data, aheadOfCommitted); n != 1 {
 			t.Fatalf("setup: witness %d holds %d bucket(s) with a current head past the committed one, want 1", i+1, n)
 		}
 	}
-}
-
-// witnessAhead counts, in a witness's database, the buckets whose current
-// head is past the committed one.
-func witnessAhead(t *testing.T, data string) int {
-	t.Helper()
-	db, err := sqlOpen(filepath.Join(data, "witness.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM heads WHERE cur_version > com_version`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // TestAttackDeadWritesNeverFreezeABucket: three witnesses, k = 2. The

@@ -70,8 +70,8 @@ func (h *hostTap) serve(c net.Conn) {
 		return
 	}
 	if kind[0] != hostlink.ConnHost {
-		go func() { copyConn(u, c) }()
-		copyConn(c, u)
+		go func() { copyConn(u, c, nil) }()
+		copyConn(c, u, nil)
 		return
 	}
 	var wmu sync.Mutex // the enclave's side: whole messages, one writer at a time
@@ -123,11 +123,16 @@ func (h *hostTap) serve(c net.Conn) {
 	}
 }
 
-func copyConn(dst, src net.Conn) {
+// copyConn relays src to dst until either ends, passing each chunk to
+// record first (if set), then closes both.
+func copyConn(dst, src net.Conn, record func([]byte)) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if record != nil {
+				record(buf[:n])
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}

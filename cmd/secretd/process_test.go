@@ -199,28 +199,13 @@ func startTap(t *testing.T, network, listen, target string) *tap {
 				continue
 			}
 			tp.wg.Add(2)
-			cp := func(dst, src net.Conn) {
-				defer tp.wg.Done()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := src.Read(buf)
-					if n > 0 {
-						tp.mu.Lock()
-						tp.rec.Write(buf[:n])
-						tp.mu.Unlock()
-						if _, werr := dst.Write(buf[:n]); werr != nil {
-							break
-						}
-					}
-					if err != nil {
-						break
-					}
-				}
-				dst.Close()
-				src.Close()
+			record := func(b []byte) {
+				tp.mu.Lock()
+				tp.rec.Write(b)
+				tp.mu.Unlock()
 			}
-			go cp(u, c)
-			go cp(c, u)
+			go func() { defer tp.wg.Done(); copyConn(u, c, record) }()
+			go func() { defer tp.wg.Done(); copyConn(c, u, record) }()
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
