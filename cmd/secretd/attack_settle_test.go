@@ -392,6 +392,20 @@ const colluderBase = 1 << 40 // its own epochs, to page one head at a time
 
 func startColluder(t *testing.T, w *reviewWitness) *colluder {
 	t.Helper()
+	c := &colluder{key: witnessKey(t, w), data: w.data}
+	c.ln = startImpostor(t, w, func(r *wproto.Request) []byte {
+		if r.Op == wproto.OpRead {
+			return c.read(t, r)
+		}
+		return nil
+	})
+	return c
+}
+
+// witnessKey reads a witness's private key from its data directory (its
+// operator can).
+func witnessKey(t *testing.T, w *reviewWitness) ed25519.PrivateKey {
+	t.Helper()
 	text, err := os.ReadFile(filepath.Join(w.data, witness.KeyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -401,11 +415,18 @@ func startColluder(t *testing.T, w *reviewWitness) *colluder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+// startImpostor listens in front of witness w as its colluding operator:
+// answer returns the reply it gives a request itself (signed with w's
+// key), or nil to relay the request to w.
+func startImpostor(t *testing.T, w *reviewWitness, answer func(r *wproto.Request) []byte) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &colluder{ln: ln, key: ed25519.NewKeyFromSeed(seed), data: w.data}
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -421,10 +442,13 @@ func startColluder(t *testing.T, w *reviewWitness) *colluder {
 						return
 					}
 					var reply []byte
-					if r, err := wproto.OpenRequest(msg); err == nil && r.Op == wproto.OpRead {
-						reply = c.read(t, r)
-					} else if reply, err = witnessRoundTrip(w.addr, msg); err != nil {
-						return
+					if r, err := wproto.OpenRequest(msg); err == nil {
+						reply = answer(r)
+					}
+					if reply == nil {
+						if reply, err = witnessRoundTrip(w.addr, msg); err != nil {
+							return
+						}
 					}
 					if err := witness.WriteMessage(conn, reply); err != nil {
 						return
@@ -434,7 +458,7 @@ func startColluder(t *testing.T, w *reviewWitness) *colluder {
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
-	return c
+	return ln
 }
 
 func (c *colluder) setMode(m colluderMode) { c.mu.Lock(); c.mode = m; c.mu.Unlock() }

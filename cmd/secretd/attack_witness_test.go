@@ -41,6 +41,9 @@ type wproxy struct {
 	target  string
 	forward func(r *wproto.Request) bool // nil: forward everything
 	answer  func(r *wproto.Request) bool // nil: pass every answer back
+	hold    func(r *wproto.Request) bool // requests held in transit until release
+	gate    chan struct{}                // closed by release
+	held    int                          // requests held so far
 	replay  bool                         // answer reads with the last read answer kept
 	last    []byte                       // the last answer to a read
 	seen    [][]byte                     // every signed request, in order
@@ -53,7 +56,7 @@ func startWProxy(t *testing.T, target string) *wproxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &wproxy{t: t, ln: ln, target: target}
+	p := &wproxy{t: t, ln: ln, target: target, gate: make(chan struct{})}
 	var wg sync.WaitGroup
 	go func() {
 		for {
@@ -68,8 +71,35 @@ func startWProxy(t *testing.T, target string) *wproxy {
 			}()
 		}
 	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	t.Cleanup(func() { ln.Close(); p.release(); wg.Wait() })
 	return p
+}
+
+// holdWhile holds every request f selects in transit (the runner's
+// network delaying it) until release.
+func (p *wproxy) holdWhile(f func(r *wproto.Request) bool) {
+	p.mu.Lock()
+	p.hold, p.gate = f, make(chan struct{})
+	p.mu.Unlock()
+}
+
+// release lets the held requests through.
+func (p *wproxy) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hold = nil
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+}
+
+// holding is how many requests were held so far.
+func (p *wproxy) holding() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held
 }
 
 func (p *wproxy) addr() string { return p.ln.Addr().String() }
@@ -115,7 +145,7 @@ func (p *wproxy) serve(c net.Conn) {
 			return
 		}
 		p.mu.Lock()
-		target, forward, answer, replay, last := p.target, p.forward, p.answer, p.replay, p.last
+		target, forward, answer, replay, last, gate := p.target, p.forward, p.answer, p.replay, p.last, p.gate
 		var req *wproto.Request
 		if string(msg) != witness.InfoRequest {
 			req, _ = wproto.OpenRequest(msg)
@@ -125,9 +155,16 @@ func (p *wproxy) serve(c net.Conn) {
 		if !ok {
 			p.dropped++
 		}
+		hold := ok && p.hold != nil && req != nil && p.hold(req)
+		if hold {
+			p.held++
+		}
 		p.mu.Unlock()
 		if !ok {
 			return // the runner's relay sees a broken connection: no answer
+		}
+		if hold {
+			<-gate
 		}
 		read := req != nil && req.Op == wproto.OpRead
 		reply := last

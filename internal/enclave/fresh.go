@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -548,6 +547,14 @@ func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
 	return bk, nil
 }
 
+// forget drops bucket b from the cache: the next use reads it from the
+// store.
+func (f *freshness) forget(b uint32) {
+	f.mu.Lock()
+	f.buckets.remove(bucketID(b))
+	f.mu.Unlock()
+}
+
 // current is bucket, with the bucket's certified head.
 func (f *freshness) current(ctx context.Context, b uint32) (*bucket, certified, error) {
 	h, err := f.head(ctx, b)
@@ -621,8 +628,9 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 // When fewer than k acknowledge, over is the version a write on `from`
 // would need to step over the heads the answering witnesses acknowledged
 // since (writes no quorum took): one past the k-th lowest of their
-// current versions, so that one witness reporting a huge version (a
-// colluding one) moves nothing; 0 when fewer than k answered.
+// current versions, and at most maxStepOver past to (a colluding witness
+// may report any version; with exactly k answering, its is the k-th); 0
+// when fewer than k answered.
 func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wproto.Head) (_ certified, wait time.Duration, over uint64, _ error) {
 	type answer struct {
 		ack *wproto.Endorsement
@@ -649,7 +657,7 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 	if len(qc) < f.quorum {
 		if len(curs) >= f.quorum {
 			slices.Sort(curs)
-			if v := curs[f.quorum-1]; v < math.MaxUint64 {
+			if v := curs[f.quorum-1]; v >= to.Version && v-to.Version < maxStepOver {
 				over = v + 1
 			}
 		}
@@ -766,8 +774,10 @@ func (f *freshness) confirm(ctx context.Context, i int, b uint32, c certified) t
 	}
 	f.mu.Unlock()
 	req.Bucket, req.To, req.QC, req.Witnesses, req.Quorum = b, &c.head, c.qc, f.keys, uint32(f.quorum)
+	// Confirmed means committed there now: a witness that committed
+	// another head (a newer one, or one that stepped over c) did not.
 	r, err := f.ask(ctx, i, req)
-	if err != nil || r.Status != wproto.StatusOK || len(r.Heads) != 1 || r.Heads[0].Head.Version < c.head.Version {
+	if err != nil || r.Status != wproto.StatusOK || len(r.Heads) != 1 || !r.Heads[0].Head.Equal(c.head) {
 		return -1
 	}
 	wait := time.Duration(r.WaitMillis) * time.Millisecond

@@ -174,42 +174,23 @@ func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The wallet is read while its index bucket is made current (one
-	// store round trip instead of two when the bucket is read too); it
-	// counts only once the bucket lists it, below.
-	type read struct {
-		obj *hostlink.Object
-		err error
-	}
-	stored := make(chan read, 1)
-	go func() {
-		obj, err := l.Get(ctx, kindWallet, oid)
-		stored <- read{obj, err}
-	}()
+	var obj *hostlink.Object
 	var want entry
 	var bucketVersion uint64
-	if f := ws.e.fresh; f != nil {
-		bk, err := f.bucket(ctx, bucketOf(oid))
-		if err != nil {
-			return nil, err
+	for attempt := 0; ; attempt++ {
+		var ahead bool
+		obj, want, bucketVersion, ahead, err = ws.read(ctx, l, oid)
+		if !ahead || attempt > 0 {
+			break
 		}
-		var ok bool
-		if want, ok = bk.lookup(oid); !ok {
-			return nil, errNotFound
-		}
-		bucketVersion = bk.version
+		// The store holds a newer wallet than the index this enclave
+		// verified: a write that reached the store and not the witnesses
+		// (perhaps another enclave's). Read the bucket from the store
+		// again, which completes such a write, and the wallet with it.
+		ws.e.fresh.forget(bucketOf(oid))
 	}
-	r := <-stored
-	obj, err := r.obj, r.err
 	if err != nil {
-		if ws.e.fresh != nil && errors.Is(err, hostlink.ErrNotFound) {
-			return nil, errStaleStore // the index lists it: the store lost it
-		}
 		return nil, err
-	}
-	if ws.e.fresh != nil && (obj.Version != want.version || recordHash(obj.Blob) != want.record) {
-		ws.e.log.Warn("a stored wallet is not the record the index lists", "stored", obj.Version, "indexed", want.version)
-		return nil, errStaleStore
 	}
 	rec, err := ws.open(oid, obj)
 	if err != nil {
@@ -227,6 +208,48 @@ func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
 	s.bucketVersion.Store(bucketVersion)
 	s.recordHash = recordHash(obj.Blob)
 	return s, nil
+}
+
+// read reads oid's stored object and, with witnesses, its entry in the
+// current index, and checks that the index lists that object. ahead
+// reports a stored object newer than the index lists (or one it does not
+// list).
+func (ws walletStore) read(ctx context.Context, l *hostlink.Link, oid string) (obj *hostlink.Object, want entry, bucketVersion uint64, ahead bool, err error) {
+	// The wallet is read while its index bucket is made current (one
+	// store round trip instead of two when the bucket is read too); it
+	// counts only once the bucket lists it, below.
+	type stored struct {
+		obj *hostlink.Object
+		err error
+	}
+	got := make(chan stored, 1)
+	go func() {
+		obj, err := l.Get(ctx, kindWallet, oid)
+		got <- stored{obj, err}
+	}()
+	f := ws.e.fresh
+	if f == nil {
+		r := <-got
+		return r.obj, entry{}, 0, false, r.err
+	}
+	bk, err := f.bucket(ctx, bucketOf(oid))
+	if err != nil {
+		return nil, entry{}, 0, false, err
+	}
+	want, listed := bk.lookup(oid)
+	r := <-got
+	switch {
+	case !listed:
+		return nil, entry{}, 0, r.err == nil, errNotFound
+	case errors.Is(r.err, hostlink.ErrNotFound):
+		return nil, entry{}, 0, false, errStaleStore // the index lists it: the store lost it
+	case r.err != nil:
+		return nil, entry{}, 0, false, r.err
+	case r.obj.Version != want.version || recordHash(r.obj.Blob) != want.record:
+		ws.e.log.Warn("a stored wallet is not the record the index lists", "stored", r.obj.Version, "indexed", want.version)
+		return nil, entry{}, 0, r.obj.Version > want.version, errStaleStore
+	}
+	return r.obj, want, bk.version, false, nil
 }
 
 // open unseals a stored wallet object.

@@ -101,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 		`CREATE TABLE IF NOT EXISTS clusters (cluster BLOB PRIMARY KEY, epoch INTEGER NOT NULL) STRICT`,
 		`CREATE TABLE IF NOT EXISTS heads (cluster BLOB NOT NULL, bucket INTEGER NOT NULL,
 			cur_version INTEGER NOT NULL, cur_digest BLOB, com_version INTEGER NOT NULL, com_digest BLOB, com_qc BLOB,
-			changed INTEGER NOT NULL, settle_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (cluster, bucket)) STRICT`,
+			changed INTEGER NOT NULL, settle_ms INTEGER NOT NULL DEFAULT 0, bar INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (cluster, bucket)) STRICT`,
 		`CREATE INDEX IF NOT EXISTS heads_changed ON heads (cluster, changed)`,
 		`CREATE TABLE IF NOT EXISTS horizon (id INTEGER PRIMARY KEY CHECK (id = 1), until_ms INTEGER NOT NULL) STRICT`,
 	} {
@@ -110,12 +110,16 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 			return nil, fmt.Errorf("witness: schema: %w", err)
 		}
 	}
-	// Databases made before heads had a settle time: their heads count
-	// as settled (their leases ran out long ago).
-	if _, err := db.ExecContext(ctx, `ALTER TABLE heads ADD COLUMN settle_ms INTEGER NOT NULL DEFAULT 0`); err != nil &&
-		!strings.Contains(err.Error(), "duplicate column") {
-		db.Close()
-		return nil, fmt.Errorf("witness: schema: %w", err)
+	// Databases made before heads had a settle time (their heads count as
+	// settled: their leases ran out long ago) or a bar (none was set).
+	for _, q := range []string{
+		`ALTER TABLE heads ADD COLUMN settle_ms INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE heads ADD COLUMN bar INTEGER NOT NULL DEFAULT 0`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil && !strings.Contains(err.Error(), "duplicate column") {
+			db.Close()
+			return nil, fmt.Errorf("witness: schema: %w", err)
+		}
 	}
 	w := &Witness{cfg: cfg, key: key, db: db, log: cfg.Log, leases: map[string]map[string]time.Time{}}
 	var ms int64
@@ -363,10 +367,15 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		case st.cur.Equal(*req.To): // a retry of a change this witness holds
 		case st.cur.Equal(*req.From),
 			// A write on the committed head that steps over every head
-			// this witness acknowledged since (writes no quorum took):
-			// it still acknowledges one head per version, in order, and
-			// nothing older than what it committed.
+			// this witness acknowledged since (writes no quorum took, as
+			// far as it knows): it still acknowledges one head per
+			// version, in order, and nothing on a head older than the one
+			// it committed; and it commits none of the heads stepped over
+			// from now on (bar).
 			st.com.Equal(*req.From) && req.To.Version > st.cur.Version:
+			if !st.cur.Equal(*req.From) {
+				st.bar = max(st.bar, req.To.Version)
+			}
 			st.cur = *req.To
 			if err := w.save(ctx, req.Cluster, req.Bucket, st, false); err != nil {
 				return nil, err
@@ -386,7 +395,7 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		if err != nil {
 			return nil, err
 		}
-		if req.To.Version > st.com.Version {
+		if req.To.Version > st.com.Version && req.To.Version >= st.bar {
 			st.com, st.qc = *req.To, req.QC
 			// Every lease granted before this commit, except the committing
 			// enclave's (it serves this head from now on), may still serve
@@ -415,7 +424,13 @@ type bucketState struct {
 	cur, com wproto.Head
 	qc       []wproto.Endorsement
 	settle   time.Time // see wproto.BucketHead.SettleMillis
-	exists   bool
+	// bar: no head of a version below it is committed any more. A write
+	// that stepped over acknowledged heads set it to its own version: a
+	// head stepped over may be certified too (its acknowledgements came
+	// first), and committing it after the write was acknowledged would let
+	// two certified heads that do not build on each other both commit.
+	bar    uint64
+	exists bool
 }
 
 func (st *bucketState) committed(b uint32) wproto.BucketHead {
@@ -424,17 +439,17 @@ func (st *bucketState) committed(b uint32) wproto.BucketHead {
 
 func (w *Witness) bucket(ctx context.Context, cluster []byte, b uint32) (*bucketState, error) {
 	st := &bucketState{}
-	var cv, mv, settle int64
+	var cv, mv, settle, bar int64
 	var qc []byte
-	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc, settle_ms FROM heads WHERE cluster = ? AND bucket = ?`,
-		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc, &settle)
+	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc, settle_ms, bar FROM heads WHERE cluster = ? AND bucket = ?`,
+		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc, &settle, &bar)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	st.cur.Version, st.com.Version, st.settle, st.exists = uint64(cv), uint64(mv), time.UnixMilli(settle), true
+	st.cur.Version, st.com.Version, st.settle, st.bar, st.exists = uint64(cv), uint64(mv), time.UnixMilli(settle), uint64(bar), true
 	if len(qc) > 0 {
 		if err := wire.Unmarshal(qc, &st.qc); err != nil {
 			return nil, fmt.Errorf("witness: a stored certificate is malformed: %w", err)
@@ -462,12 +477,13 @@ func (w *Witness) save(ctx context.Context, cluster []byte, b uint32, st *bucket
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed, settle_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed, settle_ms, bar)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (cluster, bucket) DO UPDATE SET cur_version = excluded.cur_version, cur_digest = excluded.cur_digest,
 				com_version = excluded.com_version, com_digest = excluded.com_digest, com_qc = excluded.com_qc, changed = excluded.changed,
-				settle_ms = excluded.settle_ms`,
-			cluster, int64(b), int64(st.cur.Version), st.cur.Digest, int64(st.com.Version), st.com.Digest, qc, changed, st.settle.Add(time.Millisecond-1).UnixMilli())
+				settle_ms = excluded.settle_ms, bar = excluded.bar`,
+			cluster, int64(b), int64(st.cur.Version), st.cur.Digest, int64(st.com.Version), st.com.Digest, qc, changed,
+			st.settle.Add(time.Millisecond-1).UnixMilli(), int64(st.bar))
 		return err
 	})
 }

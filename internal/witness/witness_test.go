@@ -481,3 +481,51 @@ func TestAWitnessServesRunnersBesideConnectionsThatSendNothing(t *testing.T) {
 		t.Errorf("a request announced at %d bytes: the connection stays open (%v)", wproto.MaxMessage, err)
 	}
 }
+
+// A head stepped over may be certified too (its acknowledgements came
+// first): a witness that stepped over a head never commits it, and one
+// that committed a head never acknowledges a write stepping over it. So a
+// head committed at k witnesses is never stepped over by a certified one
+// (any k witnesses include one that committed it), and one stepped over
+// at k witnesses never commits at k.
+func TestAWitnessNeverCommitsBothAHeadAndAWriteThatSteppedOverIt(t *testing.T) {
+	r, x := head(2), fork(3) // R on head 1; X on head 1 too, stepping over R
+	tests := []struct {
+		name      string
+		confirmR  bool // R's confirmation arrives before X's advance
+		advanceX  string
+		committed wproto.Head // after R's confirmation (and X's, when this witness acknowledged X)
+	}{
+		{"X's advance first: R is never committed", false, wproto.StatusOK, x},
+		{"R's confirmation first: X is refused", true, wproto.StatusConflict, r},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := openWitness(t, t.TempDir(), time.Now)
+			c := newTestClient(t, w, 1)
+			const b = 9
+			for _, step := range [][2]wproto.Head{{head(0), head(1)}, {head(1), r}} {
+				if got := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(step[0]), To: ptr(step[1])}); got.Status != wproto.StatusOK {
+					t.Fatalf("setup: advance to v%d: %s", step[1].Version, got.Status)
+				}
+				if step[1].Equal(head(1)) && c.confirm(b, head(1), c.qc(b, head(1))) == nil {
+					t.Fatal("setup: confirm head 1")
+				}
+			}
+			if tc.confirmR {
+				c.confirm(b, r, c.qc(b, r))
+			}
+			if got := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(1)), To: ptr(x)}); got.Status != tc.advanceX {
+				t.Fatalf("X's advance: got %s, want %s", got.Status, tc.advanceX)
+			}
+			c.confirm(b, r, c.qc(b, r))
+			if !tc.confirmR {
+				c.confirm(b, x, c.qc(b, x))
+			}
+			heads := c.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 1}).Heads
+			if len(heads) != 1 || !heads[0].Head.Equal(tc.committed) {
+				t.Fatalf("committed: %+v, want v%d %x", heads, tc.committed.Version, tc.committed.Digest[:4])
+			}
+		})
+	}
+}

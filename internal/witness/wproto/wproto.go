@@ -41,6 +41,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/niomon/niomon/internal/wire"
@@ -174,8 +175,10 @@ type Signed struct {
 // ErrInvalid reports a message that does not verify or is malformed.
 var ErrInvalid = errors.New("wproto: invalid message")
 
+// validHead: versions fit a signed 64-bit integer (as stores and
+// witnesses keep them).
 func validHead(h *Head) bool {
-	return h != nil && (h.Version == 0) == (h.Digest == nil) && (h.Digest == nil || len(h.Digest) == DigestLen)
+	return h != nil && h.Version <= math.MaxInt64 && (h.Version == 0) == (h.Digest == nil) && (h.Digest == nil || len(h.Digest) == DigestLen)
 }
 
 // AckMessage is what a witness signs to acknowledge head h of a bucket.

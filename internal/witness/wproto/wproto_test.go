@@ -81,6 +81,8 @@ func TestAnAdvanceGoesToANewerVersionOnly(t *testing.T) {
 		{"from version 7 to 6", testHead(7), testHead(6), false},
 		{"from version 7 to 7", testHead(7), testHead(7), false},
 		{"from the last version to the empty head", testHead(math.MaxUint64), Head{}, false},
+		{"to the last version a store keeps", testHead(7), testHead(math.MaxInt64), true},
+		{"to a version past what a store keeps", testHead(7), testHead(math.MaxInt64 + 1), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +108,7 @@ func TestTheLargestReadAnswerFitsOneMessage(t *testing.T) {
 	}
 	resp := &Response{Op: OpRead, Witness: wk.Public().(ed25519.PublicKey), Cluster: ck.Public().(ed25519.PublicKey), Nonce: make([]byte, NonceLen),
 		Status: StatusOK, Epoch: math.MaxUint64, More: true, LeaseMillis: uint64(MaxLease.Milliseconds())}
-	h := Head{Version: math.MaxUint64, Digest: bytes.Repeat([]byte{0xff}, DigestLen)}
+	h := Head{Version: math.MaxInt64, Digest: bytes.Repeat([]byte{0xff}, DigestLen)}
 	qc := certificate(resp.Cluster, MaxBuckets-1, h, keys...)
 	for range MaxReadHeads {
 		resp.Heads = append(resp.Heads, BucketHead{Bucket: MaxBuckets - 1, Head: h, QC: qc, SettleMillis: uint64(MaxWait.Milliseconds())})
@@ -135,7 +137,7 @@ func TestTheLargestRequestFitsItsLimit(t *testing.T) {
 		set = append(set, keys[i].Public().(ed25519.PublicKey))
 	}
 	cluster := ck.Public().(ed25519.PublicKey)
-	h := Head{Version: math.MaxUint64, Digest: bytes.Repeat([]byte{0xff}, DigestLen)}
+	h := Head{Version: math.MaxInt64, Digest: bytes.Repeat([]byte{0xff}, DigestLen)}
 	r := &Request{Op: OpConfirm, Cluster: cluster, Holder: make([]byte, HolderLen), Nonce: make([]byte, NonceLen),
 		Since: math.MaxUint64, LeaseMillis: math.MaxUint64, Limit: math.MaxUint32, Bucket: MaxBuckets - 1,
 		From: &h, To: &h, QC: certificate(cluster, MaxBuckets-1, h, keys...), Witnesses: set, Quorum: MaxWitnesses}

@@ -1,0 +1,472 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"math"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/niomon/niomon/internal/witness/wproto"
+	"github.com/niomon/niomon/secretd"
+)
+
+// Attacks on a write stepping over heads no quorum took (a witness's
+// advance from its committed head; the enclave storing a bucket again at
+// a later version). An independent review found the first two working
+// (a revocation acknowledged to the user was stepped over, and k1 signed
+// and exported after the receipt) and the last two (one colluding
+// witness pushing a bucket's version to the store's last); each is
+// refused now (witness bar, confirmations that must name the head
+// confirmed, maxStepOver). A failing test means the attack works.
+
+// witnessHeads returns a witness's (cur, com) versions of bucket b.
+func witnessHeads(t *testing.T, data string, b uint32) (cur, com int64) {
+	t.Helper()
+	db, err := sqlOpen(filepath.Join(data, "witness.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(`SELECT cur_version, com_version FROM heads WHERE bucket = ?`, int64(b)).Scan(&cur, &com); err != nil {
+		t.Fatal(err)
+	}
+	return cur, com
+}
+
+// TestAttackSteppingOverAnInFlightRevocation: no witness colludes.
+//
+//  1. alice (k1, k2) is warm on replicas A and B, bucket at head H (v).
+//  2. The user revokes k1 on A. All witnesses acknowledge R (v+1), a
+//     valid certificate; the runner holds A's confirmations in transit.
+//  3. The operator puts the store's index bucket back at H and has B
+//     create a wallet of its own in alice's bucket. B's write X (v+1,
+//     on H) conflicts at every witness (current R), so B renumbers it to
+//     v+2 and advances from H: every witness's committed head is still H
+//     and v+2 is past its current head, so each acknowledges (step over).
+//  4. Order (a): B's confirmations pass; then A's held ones are released:
+//     each witness's committed head is X' (v+2 ≥ v+1), which A counts as
+//     confirmed. Order (b): B's confirmations are dropped (recorded); A's
+//     are released and R is committed at every witness; after A's
+//     receipt, the operator replays B's recorded confirmations: X' (v+2,
+//     certified) is committed over R.
+//  5. The user holds A's signed receipt without k1. The certified
+//     newest head is X', which lists alice at v (k1 in her policy).
+//
+// A failing test: the revoked key signs or exports after the receipt.
+func TestAttackSteppingOverAnInFlightRevocation(t *testing.T) {
+	for _, tc := range []struct {
+		n      int
+		bFirst bool
+		name   string
+	}{
+		{3, true, "3 witnesses, B's confirmations first"},
+		{3, false, "3 witnesses, A's confirmations first, B's replayed after the receipt"},
+		{4, true, "4 witnesses k=3, B's confirmations first"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, ws, pa, pb := replicaPair(t, tc.n)
+			gs := pa
+			onA, onB := a.dial(), b.dial()
+			k1, k2, rc := warmAliceOnBoth(t, onA, onB)
+			bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+			indexOld, walletOld := a.takeRow(a.db(), "index", bid), a.takeRow(a.db(), "wallet", "alice")
+			t.Logf("alice's bucket %d at version %d", bucket, indexOld.version)
+
+			for _, g := range gs {
+				g.holdWhile(func(r *wproto.Request) bool { return r.Op == wproto.OpConfirm && r.Bucket == bucket })
+			}
+			type result struct {
+				rv  *secretd.Receipt
+				err error
+				at  time.Time
+			}
+			done := make(chan result, 1)
+			go func() {
+				rv, err := onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+					[]secretd.Credential{k2.Credential()})
+				done <- result{rv, err, time.Now()}
+			}()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n := 0
+				for _, g := range gs {
+					if g.holding() > 0 {
+						n++
+					}
+				}
+				if n == len(gs) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("setup: A's confirmations held at %d witnesses only", n)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			held := time.Now()
+			for i := range ws {
+				cur, com := witnessHeads(t, ws[i].data, bucket)
+				t.Logf("witness %d after A's advance: cur %d com %d", i+1, cur, com)
+			}
+
+			// The operator: the store's bucket back at H, then its own wallet
+			// in alice's bucket on B.
+			a.putRow(a.db(), "index", bid, indexOld)
+			if !tc.bFirst {
+				for _, p := range pb {
+					p.setMode(func(r *wproto.Request) bool { return r.Op != wproto.OpConfirm || r.Bucket != bucket })
+				}
+			}
+			mate := bucketMates(t, "alice", 1)[0]
+			_, berr := onB.CreateWallet(ctx(t), mate, secretd.CreateOptions{Words: 12}, apiKey(t))
+			t.Logf("B's write of the operator's wallet: %v (%v after A's confirmations were held)", berr, time.Since(held))
+			for i := range ws {
+				cur, com := witnessHeads(t, ws[i].data, bucket)
+				t.Logf("witness %d after B's write: cur %d com %d", i+1, cur, com)
+			}
+			for _, g := range gs {
+				g.release()
+			}
+			r := <-done
+			if r.err != nil {
+				t.Logf("refused: the revocation was not acknowledged: %v", r.err)
+				return
+			}
+			t.Logf("the user holds A's receipt: alice at version %d, k1 held: %t", r.rv.Version, r.rv.Holds(k1.Credential()))
+			if r.rv.Holds(k1.Credential()) {
+				t.Fatal("setup: the receipt still lists k1")
+			}
+			if !tc.bFirst {
+				for i := range ws {
+					cur, com := witnessHeads(t, ws[i].data, bucket)
+					t.Logf("witness %d at the receipt: cur %d com %d", i+1, cur, com)
+				}
+				replayed := 0
+				for i := range ws {
+					for _, raw := range confirmsOf(pb[i], bucket, uint64(indexOld.version+2)) {
+						resp := replayTo(t, ws[i].addr, raw)
+						t.Logf("replayed B's confirmation to witness %d: %s", i+1, resp.Status)
+						replayed++
+						break
+					}
+				}
+				if replayed == 0 {
+					t.Logf("B sent no confirmation of version %d", indexOld.version+2)
+				}
+				for _, p := range pb {
+					p.setMode(nil)
+				}
+			}
+			for i := range ws {
+				cur, com := witnessHeads(t, ws[i].data, bucket)
+				t.Logf("witness %d after: cur %d com %d", i+1, cur, com)
+			}
+
+			// The revoked key, on B (warm) and, with the old wallet row put
+			// back, exported on B and used on A.
+			var failures []string
+			time.Sleep(500 * time.Millisecond)
+			if _, err := onB.Sign(ctx(t), "alice", signParams("pay the thief on B"), k1); err == nil {
+				failures = append(failures, "B signs with k1")
+			} else {
+				t.Logf("B refuses k1 (before the row is put back): %v", err)
+			}
+			a.putRow(a.db(), "wallet", "alice", walletOld)
+			if m, err := onB.Export(ctx(t), "alice", k1); err == nil {
+				failures = append(failures, fmt.Sprintf("B exports the mnemonic (%d words) with k1", len(splitWords(m))))
+			} else {
+				t.Logf("B refuses the export: %v", err)
+			}
+			if _, err := onA.Sign(ctx(t), "alice", signParams("pay the thief on A"), k1); err == nil {
+				failures = append(failures, "A signs with k1")
+			} else {
+				t.Logf("A refuses k1: %v", err)
+			}
+			if rp, err := onA.Policy(ctx(t), "alice"); err == nil {
+				t.Logf("A now shows alice at version %d, k1 held: %t", rp.Version, rp.Holds(k1.Credential()))
+			} else {
+				t.Logf("A's policy read: %v", err)
+			}
+			for _, f := range failures {
+				t.Errorf("%s, %v after the user was shown the receipt of k1's revocation", f, time.Since(r.at))
+			}
+		})
+	}
+}
+
+// TestAttackSteppingOverARevocationWithOneEnclave: the same with one
+// enclave and restarts, no replica, no colluding witness. The user sees
+// the revocation in a Policy read (the unconfirmed error tells them to).
+//
+//  1. The user revokes k1: every witness acknowledges R (v+1); the
+//     runner drops (and records) the confirmations. "Unconfirmed".
+//  2. Restart (the enclave forgets its floor); store bucket back at H.
+//     The operator's own wallet in alice's bucket: X (v+1) conflicts,
+//     is renumbered to v+2 and, stepping over R, acknowledged by every
+//     witness (committed head H). Its confirmations are dropped and
+//     recorded too.
+//  3. R's recorded confirmations are replayed: R is committed at every
+//     witness. Restart, store bucket at R: the user reads alice's
+//     policy and sees k1 gone.
+//  4. X's recorded confirmations are replayed; the store's rows at X and
+//     alice's old record.
+func TestAttackSteppingOverARevocationWithOneEnclave(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 3)
+	app := s.dial()
+	k1, k2, rc := aliceWithTwoKeys(t, app)
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	indexH, walletOld := s.takeRow(s.db(), "index", bid), s.takeRow(s.db(), "wallet", "alice")
+	noConfirm := func(r *wproto.Request) bool { return r.Op != wproto.OpConfirm || r.Bucket != bucket }
+	for _, p := range ps {
+		p.setMode(noConfirm)
+	}
+	_, err := app.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+		[]secretd.Credential{k2.Credential()})
+	t.Logf("the user's revocation: %v", err)
+	indexR := s.takeRow(s.db(), "index", bid)
+	rv := uint64(indexR.version)
+
+	s.stop()
+	s.putRow(s.db(), "index", bid, indexH)
+	s.start()
+	_, err = s.dial().CreateWallet(ctx(t), bucketMates(t, "alice", 1)[0], secretd.CreateOptions{Words: 12}, apiKey(t))
+	t.Logf("the operator's wallet in alice's bucket: %v", err)
+	indexX := s.takeRow(s.db(), "index", bid)
+	t.Logf("store bucket: H v%d, R v%d, X v%d", indexH.version, indexR.version, indexX.version)
+	for i := range ws {
+		cur, com := witnessHeads(t, ws[i].data, bucket)
+		t.Logf("witness %d: cur %d com %d", i+1, cur, com)
+	}
+	if indexX.version <= indexR.version {
+		t.Logf("refused: X was not stored past R")
+		return
+	}
+
+	for i := range ws {
+		for _, raw := range confirmsOf(ps[i], bucket, rv)[:1] {
+			t.Logf("R's confirmation replayed to witness %d: %s", i+1, replayTo(t, ws[i].addr, raw).Status)
+		}
+	}
+	s.stop()
+	s.putRow(s.db(), "index", bid, indexR)
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	s.start()
+	user := s.dial()
+	var shown time.Time
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(50 * time.Millisecond) {
+		if p, err := user.Policy(ctx(t), "alice"); err == nil && !p.Holds(k1.Credential()) {
+			t.Logf("the user reads alice at version %d without k1", p.Version)
+			shown = time.Now()
+			break
+		}
+	}
+	if shown.IsZero() {
+		t.Fatal("setup: the user never saw the revocation")
+	}
+	if _, err := s.dial().Sign(ctx(t), "alice", signParams("after"), k1); err == nil {
+		t.Fatal("setup: k1 signs right after the revocation was shown")
+	}
+
+	for i := range ws {
+		if c := confirmsOf(ps[i], bucket, uint64(indexX.version)); len(c) > 0 {
+			t.Logf("X's confirmation replayed to witness %d: %s", i+1, replayTo(t, ws[i].addr, c[0]).Status)
+		}
+	}
+	s.putRow(s.db(), "index", bid, indexX)
+	s.putRow(s.db(), "wallet", "alice", walletOld)
+	for i := range ws {
+		cur, com := witnessHeads(t, ws[i].data, bucket)
+		t.Logf("witness %d: cur %d com %d", i+1, cur, com)
+	}
+	thief := s.dial()
+	for start := time.Now(); time.Since(start) < 8*time.Second; time.Sleep(100 * time.Millisecond) {
+		if _, err := thief.Sign(ctx(t), "alice", signParams("pay the thief"), k1); err == nil {
+			m, xerr := thief.Export(ctx(t), "alice", k1)
+			t.Errorf("k1 signs %v after the user saw its revocation (export: %d words, %v)", time.Since(shown), len(splitWords(m)), xerr)
+			return
+		} else if time.Since(start) > 7*time.Second {
+			t.Logf("refused: %v", err)
+		}
+	}
+}
+
+// liar is a colluding witness in front of a real one: it relays every
+// request, except that it answers the advances lie selects with a
+// conflict it signs itself, reporting a current head at version cur.
+type liar struct {
+	ln  net.Listener
+	key ed25519.PrivateKey
+
+	mu   sync.Mutex
+	lie  func(r *wproto.Request) bool
+	cur  uint64
+	lies int
+}
+
+func startLiar(t *testing.T, w *reviewWitness) *liar {
+	t.Helper()
+	l := &liar{key: witnessKey(t, w)}
+	l.ln = startImpostor(t, w, func(r *wproto.Request) []byte {
+		l.mu.Lock()
+		lie := r.Op == wproto.OpAdvance && l.lie != nil && l.lie(r)
+		cur := l.cur
+		if lie {
+			l.lies++
+		}
+		l.mu.Unlock()
+		if !lie {
+			return nil
+		}
+		d := make([]byte, wproto.DigestLen)
+		_, _ = rand.Read(d)
+		reply, err := wproto.SignResponse(l.key, &wproto.Response{Op: r.Op, Witness: l.key.Public().(ed25519.PublicKey), Cluster: r.Cluster,
+			Nonce: r.Nonce, Status: wproto.StatusConflict, Current: &wproto.Head{Version: cur, Digest: d}})
+		if err != nil {
+			t.Error(err)
+		}
+		return reply
+	})
+	return l
+}
+
+// TestAttackOneColludingWitnessFreezesABucketAtTheStoreLimit: four
+// witnesses, k = 3: one may collude (witness 1) and one may be
+// unreachable. The user revokes k1 on A. The runner drops A's first
+// advance to witness 4 (or witness 4 is down for that moment); witnesses
+// 2 and 3 acknowledge it, and witness 1 answers with a conflict naming a
+// current version of its choice. With three answers, the k-th lowest is
+// the colluder's, so A re-stores the revocation one past it and every
+// witness acknowledges and commits that (a step over).
+//
+//   - 2^63: the store refuses versions past 2^63-1; the revocation
+//     fails (control: no lasting effect was checked here).
+//   - 2^63-2: the revocation is committed at version 2^63-1, the
+//     store's last; the bucket's next version cannot be stored.
+//
+// A failing test: after the one lie (nothing else interfering), the
+// user can no longer change alice's policy (e.g. revoke another key), or
+// the bucket takes no new wallet; or k1 is served after the receipt.
+func TestAttackOneColludingWitnessFreezesABucketAtTheStoreLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cur  uint64
+	}{
+		{"to 2^63+1 (past the store's limit)", 1 << 63},
+		{"to 2^63-1 (the store's limit)", math.MaxInt64 - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, ws, pa, pb := replicaPair(t, 4)
+			_ = pb
+			onA, onB := a.dial(), b.dial()
+			k1, k2, rc := warmAliceOnBoth(t, onA, onB)
+			bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+			v := uint64(a.takeRow(a.db(), "index", bid).version)
+			col := startLiar(t, ws[0])
+			col.cur = tc.cur
+			pa[0].setTarget(col.ln.Addr().String())
+			col.mu.Lock()
+			col.lie = func(r *wproto.Request) bool { return r.Bucket == bucket && r.To.Version == v+1 }
+			col.mu.Unlock()
+			pa[3].setMode(func(r *wproto.Request) bool {
+				return !(r.Op == wproto.OpAdvance && r.Bucket == bucket && r.To.Version == v+1)
+			})
+			rv, err := onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+				[]secretd.Credential{k2.Credential()})
+			for _, p := range pa {
+				p.setMode(nil)
+			}
+			col.mu.Lock()
+			col.lie = nil
+			col.mu.Unlock()
+			if err != nil {
+				// Unconfirmed: the stored revocation is completed once
+				// nothing interferes; the user reads it as told.
+				t.Logf("the revocation is unconfirmed: %v (witness 1 lied %d times)", err, col.lies)
+				for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(100 * time.Millisecond) {
+					if rv, err = onA.Policy(ctx(t), "alice"); err == nil && !rv.Holds(k1.Credential()) {
+						break
+					}
+				}
+				if err != nil || rv.Holds(k1.Credential()) {
+					t.Fatalf("once nothing interferes, the stored revocation never takes effect (%v)", err)
+				}
+			}
+			shown := time.Now()
+			t.Logf("the user holds A's receipt: alice at version %d, k1 held %t; store bucket at version %d", rv.Version, rv.Holds(k1.Credential()),
+				uint64(a.takeRow(a.db(), "index", bid).version))
+			for i := range ws {
+				cur, com := witnessHeads(t, ws[i].data, bucket)
+				t.Logf("witness %d: cur %d com %d (as stored)", i+1, cur, com)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			if _, err := onB.Sign(ctx(t), "alice", signParams("pay the thief on B"), k1); err == nil {
+				t.Errorf("B signs with k1 %v after the receipt of its revocation", time.Since(shown))
+			} else {
+				t.Logf("B refuses k1: %v", err)
+			}
+			// And a new enclave: does the user's own key still work?
+			b.stop()
+			b.start()
+			if _, err := b.dial().Sign(ctx(t), "alice", signParams("mine"), k2); err != nil {
+				t.Errorf("after a restart, the user's own key k2 fails: %v", err)
+			}
+			if _, err := b.dial().Sign(ctx(t), "alice", signParams("pay the thief, restarted"), k1); err == nil {
+				t.Errorf("after a restart, k1 signs")
+			}
+			// And the user can still change alice's policy, and the bucket
+			// take a new wallet.
+			k3 := apiKey(t)
+			if _, err := onA.UpdatePolicy(ctx(t), "alice", rv.Version, secretd.PolicyChange{Add: []secretd.Credential{k3.Credential()}}, k2,
+				[]secretd.Credential{k2.Credential(), k3.Credential()}, k3); err != nil {
+				t.Errorf("the user's next change to alice fails: %v", err)
+			}
+			if _, err := onA.CreateWallet(ctx(t), bucketMates(t, "alice", 1)[0], secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
+				t.Errorf("a new wallet in alice's bucket: %v", err)
+			}
+		})
+	}
+}
+
+// TestAttackTheOperatorsOwnWalletFreezesAUsersBucket: the freeze above,
+// triggered by the operator alone: four witnesses, k = 3, witness 1
+// colludes; the operator creates a wallet of its own in alice's bucket,
+// drops that one advance to witness 4, and witness 1 reports version
+// 2^63-2. Then nothing interferes. A failing test: the user can no
+// longer revoke a key of alice's.
+func TestAttackTheOperatorsOwnWalletFreezesAUsersBucket(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 4)
+	app := s.dial()
+	k1, k2, rc := aliceWithTwoKeys(t, app)
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	v := uint64(s.takeRow(s.db(), "index", bid).version)
+	col := startLiar(t, ws[0])
+	col.cur = math.MaxInt64 - 1
+	ps[0].setTarget(col.ln.Addr().String())
+	col.mu.Lock()
+	col.lie = func(r *wproto.Request) bool { return r.Bucket == bucket && r.To.Version == v+1 }
+	col.mu.Unlock()
+	ps[3].setMode(func(r *wproto.Request) bool {
+		return !(r.Op == wproto.OpAdvance && r.Bucket == bucket && r.To.Version == v+1)
+	})
+	_, err := app.CreateWallet(ctx(t), bucketMates(t, "alice", 1)[0], secretd.CreateOptions{Words: 12}, apiKey(t))
+	t.Logf("the operator's wallet: %v; store bucket at %d", err, uint64(s.takeRow(s.db(), "index", bid).version))
+	col.mu.Lock()
+	col.lie = nil
+	col.mu.Unlock()
+	ps[3].setMode(nil)
+	s.restart()
+	user := s.dial()
+	if _, err := user.Sign(ctx(t), "alice", signParams("mine"), k2); err != nil {
+		t.Logf("the user's key k2 after: %v", err)
+	}
+	if _, err := user.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+		[]secretd.Credential{k2.Credential()}); err != nil {
+		t.Errorf("the user cannot revoke k1 (one colluding witness, one advance dropped once, then nothing): %v", err)
+	}
+}
