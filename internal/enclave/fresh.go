@@ -733,6 +733,9 @@ func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified
 			return nil, 0
 		}
 		req.Bucket, req.From, req.To = b, &from.head, &to
+		if from.head.Version > 0 { // its certificate, for a witness that has not committed it
+			req.QC, req.Witnesses, req.Quorum = from.qc, f.keys, uint32(f.quorum)
+		}
 		r, err := f.ask(ctx, i, req)
 		if err != nil {
 			return nil, 0
@@ -752,7 +755,7 @@ func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified
 			return nil, cur
 		}
 		if f.confirm(ctx, i, b, from) < 0 {
-			return nil, 0
+			return nil, cur
 		}
 	}
 	return nil, 0

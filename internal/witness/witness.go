@@ -326,6 +326,17 @@ func (w *Witness) Handle(ctx context.Context, b []byte) []byte {
 	return out
 }
 
+// base reports whether an advance builds on a head this witness may
+// build on: its committed head, or a newer head the request shows
+// certified (a commit this witness missed, or could not make because of
+// its bar). Never on an older one.
+func (w *Witness) base(req *wproto.Request, st *bucketState) bool {
+	if st.com.Equal(*req.From) {
+		return true
+	}
+	return req.From.Version > st.com.Version && wproto.VerifyQC(req.Cluster, req.Bucket, *req.From, req.QC, req.Witnesses, int(req.Quorum))
+}
+
 func (w *Witness) serves(cluster []byte) bool {
 	for _, c := range w.cfg.Clusters {
 		if bytes.Equal(c, cluster) {
@@ -365,17 +376,13 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		}
 		switch {
 		case st.cur.Equal(*req.To): // a retry of a change this witness holds
-		case st.cur.Equal(*req.From),
-			// A write on the committed head that steps over every head
-			// this witness acknowledged since (writes no quorum took, as
-			// far as it knows): it still acknowledges one head per
-			// version, in order, and nothing on a head older than the one
-			// it committed; and it commits none of the heads stepped over
-			// from now on (bar).
-			st.com.Equal(*req.From) && req.To.Version > st.cur.Version:
-			if !st.cur.Equal(*req.From) {
-				st.bar = max(st.bar, req.To.Version)
-			}
+		case req.To.Version > st.cur.Version && w.base(req, st):
+			// One head per version, in order (stepping over heads no
+			// quorum took, if any); and from now on no head below this
+			// version is committed here (bar): a head stepped over may be
+			// certified too, and committing it after this write could
+			// leave two certified heads that do not build on each other.
+			st.bar = max(st.bar, req.To.Version)
 			st.cur = *req.To
 			if err := w.save(ctx, req.Cluster, req.Bucket, st, false); err != nil {
 				return nil, err
@@ -424,10 +431,10 @@ type bucketState struct {
 	cur, com wproto.Head
 	qc       []wproto.Endorsement
 	settle   time.Time // see wproto.BucketHead.SettleMillis
-	// bar: no head of a version below it is committed any more. A write
-	// that stepped over acknowledged heads set it to its own version: a
-	// head stepped over may be certified too (its acknowledgements came
-	// first), and committing it after the write was acknowledged would let
+	// bar: no head of a version below it is committed any more; every
+	// acknowledgement raises it to the version acknowledged. A head this
+	// witness never heard of, or stepped over, may be certified too, and
+	// committing it after a later write was acknowledged here could let
 	// two certified heads that do not build on each other both commit.
 	bar    uint64
 	exists bool

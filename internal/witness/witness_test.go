@@ -106,19 +106,20 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 	w := openWitness(t, t.TempDir(), time.Now)
 	c := newTestClient(t, w, 1)
 	advances := []struct {
-		name     string
-		from, to wproto.Head
-		want     string
+		name      string
+		from, to  wproto.Head
+		certified bool // the request carries from's certificate
+		want      string
 	}{
-		{"an advance from the empty head", head(0), head(1), wproto.StatusOK},
-		{"the same advance again (a retry)", head(0), head(1), wproto.StatusOK},
-		{"an advance from a head it does not hold", head(5), head(6), wproto.StatusConflict},
-		{"another change at the same version", head(0), fork(1), wproto.StatusConflict},
-		{"an advance from the head it holds", head(1), head(2), wproto.StatusOK},
+		{"an advance from the empty head", head(0), head(1), false, wproto.StatusOK},
+		{"the same advance again (a retry)", head(0), head(1), false, wproto.StatusOK},
+		{"an advance from a head it does not hold, uncertified", head(5), head(6), false, wproto.StatusConflict},
+		{"another change at the same version", head(0), fork(1), false, wproto.StatusConflict},
+		{"an advance from a newer head shown certified (a commit it missed)", head(1), head(2), true, wproto.StatusOK},
 	}
 	for _, a := range advances {
 		t.Run(a.name, func(t *testing.T) {
-			r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(a.from), To: ptr(a.to)})
+			r := c.advance(7, a.from, a.to, a.certified)
 			if r.Status != a.want {
 				t.Fatalf("status: got %s, want %s", r.Status, a.want)
 			}
@@ -159,63 +160,80 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 			if (out != nil) != cf.answer {
 				t.Fatalf("answered: %t, want %t", out != nil, cf.answer)
 			}
-			r := c.do(&wproto.Request{Op: wproto.OpRead})
-			var got wproto.Head
-			if len(r.Heads) == 1 {
-				got = r.Heads[0].Head
-				if !wproto.VerifyQC(c.cluster(), 7, got, r.Heads[0].QC, c.set(), 2) {
-					t.Fatal("a read head without its certificate")
-				}
-			}
-			if !got.Equal(cf.holds) {
+			if got := c.committed(7); !got.Equal(cf.holds) {
 				t.Fatalf("committed head: got %+v, want %+v", got, cf.holds)
-			}
-		})
-	}
-	// The confirmation of head 4 also moved the current head up to it.
-	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(4)), To: ptr(head(5))}); r.Status != wproto.StatusOK {
-		t.Fatalf("an advance from the confirmed head: %s", r.Status)
-	}
-	// A branch of the next version that no quorum took (this witness
-	// acknowledged it, the others the certified head) gives way to the
-	// certified head when it is confirmed: later advances build on it.
-	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(5)), To: ptr(fork(6))}); r.Status != wproto.StatusOK {
-		t.Fatalf("an advance to a branch: %s", r.Status)
-	}
-	if c.confirm(7, head(6), c.qc(7, head(6))) == nil {
-		t.Fatal("the certified head of the branch's version got no answer")
-	}
-	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(6)), To: ptr(head(7))}); r.Status != wproto.StatusOK {
-		t.Fatalf("an advance from the certified head after a dead branch: %s", r.Status)
-	}
-	// Writes that left heads behind no quorum took: a write on the
-	// committed head steps over them to a newer version, and only so.
-	if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(head(7)), To: ptr(fork(8))}); r.Status != wproto.StatusOK {
-		t.Fatalf("an advance to a dead head: %s", r.Status)
-	}
-	if c.confirm(7, head(7), c.qc(7, head(7))) == nil {
-		t.Fatal("the confirmation of head 7 got no answer")
-	}
-	steps := []struct {
-		name     string
-		from, to wproto.Head
-		want     string
-	}{
-		{"another head of the dead head's version", head(7), head(8), wproto.StatusConflict},
-		{"from a head older than the committed one, over the dead head", head(6), head(9), wproto.StatusConflict},
-		{"from the committed head, over the dead head", head(7), head(9), wproto.StatusOK},
-		{"another head of that version", head(7), fork(9), wproto.StatusConflict},
-	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			if r := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: 7, From: ptr(st.from), To: ptr(st.to)}); r.Status != st.want {
-				t.Fatalf("status: got %s, want %s", r.Status, st.want)
 			}
 		})
 	}
 	if theirs := newTestClient(t, w, 2).do(&wproto.Request{Op: wproto.OpRead}); len(theirs.Heads) != 0 {
 		t.Fatal("another cluster sees this cluster's heads")
 	}
+}
+
+// A write steps over heads no quorum took; every acknowledgement bars the
+// commit of older heads (one of them may be certified too), and a write
+// builds only on the committed head or a newer certified one.
+func TestAWitnessStepsOverDeadHeadsAndBarsOlderCommits(t *testing.T) {
+	w := openWitness(t, t.TempDir(), time.Now)
+	c := newTestClient(t, w, 1)
+	c.advance(7, head(0), head(4), false)
+	if c.confirm(7, head(4), c.qc(7, head(4))) == nil {
+		t.Fatal("setup: confirm head 4")
+	}
+	steps := []struct {
+		name      string
+		from, to  wproto.Head
+		certified bool
+		want      string
+		confirm   *wproto.Head // then confirmed with its certificate
+		committed wproto.Head  // the committed head after
+	}{
+		{"a write on the committed head", head(4), head(5), false, wproto.StatusOK, nil, head(4)},
+		{"a write stepping over it, on the committed head", head(4), fork(6), false, wproto.StatusOK, ptr(head(5)), head(4)},
+		{"another head of the current version", head(4), head(6), false, wproto.StatusConflict, nil, head(4)},
+		{"a write on a head older than the committed one", head(3), head(9), true, wproto.StatusConflict, nil, head(4)},
+		{"a write on a newer head shown certified, past the current", head(5), head(7), true, wproto.StatusOK, ptr(head(7)), head(7)},
+		{"a write on the new committed head", head(7), head(8), false, wproto.StatusOK, ptr(head(8)), head(8)},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if r := c.advance(7, st.from, st.to, st.certified); r.Status != st.want {
+				t.Fatalf("status: got %s, want %s", r.Status, st.want)
+			}
+			if st.confirm != nil {
+				c.confirm(7, *st.confirm, c.qc(7, *st.confirm))
+			}
+			if got := c.committed(7); !got.Equal(st.committed) {
+				t.Fatalf("committed: got v%d, want v%d", got.Version, st.committed.Version)
+			}
+		})
+	}
+}
+
+// advance asks the witness to move bucket b from `from` to `to`, with
+// from's certificate when certified.
+func (c *testClient) advance(b uint32, from, to wproto.Head, certified bool) *wproto.Response {
+	c.t.Helper()
+	r := &wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(from), To: ptr(to)}
+	if certified {
+		r.QC, r.Witnesses, r.Quorum = c.qc(b, from), c.set(), 2
+	}
+	return c.do(r)
+}
+
+// committed is the witness's committed head of bucket b (checked against
+// its certificate), or the empty head.
+func (c *testClient) committed(b uint32) wproto.Head {
+	c.t.Helper()
+	for _, h := range c.do(&wproto.Request{Op: wproto.OpRead}).Heads {
+		if h.Bucket == b {
+			if !wproto.VerifyQC(c.cluster(), b, h.Head, h.QC, c.set(), 2) {
+				c.t.Fatal("a read head without its certificate")
+			}
+			return h.Head
+		}
+	}
+	return wproto.Head{}
 }
 
 // Reads return heads in the order they changed, a page at a time.
@@ -527,5 +545,60 @@ func TestAWitnessNeverCommitsBothAHeadAndAWriteThatSteppedOverIt(t *testing.T) {
 				t.Fatalf("committed: %+v, want v%d %x", heads, tc.committed.Version, tc.committed.Digest[:4])
 			}
 		})
+	}
+}
+
+// A witness that never heard of R (v2 on head 1, acknowledged by the
+// others) acknowledges X (v3 on head 1, a write that stepped over R at
+// the others) on its current head: it must not then commit R and X in
+// turn, though X does not build on R (every acknowledgement bars older
+// commits). Found by an independent review.
+func TestAWitnessNeverCommitsAHeadBelowOneItAcknowledged(t *testing.T) {
+	r, x := head(2), fork(3)
+	w := openWitness(t, t.TempDir(), time.Now)
+	c := newTestClient(t, w, 1)
+	const b = 9
+	if got := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(0)), To: ptr(head(1))}); got.Status != wproto.StatusOK {
+		t.Fatal("setup: advance to 1")
+	}
+	if c.confirm(b, head(1), c.qc(b, head(1))) == nil {
+		t.Fatal("setup: confirm 1")
+	}
+	if got := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(1)), To: ptr(x)}); got.Status != wproto.StatusOK {
+		t.Fatalf("X's advance: %s", got.Status)
+	}
+	c.confirm(b, r, c.qc(b, r))
+	afterR := c.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 1}).Heads
+	c.confirm(b, x, c.qc(b, x))
+	afterX := c.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 1}).Heads
+	t.Logf("committed after R's confirm: v%d; after X's: v%d", afterR[0].Head.Version, afterX[0].Head.Version)
+	if afterR[0].Head.Equal(r) && afterX[0].Head.Equal(x) {
+		t.Fatal("the witness committed R and then X, which stepped over R")
+	}
+}
+
+// A witness that stepped over R (v2) to X (v3) and then restarts still
+// refuses to commit R.
+func TestAWitnessKeepsItsBarAcrossARestart(t *testing.T) {
+	r, x := head(2), fork(3)
+	dir := t.TempDir()
+	w := openWitness(t, dir, time.Now)
+	c := newTestClient(t, w, 1)
+	const b = 9
+	c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(0)), To: ptr(head(1))})
+	c.confirm(b, head(1), c.qc(b, head(1)))
+	c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(1)), To: ptr(r)})
+	if got := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(1)), To: ptr(x)}); got.Status != wproto.StatusOK {
+		t.Fatalf("X's step-over: %s", got.Status)
+	}
+	w.Close()
+	w2 := openWitness(t, dir, time.Now)
+	c2 := newTestClient(t, w2, 1)
+	c2.n = 100
+	c2.confirm(b, r, c2.qc(b, r))
+	heads := c2.do(&wproto.Request{Op: wproto.OpRead, LeaseMillis: 1}).Heads
+	t.Logf("committed after restart and R's confirm: v%d", heads[0].Head.Version)
+	if heads[0].Head.Equal(r) {
+		t.Fatal("the restarted witness committed R below its bar")
 	}
 }

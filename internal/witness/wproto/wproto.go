@@ -52,13 +52,13 @@ const (
 	// OpRead returns the committed heads changed since an epoch (at most
 	// Limit, in the order they changed), and records a read lease.
 	OpRead = "read"
-	// OpAdvance moves one bucket's current head to To (a newer version
-	// than From) and answers with an acknowledgement of To: from From when
-	// that is the current head; or from the committed head From, stepping
-	// over heads the witness acknowledged but no quorum confirmed, when To
-	// is newer than all of them. A witness thus acknowledges at most one
-	// head per version, in order, and none built on a head older than the
-	// one it committed.
+	// OpAdvance moves one bucket's current head to To and answers with an
+	// acknowledgement of To, when To is newer than the current head and
+	// From is the committed head or a newer one the request shows
+	// certified (QC, Witnesses, Quorum). A witness thus acknowledges at
+	// most one head per version, in order, none built on a head older
+	// than the one it committed, and from then on commits no head older
+	// than To.
 	OpAdvance = "advance"
 	// OpConfirm records To as the bucket's committed head, given a quorum
 	// certificate for it, if it is newer than the one held; a current head
