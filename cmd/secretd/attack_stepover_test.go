@@ -24,6 +24,45 @@ import (
 // refused now (witness bar, confirmations that must name the head
 // confirmed, maxStepOver). A failing test means the attack works.
 
+// heldRevocation is the answer to a revocation whose confirmations were
+// held in transit.
+type heldRevocation struct {
+	rv  *secretd.Receipt
+	err error
+	at  time.Time
+}
+
+// revokeWithConfirmsHeld starts the user's revocation of k1 on A with
+// A's confirmations of alice's bucket held in transit at every proxy of
+// ps, and returns once each holds one; the answer comes on the channel
+// once they are released.
+func revokeWithConfirmsHeld(t *testing.T, onA *secretd.Client, ps []*wproxy, bucket uint32, rc *secretd.Receipt, k1, k2 *secretd.P256Key) <-chan heldRevocation {
+	t.Helper()
+	for _, p := range ps {
+		p.holdWhile(func(r *wproto.Request) bool { return r.Op == wproto.OpConfirm && r.Bucket == bucket })
+	}
+	done := make(chan heldRevocation, 1)
+	go func() {
+		rv, err := onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+			[]secretd.Credential{k2.Credential()})
+		done <- heldRevocation{rv, err, time.Now()}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		n := 0
+		for _, p := range ps {
+			if p.holding() > 0 {
+				n++
+			}
+		}
+		if n == len(ps) {
+			return done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("setup: A's confirmations held at %d witnesses of %d", n, len(ps))
+		}
+	}
+}
+
 // witnessHeads returns a witness's (cur, com) versions of bucket b.
 func witnessHeads(t *testing.T, data string, b uint32) (cur, com int64) {
 	t.Helper()
@@ -77,36 +116,7 @@ func TestAttackSteppingOverAnInFlightRevocation(t *testing.T) {
 			indexOld, walletOld := a.takeRow(a.db(), "index", bid), a.takeRow(a.db(), "wallet", "alice")
 			t.Logf("alice's bucket %d at version %d", bucket, indexOld.version)
 
-			for _, g := range gs {
-				g.holdWhile(func(r *wproto.Request) bool { return r.Op == wproto.OpConfirm && r.Bucket == bucket })
-			}
-			type result struct {
-				rv  *secretd.Receipt
-				err error
-				at  time.Time
-			}
-			done := make(chan result, 1)
-			go func() {
-				rv, err := onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-					[]secretd.Credential{k2.Credential()})
-				done <- result{rv, err, time.Now()}
-			}()
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				n := 0
-				for _, g := range gs {
-					if g.holding() > 0 {
-						n++
-					}
-				}
-				if n == len(gs) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("setup: A's confirmations held at %d witnesses only", n)
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
+			done := revokeWithConfirmsHeld(t, onA, gs, bucket, rc, k1, k2)
 			held := time.Now()
 			for i := range ws {
 				cur, com := witnessHeads(t, ws[i].data, bucket)
@@ -502,27 +512,7 @@ func TestAttackAWriteAcknowledgedOverAnUnseenRevocationNeverCommitsOverIt(t *tes
 	t.Logf("alice's bucket %d at version %d", bucket, v)
 
 	pa[2].setMode(func(r *wproto.Request) bool { return !(r.Op == wproto.OpAdvance && r.Bucket == bucket) })
-	for _, g := range pa {
-		g.holdWhile(func(r *wproto.Request) bool { return r.Op == wproto.OpConfirm && r.Bucket == bucket })
-	}
-	type result struct {
-		rv  *secretd.Receipt
-		err error
-		at  time.Time
-	}
-	done := make(chan result, 1)
-	go func() {
-		rv, err := onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-			[]secretd.Credential{k2.Credential()})
-		done <- result{rv, err, time.Now()}
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for pa[0].holding() == 0 || pa[1].holding() == 0 || pa[2].holding() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("setup: A's confirmations not held")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	done := revokeWithConfirmsHeld(t, onA, pa, bucket, rc, k1, k2)
 	for i := range ws {
 		cur, com := witnessHeads(t, ws[i].data, bucket)
 		t.Logf("witness %d after A's advance: cur %d com %d", i+1, cur, com)
@@ -630,26 +620,7 @@ func TestAttackABarredWitnessNeverWedgesABucket(t *testing.T) {
 	indexOld := a.takeRow(a.db(), "index", bid)
 	v := uint64(indexOld.version)
 
-	for _, g := range pa {
-		g.holdWhile(func(r *wproto.Request) bool { return r.Op == wproto.OpConfirm && r.Bucket == bucket })
-	}
-	type result struct {
-		rv  *secretd.Receipt
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rv, err := onA.UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
-			[]secretd.Credential{k2.Credential()})
-		done <- result{rv, err}
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for pa[0].holding() == 0 || pa[1].holding() == 0 || pa[2].holding() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("setup: A's confirmations not held")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	done := revokeWithConfirmsHeld(t, onA, pa, bucket, rc, k1, k2)
 	indexR := a.takeRow(a.db(), "index", bid)
 	a.putRow(a.db(), "index", bid, indexOld)
 	noConfirm := func(r *wproto.Request) bool { return !(r.Op == wproto.OpConfirm && r.Bucket == bucket) }
