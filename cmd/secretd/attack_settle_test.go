@@ -700,10 +700,22 @@ func requestsOf(p *wproxy, op string) (out []struct {
 	return out
 }
 
-// confirmsOf returns the confirms of bucket b at version v a proxy saw.
-func confirmsOf(p *wproxy, b uint32, v uint64) (out [][]byte) {
+// atVersion selects the heads of version v (first attempts, ballot 0).
+func atVersion(v uint64) func(h wproto.Head) bool {
+	return func(h wproto.Head) bool { return h.Version == v && h.Ballot == 0 }
+}
+
+// retriedAt selects the heads of version v at a higher ballot (a write
+// that tried again past heads of its version no quorum took).
+func retriedAt(v uint64) func(h wproto.Head) bool {
+	return func(h wproto.Head) bool { return h.Version == v && h.Ballot > 0 }
+}
+
+// confirmsOf returns the confirms of bucket b a proxy saw whose head
+// meets which.
+func confirmsOf(p *wproxy, b uint32, which func(h wproto.Head) bool) (out [][]byte) {
 	for _, c := range requestsOf(p, wproto.OpConfirm) {
-		if c.r.Bucket == b && c.r.To.Version == v {
+		if c.r.Bucket == b && which(*c.r.To) {
 			out = append(out, c.raw)
 		}
 	}
@@ -756,7 +768,7 @@ func TestAttackAReplicaNeverServesAHeadOlderThanOneItConfirmed(t *testing.T) {
 			}
 			var recorded [2][][]byte
 			for i := 1; i <= 2; i++ {
-				if recorded[i-1] = confirmsOf(pb[i], bucket, newVersion); len(recorded[i-1]) == 0 {
+				if recorded[i-1] = confirmsOf(pb[i], bucket, atVersion(newVersion)); len(recorded[i-1]) == 0 {
 					t.Fatalf("setup: B sent no confirmation of version %d to witness %d", newVersion, i+1)
 				}
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -65,16 +66,24 @@ func revokeWithConfirmsHeld(t *testing.T, onA *secretd.Client, ps []*wproxy, buc
 
 // witnessHeads returns a witness's (cur, com) versions of bucket b.
 func witnessHeads(t *testing.T, data string, b uint32) (cur, com int64) {
+	c, m := witnessCurrent(t, data, b)
+	return int64(c.Version), int64(m.Version)
+}
+
+// witnessCurrent returns a witness's current and committed heads of
+// bucket b (versions and ballots), from its database.
+func witnessCurrent(t *testing.T, data string, b uint32) (cur, com wproto.Head) {
 	t.Helper()
 	db, err := sqlOpen(filepath.Join(data, "witness.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.QueryRow(`SELECT cur_version, com_version FROM heads WHERE bucket = ?`, int64(b)).Scan(&cur, &com); err != nil {
+	var cv, cb, mv, mb int64
+	if err := db.QueryRow(`SELECT cur_version, cur_ballot, com_version, com_ballot FROM heads WHERE bucket = ?`, int64(b)).Scan(&cv, &cb, &mv, &mb); err != nil {
 		t.Fatal(err)
 	}
-	return cur, com
+	return wproto.Head{Version: uint64(cv), Ballot: uint64(cb)}, wproto.Head{Version: uint64(mv), Ballot: uint64(mb)}
 }
 
 // TestAttackSteppingOverAnInFlightRevocation: no witness colludes.
@@ -84,14 +93,15 @@ func witnessHeads(t *testing.T, data string, b uint32) (cur, com int64) {
 //     valid certificate; the runner holds A's confirmations in transit.
 //  3. The operator puts the store's index bucket back at H and has B
 //     create a wallet of its own in alice's bucket. B's write X (v+1,
-//     on H) conflicts at every witness (current R), so B renumbers it to
-//     v+2 and advances from H: every witness's committed head is still H
-//     and v+2 is past its current head, so each acknowledges (step over).
+//     on H) conflicts at every witness (current R), so B retries it at
+//     a higher ballot of v+1 and advances from H: every witness's committed
+//     head is still H and the ballot is past its current head, so each
+//     acknowledges (step over).
 //  4. Order (a): B's confirmations pass; then A's held ones are released:
-//     each witness's committed head is X' (v+2 ≥ v+1), which A counts as
+//     each witness's committed head is X' (after R), which A counts as
 //     confirmed. Order (b): B's confirmations are dropped (recorded); A's
 //     are released and R is committed at every witness; after A's
-//     receipt, the operator replays B's recorded confirmations: X' (v+2,
+//     receipt, the operator replays B's recorded confirmations: X' (a higher ballot,
 //     certified) is committed over R.
 //  5. The user holds A's signed receipt without k1. The certified
 //     newest head is X', which lists alice at v (k1 in her policy).
@@ -157,7 +167,7 @@ func TestAttackSteppingOverAnInFlightRevocation(t *testing.T) {
 				}
 				replayed := 0
 				for i := range ws {
-					for _, raw := range confirmsOf(pb[i], bucket, uint64(indexOld.version+2)) {
+					for _, raw := range confirmsOf(pb[i], bucket, retriedAt(uint64(indexOld.version+1))) {
 						resp := replayTo(t, ws[i].addr, raw)
 						t.Logf("replayed B's confirmation to witness %d: %s", i+1, resp.Status)
 						replayed++
@@ -165,7 +175,7 @@ func TestAttackSteppingOverAnInFlightRevocation(t *testing.T) {
 					}
 				}
 				if replayed == 0 {
-					t.Logf("B sent no confirmation of version %d", indexOld.version+2)
+					t.Fatalf("setup: B sent no confirmation of its retried write at version %d", indexOld.version+1)
 				}
 				for _, p := range pb {
 					p.setMode(nil)
@@ -216,7 +226,7 @@ func TestAttackSteppingOverAnInFlightRevocation(t *testing.T) {
 //     runner drops (and records) the confirmations. "Unconfirmed".
 //  2. Restart (the enclave forgets its floor); store bucket back at H.
 //     The operator's own wallet in alice's bucket: X (v+1) conflicts,
-//     is renumbered to v+2 and, stepping over R, acknowledged by every
+//     is retried at a higher ballot and, stepping over R, acknowledged by every
 //     witness (committed head H). Its confirmations are dropped and
 //     recorded too.
 //  3. R's recorded confirmations are replayed: R is committed at every
@@ -251,13 +261,9 @@ func TestAttackSteppingOverARevocationWithOneEnclave(t *testing.T) {
 		cur, com := witnessHeads(t, ws[i].data, bucket)
 		t.Logf("witness %d: cur %d com %d", i+1, cur, com)
 	}
-	if indexX.version <= indexR.version {
-		t.Logf("refused: X was not stored past R")
-		return
-	}
 
 	for i := range ws {
-		for _, raw := range confirmsOf(ps[i], bucket, rv)[:1] {
+		for _, raw := range confirmsOf(ps[i], bucket, atVersion(rv))[:1] {
 			t.Logf("R's confirmation replayed to witness %d: %s", i+1, replayTo(t, ws[i].addr, raw).Status)
 		}
 	}
@@ -284,7 +290,7 @@ func TestAttackSteppingOverARevocationWithOneEnclave(t *testing.T) {
 	}
 
 	for i := range ws {
-		if c := confirmsOf(ps[i], bucket, uint64(indexX.version)); len(c) > 0 {
+		if c := confirmsOf(ps[i], bucket, retriedAt(uint64(indexX.version))); len(c) > 0 {
 			t.Logf("X's confirmation replayed to witness %d: %s", i+1, replayTo(t, ws[i].addr, c[0]).Status)
 		}
 	}
@@ -488,8 +494,8 @@ func TestAttackTheOperatorsOwnWalletFreezesAUsersBucket(t *testing.T) {
 //     confirmations are held in transit.
 //  2. The store's bucket is put back at H (v); B creates the operator's
 //     wallet in alice's bucket: X (v+1). Witnesses 1, 2 conflict (current
-//     R), B's advance to witness 3 is dropped: over = v+2.
-//  3. B's renumbered X' (v+2, on H): witness 1 steps over (bar v+2),
+//     R), B's advance to witness 3 is dropped: B retries at ballot 1.
+//  3. B's retried X' (v+1 at ballot 1, on H): witness 1 steps over (bar),
 //     B's advance to witness 2 is dropped, witness 3 still holds H as its
 //     current head, so it acknowledges on it. X' is certified (1, 3).
 //     B's confirmations are recorded and dropped.
@@ -522,10 +528,10 @@ func TestAttackAWriteAcknowledgedOverAnUnseenRevocationNeverCommitsOverIt(t *tes
 	noConfirm := func(r *wproto.Request) bool { return !(r.Op == wproto.OpConfirm && r.Bucket == bucket) }
 	pb[0].setMode(noConfirm)
 	pb[1].setMode(func(r *wproto.Request) bool {
-		return noConfirm(r) && !(r.Op == wproto.OpAdvance && r.Bucket == bucket && r.To.Version == v+2)
+		return noConfirm(r) && !(r.Op == wproto.OpAdvance && r.Bucket == bucket && retriedAt(v+1)(*r.To))
 	})
 	pb[2].setMode(func(r *wproto.Request) bool {
-		return noConfirm(r) && !(r.Op == wproto.OpAdvance && r.Bucket == bucket && r.To.Version == v+1)
+		return noConfirm(r) && !(r.Op == wproto.OpAdvance && r.Bucket == bucket && atVersion(v+1)(*r.To))
 	})
 	mate := bucketMates(t, "alice", 1)[0]
 	_, berr := onB.CreateWallet(ctx(t), mate, secretd.CreateOptions{Words: 12}, apiKey(t))
@@ -551,9 +557,9 @@ func TestAttackAWriteAcknowledgedOverAnUnseenRevocationNeverCommitsOverIt(t *tes
 		t.Logf("witness %d at the receipt: cur %d com %d", i+1, cur, com)
 	}
 	for i := range ws {
-		for _, raw := range confirmsOf(pb[i], bucket, v+2) {
+		for _, raw := range confirmsOf(pb[i], bucket, retriedAt(v+1)) {
 			resp := replayTo(t, ws[i].addr, raw)
-			t.Logf("replayed B's confirmation of v+2 to witness %d: %s committed %d", i+1, resp.Status, resp.Heads[0].Head.Version)
+			t.Logf("replayed B's retried confirmation to witness %d: %s committed %d", i+1, resp.Status, resp.Heads[0].Head.Version)
 			break
 		}
 	}
@@ -598,8 +604,8 @@ func TestAttackAWriteAcknowledgedOverAnUnseenRevocationNeverCommitsOverIt(t *tes
 //  1. The user revokes k1 on A: R (v+1), acknowledged by all three; A's
 //     confirmations held in transit.
 //  2. The store's bucket put back at H; B's write X (v+1) conflicts at
-//     all three, B renumbers it to v+2 and its advance reaches witness 1
-//     only (step over: bar v+2). B's write fails.
+//     all three, B retries it at a higher ballot and its advance reaches
+//     witness 1 only (step over, bar). B's write fails.
 //  3. A's confirmations released: witness 1 refuses R (bar), 2 and 3
 //     commit it: the user gets the receipt.
 //  4. The operator stops interfering (the store put at R); witness 3
@@ -627,7 +633,7 @@ func TestAttackABarredWitnessNeverWedgesABucket(t *testing.T) {
 	pb[0].setMode(noConfirm)
 	for _, p := range pb[1:] {
 		p.setMode(func(r *wproto.Request) bool {
-			return noConfirm(r) && !(r.Op == wproto.OpAdvance && r.Bucket == bucket && r.To.Version == v+2)
+			return noConfirm(r) && !(r.Op == wproto.OpAdvance && r.Bucket == bucket && retriedAt(v+1)(*r.To))
 		})
 	}
 	mate := bucketMates(t, "alice", 2)
@@ -689,5 +695,76 @@ func TestAttackABarredWitnessNeverWedgesABucket(t *testing.T) {
 		_, err := onA.UpdatePolicy(ctx(t), "alice", ver, secretd.PolicyChange{Add: []secretd.Credential{k3.Credential()}}, k2,
 			[]secretd.Credential{k2.Credential(), k3.Credential()}, k3)
 		t.Logf("control, witness 3 back: %v", err)
+	}
+}
+
+// TestAttackDeadHeadsPushedUpRoundAfterRoundNeverWedgeABucket: three
+// witnesses, k = 2, none colluding; witness 3 hears no write during the
+// attack. Two dead writes leave a different head of the next version at
+// witnesses 1 and 2; then, round after round, the operator's own write
+// conflicts at both, tries again at the ballot past the higher of them,
+// and the runner lets that reach only the witness that is behind: each
+// round pushes one witness's ballot up, and nothing is ever certified.
+// After 70 rounds the operator stops: the user's revocation must go
+// through, and the user's key serve after a restart.
+//
+// Found by a sixth independent review against writes that stepped to
+// later versions with a 64-version bound: 64 rounds used the bound up and
+// the bucket took no change again. Ballots have no such bound.
+func TestAttackDeadHeadsPushedUpRoundAfterRoundNeverWedgeABucket(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 3)
+	app := s.dial()
+	k1, k2, rc := aliceWithTwoKeys(t, app)
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	rowH := s.takeRow(s.db(), "index", bid)
+	mates := bucketMates(t, "alice", 72)
+	opKey := apiKey(t)
+	next := 0
+	opWrite := func() error {
+		next++
+		_, err := s.dial().CreateWallet(ctx(t), mates[next-1], secretd.CreateOptions{Words: 12}, opKey)
+		s.putRow(s.db(), "index", bid, rowH)
+		return err
+	}
+	cur := func(i int) wproto.Head { c, _ := witnessCurrent(t, ws[i].data, bucket); return c }
+	ps[2].setMode(readsOnly)
+	for _, i := range []int{0, 1} {
+		ps[i].setMode(nil)
+		ps[1-i].setMode(readsOnly)
+		if err := opWrite(); !errors.Is(err, secretd.ErrUnavailable) {
+			t.Fatalf("setup: dead write at witness %d: %v", i+1, err)
+		}
+	}
+	for round := 0; round < 70; round++ {
+		hi, lo := 0, 1
+		if cur(0).Before(cur(1)) {
+			hi, lo = 1, 0
+		}
+		top := cur(hi)
+		ps[lo].setMode(nil)
+		ps[hi].setMode(func(r *wproto.Request) bool {
+			return !(r.Op == wproto.OpAdvance && r.Bucket == bucket && top.Before(*r.To))
+		})
+		if err := opWrite(); err == nil {
+			t.Fatalf("setup: round %d: the operator's write went through", round)
+		}
+	}
+	t.Logf("after 70 rounds: witness 1 at %+v, witness 2 at %+v", cur(0), cur(1))
+	if b := max(cur(0).Ballot, cur(1).Ballot); b < 60 {
+		t.Fatalf("setup: the rounds pushed the ballots to %d only", b)
+	}
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	if _, err := s.dial().UpdatePolicy(ctx(t), "alice", rc.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+		[]secretd.Credential{k2.Credential()}); err != nil {
+		t.Fatalf("every witness reachable, nothing interfering: the user's revocation fails: %v", err)
+	}
+	s.restart()
+	if _, err := s.dial().Sign(ctx(t), "alice", signParams("mine"), k2); err != nil {
+		t.Errorf("after a restart, the user's own key is refused: %v", err)
+	}
+	if _, err := s.dial().Sign(ctx(t), "alice", signParams("pay the thief"), k1); err == nil {
+		t.Error("after a restart, the revoked key signs")
 	}
 }

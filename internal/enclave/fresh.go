@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -324,7 +325,7 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 		f.mu.Lock()
 		v := &f.views[i]
 		for _, h := range r.Heads {
-			if h.Head.Version > v.heads[h.Bucket].head.Version {
+			if v.heads[h.Bucket].head.Before(h.Head) {
 				c := f.shared(i, h)
 				if h.SettleMillis > 0 {
 					c.settleAt = recv.Add(withMargin(time.Duration(h.SettleMillis) * time.Millisecond))
@@ -361,7 +362,7 @@ func (f *freshness) verifyPage(i int, heads []wproto.BucketHead) bool {
 			return false
 		}
 		seen[h.Bucket] = true
-		if h.Head.Version <= f.views[i].heads[h.Bucket].head.Version {
+		if !f.views[i].heads[h.Bucket].head.Before(h.Head) {
 			continue
 		}
 		known := false
@@ -420,10 +421,10 @@ func (f *freshness) head(ctx context.Context, b uint32) (certified, error) {
 		}
 		h := v.heads[b]
 		switch {
-		case h.head.Version > best.head.Version:
+		case best.head.Before(h.head):
 			best, diverged = h, false
-		case h.head.Version == best.head.Version && !h.head.Equal(best.head):
-			diverged = true
+		case !h.head.Before(best.head) && !h.head.Equal(best.head):
+			diverged = true // two certified heads of one version and ballot
 		}
 		holders++
 	}
@@ -432,9 +433,9 @@ func (f *freshness) head(ctx context.Context, b uint32) (certified, error) {
 	}
 	if p, ok := f.pending[b]; ok {
 		switch {
-		case p.head.Version > best.head.Version:
+		case best.head.Before(p.head):
 			best, diverged = p, false
-		case p.head.Version == best.head.Version && !p.head.Equal(best.head):
+		case !p.head.Before(best.head) && !p.head.Equal(best.head):
 			diverged = true
 		}
 	}
@@ -505,10 +506,10 @@ var errUnsettled = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the wall
 func (f *freshness) markSettled(b uint32, h wproto.Head) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if s, ok := f.settled[b]; !ok || h.Version > s.Version {
+	if s, ok := f.settled[b]; !ok || s.Before(h) {
 		f.settled[b] = h
 	}
-	if p, ok := f.pending[b]; ok && p.head.Version <= h.Version {
+	if p, ok := f.pending[b]; ok && !h.Before(p.head) {
 		delete(f.pending, b)
 	}
 }
@@ -605,15 +606,15 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 	switch {
 	case bk.version == h.Version && bytes.Equal(bk.digest, h.Digest):
 		return bk, ch, nil
-	case bk.version > h.Version && bytes.Equal(bk.prev, h.Digest):
+	case bk.version == h.Version+1 && bytes.Equal(bk.prev, h.Digest):
 		// A write that reached the store and not (all) the witnesses:
 		// complete it. It was made by an enclave of this cluster (the
 		// store cannot seal), on top of the current head.
-		nb, next, _, err := f.commitStored(ctx, b, ch, bk)
+		next, _, err := f.commitStored(ctx, b, ch, bk)
 		if err != nil {
 			return nil, certified{}, err
 		}
-		return nb, next, nil
+		return bk, next, nil
 	}
 	f.e.log.Warn("the store's index bucket is not the one the witnesses hold", "bucket", b, "store_version", bk.version, "head_version", h.Version)
 	return nil, certified{}, errStaleStore
@@ -625,16 +626,15 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 // acknowledgements. It returns how long other holders' read leases still
 // run.
 //
-// When fewer than k acknowledge, over is the version a write on `from`
-// would need to step over the heads the answering witnesses acknowledged
-// since (writes no quorum took): one past the k-th lowest of their
-// current versions, and at most maxStepOver past to (a colluding witness
-// may report any version; with exactly k answering, its is the k-th); 0
-// when fewer than k answered.
-func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wproto.Head) (_ certified, wait time.Duration, over uint64, _ error) {
+// When fewer than k acknowledge, retry is the ballot at which a write of
+// to's version would be acknowledged by k of the witnesses that answered,
+// past the heads of that version they acknowledged since (writes no
+// quorum took): the k-th lowest of the ballots each needs. 0: none (fewer
+// than k answered, or they hold heads of a newer version).
+func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wproto.Head) (_ certified, wait time.Duration, retry uint64, _ error) {
 	type answer struct {
 		ack *wproto.Endorsement
-		cur uint64 // the witness's current version; 0: no answer
+		cur *wproto.Head // the witness's current head; nil: no answer
 	}
 	answers := make(chan answer, len(f.witnesses))
 	for i := range f.witnesses {
@@ -644,24 +644,30 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		}()
 	}
 	var qc []wproto.Endorsement
-	var curs []uint64
+	var needs []uint64 // the lowest ballot of to's version each answering witness acknowledges
 	for range f.witnesses {
 		a := <-answers
 		if a.ack != nil {
 			qc = append(qc, *a.ack)
 		}
-		if a.cur > 0 {
-			curs = append(curs, a.cur)
+		switch {
+		case a.cur == nil:
+		case a.cur.Version < to.Version:
+			needs = append(needs, 0)
+		case a.cur.Version == to.Version && a.cur.Ballot < math.MaxInt64:
+			needs = append(needs, a.cur.Ballot+1)
+		default:
+			needs = append(needs, math.MaxUint64)
 		}
 	}
 	if len(qc) < f.quorum {
-		if len(curs) >= f.quorum {
-			slices.Sort(curs)
-			if v := curs[f.quorum-1]; v >= to.Version && v-to.Version < maxStepOver {
-				over = v + 1
+		if len(needs) >= f.quorum {
+			slices.Sort(needs)
+			if n := needs[f.quorum-1]; n > to.Ballot && n <= math.MaxInt64 {
+				retry = n
 			}
 		}
-		return certified{}, 0, over, errUncommitted
+		return certified{}, 0, retry, errUncommitted
 	}
 	c := certified{head: to, qc: qc}
 	wait, err := f.confirmAll(ctx, b, c)
@@ -672,31 +678,20 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 }
 
 // commitStored commits bucket bk, which the store holds on top of head
-// from. When the witnesses hold heads at or above bk's version that no
-// quorum took (writes that did not complete, perhaps the operator's, one
-// witness each), bk is stored again at a version above them and
-// committed there: no such heads can keep a bucket from changing.
-func (f *freshness) commitStored(ctx context.Context, b uint32, from certified, bk *bucket) (*bucket, certified, time.Duration, error) {
-	c, wait, over, err := f.commit(ctx, b, from, bk.head())
-	if err == nil || over <= bk.version {
-		return bk, c, wait, err
+// from. When the witnesses hold heads of bk's version that no quorum took
+// (writes that did not complete, perhaps the operator's, one witness
+// each), it tries again at a ballot past them: no such heads can keep a
+// bucket from changing.
+func (f *freshness) commitStored(ctx context.Context, b uint32, from certified, bk *bucket) (certified, time.Duration, error) {
+	to := bk.head()
+	c, wait, retry, err := f.commit(ctx, b, from, to)
+	if err == nil || retry == 0 {
+		return c, wait, err
 	}
-	nb := bk.renumbered(over)
-	blob, err := f.indexK.Seal(bucketID(b), nb.version, nb.plaintext())
-	if err != nil {
-		return nil, certified{}, 0, err
-	}
-	l, err := f.e.link()
-	if err != nil {
-		return nil, certified{}, 0, storageErr(err)
-	}
-	iw := hostlink.BatchWrite{Object: &hostlink.Object{Kind: kindIndex, ID: bucketID(b), Version: nb.version, Blob: blob}, Prev: bk.version}
-	if err := l.Batch(ctx, []hostlink.BatchWrite{iw}); err != nil {
-		return nil, certified{}, 0, errUncommitted
-	}
-	f.e.log.Info("an index bucket steps over heads no quorum took", "bucket", b, "from_version", bk.version, "to_version", nb.version)
-	c, wait, _, err = f.commit(ctx, b, from, nb.head())
-	return nb, c, wait, err
+	f.e.log.Info("an index write tries again at a higher ballot", "bucket", b, "version", to.Version, "ballot", retry)
+	to.Ballot = retry
+	c, wait, _, err = f.commit(ctx, b, from, to)
+	return c, wait, err
 }
 
 // confirmAll has every witness record c as bucket b's committed head and
@@ -722,15 +717,15 @@ func (f *freshness) confirmAll(ctx context.Context, b uint32, c certified) (time
 }
 
 // advance has witness i move bucket b from `from` to `to` and returns its
-// acknowledgement (or nil) and the version of its current head (to's, if
-// it acknowledged; 0 if it did not answer). A witness whose committed
+// acknowledgement (or nil) and its current head (to, if it acknowledged;
+// nil if it did not answer). A witness whose committed
 // head is behind `from` (it missed writes) is first brought up to `from`
 // with its certificate.
-func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified, to wproto.Head) (*wproto.Endorsement, uint64) {
+func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified, to wproto.Head) (*wproto.Endorsement, *wproto.Head) {
 	for attempt := 0; attempt < 2; attempt++ {
 		req, err := f.newRequest(wproto.OpAdvance)
 		if err != nil {
-			return nil, 0
+			return nil, nil
 		}
 		req.Bucket, req.From, req.To = b, &from.head, &to
 		if from.head.Version > 0 { // its certificate, for a witness that has not committed it
@@ -738,19 +733,16 @@ func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified
 		}
 		r, err := f.ask(ctx, i, req)
 		if err != nil {
-			return nil, 0
+			return nil, nil
 		}
 		if r.Status == wproto.StatusOK {
 			if !ed25519.Verify(f.witnesses[i].Key, wproto.AckMessage(f.pub, b, to), r.Ack) {
-				return nil, 0
+				return nil, nil
 			}
-			return &wproto.Endorsement{Witness: f.witnesses[i].Key, Signature: r.Ack}, to.Version
+			return &wproto.Endorsement{Witness: f.witnesses[i].Key, Signature: r.Ack}, &to
 		}
-		var cur uint64
-		if r.Current != nil {
-			cur = r.Current.Version
-		}
-		behind := len(r.Heads) == 1 && r.Heads[0].Head.Version < from.head.Version
+		cur := r.Current
+		behind := len(r.Heads) == 1 && r.Heads[0].Head.Before(from.head)
 		if attempt > 0 || !behind || from.head.Version == 0 {
 			return nil, cur
 		}
@@ -758,7 +750,7 @@ func (f *freshness) advance(ctx context.Context, i int, b uint32, from certified
 			return nil, cur
 		}
 	}
-	return nil, 0
+	return nil, nil
 }
 
 // confirm has witness i record the certified head c as committed, and
@@ -772,7 +764,7 @@ func (f *freshness) confirm(ctx context.Context, i int, b uint32, c certified) t
 	// or replayed), and the witness then counts no lease of this enclave
 	// against c settling: this enclave serves nothing older than c again.
 	f.mu.Lock()
-	if p, ok := f.pending[b]; !ok || p.head.Version < c.head.Version {
+	if p, ok := f.pending[b]; !ok || p.head.Before(c.head) {
 		f.pending[b] = c
 	}
 	f.mu.Unlock()
@@ -785,7 +777,7 @@ func (f *freshness) confirm(ctx context.Context, i int, b uint32, c certified) t
 	}
 	wait := time.Duration(r.WaitMillis) * time.Millisecond
 	f.mu.Lock()
-	if f.views[i].heads[b].head.Version < c.head.Version {
+	if f.views[i].heads[b].head.Before(c.head) {
 		v := certified{head: c.head, qc: c.qc}
 		if wait > 0 {
 			v.settleAt = f.e.cfg.Now().Add(withMargin(wait))
@@ -845,12 +837,12 @@ func (f *freshness) write(ctx context.Context, b uint32, adds bool, change func(
 			return 0, storageErr(err)
 		}
 		settledBase := adds && f.isSettled(b, head.head)
-		next, _, wait, err := f.commitStored(ctx, b, head, next)
+		c, wait, err := f.commitStored(ctx, b, head, next)
 		if err != nil {
 			return 0, err
 		}
 		if settledBase {
-			f.markSettled(b, next.head())
+			f.markSettled(b, c.head)
 		}
 		f.mu.Lock()
 		f.buckets.put(bucketID(b), bucketEntry{next})

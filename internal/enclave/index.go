@@ -101,7 +101,7 @@ func parseBucket(number uint32, version uint64, pt []byte) (*bucket, error) {
 		return nil, errors.New("index bucket is malformed")
 	}
 	b := &bucket{number: number, version: version, entries: append([]byte(nil), pt[wproto.DigestLen:]...)}
-	if !bytes.Equal(pt[:wproto.DigestLen], make([]byte, wproto.DigestLen)) { // zero: on the empty bucket
+	if version > 1 {
 		b.prev = append([]byte(nil), pt[:wproto.DigestLen]...)
 	}
 	for i := entryLen; i < len(b.entries); i += entryLen {
@@ -137,14 +137,6 @@ func (b *bucket) lookup(oid string) (entry, bool) {
 	out.version = binary.BigEndian.Uint64(e[oidHashLen+instanceLen:])
 	copy(out.record[:], e[oidHashLen+instanceLen+8:entryLen])
 	return out, true
-}
-
-// renumbered is b at version v instead: the same content on the same
-// head, for a write that steps over heads no quorum took.
-func (b *bucket) renumbered(v uint64) *bucket {
-	nb := &bucket{number: b.number, version: v, prev: b.prev, entries: b.entries}
-	nb.digest = digestOf(nb.number, v, nb.plaintext())
-	return nb
 }
 
 // with returns the next version of b with oid's entry set to e.

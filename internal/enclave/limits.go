@@ -117,11 +117,6 @@ const (
 	// maxIndexRetries bounds the retries of a bucket write that another
 	// enclave's write overtook.
 	maxIndexRetries = 3
-	// maxStepOver bounds how far past its version a write steps over
-	// heads no quorum took (each write that did not complete leaves one):
-	// a colluding witness reporting a huge version cannot push a bucket's
-	// versions to their end.
-	maxStepOver = 64
 	// maxReadPages bounds the pages of one witness read (of
 	// wproto.MaxReadHeads heads each): 4,096 buckets take 8.
 	maxReadPages = 16

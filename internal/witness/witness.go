@@ -101,7 +101,9 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 		`CREATE TABLE IF NOT EXISTS clusters (cluster BLOB PRIMARY KEY, epoch INTEGER NOT NULL) STRICT`,
 		`CREATE TABLE IF NOT EXISTS heads (cluster BLOB NOT NULL, bucket INTEGER NOT NULL,
 			cur_version INTEGER NOT NULL, cur_digest BLOB, com_version INTEGER NOT NULL, com_digest BLOB, com_qc BLOB,
-			changed INTEGER NOT NULL, settle_ms INTEGER NOT NULL DEFAULT 0, bar INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (cluster, bucket)) STRICT`,
+			changed INTEGER NOT NULL, settle_ms INTEGER NOT NULL DEFAULT 0, bar INTEGER NOT NULL DEFAULT 0,
+			cur_ballot INTEGER NOT NULL DEFAULT 0, com_ballot INTEGER NOT NULL DEFAULT 0, bar_ballot INTEGER NOT NULL DEFAULT 0,
+			PRIMARY KEY (cluster, bucket)) STRICT`,
 		`CREATE INDEX IF NOT EXISTS heads_changed ON heads (cluster, changed)`,
 		`CREATE TABLE IF NOT EXISTS horizon (id INTEGER PRIMARY KEY CHECK (id = 1), until_ms INTEGER NOT NULL) STRICT`,
 	} {
@@ -111,10 +113,14 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 		}
 	}
 	// Databases made before heads had a settle time (their heads count as
-	// settled: their leases ran out long ago) or a bar (none was set).
+	// settled: their leases ran out long ago), a bar (none was set) or
+	// ballots (every head was at ballot 0).
 	for _, q := range []string{
 		`ALTER TABLE heads ADD COLUMN settle_ms INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE heads ADD COLUMN bar INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE heads ADD COLUMN cur_ballot INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE heads ADD COLUMN com_ballot INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE heads ADD COLUMN bar_ballot INTEGER NOT NULL DEFAULT 0`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil && !strings.Contains(err.Error(), "duplicate column") {
 			db.Close()
@@ -334,7 +340,7 @@ func (w *Witness) base(req *wproto.Request, st *bucketState) bool {
 	if st.com.Equal(*req.From) {
 		return true
 	}
-	return req.From.Version > st.com.Version && wproto.VerifyQC(req.Cluster, req.Bucket, *req.From, req.QC, req.Witnesses, int(req.Quorum))
+	return st.com.Before(*req.From) && wproto.VerifyQC(req.Cluster, req.Bucket, *req.From, req.QC, req.Witnesses, int(req.Quorum))
 }
 
 func (w *Witness) serves(cluster []byte) bool {
@@ -376,13 +382,16 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		}
 		switch {
 		case st.cur.Equal(*req.To): // a retry of a change this witness holds
-		case req.To.Version > st.cur.Version && w.base(req, st):
-			// One head per version, in order (stepping over heads no
-			// quorum took, if any); and from now on no head below this
-			// version is committed here (bar): a head stepped over may be
-			// certified too, and committing it after this write could
-			// leave two certified heads that do not build on each other.
-			st.bar = max(st.bar, req.To.Version)
+		case st.cur.Before(*req.To) && w.base(req, st):
+			// One head per version and ballot, in order (a higher ballot
+			// steps over heads of its version no quorum took, if any);
+			// and from now on no head before this one is committed here
+			// (bar): a head stepped over may be certified too, and
+			// committing it after this write could leave two certified
+			// heads that do not build on each other.
+			if st.bar.Before(*req.To) {
+				st.bar = wproto.Head{Version: req.To.Version, Ballot: req.To.Ballot}
+			}
 			st.cur = *req.To
 			if err := w.save(ctx, req.Cluster, req.Bucket, st, false); err != nil {
 				return nil, err
@@ -402,7 +411,7 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		if err != nil {
 			return nil, err
 		}
-		if req.To.Version > st.com.Version && req.To.Version >= st.bar {
+		if st.com.Before(*req.To) && !req.To.Before(st.bar) {
 			st.com, st.qc = *req.To, req.QC
 			// Every lease granted before this commit, except the committing
 			// enclave's (it serves this head from now on), may still serve
@@ -413,7 +422,7 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 			// another head of the same version is a branch no quorum holds,
 			// which would block every later advance here. A newer one stays:
 			// it is a write on top.
-			if st.cur.Version <= req.To.Version {
+			if !req.To.Before(st.cur) {
 				st.cur = *req.To
 			}
 			if err := w.save(ctx, req.Cluster, req.Bucket, st, true); err != nil {
@@ -436,7 +445,7 @@ type bucketState struct {
 	// witness never heard of, or stepped over, may be certified too, and
 	// committing it after a later write was acknowledged here could let
 	// two certified heads that do not build on each other both commit.
-	bar    uint64
+	bar    wproto.Head // its version and ballot
 	exists bool
 }
 
@@ -446,17 +455,19 @@ func (st *bucketState) committed(b uint32) wproto.BucketHead {
 
 func (w *Witness) bucket(ctx context.Context, cluster []byte, b uint32) (*bucketState, error) {
 	st := &bucketState{}
-	var cv, mv, settle, bar int64
+	var cv, mv, settle, bar, cb, mb, bb int64
 	var qc []byte
-	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc, settle_ms, bar FROM heads WHERE cluster = ? AND bucket = ?`,
-		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc, &settle, &bar)
+	err := w.db.QueryRowContext(ctx, `SELECT cur_version, cur_digest, com_version, com_digest, com_qc, settle_ms, bar, cur_ballot, com_ballot, bar_ballot
+		FROM heads WHERE cluster = ? AND bucket = ?`,
+		cluster, int64(b)).Scan(&cv, &st.cur.Digest, &mv, &st.com.Digest, &qc, &settle, &bar, &cb, &mb, &bb)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	st.cur.Version, st.com.Version, st.settle, st.bar, st.exists = uint64(cv), uint64(mv), time.UnixMilli(settle), uint64(bar), true
+	st.cur.Version, st.com.Version, st.settle, st.exists = uint64(cv), uint64(mv), time.UnixMilli(settle), true
+	st.cur.Ballot, st.com.Ballot, st.bar = uint64(cb), uint64(mb), wproto.Head{Version: uint64(bar), Ballot: uint64(bb)}
 	if len(qc) > 0 {
 		if err := wire.Unmarshal(qc, &st.qc); err != nil {
 			return nil, fmt.Errorf("witness: a stored certificate is malformed: %w", err)
@@ -484,13 +495,15 @@ func (w *Witness) save(ctx context.Context, cluster []byte, b uint32, st *bucket
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed, settle_ms, bar)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO heads (cluster, bucket, cur_version, cur_digest, com_version, com_digest, com_qc, changed, settle_ms,
+				bar, cur_ballot, com_ballot, bar_ballot)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (cluster, bucket) DO UPDATE SET cur_version = excluded.cur_version, cur_digest = excluded.cur_digest,
 				com_version = excluded.com_version, com_digest = excluded.com_digest, com_qc = excluded.com_qc, changed = excluded.changed,
-				settle_ms = excluded.settle_ms, bar = excluded.bar`,
+				settle_ms = excluded.settle_ms, bar = excluded.bar, cur_ballot = excluded.cur_ballot, com_ballot = excluded.com_ballot,
+				bar_ballot = excluded.bar_ballot`,
 			cluster, int64(b), int64(st.cur.Version), st.cur.Digest, int64(st.com.Version), st.com.Digest, qc, changed,
-			st.settle.Add(time.Millisecond-1).UnixMilli(), int64(st.bar))
+			st.settle.Add(time.Millisecond-1).UnixMilli(), int64(st.bar.Version), int64(st.cur.Ballot), int64(st.com.Ballot), int64(st.bar.Ballot))
 		return err
 	})
 }
@@ -563,7 +576,7 @@ func (w *Witness) othersLease(cluster, holder []byte, now time.Time) time.Durati
 // (or the cluster's, when none), and whether more follow.
 func (w *Witness) readSince(ctx context.Context, cluster []byte, since uint64, limit int) (uint64, []wproto.BucketHead, bool, error) {
 	now := w.cfg.Now()
-	rows, err := w.db.QueryContext(ctx, `SELECT bucket, com_version, com_digest, com_qc, changed, settle_ms FROM heads
+	rows, err := w.db.QueryContext(ctx, `SELECT bucket, com_version, com_digest, com_qc, changed, settle_ms, com_ballot FROM heads
 		WHERE cluster = ? AND changed > ? AND com_version > 0 ORDER BY changed LIMIT ?`, cluster, int64(since), limit+1)
 	if err != nil {
 		return 0, nil, false, err
@@ -576,12 +589,12 @@ func (w *Witness) readSince(ctx context.Context, cluster []byte, since uint64, l
 			more = true
 			break
 		}
-		var b, v, changed, settle int64
+		var b, v, changed, settle, ballot int64
 		var d, qc []byte
-		if err := rows.Scan(&b, &v, &d, &qc, &changed, &settle); err != nil {
+		if err := rows.Scan(&b, &v, &d, &qc, &changed, &settle, &ballot); err != nil {
 			return 0, nil, false, err
 		}
-		h := wproto.BucketHead{Bucket: uint32(b), Head: wproto.Head{Version: uint64(v), Digest: d}}
+		h := wproto.BucketHead{Bucket: uint32(b), Head: wproto.Head{Version: uint64(v), Digest: d, Ballot: uint64(ballot)}}
 		if left := time.UnixMilli(settle).Sub(now); left > 0 {
 			h.SettleMillis = ceilMillis(left)
 		}

@@ -170,15 +170,16 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 	}
 }
 
-// A write steps over heads no quorum took; every acknowledgement bars the
-// commit of older heads (one of them may be certified too), and a write
-// builds only on the committed head or a newer certified one.
-func TestAWitnessStepsOverDeadHeadsAndBarsOlderCommits(t *testing.T) {
+// A write at a higher ballot steps over heads of its version no quorum
+// took; every acknowledgement bars the commit of earlier heads (one of
+// them may be certified too), and a write builds only on the committed
+// head or a newer certified one.
+func TestAWitnessStepsOverDeadHeadsAndBarsEarlierCommits(t *testing.T) {
 	w := openWitness(t, t.TempDir(), time.Now)
 	c := newTestClient(t, w, 1)
-	c.advance(7, head(0), head(4), false)
-	if c.confirm(7, head(4), c.qc(7, head(4))) == nil {
-		t.Fatal("setup: confirm head 4")
+	c.advance(7, head(0), head(1), false)
+	if c.confirm(7, head(1), c.qc(7, head(1))) == nil {
+		t.Fatal("setup: confirm head 1")
 	}
 	steps := []struct {
 		name      string
@@ -188,12 +189,13 @@ func TestAWitnessStepsOverDeadHeadsAndBarsOlderCommits(t *testing.T) {
 		confirm   *wproto.Head // then confirmed with its certificate
 		committed wproto.Head  // the committed head after
 	}{
-		{"a write on the committed head", head(4), head(5), false, wproto.StatusOK, nil, head(4)},
-		{"a write stepping over it, on the committed head", head(4), fork(6), false, wproto.StatusOK, ptr(head(5)), head(4)},
-		{"another head of the current version", head(4), head(6), false, wproto.StatusConflict, nil, head(4)},
-		{"a write on a head older than the committed one", head(3), head(9), true, wproto.StatusConflict, nil, head(4)},
-		{"a write on a newer head shown certified, past the current", head(5), head(7), true, wproto.StatusOK, ptr(head(7)), head(7)},
-		{"a write on the new committed head", head(7), head(8), false, wproto.StatusOK, ptr(head(8)), head(8)},
+		{"a write on the committed head", head(1), head(2), false, wproto.StatusOK, nil, head(1)},
+		{"another write of that version at a higher ballot, stepping over it", head(1), ballot(2, 1), false, wproto.StatusOK, ptr(head(2)), head(1)},
+		{"another head of that version and ballot", head(1), wproto.Head{Version: 2, Digest: head(2).Digest, Ballot: 1}, false, wproto.StatusConflict, nil, head(1)},
+		{"a lower ballot", head(1), wproto.Head{Version: 2, Digest: head(2).Digest, Ballot: 0}, false, wproto.StatusConflict, nil, head(1)},
+		{"a write on a newer head shown certified", ballot(2, 1), head(3), true, wproto.StatusOK, ptr(head(3)), head(3)},
+		{"a write on a head older than the committed one", head(1), ballot(2, 9), true, wproto.StatusConflict, ptr(ballot(2, 9)), head(3)},
+		{"a write on the new committed head", head(3), head(4), false, wproto.StatusOK, ptr(head(4)), head(4)},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -204,10 +206,17 @@ func TestAWitnessStepsOverDeadHeadsAndBarsOlderCommits(t *testing.T) {
 				c.confirm(7, *st.confirm, c.qc(7, *st.confirm))
 			}
 			if got := c.committed(7); !got.Equal(st.committed) {
-				t.Fatalf("committed: got v%d, want v%d", got.Version, st.committed.Version)
+				t.Fatalf("committed: got v%d ballot %d, want v%d ballot %d", got.Version, got.Ballot, st.committed.Version, st.committed.Ballot)
 			}
 		})
 	}
+}
+
+// ballot is a head of version v at ballot b (another content than head(v)).
+func ballot(v, b uint64) wproto.Head {
+	h := fork(v)
+	h.Ballot = b
+	return h
 }
 
 // advance asks the witness to move bucket b from `from` to `to`, with
@@ -507,7 +516,7 @@ func TestAWitnessServesRunnersBesideConnectionsThatSendNothing(t *testing.T) {
 // (any k witnesses include one that committed it), and one stepped over
 // at k witnesses never commits at k.
 func TestAWitnessNeverCommitsBothAHeadAndAWriteThatSteppedOverIt(t *testing.T) {
-	r, x := head(2), fork(3) // R on head 1; X on head 1 too, stepping over R
+	r, x := head(2), ballot(2, 1) // R on head 1; X on head 1 too, stepping over R
 	tests := []struct {
 		name      string
 		confirmR  bool // R's confirmation arrives before X's advance
@@ -549,12 +558,12 @@ func TestAWitnessNeverCommitsBothAHeadAndAWriteThatSteppedOverIt(t *testing.T) {
 }
 
 // A witness that never heard of R (v2 on head 1, acknowledged by the
-// others) acknowledges X (v3 on head 1, a write that stepped over R at
-// the others) on its current head: it must not then commit R and X in
-// turn, though X does not build on R (every acknowledgement bars older
-// commits). Found by an independent review.
+// others) acknowledges X (v2 at ballot 1 on head 1, a write that stepped
+// over R at the others) on its current head: it must not then commit R
+// and X in turn, though X does not build on R (every acknowledgement bars
+// earlier commits). Found by an independent review.
 func TestAWitnessNeverCommitsAHeadBelowOneItAcknowledged(t *testing.T) {
-	r, x := head(2), fork(3)
+	r, x := head(2), ballot(2, 1)
 	w := openWitness(t, t.TempDir(), time.Now)
 	c := newTestClient(t, w, 1)
 	const b = 9
@@ -577,10 +586,10 @@ func TestAWitnessNeverCommitsAHeadBelowOneItAcknowledged(t *testing.T) {
 	}
 }
 
-// A witness that stepped over R (v2) to X (v3) and then restarts still
-// refuses to commit R.
+// A witness that stepped over R (v2) to X (v2 at ballot 1) and then
+// restarts still refuses to commit R.
 func TestAWitnessKeepsItsBarAcrossARestart(t *testing.T) {
-	r, x := head(2), fork(3)
+	r, x := head(2), ballot(2, 1)
 	dir := t.TempDir()
 	w := openWitness(t, dir, time.Now)
 	c := newTestClient(t, w, 1)

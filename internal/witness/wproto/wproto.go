@@ -12,9 +12,10 @@
 //
 // A write is two rounds. Advance: each witness moves its current head from
 // the write's base to the new head (a compare-and-swap) and signs an
-// acknowledgement of the new head (a write that finds heads no quorum
-// took at the witnesses, written by writes that did not complete, steps
-// over them to a newer version). Confirm: with k acknowledgements (a
+// acknowledgement of the new head (a write that finds heads of its
+// version no quorum took at the witnesses, left by writes that did not
+// complete, tries again at a higher ballot). Confirm: with k
+// acknowledgements (a
 // quorum certificate) the enclave has every witness record the new head as
 // committed. A write is acknowledged to the user once k witnesses have
 // confirmed it. Reads return committed heads only, each with its
@@ -52,13 +53,14 @@ const (
 	// OpRead returns the committed heads changed since an epoch (at most
 	// Limit, in the order they changed), and records a read lease.
 	OpRead = "read"
-	// OpAdvance moves one bucket's current head to To and answers with an
-	// acknowledgement of To, when To is newer than the current head and
+	// OpAdvance moves one bucket's current head to To (the version after
+	// From's) and answers with an acknowledgement of To, when To comes
+	// after the current head (a newer version, or a higher ballot) and
 	// From is the committed head or a newer one the request shows
 	// certified (QC, Witnesses, Quorum). A witness thus acknowledges at
-	// most one head per version, in order, none built on a head older
-	// than the one it committed, and from then on commits no head older
-	// than To.
+	// most one head per version and ballot, in order, none built on a
+	// head older than the one it committed, and from then on commits no
+	// head before To.
 	OpAdvance = "advance"
 	// OpConfirm records To as the bucket's committed head, given a quorum
 	// certificate for it, if it is newer than the one held; a current head
@@ -102,13 +104,27 @@ const (
 
 // Head is a bucket's version and the digest of its content at that
 // version. Version 0 (an empty bucket) has no digest.
+//
+// Ballot orders the attempts at one version: a write that finds heads
+// of its version that no quorum took (writes that did not complete)
+// tries again at a higher ballot, so that they never block the version.
+// Heads are ordered by version, then ballot.
 type Head struct {
 	Version uint64 `cbor:"1,keyasint"`
 	Digest  []byte `cbor:"2,keyasint,omitempty"`
+	Ballot  uint64 `cbor:"3,keyasint,omitempty"`
 }
 
 // Equal reports whether h and o are the same head.
-func (h Head) Equal(o Head) bool { return h.Version == o.Version && bytes.Equal(h.Digest, o.Digest) }
+func (h Head) Equal(o Head) bool {
+	return h.Version == o.Version && h.Ballot == o.Ballot && bytes.Equal(h.Digest, o.Digest)
+}
+
+// Before reports whether h comes before o: an older version, or the same
+// version at a lower ballot.
+func (h Head) Before(o Head) bool {
+	return h.Version < o.Version || (h.Version == o.Version && h.Ballot < o.Ballot)
+}
 
 // Endorsement is one witness's acknowledgement of a head.
 type Endorsement struct {
@@ -178,12 +194,13 @@ var ErrInvalid = errors.New("wproto: invalid message")
 // validHead: versions fit a signed 64-bit integer (as stores and
 // witnesses keep them).
 func validHead(h *Head) bool {
-	return h != nil && h.Version <= math.MaxInt64 && (h.Version == 0) == (h.Digest == nil) && (h.Digest == nil || len(h.Digest) == DigestLen)
+	return h != nil && h.Version <= math.MaxInt64 && h.Ballot <= math.MaxInt64 && (h.Version == 0) == (h.Digest == nil) &&
+		(h.Version > 0 || h.Ballot == 0) && (h.Digest == nil || len(h.Digest) == DigestLen)
 }
 
 // AckMessage is what a witness signs to acknowledge head h of a bucket.
 func AckMessage(cluster []byte, bucket uint32, h Head) []byte {
-	b, _ := wire.Marshal([]any{cluster, bucket, h.Version, h.Digest})
+	b, _ := wire.Marshal([]any{cluster, bucket, h.Version, h.Ballot, h.Digest})
 	return append([]byte(ackContext), b...)
 }
 
@@ -254,7 +271,7 @@ func OpenRequest(b []byte) (*Request, error) {
 			return nil, ErrInvalid
 		}
 	case OpAdvance:
-		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.To.Version <= r.From.Version {
+		if r.Bucket >= MaxBuckets || !validHead(r.To) || !validHead(r.From) || r.To.Version != r.From.Version+1 {
 			return nil, ErrInvalid
 		}
 	case OpConfirm:

@@ -66,9 +66,8 @@ func TestACertificateIsAQuorumOfDistinctMembersAndNothingElse(t *testing.T) {
 	}
 }
 
-// An advance goes to a newer version (the next, or one past heads that
-// writes left behind); from the last version there is none.
-func TestAnAdvanceGoesToANewerVersionOnly(t *testing.T) {
+// An advance goes to the next version (at any ballot a store keeps).
+func TestAnAdvanceGoesToTheNextVersionOnly(t *testing.T) {
 	ck := testKey(1)
 	tests := []struct {
 		name     string
@@ -77,12 +76,14 @@ func TestAnAdvanceGoesToANewerVersionOnly(t *testing.T) {
 	}{
 		{"from the empty head to version 1", Head{}, testHead(1), true},
 		{"from version 7 to 8", testHead(7), testHead(8), true},
-		{"from version 7 to 9", testHead(7), testHead(9), true},
+		{"from version 7 to 9", testHead(7), testHead(9), false},
+		{"from version 7 to 8 at a higher ballot", testHead(7), Head{Version: 8, Digest: testHead(8).Digest, Ballot: 3}, true},
+		{"at a ballot past what a store keeps", testHead(7), Head{Version: 8, Digest: testHead(8).Digest, Ballot: math.MaxInt64 + 1}, false},
 		{"from version 7 to 6", testHead(7), testHead(6), false},
 		{"from version 7 to 7", testHead(7), testHead(7), false},
 		{"from the last version to the empty head", testHead(math.MaxUint64), Head{}, false},
-		{"to the last version a store keeps", testHead(7), testHead(math.MaxInt64), true},
-		{"to a version past what a store keeps", testHead(7), testHead(math.MaxInt64 + 1), false},
+		{"to the last version a store keeps", testHead(math.MaxInt64 - 1), testHead(math.MaxInt64), true},
+		{"to a version past what a store keeps", testHead(math.MaxInt64), testHead(math.MaxInt64 + 1), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
