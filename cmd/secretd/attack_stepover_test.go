@@ -768,3 +768,97 @@ func TestAttackDeadHeadsPushedUpRoundAfterRoundNeverWedgeABucket(t *testing.T) {
 		t.Error("after a restart, the revoked key signs")
 	}
 }
+
+// headCommittedAtOneWitness leaves, in alice's bucket (3 witnesses, k = 2,
+// none colluding):
+//   - X = (v+1, ballot 0, Dx): acknowledged by witnesses 1 and 2 (a valid
+//     certificate), committed at witness 1 only;
+//   - Z = (v+1, ballot 1, Dz): acknowledged by witnesses 2 and 3 (bar
+//     (v+1,1) there), committed nowhere; its certificate only in the
+//     memory of the enclave that wrote it, which restarts.
+//
+// It returns the store's index rows of X and Z (the store holds Z's).
+func headCommittedAtOneWitness(t *testing.T, s *stack, ws []*reviewWitness, ps []*wproxy) (rowX, rowZ row) {
+	t.Helper()
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	rowH := s.takeRow(s.db(), "index", bid)
+	mates := bucketMates(t, "alice", 3)
+	opKey := apiKey(t)
+	noConfirm := func(r *wproto.Request) bool { return !(r.Op == wproto.OpConfirm && r.Bucket == bucket) }
+
+	// X: the operator's wallet; witness 3 hears nothing of it, witness 2
+	// no confirmation.
+	ps[0].setMode(nil)
+	ps[1].setMode(noConfirm)
+	ps[2].setMode(readsOnly)
+	_, err := s.dial().CreateWallet(ctx(t), mates[0], secretd.CreateOptions{Words: 12}, opKey)
+	t.Logf("operator's write X: %v", err)
+	rowX = s.takeRow(s.db(), "index", bid)
+
+	// Z: the store back at H, the enclave restarted (forgets X), witness 1
+	// unreachable, no confirmation passes.
+	s.stop()
+	s.putRow(s.db(), "index", bid, rowH)
+	ps[0].setMode(dropAll)
+	ps[1].setMode(noConfirm)
+	ps[2].setMode(noConfirm)
+	s.start()
+	_, err = s.dial().CreateWallet(ctx(t), mates[1], secretd.CreateOptions{Words: 12}, opKey)
+	t.Logf("operator's write Z: %v", err)
+	rowZ = s.takeRow(s.db(), "index", bid)
+	for i := range ws {
+		cur, com := witnessCurrent(t, ws[i].data, bucket)
+		t.Logf("witness %d: cur %+v com %+v", i+1, cur, com)
+	}
+	s.stop()
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	return rowX, rowZ
+}
+
+// TestAttackAHeadCommittedAtOneWitnessNeverWedgesABucket: three
+// witnesses, k = 2, none colluding. The operator leaves a head X of the
+// next version certified but committed at witness 1 only, and a head Z
+// of that version at a higher ballot acknowledged by witnesses 2 and 3
+// (which bars X there), its certificate lost with the enclave that wrote
+// it (headCommittedAtOneWitness). Then it stops: the store holds (a) Z's
+// bucket or (b) X's. The user's own key must serve, and the user's
+// revocation of k1 go through.
+//
+// Found by a seventh independent review: X, newest among the certified
+// heads, could never be committed at k and nothing stepped past it; every
+// wallet of the bucket was refused for good. Now the enclave proposes the
+// store's write of that version again at a higher ballot.
+func TestAttackAHeadCommittedAtOneWitnessNeverWedgesABucket(t *testing.T) {
+	for _, storeAt := range []string{"Z", "X"} {
+		t.Run("store at "+storeAt, func(t *testing.T) {
+			s, ws, ps := newStackBehindProxies(t, 3)
+			k1, k2, _ := aliceWithTwoKeys(t, s.dial())
+			rowX, rowZ := headCommittedAtOneWitness(t, s, ws, ps)
+			s.putRow(s.db(), "index", bucketRow("alice"), map[string]row{"X": rowX, "Z": rowZ}[storeAt])
+			s.start()
+			user := s.dial()
+			var err error
+			for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+				if _, err = user.Sign(ctx(t), "alice", signParams("mine"), k2); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("no interference, every witness up, none colluding: the user's own key is refused: %v", err)
+			}
+			p, err := user.Policy(ctx(t), "alice")
+			if err != nil {
+				t.Fatalf("the user's policy read: %v", err)
+			}
+			if _, err := user.UpdatePolicy(ctx(t), "alice", p.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+				[]secretd.Credential{k2.Credential()}); err != nil {
+				t.Fatalf("the user's revocation fails: %v", err)
+			}
+			if _, err := user.Sign(ctx(t), "alice", signParams("pay the thief"), k1); err == nil {
+				t.Error("k1 signs after the revocation")
+			}
+		})
+	}
+}

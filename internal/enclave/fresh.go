@@ -543,9 +543,54 @@ func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
 		return nil, err
 	}
 	if err := f.settle(ctx, b, h); err != nil {
-		return nil, err
+		if err != errUnconfirmedHead {
+			return nil, err
+		}
+		// The witnesses refused to commit h (they acknowledged a later
+		// head of its version, whose write did not complete): propose
+		// its content again, at a ballot past theirs.
+		c, rerr := f.repropose(ctx, b, bk)
+		if rerr != nil {
+			return nil, err
+		}
+		if err := f.settle(ctx, b, c); err != nil {
+			return nil, err
+		}
 	}
 	return bk, nil
+}
+
+// repropose commits bucket bk, a write of this cluster that the store
+// holds, at a ballot past the heads of its version the witnesses hold,
+// on its base (a certified head one of the enclave's views holds). Safe
+// whatever bk is: no head of its version was committed at k witnesses
+// (those refuse a write on an older head), so none was ever served, and
+// bk builds on its base like any write.
+func (f *freshness) repropose(ctx context.Context, b uint32, bk *bucket) (certified, error) {
+	base, ok := f.baseOf(b, bk)
+	if !ok {
+		return certified{}, errUnconfirmedHead
+	}
+	c, _, err := f.commitStored(ctx, b, base, bk)
+	if err == nil {
+		f.e.log.Info("an index write was proposed again at a higher ballot", "bucket", b, "version", c.head.Version, "ballot", c.head.Ballot)
+	}
+	return c, err
+}
+
+// baseOf finds the certified head bk was written on, in the views.
+func (f *freshness) baseOf(b uint32, bk *bucket) (certified, bool) {
+	if bk.version == 1 {
+		return certified{}, bk.prev == nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.views {
+		if h := f.views[i].heads[b]; h.head.Version == bk.version-1 && bytes.Equal(h.head.Digest, bk.prev) {
+			return h, true
+		}
+	}
+	return certified{}, false
 }
 
 // forget drops bucket b from the cache: the next use reads it from the
@@ -615,6 +660,14 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 			return nil, certified{}, err
 		}
 		return bk, next, nil
+	case bk.version == h.Version && bk.version > 0:
+		// Another write of the head's version. If the head was never
+		// committed at k witnesses (never served), the store's write is
+		// completed instead, at a higher ballot; the witnesses refuse it
+		// otherwise.
+		if c, err := f.repropose(ctx, b, bk); err == nil {
+			return bk, c, nil
+		}
 	}
 	f.e.log.Warn("the store's index bucket is not the one the witnesses hold", "bucket", b, "store_version", bk.version, "head_version", h.Version)
 	return nil, certified{}, errStaleStore
