@@ -862,3 +862,135 @@ func TestAttackAHeadCommittedAtOneWitnessNeverWedgesABucket(t *testing.T) {
 		})
 	}
 }
+
+// ballotLiar: a colluding witness in front of a real one, answering the
+// advances lie selects with a conflict naming a current head at (version
+// of the request, ballot).
+type ballotLiar struct {
+	ln     net.Listener
+	key    ed25519.PrivateKey
+	mu     sync.Mutex
+	lie    func(r *wproto.Request) bool
+	ballot uint64
+	lies   int
+}
+
+func startBallotLiar(t *testing.T, w *reviewWitness) *ballotLiar {
+	t.Helper()
+	l := &ballotLiar{key: witnessKey(t, w)}
+	l.ln = startImpostor(t, w, func(r *wproto.Request) []byte {
+		l.mu.Lock()
+		lie := r.Op == wproto.OpAdvance && l.lie != nil && l.lie(r)
+		ballot := l.ballot
+		if lie {
+			l.lies++
+		}
+		l.mu.Unlock()
+		if !lie {
+			return nil
+		}
+		d := make([]byte, wproto.DigestLen)
+		_, _ = rand.Read(d)
+		reply, err := wproto.SignResponse(l.key, &wproto.Response{Op: r.Op, Witness: l.key.Public().(ed25519.PublicKey), Cluster: r.Cluster,
+			Nonce: r.Nonce, Status: wproto.StatusConflict, Current: &wproto.Head{Version: r.To.Version, Digest: d, Ballot: ballot}})
+		if err != nil {
+			t.Error(err)
+		}
+		return reply
+	})
+	return l
+}
+
+// TestAttackOneColludingWitnessCannotPinHonestWitnessesAtTheLastBallot:
+// four witnesses, k = 3, witness 1 colludes during the attack only
+// (2k-n-1 = 1 tolerated), then behaves. The colluder answers each advance
+// of version v+1 with a conflict naming ballot 2^63-2; the runner drops
+// one honest answer, so the colluder's need is the k-th lowest, and lets
+// the enclave's retries reach one honest witness. Two rounds (store put
+// back between). Then nothing interferes: the stored revocation (or the
+// user's own) must take effect, the user's key serve, and the bucket take
+// a new wallet.
+//
+// Found by a seventh independent review: the retry went straight to
+// ballot 2^63-1, which pinned the honest witnesses there, and the bucket
+// took no change again. Now a witness lets a ballot go at most
+// wproto.MaxBallotStep past its own, and the enclave retries in steps.
+func TestAttackOneColludingWitnessCannotPinHonestWitnessesAtTheLastBallot(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 4)
+	app := s.dial()
+	k1, k2, _ := aliceWithTwoKeys(t, app)
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	rowH := s.takeRow(s.db(), "index", bid)
+	v := uint64(rowH.version)
+	col := startBallotLiar(t, ws[0])
+	col.ballot = math.MaxInt64 - 1
+	ps[0].setTarget(col.ln.Addr().String())
+	col.mu.Lock()
+	col.lie = func(r *wproto.Request) bool { return r.Bucket == bucket && r.To.Version == v+1 }
+	col.mu.Unlock()
+	mates := bucketMates(t, "alice", 3)
+	opKey := apiKey(t)
+	adv := func(r *wproto.Request) bool {
+		return r.Op == wproto.OpAdvance && r.Bucket == bucket && r.To.Version == v+1
+	}
+	conf := func(r *wproto.Request) bool { return r.Op == wproto.OpConfirm && r.Bucket == bucket }
+	top := func(r *wproto.Request) bool { return adv(r) && r.To.Ballot > 0 } // the retries
+
+	// Round 1: witness 4 hears no advance; witness 3 not the retry.
+	ps[1].setMode(func(r *wproto.Request) bool { return !conf(r) })
+	ps[2].setMode(func(r *wproto.Request) bool { return !conf(r) && !top(r) })
+	ps[3].setMode(func(r *wproto.Request) bool { return !conf(r) && !adv(r) })
+	_, err := s.dial().CreateWallet(ctx(t), mates[0], secretd.CreateOptions{Words: 12}, opKey)
+	t.Logf("round 1: %v", err)
+	s.putRow(s.db(), "index", bid, rowH)
+	// Round 2: witness 2 hears no advance; witness 4 not the retry.
+	ps[1].setMode(func(r *wproto.Request) bool { return !conf(r) && !adv(r) })
+	ps[2].setMode(func(r *wproto.Request) bool { return !conf(r) })
+	ps[3].setMode(func(r *wproto.Request) bool { return !conf(r) && !top(r) })
+	_, err = s.dial().CreateWallet(ctx(t), mates[1], secretd.CreateOptions{Words: 12}, opKey)
+	t.Logf("round 2: %v (the colluder lied %d times)", err, col.lies)
+	s.putRow(s.db(), "index", bid, rowH)
+	for i := range ws {
+		cur, com := witnessCurrent(t, ws[i].data, bucket)
+		t.Logf("witness %d: cur %+v com %+v", i+1, cur, com)
+	}
+
+	// The operator stops; the colluder behaves.
+	col.mu.Lock()
+	col.lie = nil
+	col.mu.Unlock()
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	s.restart()
+	user := s.dial()
+	var err2 error
+	revoked := false
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && !revoked; time.Sleep(500 * time.Millisecond) {
+		var p *secretd.Receipt
+		if p, err2 = user.Policy(ctx(t), "alice"); err2 != nil {
+			continue
+		}
+		if !p.Holds(k1.Credential()) {
+			revoked = true // the operator's stored revocation took effect
+			break
+		}
+		if _, err2 = user.UpdatePolicy(ctx(t), "alice", p.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+			[]secretd.Credential{k2.Credential()}); err2 == nil {
+			revoked = true
+		}
+	}
+	for i := range ws {
+		cur, com := witnessCurrent(t, ws[i].data, bucket)
+		t.Logf("witness %d after: cur %+v com %+v", i+1, cur, com)
+	}
+	if !revoked {
+		t.Fatalf("nothing interferes, all four witnesses honest and up: k1's revocation never takes effect: %v", err2)
+	}
+	if _, err := user.Sign(ctx(t), "alice", signParams("mine"), k2); err != nil {
+		t.Errorf("nothing interferes: the user's own key is refused: %v", err)
+	}
+	if _, err := user.CreateWallet(ctx(t), mates[2], secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
+		t.Errorf("nothing interferes: a new wallet in alice's bucket: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -697,7 +698,10 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		}()
 	}
 	var qc []wproto.Endorsement
-	var needs []uint64 // the lowest ballot of to's version each answering witness acknowledges
+	// The ballots of to's version each answering witness acknowledges:
+	// from need, up to most (wproto.MaxBallotStep past its own).
+	type window struct{ need, most uint64 }
+	var ws []window
 	for range f.witnesses {
 		a := <-answers
 		if a.ack != nil {
@@ -706,17 +710,25 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		switch {
 		case a.cur == nil:
 		case a.cur.Version < to.Version:
-			needs = append(needs, 0)
+			ws = append(ws, window{0, wproto.MaxBallotStep})
 		case a.cur.Version == to.Version && a.cur.Ballot < math.MaxInt64:
-			needs = append(needs, a.cur.Ballot+1)
+			ws = append(ws, window{a.cur.Ballot + 1, a.cur.Ballot + wproto.MaxBallotStep})
 		default:
-			needs = append(needs, math.MaxUint64)
+			ws = append(ws, window{math.MaxUint64, 0})
 		}
 	}
 	if len(qc) < f.quorum {
-		if len(needs) >= f.quorum {
-			slices.Sort(needs)
-			if n := needs[f.quorum-1]; n > to.Ballot && n <= math.MaxInt64 {
+		if len(ws) >= f.quorum {
+			// Aim at the k-th lowest need, but no further than the
+			// lowest-need witnesses of those k accept: a ballot only a
+			// colluding witness's answer asks for moves honest ones up a
+			// step at a time, and a later retry goes on from there.
+			slices.SortFunc(ws, func(x, y window) int { return cmp.Compare(x.need, y.need) })
+			n := ws[f.quorum-1].need
+			for _, w := range ws[:f.quorum] {
+				n = min(n, w.most)
+			}
+			if n > to.Ballot && n <= math.MaxInt64 {
 				retry = n
 			}
 		}
@@ -737,14 +749,14 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 // bucket from changing.
 func (f *freshness) commitStored(ctx context.Context, b uint32, from certified, bk *bucket) (certified, time.Duration, error) {
 	to := bk.head()
-	c, wait, retry, err := f.commit(ctx, b, from, to)
-	if err == nil || retry == 0 {
-		return c, wait, err
+	for attempt := 0; ; attempt++ {
+		c, wait, retry, err := f.commit(ctx, b, from, to)
+		if err == nil || retry <= to.Ballot || attempt == maxBallotRetries {
+			return c, wait, err
+		}
+		f.e.log.Info("an index write tries again at a higher ballot", "bucket", b, "version", to.Version, "ballot", retry)
+		to.Ballot = retry
 	}
-	f.e.log.Info("an index write tries again at a higher ballot", "bucket", b, "version", to.Version, "ballot", retry)
-	to.Ballot = retry
-	c, wait, _, err = f.commit(ctx, b, from, to)
-	return c, wait, err
 }
 
 // confirmAll has every witness record c as bucket b's committed head and

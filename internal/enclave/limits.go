@@ -117,6 +117,10 @@ const (
 	// maxIndexRetries bounds the retries of a bucket write that another
 	// enclave's write overtook.
 	maxIndexRetries = 3
+	// maxBallotRetries bounds the higher ballots one write tries (each
+	// moves the witnesses that are behind up to wproto.MaxBallotStep);
+	// the next write goes on from where they are.
+	maxBallotRetries = 4
 	// maxReadPages bounds the pages of one witness read (of
 	// wproto.MaxReadHeads heads each): 4,096 buckets take 8.
 	maxReadPages = 16

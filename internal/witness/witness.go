@@ -332,6 +332,16 @@ func (w *Witness) Handle(ctx context.Context, b []byte) []byte {
 	return out
 }
 
+// withinStep reports whether to's ballot is at most wproto.MaxBallotStep
+// past cur's (of the same version; past 0 otherwise).
+func withinStep(cur, to wproto.Head) bool {
+	var base uint64
+	if cur.Version == to.Version {
+		base = cur.Ballot
+	}
+	return to.Ballot <= base+wproto.MaxBallotStep
+}
+
 // base reports whether an advance builds on a head this witness may
 // build on: its committed head, or a newer head the request shows
 // certified (a commit this witness missed, or could not make because of
@@ -382,7 +392,7 @@ func (w *Witness) handle(ctx context.Context, req *wproto.Request) (*wproto.Resp
 		}
 		switch {
 		case st.cur.Equal(*req.To): // a retry of a change this witness holds
-		case st.cur.Before(*req.To) && w.base(req, st):
+		case st.cur.Before(*req.To) && withinStep(st.cur, *req.To) && w.base(req, st):
 			// One head per version and ballot, in order (a higher ballot
 			// steps over heads of its version no quorum took, if any);
 			// and from now on no head before this one is committed here

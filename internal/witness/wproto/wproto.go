@@ -93,6 +93,12 @@ const (
 	// MaxWait bounds the wait a witness reports: a lease, or, after the
 	// witness restarted, the horizon it had stored (a lease further).
 	MaxWait = 2 * MaxLease
+	// MaxBallotStep bounds how far past a witness's current ballot of a
+	// version (or past 0, for a version it has no head of) an advance may
+	// go: a ballot a colluding witness reported cannot be planted at
+	// honest witnesses in one step, and the 2^63 ballots of a version take
+	// 2^43 steps to use up.
+	MaxBallotStep = 1 << 20
 )
 
 // Contexts of the signatures.
