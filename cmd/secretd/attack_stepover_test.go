@@ -314,15 +314,16 @@ func TestAttackSteppingOverARevocationWithOneEnclave(t *testing.T) {
 
 // liar is a colluding witness in front of a real one: it relays every
 // request, except that it answers the advances lie selects with a
-// conflict it signs itself, reporting a current head at version cur.
+// conflict it signs itself, reporting a current head at version (the
+// request's own, if 0) and ballot.
 type liar struct {
 	ln  net.Listener
 	key ed25519.PrivateKey
 
-	mu   sync.Mutex
-	lie  func(r *wproto.Request) bool
-	cur  uint64
-	lies int
+	mu              sync.Mutex
+	lie             func(r *wproto.Request) bool
+	version, ballot uint64
+	lies            int
 }
 
 func startLiar(t *testing.T, w *reviewWitness) *liar {
@@ -331,7 +332,7 @@ func startLiar(t *testing.T, w *reviewWitness) *liar {
 	l.ln = startImpostor(t, w, func(r *wproto.Request) []byte {
 		l.mu.Lock()
 		lie := r.Op == wproto.OpAdvance && l.lie != nil && l.lie(r)
-		cur := l.cur
+		cur := wproto.Head{Version: l.version, Ballot: l.ballot, Digest: make([]byte, wproto.DigestLen)}
 		if lie {
 			l.lies++
 		}
@@ -339,10 +340,12 @@ func startLiar(t *testing.T, w *reviewWitness) *liar {
 		if !lie {
 			return nil
 		}
-		d := make([]byte, wproto.DigestLen)
-		_, _ = rand.Read(d)
+		if cur.Version == 0 {
+			cur.Version = r.To.Version
+		}
+		_, _ = rand.Read(cur.Digest)
 		reply, err := wproto.SignResponse(l.key, &wproto.Response{Op: r.Op, Witness: l.key.Public().(ed25519.PublicKey), Cluster: r.Cluster,
-			Nonce: r.Nonce, Status: wproto.StatusConflict, Current: &wproto.Head{Version: cur, Digest: d}})
+			Nonce: r.Nonce, Status: wproto.StatusConflict, Current: &cur})
 		if err != nil {
 			t.Error(err)
 		}
@@ -384,7 +387,7 @@ func TestAttackOneColludingWitnessFreezesABucketAtTheStoreLimit(t *testing.T) {
 			bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
 			v := uint64(a.takeRow(a.db(), "index", bid).version)
 			col := startLiar(t, ws[0])
-			col.cur = tc.cur
+			col.version = tc.cur
 			pa[0].setTarget(col.ln.Addr().String())
 			col.mu.Lock()
 			col.lie = func(r *wproto.Request) bool { return r.Bucket == bucket && r.To.Version == v+1 }
@@ -462,7 +465,7 @@ func TestAttackTheOperatorsOwnWalletFreezesAUsersBucket(t *testing.T) {
 	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
 	v := uint64(s.takeRow(s.db(), "index", bid).version)
 	col := startLiar(t, ws[0])
-	col.cur = math.MaxInt64 - 1
+	col.version = math.MaxInt64 - 1
 	ps[0].setTarget(col.ln.Addr().String())
 	col.mu.Lock()
 	col.lie = func(r *wproto.Request) bool { return r.Bucket == bucket && r.To.Version == v+1 }
@@ -863,44 +866,6 @@ func TestAttackAHeadCommittedAtOneWitnessNeverWedgesABucket(t *testing.T) {
 	}
 }
 
-// ballotLiar: a colluding witness in front of a real one, answering the
-// advances lie selects with a conflict naming a current head at (version
-// of the request, ballot).
-type ballotLiar struct {
-	ln     net.Listener
-	key    ed25519.PrivateKey
-	mu     sync.Mutex
-	lie    func(r *wproto.Request) bool
-	ballot uint64
-	lies   int
-}
-
-func startBallotLiar(t *testing.T, w *reviewWitness) *ballotLiar {
-	t.Helper()
-	l := &ballotLiar{key: witnessKey(t, w)}
-	l.ln = startImpostor(t, w, func(r *wproto.Request) []byte {
-		l.mu.Lock()
-		lie := r.Op == wproto.OpAdvance && l.lie != nil && l.lie(r)
-		ballot := l.ballot
-		if lie {
-			l.lies++
-		}
-		l.mu.Unlock()
-		if !lie {
-			return nil
-		}
-		d := make([]byte, wproto.DigestLen)
-		_, _ = rand.Read(d)
-		reply, err := wproto.SignResponse(l.key, &wproto.Response{Op: r.Op, Witness: l.key.Public().(ed25519.PublicKey), Cluster: r.Cluster,
-			Nonce: r.Nonce, Status: wproto.StatusConflict, Current: &wproto.Head{Version: r.To.Version, Digest: d, Ballot: ballot}})
-		if err != nil {
-			t.Error(err)
-		}
-		return reply
-	})
-	return l
-}
-
 // TestAttackOneColludingWitnessCannotPinHonestWitnessesAtTheLastBallot:
 // four witnesses, k = 3, witness 1 colludes during the attack only
 // (2k-n-1 = 1 tolerated), then behaves. The colluder answers each advance
@@ -922,7 +887,7 @@ func TestAttackOneColludingWitnessCannotPinHonestWitnessesAtTheLastBallot(t *tes
 	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
 	rowH := s.takeRow(s.db(), "index", bid)
 	v := uint64(rowH.version)
-	col := startBallotLiar(t, ws[0])
+	col := startLiar(t, ws[0])
 	col.ballot = math.MaxInt64 - 1
 	ps[0].setTarget(col.ln.Addr().String())
 	col.mu.Lock()
