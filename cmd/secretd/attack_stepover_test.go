@@ -959,3 +959,152 @@ func TestAttackOneColludingWitnessCannotPinHonestWitnessesAtTheLastBallot(t *tes
 		t.Errorf("nothing interferes: a new wallet in alice's bucket: %v", err)
 	}
 }
+
+// logHeads logs every witness's current and committed heads of bucket.
+func logHeads(t *testing.T, ws []*reviewWitness, bucket uint32, when string) {
+	t.Helper()
+	for i := range ws {
+		cur, com := witnessCurrent(t, ws[i].data, bucket)
+		t.Logf("%s: witness %d: cur %+v com %+v", when, i+1, cur, com)
+	}
+}
+
+// TestAttackAReproposalOnAnOlderBallotOfItsBaseNeverWedgesABucket: three witnesses, k = 2, none
+// colluding.
+//
+//  1. headCommittedAtOneWitness: X (v+1,0) committed at witness 1 only,
+//     Z (v+1,1) acknowledged at witnesses 2 and 3.
+//  2. Store at X; the enclave re-proposes X at (v+1,2); the runner drops
+//     that confirm to witness 1 only. Witness 1 com X@0, witnesses 2,3 com
+//     X@2 (same digest, two ballots).
+//  3. The operator's write Y (v+2 on X@2): witness 1 hears nothing,
+//     confirm reaches witness 3 only. Y@0 certified, committed at 3.
+//  4. Store back at X, enclave restarted, witness 3 unreachable, no confirm
+//     passes: the operator's write Z' (v+2) is acknowledged at (v+2,1) by
+//     witnesses 1 and 2 (bars Y@0 there), committed nowhere.
+//  5. Store at Y; the operator stops. Newest certified head is Y@0,
+//     committed at witness 3 only; write-back refused (bars); repropose
+//     looks for Y's base in the views and finds witness 1's X@0 first
+//     (same digest as X@2): witnesses 2 and 3 (com X@2 / Y@0) refuse a write
+//     on X@0.
+//
+// Found by an eighth independent review (the bucket was refused for good,
+// every witness honest); now the base is the latest ballot of that
+// content the views hold. A failing test means the attack works.
+func TestAttackAReproposalOnAnOlderBallotOfItsBaseNeverWedgesABucket(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 3)
+	k1, k2, _ := aliceWithTwoKeys(t, s.dial())
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	rowX, _ := headCommittedAtOneWitness(t, s, ws, ps)
+	mates := bucketMates(t, "alice", 4)
+	opKey := apiKey(t)
+	noConfirm := func(r *wproto.Request) bool { return !(r.Op == wproto.OpConfirm && r.Bucket == bucket) }
+
+	// 2.
+	s.putRow(s.db(), "index", bid, rowX)
+	ps[0].setMode(noConfirm)
+	s.start()
+	var err error
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+		if _, err = s.dial().Sign(ctx(t), "alice", signParams("warm"), k2); err == nil {
+			break
+		}
+	}
+	t.Logf("step 2 sign: %v", err)
+	logHeads(t, ws, bucket, "after step 2")
+	rowX2 := s.takeRow(s.db(), "index", bid)
+
+	// 3.
+	ps[0].setMode(readsOnly)
+	ps[1].setMode(noConfirm)
+	ps[2].setMode(nil)
+	_, err = s.dial().CreateWallet(ctx(t), mates[2], secretd.CreateOptions{Words: 12}, opKey)
+	t.Logf("step 3 write Y: %v", err)
+	rowY := s.takeRow(s.db(), "index", bid)
+	logHeads(t, ws, bucket, "after step 3")
+
+	// 4.
+	s.stop()
+	s.putRow(s.db(), "index", bid, rowX2)
+	ps[0].setMode(noConfirm)
+	ps[1].setMode(noConfirm)
+	ps[2].setMode(dropAll)
+	s.start()
+	_, err = s.dial().CreateWallet(ctx(t), mates[3], secretd.CreateOptions{Words: 12}, opKey)
+	t.Logf("step 4 write Z': %v", err)
+	logHeads(t, ws, bucket, "after step 4")
+
+	// 5.
+	s.stop()
+	s.putRow(s.db(), "index", bid, rowY)
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	s.start()
+	user := s.dial()
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		if _, err = user.Sign(ctx(t), "alice", signParams("mine"), k2); err == nil {
+			break
+		}
+	}
+	logHeads(t, ws, bucket, "after step 5")
+	if err != nil {
+		_, perr := user.Policy(ctx(t), "alice")
+		t.Logf("policy read: %v", perr)
+		s.restart()
+		_, err2 := s.dial().Sign(ctx(t), "alice", signParams("mine"), k2)
+		t.Fatalf("no interference, every witness up, none colluding: the user's own key is refused: %v (after another restart: %v)", err, err2)
+	}
+	p, err := user.Policy(ctx(t), "alice")
+	if err != nil {
+		t.Fatalf("policy read: %v", err)
+	}
+	if _, err := user.UpdatePolicy(ctx(t), "alice", p.Version, secretd.PolicyChange{Remove: [][]byte{k1.Credential().ID}}, k2,
+		[]secretd.Credential{k2.Credential()}); err != nil {
+		t.Fatalf("the user's revocation fails: %v", err)
+	}
+}
+
+// TestAttackAReproposedOldWriteNeverRevivesARevokedKey: three witnesses, k = 2,
+// none colluding. The operator has the enclave store B' (v+1 on H, its own
+// wallet) with no advance reaching any witness, puts the store back at H,
+// keeps witness 1 at H (drops its confirms) while the user's revocation R
+// (v+1 on H) commits at witnesses 2 and 3 (receipt shown). Then it puts B'
+// (which lists alice with k1) in the store and restarts: load() sees another
+// bucket of the head's version and re-proposes B' on witness 1's view of H.
+// k1 must stay refused (tried by the same review, and refused).
+func TestAttackAReproposedOldWriteNeverRevivesARevokedKey(t *testing.T) {
+	s, ws, ps := newStackBehindProxies(t, 3)
+	k1, k2, rc := aliceWithTwoKeys(t, s.dial())
+	bucket, bid := reviewBucketOf("alice"), bucketRow("alice")
+	rowH := s.takeRow(s.db(), "index", bid)
+	mates := bucketMates(t, "alice", 1)
+	for _, p := range ps {
+		p.setMode(readsOnly)
+	}
+	_, err := s.dial().CreateWallet(ctx(t), mates[0], secretd.CreateOptions{Words: 12}, apiKey(t))
+	t.Logf("operator's write B': %v", err)
+	rowB := s.takeRow(s.db(), "index", bid)
+	s.stop()
+	s.putRow(s.db(), "index", bid, rowH)
+	ps[0].setMode(func(r *wproto.Request) bool { return !(r.Op == wproto.OpConfirm && r.Bucket == bucket) })
+	ps[1].setMode(nil)
+	ps[2].setMode(nil)
+	s.start()
+	acknowledgeRevocation(t, s.dial(), rc.Version, k1, k2)
+	logHeads(t, ws, bucket, "after revocation")
+	s.stop()
+	s.putRow(s.db(), "index", bid, rowB)
+	s.start()
+	for i := 0; i < 3; i++ {
+		revokedKeyRefused(t, s, k1, "old sibling re-proposed on a lagging witness's base")
+		time.Sleep(500 * time.Millisecond)
+	}
+	logHeads(t, ws, bucket, "after attack")
+	for _, p := range ps {
+		p.setMode(nil)
+	}
+	s.restart()
+	revokedKeyRefused(t, s, k1, "old sibling, all witnesses reachable")
+	logHeads(t, ws, bucket, "end")
+}

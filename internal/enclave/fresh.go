@@ -579,19 +579,23 @@ func (f *freshness) repropose(ctx context.Context, b uint32, bk *bucket) (certif
 	return c, err
 }
 
-// baseOf finds the certified head bk was written on, in the views.
+// baseOf finds the certified head bk was written on, in the views: of
+// the heads of that content (a write proposed again holds it at several
+// ballots), the latest, which witnesses that committed it accept.
 func (f *freshness) baseOf(b uint32, bk *bucket) (certified, bool) {
 	if bk.version == 1 {
 		return certified{}, bk.prev == nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var base certified
+	found := false
 	for i := range f.views {
-		if h := f.views[i].heads[b]; h.head.Version == bk.version-1 && bytes.Equal(h.head.Digest, bk.prev) {
-			return h, true
+		if h := f.views[i].heads[b]; h.head.Version == bk.version-1 && bytes.Equal(h.head.Digest, bk.prev) && (!found || base.head.Before(h.head)) {
+			base, found = h, true
 		}
 	}
-	return certified{}, false
+	return base, found
 }
 
 // forget drops bucket b from the cache: the next use reads it from the
