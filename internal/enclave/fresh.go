@@ -458,22 +458,12 @@ func (f *freshness) settle(ctx context.Context, b uint32, h certified) error {
 		return nil
 	}
 	f.mu.Lock()
-	if s, ok := f.settled[b]; ok && s.Equal(h.head) {
-		f.mu.Unlock()
+	known, until, committed := f.settledAt(b, h.head)
+	f.mu.Unlock()
+	if known {
 		return nil
 	}
-	var at []time.Time
-	for i := range f.views {
-		if v := f.views[i].heads[b]; v.head.Equal(h.head) {
-			at = append(at, v.settleAt)
-		}
-	}
-	f.mu.Unlock()
-	var until time.Time
-	if len(at) >= f.quorum {
-		slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
-		until = at[f.quorum-1]
-	} else {
+	if !committed {
 		wait, err := f.confirmAll(ctx, b, h)
 		if err == errUncommitted {
 			return errUnconfirmedHead
@@ -523,16 +513,28 @@ func (f *freshness) isSettled(b uint32, h wproto.Head) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	known, until, committed := f.settledAt(b, h)
+	return known || (committed && !until.After(f.e.cfg.Now()))
+}
+
+// settledAt reports whether h is known as bucket b's settled head, and
+// otherwise, when k views hold it committed, when it settles there (the
+// k-th soonest of their times). The caller holds f.mu.
+func (f *freshness) settledAt(b uint32, h wproto.Head) (known bool, until time.Time, committed bool) {
 	if s, ok := f.settled[b]; ok && s.Equal(h) {
-		return true
+		return true, time.Time{}, true
 	}
-	now, n := f.e.cfg.Now(), 0
+	var at []time.Time
 	for i := range f.views {
-		if v := f.views[i].heads[b]; v.head.Equal(h) && !v.settleAt.After(now) {
-			n++
+		if v := f.views[i].heads[b]; v.head.Equal(h) {
+			at = append(at, v.settleAt)
 		}
 	}
-	return n >= f.quorum
+	if len(at) < f.quorum {
+		return false, time.Time{}, false
+	}
+	slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
+	return false, at[f.quorum-1], true
 }
 
 // bucket returns bucket b as current: at its head, from the store,
@@ -891,9 +893,7 @@ func (f *freshness) write(ctx context.Context, b uint32, adds bool, change func(
 			// The store's bucket moved on: another enclave's write, or one
 			// that reached the store only. Read it from the store again
 			// (which completes such a write) and start over.
-			f.mu.Lock()
-			f.buckets.remove(bucketID(b))
-			f.mu.Unlock()
+			f.forget(b)
 			if attempt >= maxIndexRetries {
 				return 0, errIndexBusy
 			}
