@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,22 +129,7 @@ func BenchmarkColdPath(b *testing.B) {
 			report(b, "xpub", temp, cpu0)
 		})
 		b.Run("sign/"+temp, func(b *testing.B) {
-			reqs := make([][2]any, b.N)
-			for i := range reqs {
-				w := which(i) % coldWallets
-				nonce := make([]byte, 16)
-				rand.Read(nonce)
-				req, err := policy.Encode(policy.MethodSign, coldOID(w), secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: path, Digest: digest[:]},
-					idKey.Bytes(), time.Now().UnixMilli(), nonce)
-				if err != nil {
-					b.Fatal(err)
-				}
-				st, err := ce.keys[w].Stamp(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				reqs[i] = [2]any{req, st}
-			}
+			reqs := ce.signRequests(b, idKey, which, path, digest[:])
 			b.ResetTimer()
 			cpu0 := procCPU(b, ce.enclave.Pid)
 			var res secretd.SignResult
@@ -155,4 +142,66 @@ func BenchmarkColdPath(b *testing.B) {
 			report(b, "sign", temp, cpu0)
 		})
 	}
+	// The same session with coldInFlight requests in flight at once, as a
+	// server with many users sends them: a miss's store round trip
+	// overlaps other requests' work, and misses use every core.
+	for _, temp := range []string{"hot", "cold"} {
+		which := hot
+		if temp == "cold" {
+			which = cold
+		}
+		op := fmt.Sprintf("sign-in-flight-%d", coldInFlight)
+		b.Run(fmt.Sprintf("sign/%s/in-flight=%d", temp, coldInFlight), func(b *testing.B) {
+			reqs := ce.signRequests(b, idKey, which, "m/44'/60'/0'/0/0", digest[:])
+			b.ResetTimer()
+			cpu0 := procCPU(b, ce.enclave.Pid)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, coldInFlight)
+			for range coldInFlight {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var res secretd.SignResult
+					for i := int(next.Add(1) - 1); i < len(reqs); i = int(next.Add(1) - 1) {
+						if err := c.Call(context.Background(), "hdwallet_sign", reqs[i][:], &res); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+			report(b, op, temp, cpu0)
+		})
+	}
+}
+
+// coldInFlight is how many requests the in-flight benchmarks keep going.
+const coldInFlight = 8
+
+// signRequests stamps b.N sign requests, request i for wallet which(i).
+func (ce *coldEnv) signRequests(b *testing.B, idKey wire.PublicKey, which func(int) int, path string, digest []byte) [][2]any {
+	reqs := make([][2]any, b.N)
+	for i := range reqs {
+		w := which(i) % coldWallets
+		nonce := make([]byte, 16)
+		rand.Read(nonce)
+		req, err := policy.Encode(policy.MethodSign, coldOID(w), secretd.SignParams{Scheme: secretd.SchemeSecp256k1, Path: path, Digest: digest},
+			idKey.Bytes(), time.Now().UnixMilli(), nonce)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := ce.keys[w].Stamp(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs[i] = [2]any{req, st}
+	}
+	return reqs
 }

@@ -537,6 +537,17 @@ func (f *freshness) settledAt(b uint32, h wproto.Head) (known bool, until time.T
 	return false, at[f.quorum-1], true
 }
 
+// warm reports whether bucket b is most likely current without a read of
+// the witnesses or the store: under a lease, cached and settled. It is a
+// hint for scheduling only; bucket checks everything.
+func (f *freshness) warm(b uint32) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	be, cached := f.buckets.get(bucketID(b))
+	s, settled := f.settled[b]
+	return cached && settled && f.e.cfg.Now().Before(f.leaseTill) && be.b.version == s.Version && bytes.Equal(be.b.digest, s.Digest)
+}
+
 // bucket returns bucket b as current: at its head, from the store,
 // verified (and, if the store holds the write right after the head,
 // committed), once that head is settled.

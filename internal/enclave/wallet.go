@@ -215,22 +215,30 @@ func (ws walletStore) load(ctx context.Context, oid string) (*snapshot, error) {
 // reports a stored object newer than the index lists (or one it does not
 // list).
 func (ws walletStore) read(ctx context.Context, l *hostlink.Link, oid string) (obj *hostlink.Object, want entry, bucketVersion uint64, ahead bool, err error) {
-	// The wallet is read while its index bucket is made current (one
-	// store round trip instead of two when the bucket is read too); it
-	// counts only once the bucket lists it, below.
+	// When the index bucket needs reads of its own (a lease to renew, a
+	// bucket to load), the wallet is read meanwhile: one round trip
+	// instead of two. When it does not, the wallet is read here, without
+	// a goroutine to hand over to and back. Either way the wallet counts
+	// only once the bucket lists it, below.
 	type stored struct {
 		obj *hostlink.Object
 		err error
 	}
+	f := ws.e.fresh
 	got := make(chan stored, 1)
-	go func() {
+	get := func() {
 		obj, err := l.Get(ctx, kindWallet, oid)
 		got <- stored{obj, err}
-	}()
-	f := ws.e.fresh
+	}
 	if f == nil {
+		get()
 		r := <-got
 		return r.obj, entry{}, 0, false, r.err
+	}
+	if f.warm(bucketOf(oid)) {
+		get()
+	} else {
+		go get()
 	}
 	bk, err := f.bucket(ctx, bucketOf(oid))
 	if err != nil {

@@ -28,7 +28,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		return nil, openError(err)
 	}
 	s := &Postgres{&sqlStore{db: db}}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.open(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

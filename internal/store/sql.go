@@ -14,15 +14,24 @@ import (
 // backend spells them.
 type sqlStore struct {
 	db *sqldb.DB
+	// get is Get's statement, prepared once: a cache miss of the enclave
+	// is a Get, and SQLite would otherwise parse the query on each one.
+	get *sql.Stmt
 }
 
 // q rewrites ? placeholders for the dialect.
 func (s *sqlStore) q(query string) string { return s.db.Q(query) }
 
-func (s *sqlStore) migrate(ctx context.Context) error {
+// open migrates the schema and prepares the statements.
+func (s *sqlStore) open(ctx context.Context) error {
 	if err := s.db.Migrate(ctx, migrations); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	get, err := s.db.PrepareContext(ctx, s.q(`SELECT version, blob FROM sealed_objects WHERE kind = ? AND id = ?`))
+	if err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	s.get = get
 	return nil
 }
 
@@ -41,9 +50,7 @@ func (s *sqlStore) Get(ctx context.Context, kind, id string) (Object, error) {
 	}
 	o := Object{Kind: kind, ID: id}
 	var version int64
-	err := s.db.QueryRowContext(ctx,
-		s.q(`SELECT version, blob FROM sealed_objects WHERE kind = ? AND id = ?`), kind, id,
-	).Scan(&version, &o.Blob)
+	err := s.get.QueryRowContext(ctx, kind, id).Scan(&version, &o.Blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Object{}, notFoundError(kind, id)
 	}
@@ -193,4 +200,7 @@ func (s *sqlStore) List(ctx context.Context, kind, afterID string, limit int) ([
 }
 
 // Close closes the database; calls after Close fail.
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	s.get.Close()
+	return s.db.Close()
+}

@@ -33,7 +33,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, openError(err)
 	}
 	s := &SQLite{&sqlStore{db: db}}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.open(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
