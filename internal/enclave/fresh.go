@@ -320,25 +320,10 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 			f.e.log.Warn("a witness answered with an older state than before", "witness", f.witnesses[i].Name)
 			return false
 		}
-		if !f.verifyPage(i, r.Heads) {
+		checked, ok := f.verifyPage(i, r.Heads)
+		if !ok || !f.take(i, r, checked, sent, recv) {
 			return false
 		}
-		f.mu.Lock()
-		v := &f.views[i]
-		for _, h := range r.Heads {
-			if v.heads[h.Bucket].head.Before(h.Head) {
-				c := f.shared(i, h)
-				if h.SettleMillis > 0 {
-					c.settleAt = recv.Add(withMargin(time.Duration(h.SettleMillis) * time.Millisecond))
-				}
-				v.heads[h.Bucket] = c
-			}
-		}
-		v.epoch = r.Epoch
-		if !r.More {
-			v.answer = sent
-		}
-		f.mu.Unlock()
 		if !r.More {
 			return true
 		}
@@ -347,12 +332,43 @@ func (f *freshness) readOne(ctx context.Context, i int, sent time.Time) bool {
 	return false
 }
 
+// take has view i take a page witness i answered (read at sent, received
+// at recv), whose heads verifyPage checked as checked says.
+func (f *freshness) take(i int, r *wproto.Response, checked []bool, sent, recv time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := &f.views[i]
+	for j, h := range r.Heads {
+		if !v.heads[h.Bucket].head.Before(h.Head) {
+			continue
+		}
+		c, known := f.shared(i, h)
+		if !known && !checked[j] && !wproto.VerifyQC(f.pub, h.Bucket, h.Head, h.QC, f.keys, f.quorum) {
+			// Another view held this head when the page was checked and
+			// has moved on since (a concurrent read): the witness's own
+			// certificate is what would be kept, so it is checked now.
+			f.e.log.Warn("a witness answered a head without a valid quorum certificate", "witness", f.witnesses[i].Name, "bucket", h.Bucket)
+			return false
+		}
+		if h.SettleMillis > 0 {
+			c.settleAt = recv.Add(withMargin(time.Duration(h.SettleMillis) * time.Millisecond))
+		}
+		v.heads[h.Bucket] = c
+	}
+	v.epoch = r.Epoch
+	if !r.More {
+		v.answer = sent
+	}
+	return true
+}
+
 // verifyPage checks the certificates of a page of heads witness i
 // answered, each bucket at most once: only those of heads newer than what
 // view i holds and that no other view holds (those were checked when a
 // view took them). A witness repeating heads it sent before, or that the
-// others sent, costs the enclave no signature check.
-func (f *freshness) verifyPage(i int, heads []wproto.BucketHead) bool {
+// others sent, costs the enclave no signature check. It reports which
+// heads it checked.
+func (f *freshness) verifyPage(i int, heads []wproto.BucketHead) (checked []bool, ok bool) {
 	check := make([]bool, len(heads))
 	seen := make(map[uint32]bool, len(heads))
 	f.mu.Lock()
@@ -360,7 +376,7 @@ func (f *freshness) verifyPage(i int, heads []wproto.BucketHead) bool {
 		if seen[h.Bucket] {
 			f.mu.Unlock()
 			f.e.log.Warn("a witness answered one bucket twice in a page", "witness", f.witnesses[i].Name, "bucket", h.Bucket)
-			return false
+			return nil, false
 		}
 		seen[h.Bucket] = true
 		if !f.views[i].heads[h.Bucket].head.Before(h.Head) {
@@ -376,23 +392,24 @@ func (f *freshness) verifyPage(i int, heads []wproto.BucketHead) bool {
 	for j, h := range heads {
 		if check[j] && !wproto.VerifyQC(f.pub, h.Bucket, h.Head, h.QC, f.keys, f.quorum) {
 			f.e.log.Warn("a witness answered a head without a valid quorum certificate", "witness", f.witnesses[i].Name, "bucket", h.Bucket)
-			return false
+			return nil, false
 		}
 	}
-	return true
+	return check, true
 }
 
 // shared returns h as a certified head for view i, sharing the memory of
 // another view that holds the same head: witnesses mostly agree, so the
 // enclave keeps about one certificate per bucket, not one per witness
-// (each is up to n signatures and keys). The caller holds f.mu.
-func (f *freshness) shared(i int, h wproto.BucketHead) certified {
+// (each is up to n signatures and keys). known reports another view
+// holding it. The caller holds f.mu.
+func (f *freshness) shared(i int, h wproto.BucketHead) (c certified, known bool) {
 	for j := range f.views {
 		if o := f.views[j].heads[h.Bucket]; j != i && o.head.Equal(h.Head) {
-			return certified{head: o.head, qc: o.qc}
+			return certified{head: o.head, qc: o.qc}, true
 		}
 	}
-	return certified{head: h.Head, qc: h.QC}
+	return certified{head: h.Head, qc: h.QC}, false
 }
 
 // withMargin is d and the margin kept on every lease and wait.
@@ -678,11 +695,15 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 			return nil, certified{}, err
 		}
 		return bk, next, nil
-	case bk.version == h.Version && bk.version > 0:
-		// Another write of the head's version. If the head was never
-		// committed at k witnesses (never served), the store's write is
-		// completed instead, at a higher ballot; the witnesses refuse it
-		// otherwise.
+	case bk.version == h.Version && bk.version > 0, bk.version == h.Version+1:
+		// Another write of the head's version, or a write of the next
+		// version on another certified head of the head's version (one
+		// the views hold, older than the newest). If the newest head was
+		// never committed at k witnesses (never served), the store's
+		// write is completed instead, on its own base and at a ballot
+		// past the witnesses' heads of its version; the witnesses refuse
+		// it otherwise. Without this, heads no quorum committed could
+		// keep a bucket from ever being served again.
 		if c, err := f.repropose(ctx, b, bk); err == nil {
 			return bk, c, nil
 		}

@@ -4,9 +4,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
+	"log/slog"
 	"runtime"
 	"testing"
+	"time"
 
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/internal/witness/wproto"
 )
@@ -48,7 +51,7 @@ func TestEnclaveKeepsAboutOneCertificatePerBucketWhenWitnessesAgree(t *testing.T
 				if err := wire.Unmarshal(msg, &bh); err != nil {
 					t.Fatal(err)
 				}
-				f.views[i].heads[bh.Bucket] = f.shared(i, bh)
+				f.views[i].heads[bh.Bucket], _ = f.shared(i, bh)
 			}
 		}
 		return f
@@ -118,6 +121,80 @@ func TestTheIndexCacheHoldsNoMoreThanItCounts(t *testing.T) {
 				t.Fatalf("holds %d bytes but counts %d", held, c.used)
 			}
 			runtime.KeepAlive(c)
+		})
+	}
+}
+
+// A witness may answer a head that another view holds: its certificate
+// is not checked then, and the other view's is kept. If that view moves
+// on before the page is taken (a concurrent read of the other witness),
+// the page's own certificate would be kept unchecked: take checks it
+// then, and refuses a page whose certificate does not verify.
+func TestAPageHeadNoOtherViewHoldsAnyMoreHasItsCertificateChecked(t *testing.T) {
+	const n, k = 3, 2
+	clusterPub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]ed25519.PrivateKey, n)
+	pubs := make([][]byte, n)
+	for i := range keys {
+		seed := sha256.Sum256([]byte{byte(i)})
+		keys[i] = ed25519.NewKeyFromSeed(seed[:])
+		pubs[i] = keys[i].Public().(ed25519.PublicKey)
+	}
+	const b = 42
+	head := func(version uint64) wproto.Head {
+		d := sha256.Sum256(binary.BigEndian.AppendUint64(nil, version))
+		return wproto.Head{Version: version, Digest: d[:]}
+	}
+	qc := func(h wproto.Head, signers []ed25519.PrivateKey) []wproto.Endorsement {
+		var out []wproto.Endorsement
+		for _, key := range signers {
+			out = append(out, wproto.Endorsement{Witness: key.Public().(ed25519.PublicKey), Signature: wproto.Acknowledge(key, clusterPub, b, h)})
+		}
+		return out
+	}
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	h5, h6 := head(5), head(6)
+	for _, tc := range []struct {
+		name   string
+		pageQC []wproto.Endorsement
+		want   bool
+	}{
+		{"a valid certificate is taken", qc(h5, keys[:k]), true},
+		{"a certificate signed by strangers is refused", qc(h5, []ed25519.PrivateKey{stranger, stranger}), false},
+		{"a certificate of too few witnesses is refused", qc(h5, keys[:1]), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &freshness{
+				e:         &Enclave{log: slog.New(slog.DiscardHandler)},
+				witnesses: []api.WitnessSpec{{Name: "w1"}, {Name: "w2"}, {Name: "w3"}},
+				keys:      pubs, quorum: k, pub: clusterPub,
+				views: make([]witnessView, n),
+			}
+			for i := range f.views {
+				f.views[i].heads = map[uint32]certified{}
+			}
+			f.views[0].heads[b] = certified{head: h5, qc: qc(h5, keys[:k])}
+			page := &wproto.Response{Epoch: 1, Heads: []wproto.BucketHead{{Bucket: b, Head: h5, QC: tc.pageQC}}}
+			checked, ok := f.verifyPage(1, page.Heads)
+			if !ok || checked[0] {
+				t.Fatalf("verifyPage: ok %v, checked %v; want ok and unchecked (view 1 holds the head)", ok, checked)
+			}
+			// Witness 1's view moves on meanwhile.
+			f.views[0].heads[b] = certified{head: h6, qc: qc(h6, keys[:k])}
+			now := time.Now()
+			if got := f.take(1, page, checked, now, now); got != tc.want {
+				t.Fatalf("take = %v, want %v", got, tc.want)
+			}
+			kept := f.views[1].heads[b]
+			if tc.want != kept.head.Equal(h5) {
+				t.Fatalf("view 2 holds %+v after take = %v", kept.head, tc.want)
+			}
+			if tc.want && !wproto.VerifyQC(clusterPub, b, kept.head, kept.qc, pubs, k) {
+				t.Fatal("view 2 keeps a certificate that does not verify")
+			}
 		})
 	}
 }
