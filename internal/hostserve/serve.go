@@ -65,9 +65,19 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *hostlink.Hello, 
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
-	sem := make(chan struct{}, maxInFlight)
+	// Storage requests run on up to maxInFlight workers, started as
+	// needed and kept: a request handed to a new goroutine would grow
+	// its stack through the store's driver each time.
+	work := make(chan *hostlink.Message)
+	workers := 0
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer close(work)
+	serve := func(m *hostlink.Message) {
+		if err := send(handle(ctx, b, ev, m)); err != nil {
+			conn.Close()
+		}
+	}
 	r := bufio.NewReaderSize(conn, readBuffer)
 	for {
 		m, err := hostlink.ReadMessage(r)
@@ -111,12 +121,22 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, hello *hostlink.Hello, 
 				}
 			}()
 		case hostlink.TRequest:
-			sem <- struct{}{}
+			select {
+			case work <- m: // an idle worker
+				continue
+			default:
+			}
+			if workers == maxInFlight {
+				work <- m // wait for one
+				continue
+			}
+			workers++
 			wg.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if err := send(handle(ctx, b, ev, m)); err != nil {
-					conn.Close()
+				defer wg.Done()
+				serve(m)
+				for m := range work {
+					serve(m)
 				}
 			}()
 		default:
