@@ -718,11 +718,8 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 // acknowledgements. It returns how long other holders' read leases still
 // run.
 //
-// When fewer than k acknowledge, retry is the ballot at which a write of
-// to's version would be acknowledged by k of the witnesses that answered,
-// past the heads of that version they acknowledged since (writes no
-// quorum took): the k-th lowest of the ballots each needs. 0: none (fewer
-// than k answered, or they hold heads of a newer version).
+// When fewer than k acknowledge, retry is the ballot to try again at
+// (retryBallot).
 func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wproto.Head) (_ certified, wait time.Duration, retry uint64, _ error) {
 	type answer struct {
 		ack *wproto.Endorsement
@@ -736,41 +733,18 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		}()
 	}
 	var qc []wproto.Endorsement
-	// The ballots of to's version each answering witness acknowledges:
-	// from need, up to most (wproto.MaxBallotStep past its own).
-	type window struct{ need, most uint64 }
-	var ws []window
+	var currents []wproto.Head
 	for range f.witnesses {
 		a := <-answers
 		if a.ack != nil {
 			qc = append(qc, *a.ack)
 		}
-		switch {
-		case a.cur == nil:
-		case a.cur.Version < to.Version:
-			ws = append(ws, window{0, wproto.MaxBallotStep})
-		case a.cur.Version == to.Version && a.cur.Ballot < math.MaxInt64:
-			ws = append(ws, window{a.cur.Ballot + 1, a.cur.Ballot + wproto.MaxBallotStep})
-		default:
-			ws = append(ws, window{math.MaxUint64, 0})
+		if a.cur != nil {
+			currents = append(currents, *a.cur)
 		}
 	}
 	if len(qc) < f.quorum {
-		if len(ws) >= f.quorum {
-			// Aim at the k-th lowest need, but no further than the
-			// lowest-need witnesses of those k accept: a ballot only a
-			// colluding witness's answer asks for moves honest ones up a
-			// step at a time, and a later retry goes on from there.
-			slices.SortFunc(ws, func(x, y window) int { return cmp.Compare(x.need, y.need) })
-			n := ws[f.quorum-1].need
-			for _, w := range ws[:f.quorum] {
-				n = min(n, w.most)
-			}
-			if n > to.Ballot && n <= math.MaxInt64 {
-				retry = n
-			}
-		}
-		return certified{}, 0, retry, errUncommitted
+		return certified{}, 0, retryBallot(to, currents, f.quorum), errUncommitted
 	}
 	c := certified{head: to, qc: qc}
 	wait, err := f.confirmAll(ctx, b, c)
@@ -778,6 +752,45 @@ func (f *freshness) commit(ctx context.Context, b uint32, from certified, to wpr
 		return certified{}, 0, 0, err
 	}
 	return c, wait, 0, nil
+}
+
+// retryBallot is the ballot at which a write of to, which fewer than
+// quorum witnesses acknowledged, is tried again, from the current heads
+// of the witnesses that answered: past the heads of to's version they
+// acknowledged since (writes no quorum took). 0: none (fewer than quorum
+// answered, or they hold heads of a newer version, or no ballot is left).
+//
+// Each witness acknowledges the ballots of to's version from need up to
+// most (wproto.MaxBallotStep past its own). The retry aims at the
+// quorum-th lowest need, but no further than the lowest-need witnesses of
+// those quorum accept: a ballot only a colluding witness's answer asks
+// for moves honest ones up a step at a time, and a later retry goes on
+// from there.
+func retryBallot(to wproto.Head, currents []wproto.Head, quorum int) uint64 {
+	type window struct{ need, most uint64 }
+	var ws []window
+	for _, cur := range currents {
+		switch {
+		case cur.Version < to.Version:
+			ws = append(ws, window{0, wproto.MaxBallotStep})
+		case cur.Version == to.Version && cur.Ballot < math.MaxInt64:
+			ws = append(ws, window{cur.Ballot + 1, cur.Ballot + wproto.MaxBallotStep})
+		default:
+			ws = append(ws, window{math.MaxUint64, 0})
+		}
+	}
+	if len(ws) < quorum {
+		return 0
+	}
+	slices.SortFunc(ws, func(x, y window) int { return cmp.Compare(x.need, y.need) })
+	n := ws[quorum-1].need
+	for _, w := range ws[:quorum] {
+		n = min(n, w.most)
+	}
+	if n > to.Ballot && n <= math.MaxInt64 {
+		return n
+	}
+	return 0
 }
 
 // commitStored commits bucket bk, which the store holds on top of head

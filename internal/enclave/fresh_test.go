@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"log/slog"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -194,6 +195,40 @@ func TestAPageHeadNoOtherViewHoldsAnyMoreHasItsCertificateChecked(t *testing.T) 
 			}
 			if tc.want && !wproto.VerifyQC(clusterPub, b, kept.head, kept.qc, pubs, k) {
 				t.Fatal("view 2 keeps a certificate that does not verify")
+			}
+		})
+	}
+}
+
+// retryBallot aims a write that fewer than k witnesses acknowledged at
+// the ballot k of those that answered accept: past the dead heads of its
+// version they hold, and never further than the honest step past the
+// lowest of them, whatever one colluding witness's answer asks for.
+func TestARetriedWriteAimsAtTheBallotAQuorumAccepts(t *testing.T) {
+	const step = wproto.MaxBallotStep
+	at := func(version, ballot uint64) wproto.Head { return wproto.Head{Version: version, Ballot: ballot} }
+	for _, tc := range []struct {
+		name     string
+		to       wproto.Head
+		currents []wproto.Head
+		quorum   int
+		want     uint64
+	}{
+		{"fewer than k answered: no retry", at(5, 0), []wproto.Head{at(5, 3)}, 2, 0},
+		{"every witness behind the version: nothing to step over", at(5, 0), []wproto.Head{at(4, 0), at(4, 0), at(4, 0)}, 2, 0},
+		{"one dead head of the version at two of three: one past it", at(5, 0), []wproto.Head{at(5, 0), at(5, 0), at(4, 0)}, 2, 1},
+		{"dead heads at different ballots: the k-th lowest need", at(5, 0), []wproto.Head{at(5, 7), at(5, 2), at(4, 0)}, 2, 3},
+		{"k need nothing beyond the write's own ballot: no retry", at(5, 4), []wproto.Head{at(5, 1), at(4, 0), at(5, 9)}, 2, 0},
+		{"a newer version at k: no retry", at(5, 0), []wproto.Head{at(6, 0), at(6, 0), at(4, 0)}, 2, 0},
+		{"a colluder's huge ballot past the k-th: not looked at", at(5, 0), []wproto.Head{at(4, 0), at(5, math.MaxInt64-2), at(5, 0)}, 2, 1},
+		{"a colluder's huge ballot as the k-th: one honest step, not the colluder's ballot", at(5, 0), []wproto.Head{at(5, 0), at(5, math.MaxInt64-2)}, 2, step},
+		{"dead heads at two of four, k = 3: past the higher, the colluder's not looked at", at(5, 0), []wproto.Head{at(5, 10), at(5, 12), at(5, math.MaxInt64-2), at(4, 0)}, 3, 13},
+		{"a colluder's huge ballot with every other witness behind: one step", at(5, 0), []wproto.Head{at(4, 0), at(5, math.MaxInt64-2), at(4, 0)}, 3, step},
+		{"the last ballot held: no retry past it", at(5, 0), []wproto.Head{at(5, math.MaxInt64), at(5, math.MaxInt64)}, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryBallot(tc.to, tc.currents, tc.quorum); got != tc.want {
+				t.Fatalf("retryBallot(%v, %v, %d) = %d, want %d", tc.to, tc.currents, tc.quorum, got, tc.want)
 			}
 		})
 	}
