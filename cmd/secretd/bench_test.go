@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"github.com/cosmos/go-bip39"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	decredecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/ceremony"
 	"github.com/niomon/niomon/internal/hd"
 	"github.com/niomon/niomon/internal/policy"
@@ -28,6 +30,7 @@ import (
 	"github.com/niomon/niomon/internal/runner"
 	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/witness"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -140,6 +143,12 @@ type benchEnv struct {
 // newBenchEnv starts an enclave process with encArgs and a runner, runs
 // the dev genesis, and returns them.
 func newBenchEnv(encArgs ...string) (*benchEnv, error) {
+	return newBenchEnvWitnessed(false, encArgs...)
+}
+
+// newBenchEnvWitnessed is newBenchEnv, with one freshness witness (in
+// this process, on loopback) if witnessed.
+func newBenchEnvWitnessed(witnessed bool, encArgs ...string) (*benchEnv, error) {
 	dir, err := os.MkdirTemp("", "sdb")
 	if err != nil {
 		return nil, err
@@ -159,16 +168,39 @@ func newBenchEnv(encArgs ...string) (*benchEnv, error) {
 	dk, _ := runner.LoadOrCreateDevSealingKey(dir)
 	env.key, _ = secretd.GenerateKey()
 	pub, _ := wire.ParsePublicKey(env.key.PublicKey())
-	r, err := runner.New(runner.Config{Listen: "127.0.0.1:0", Enclave: sock, Store: st, ClientKeys: []wire.PublicKey{pub}, DevSealingKey: dk})
+	ctx, cancel := context.WithCancel(context.Background())
+	var witnesses []string
+	var specs []api.WitnessSpec
+	witnessDone := make(chan struct{})
+	close(witnessDone)
+	if witnessed {
+		w, err := witness.Open(ctx, witness.Config{Data: filepath.Join(dir, "witness")})
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			cancel()
+			w.Close()
+			return nil, err
+		}
+		witnessDone = make(chan struct{})
+		go func() { _ = w.Serve(ctx, ln); w.Close(); close(witnessDone) }()
+		witnesses = []string{ln.Addr().String()}
+		specs = []api.WitnessSpec{{Name: "bench-witness", Key: w.PublicKey()}}
+	}
+	r, err := runner.New(runner.Config{Listen: "127.0.0.1:0", Enclave: sock, Store: st, ClientKeys: []wire.PublicKey{pub}, DevSealingKey: dk, Witnesses: witnesses})
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = r.Run(ctx); close(done) }()
 	env.stop = func() {
 		cancel()
 		<-done
+		<-witnessDone
 		st.Close()
 		_ = p.Signal(os.Interrupt)
 		_, _ = p.Wait()
@@ -180,7 +212,7 @@ func newBenchEnv(encArgs ...string) (*benchEnv, error) {
 		env.stop()
 		return nil, fmt.Errorf("bench cluster not ready")
 	}
-	if _, err := ceremony.Dev(ctx, r.Addr().String(), r.GenesisIdentity().Bytes(), env.key, filepath.Join(dir, "dev-genesis"), nil, 0); err != nil {
+	if _, err := ceremony.Dev(ctx, r.Addr().String(), r.GenesisIdentity().Bytes(), env.key, filepath.Join(dir, "dev-genesis"), specs, len(specs)); err != nil {
 		env.stop()
 		return nil, err
 	}
