@@ -42,36 +42,28 @@ func TestAttackHeadsNoQuorumCommittedAndALostNextVersionDoNotWedgeABucket(t *tes
 	noConfirm := func(r *wproto.Request) bool { return !(r.Op == wproto.OpConfirm && r.Bucket == bucket) }
 	logHeads(t, ws, bucket, "start")
 
-	// 1.
-	ps[0].setMode(readsOnly)
-	ps[1].setMode(nil)
-	ps[2].setMode(noConfirm)
-	_, err := s.dial().CreateWallet(ctx(t), mates[0], secretd.CreateOptions{Words: 12}, opKey)
-	t.Logf("step 1 write C: %v", err)
+	// write is one of the operator's writes in alice's bucket, each
+	// witness's proxy in its mode; with the store's bucket put at from
+	// and the enclave restarted first, unless from is nil.
+	write := func(step, name string, from *row, oid string, modes ...func(*wproto.Request) bool) {
+		if from != nil {
+			s.stop()
+			s.putRow(s.db(), "index", bid, *from)
+		}
+		for i, m := range modes {
+			ps[i].setMode(m)
+		}
+		if from != nil {
+			s.start()
+		}
+		_, err := s.dial().CreateWallet(ctx(t), oid, secretd.CreateOptions{Words: 12}, opKey)
+		t.Logf("step %s write %s: %v", step, name, err)
+		logHeads(t, ws, bucket, "after step "+step)
+	}
+	write("1", "C", nil, mates[0], readsOnly, nil, noConfirm)
 	rowC := s.takeRow(s.db(), "index", bid)
-	logHeads(t, ws, bucket, "after step 1")
-
-	// 2.
-	s.stop()
-	s.putRow(s.db(), "index", bid, rowP)
-	ps[0].setMode(noConfirm)
-	ps[1].setMode(dropAll)
-	ps[2].setMode(nil)
-	s.start()
-	_, err = s.dial().CreateWallet(ctx(t), mates[1], secretd.CreateOptions{Words: 12}, opKey)
-	t.Logf("step 2 write C': %v", err)
-	logHeads(t, ws, bucket, "after step 2")
-
-	// 3.
-	s.stop()
-	s.putRow(s.db(), "index", bid, rowC)
-	ps[0].setMode(noConfirm)
-	ps[1].setMode(noConfirm)
-	ps[2].setMode(dropAll)
-	s.start()
-	_, err = s.dial().CreateWallet(ctx(t), mates[2], secretd.CreateOptions{Words: 12}, opKey)
-	t.Logf("step 3 write CX: %v", err)
-	logHeads(t, ws, bucket, "after step 3")
+	write("2", "C'", &rowP, mates[1], noConfirm, dropAll, nil)
+	write("3", "CX", &rowC, mates[2], noConfirm, noConfirm, dropAll)
 
 	// 4.
 	s.stop()
@@ -85,6 +77,7 @@ func TestAttackHeadsNoQuorumCommittedAndALostNextVersionDoNotWedgeABucket(t *tes
 	// at boot; once witness 3's Q1 is in view it never does).
 	time.Sleep(2 * time.Second)
 	user := s.dial()
+	var err error
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		if _, err = user.Sign(ctx(t), "alice", signParams("mine"), k2); err == nil {
 			break
