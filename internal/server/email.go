@@ -26,15 +26,21 @@ var errBadCode = apiErr(http.StatusBadRequest, CodeInvalidCode, "wrong or expire
 var errBadLink = apiErr(http.StatusBadRequest, CodeInvalidCode, "this link has expired or has already been used")
 
 // normalizeEmail returns the address in the form it is stored and looked
-// up by: one bare address, trimmed, lower-cased.
+// up by: one bare address, trimmed, lower-cased. The domain is a name: an
+// address literal (x@[127.0.0.1]) would have the server mail a host the
+// sender picks by IP address.
 func normalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > authdb.MaxEmailLen {
 		return "", badRequest("want an email address")
 	}
 	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
+	domain := s[strings.LastIndexByte(s, '@')+1:]
+	if err != nil || a.Name != "" || a.Address != s || !strings.Contains(domain, ".") && domain != "localhost" {
 		return "", badRequest("want an email address such as name@example.com")
+	}
+	if strings.HasPrefix(domain, "[") {
+		return "", badRequest("want an email address with a domain name, not an IP address in brackets")
 	}
 	return strings.ToLower(s), nil
 }

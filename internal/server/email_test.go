@@ -283,7 +283,9 @@ func TestEmailStart_RefusesWhatIsNotAnAddress(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
 	for _, bad := range []string{"", "alice", "alice@", "@example.com", "Alice <alice@example.com>", "a@b@example.com",
-		"alice@example.com\r\nBcc: x@example.com", strings.Repeat("a", 250) + "@example.com"} {
+		"alice@example.com\r\nBcc: x@example.com", strings.Repeat("a", 250) + "@example.com",
+		// Address literals: mail to a host the sender names by IP.
+		"x@[127.0.0.1]", "x@[IPv6:::1]", "x@[10.0.0.1]"} {
 		if _, err := e.client().EmailStart(ctx, bad); errCode(err) != server.CodeInvalidRequest {
 			t.Errorf("address %q: got %v, want %s", bad, err, server.CodeInvalidRequest)
 		}
