@@ -134,11 +134,28 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return serveUntilDone(ctx, log, srv, ln, sd.done)
 }
 
+// How long a client may take over its part of an exchange. A request's
+// headers and body must arrive within readTimeout (a body dripped a byte
+// at a time is cut off; the largest, 400 KiB, needs about 55 kbit/s), and
+// the answer must be taken within writeTimeout of the headers.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	writeTimeout      = 90 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// newHTTPServer is the HTTP server in front of h, with the timeouts above
+// (readTimeout given, for tests).
+func newHTTPServer(h http.Handler, log *slog.Logger, read time.Duration) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: min(readHeaderTimeout, read), ReadTimeout: read,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
+
 // serveUntilDone serves HTTP and runs housekeeping until ctx ends (or
 // secretd stops), then shuts down gracefully.
 func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, ln net.Listener, secretdDone <-chan struct{}) error {
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := newHTTPServer(srv, log, readTimeout)
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Sign-ups a crash cut short are finished or removed before the
