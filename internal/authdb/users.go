@@ -338,14 +338,25 @@ type OIDCIdentity struct {
 	CreatedAt time.Time
 }
 
+// CheckOIDCSubject reports whether a provider's sub can be stored: 1 to
+// MaxSubjectLen bytes of UTF-8 without control characters.
+func CheckOIDCSubject(sub string) error { return checkText("subject", sub, 1, MaxSubjectLen) }
+
+// CheckReportedEmail reports whether a provider's email claim can be
+// stored as reported: up to MaxEmailLen bytes of UTF-8 without control
+// characters.
+func CheckReportedEmail(email string) error {
+	return checkText("reported email", email, 0, MaxEmailLen)
+}
+
 func checkOIDC(o OIDCIdentity) error {
 	if err := checkText("provider", o.Provider, 1, MaxProviderLen); err != nil {
 		return err
 	}
-	if err := checkText("subject", o.Subject, 1, MaxSubjectLen); err != nil {
+	if err := CheckOIDCSubject(o.Subject); err != nil {
 		return err
 	}
-	return checkText("reported email", o.Email, 0, MaxEmailLen)
+	return CheckReportedEmail(o.Email)
 }
 
 // LinkOIDC links (o.Provider, o.Subject) to the user; o.UserID and

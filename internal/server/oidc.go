@@ -318,8 +318,15 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *auth) e
 		Email string `json:"email"`
 	}
 	_ = idt.Claims(&claims)
+	// The claims are the provider's: a sub this server cannot store
+	// refuses the sign-in (the account could never be found again), and
+	// an email it cannot store is dropped (it is only reported).
+	if err := authdb.CheckOIDCSubject(idt.Subject); err != nil {
+		s.log.Warn("oidc subject refused", "request_id", requestID(r), "provider", p.name, "subject_bytes", len(idt.Subject))
+		return fail(http.StatusBadGateway, "The provider's account id cannot be used here: it is empty, over 255 bytes, or has control characters.")
+	}
 	ident := authdb.OIDCIdentity{Provider: p.name, Subject: idt.Subject, Email: claims.Email}
-	if len(ident.Email) > authdb.MaxEmailLen {
+	if authdb.CheckReportedEmail(ident.Email) != nil {
 		ident.Email = ""
 	}
 	return s.oidcSignedIn(w, r, f.LinkUser, ident)

@@ -43,11 +43,15 @@ type provider struct {
 func startProvider(t *testing.T) *provider { return startProviderWrapped(t, nil) }
 
 // startProviderWrapped starts the provider behind wrap (nil: none).
-func startProviderWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *provider {
+func startProviderWrapped(t *testing.T, wrap func(http.Handler) http.Handler, extra ...*storage.User) *provider {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + ts.Listener.Addr().String() + "/"
-	st := storage.NewStorage(storage.NewUserStore(issuer))
+	base := storage.NewStorage(withUsers{storage.NewUserStore(issuer), extra})
+	var st exampleop.Storage = base
+	if len(extra) > 0 {
+		st = claimsInIDToken{base}
+	}
 	ts.Config.Handler = exampleop.SetupServer(issuer, st, slog.New(slog.DiscardHandler), false, op.WithAllowInsecure())
 	if wrap != nil {
 		ts.Config.Handler = wrap(ts.Config.Handler)
@@ -57,10 +61,55 @@ func startProviderWrapped(t *testing.T, wrap func(http.Handler) http.Handler) *p
 	return &provider{ts: ts, issuer: issuer}
 }
 
-// oidcEnv is a niomon server configured with the provider as "test".
-func oidcEnv(t *testing.T) (*env, *provider) {
+// withUsers is the provider's own users and extra ones (with the
+// password "verysecure").
+type withUsers struct {
+	storage.UserStore
+	extra []*storage.User
+}
+
+func (u withUsers) GetUserByID(id string) *User {
+	for _, x := range u.extra {
+		if x.ID == id {
+			return x
+		}
+	}
+	return u.UserStore.GetUserByID(id)
+}
+
+func (u withUsers) GetUserByUsername(name string) *User {
+	for _, x := range u.extra {
+		if x.Username == name {
+			return x
+		}
+	}
+	return u.UserStore.GetUserByUsername(name)
+}
+
+// User is the provider's user.
+type User = storage.User
+
+// claimsInIDToken has the provider put the claims of the scopes asked for
+// (the email among them) in the ID token, as Google and Apple do.
+type claimsInIDToken struct{ *storage.Storage }
+
+func (s claimsInIDToken) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return assertingClient{c}, nil
+}
+
+type assertingClient struct{ op.Client }
+
+func (assertingClient) IDTokenUserinfoClaimsAssertion() bool { return true }
+
+// oidcEnv is a niomon server configured with the provider as "test", whose
+// users are its own and extra.
+func oidcEnv(t *testing.T, extra ...*storage.User) (*env, *provider) {
 	t.Helper()
-	p := startProvider(t)
+	p := startProviderWrapped(t, nil, extra...)
 	secret := filepath.Join(t.TempDir(), "client-secret")
 	if err := os.WriteFile(secret, []byte("secret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -189,6 +238,47 @@ func TestOIDC_AccountsAreNeverJoinedByEmailButLinkedOnProof(t *testing.T) {
 	_, linked := oidcSignIn(t, e, user)
 	if linked.User.ID != es.User.ID {
 		t.Fatalf("sign-in with the linked account: user %s, want the email user %s", linked.User.ID, es.User.ID)
+	}
+}
+
+// A provider's claims are outside input: a sub this server cannot store
+// (over 255 bytes, control characters) refuses the sign-in with a page
+// that says so, and an email claim it cannot store is dropped. Neither is
+// an internal error, and the account stays usable.
+func TestOIDC_ClaimsThisServerCannotStoreAreRefusedOrDroppedCleanly(t *testing.T) {
+	user := func(id, name, email string) *storage.User {
+		return &storage.User{ID: id, Username: name, Password: "verysecure", Email: email, EmailVerified: true}
+	}
+	e, _ := oidcEnv(t,
+		user(strings.Repeat("s", 300), "long-sub", "long@example.com"),
+		user("ctl\x01sub", "control-sub", "ctl@example.com"),
+		user("id-bad-email", "control-email", "bad\x01@example.com"),
+		user("id-long-email", "long-email", strings.Repeat("e", 300)+"@example.com"),
+	)
+	for _, tc := range []struct {
+		username string
+		signedIn bool
+	}{
+		{"long-sub", false},
+		{"control-sub", false},
+		{"control-email", true},
+		{"long-email", true},
+	} {
+		t.Run(tc.username, func(t *testing.T) {
+			for attempt := range 2 { // the second attempt finds the account as the first left it
+				hc := e.httpClient()
+				start, _ := http.NewRequest("GET", e.url+"/v1/auth/oidc/test/start", nil)
+				resp, body := browse(t, hc, start, tc.username)
+				switch {
+				case resp.StatusCode >= 500 && resp.StatusCode != http.StatusBadGateway:
+					t.Fatalf("attempt %d: %d %s", attempt+1, resp.StatusCode, body)
+				case tc.signedIn && (resp.StatusCode != 200 || !strings.Contains(string(body), "Signed in as")):
+					t.Fatalf("attempt %d: %d %s, want signed in", attempt+1, resp.StatusCode, body)
+				case !tc.signedIn && (resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "account id")):
+					t.Fatalf("attempt %d: %d %s, want 502 naming the account id", attempt+1, resp.StatusCode, body)
+				}
+			}
+		})
 	}
 }
 
