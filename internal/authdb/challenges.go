@@ -252,6 +252,26 @@ func (d *DB) ConsumeLink(ctx context.Context, link Digest, now time.Time) (Chall
 	return c, nil
 }
 
+// PeekLink returns the challenge of the magic link whose token has digest
+// link, without using it, if the link can still sign in; otherwise the
+// error ConsumeLink would give.
+func (d *DB) PeekLink(ctx context.Context, link Digest, now time.Time) (Challenge, error) {
+	if link.IsZero() {
+		return Challenge{}, invalid("link digest is zero")
+	}
+	if err := checkTime("now", now); err != nil {
+		return Challenge{}, err
+	}
+	c, err := d.getChallenge(ctx, d.db, `link_digest = ?`, link[:])
+	if err != nil {
+		return Challenge{}, err
+	}
+	if err := challengeError(c, now); err != nil {
+		return Challenge{}, err
+	}
+	return c, nil
+}
+
 // DeleteExpiredChallenges deletes the challenges that expired at or
 // before before, and returns how many.
 func (d *DB) DeleteExpiredChallenges(ctx context.Context, before time.Time) (int64, error) {

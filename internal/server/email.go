@@ -217,22 +217,32 @@ var linkPage = template.Must(template.New("link").Parse(`<!doctype html>
 <body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem">
 {{if .Message}}<h1>{{.Title}}</h1><p>{{.Message}}</p><p><a href="/">Go to Niomon</a></p>
 {{else}}<h1>Sign in to Niomon</h1>
-<p>Continue to sign in on this device. If you did not ask to sign in, close this page: nothing happens until you press the button.</p>
+<p>This link signs in to the account of <strong>{{.Email}}</strong>.</p>
+<p>If that is not your address, or you did not ask to sign in, close this page: someone may be trying to sign you in to their account. Nothing happens until you press the button.</p>
 <form method="post" action="/auth/email/link"><input type="hidden" name="token" value="{{.Token}}">
-<button type="submit" style="font-size:1.1rem;padding:.6rem 1.2rem">Sign in</button></form>{{end}}
+<button type="submit" style="font-size:1.1rem;padding:.6rem 1.2rem">Sign in as {{.Email}}</button></form>{{end}}
 </body></html>`))
 
-type linkPageData struct{ Title, Message, Token string }
+type linkPageData struct{ Title, Message, Token, Email string }
 
 // emailLinkPage is what a magic link opens. It spends nothing: mail
-// scanners follow links, so only the page's POST signs in.
+// scanners follow links, so only the page's POST signs in. It names the
+// account the link signs in to: a link someone else asked for (their
+// own, mailed to a victim) would sign the victim in to their account.
 func (s *Server) emailLinkPage(w http.ResponseWriter, r *http.Request, _ *auth) error {
 	token := r.URL.Query().Get("token")
-	d := linkPageData{Token: token}
 	if token == "" || len(token) > maxLinkToken {
-		d.Title, d.Message = "Link not valid", "This sign-in link is incomplete. Open the link from the mail again, or use the code."
+		return renderPage(w, http.StatusBadRequest, linkPage, linkPageData{Title: "Link not valid",
+			Message: "This sign-in link is incomplete. Open the link from the mail again, or use the code."})
 	}
-	return renderPage(w, http.StatusOK, linkPage, d)
+	ch, err := s.db.PeekLink(r.Context(), authdb.Digest(s.tokens.Digest(purposeLink, token)), s.now())
+	if isChallengeRefusal(err) {
+		return renderPage(w, http.StatusBadRequest, linkPage, linkPageData{Title: "Link not valid", Message: errBadLink.Message + ". Ask for a new sign-in mail."})
+	}
+	if err != nil {
+		return err
+	}
+	return renderPage(w, http.StatusOK, linkPage, linkPageData{Token: token, Email: ch.Email})
 }
 
 // emailLinkForm is the confirmation page's POST: it spends the token,

@@ -265,6 +265,40 @@ func TestEmailLink_TheGetShowsAPageAndOnlyThePostSignsInOnce(t *testing.T) {
 	}
 }
 
+// An attacker can mail a victim the attacker's own sign-in link: the
+// confirmation page must say which account it signs in to, so that the
+// victim does not sign in to the attacker's account unawares; and a link
+// that can no longer sign in says so before anyone presses the button.
+func TestEmailLink_ThePageNamesTheAccountItSignsInTo(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	if _, err := e.client().EmailStart(ctx, "mallory@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	_, link := e.mail("mallory@example.com")
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func() (int, string) {
+		status, _, body := e.raw(e.httpClient(), "GET", u.RequestURI(), "", nil)
+		return status, string(body)
+	}
+	status, body := page()
+	for _, want := range []string{"mallory@example.com", `method="post"`, "not your address"} {
+		if status != 200 || !strings.Contains(body, want) {
+			t.Fatalf("the confirmation page (status %d) lacks %q:\n%s", status, want, body)
+		}
+	}
+	if _, err := e.client().LinkConfirm(ctx, u.Query().Get("token"), true); err != nil {
+		t.Fatal(err)
+	}
+	status, body = page()
+	if status != http.StatusBadRequest || strings.Contains(body, `method="post"`) || strings.Contains(body, "mallory@example.com") {
+		t.Fatalf("the page of a spent link: status %d, want 400, no form and no address:\n%s", status, body)
+	}
+}
+
 func TestEmailLink_ExpiredLinkIsRefused(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
