@@ -71,6 +71,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"TouchSessionNeverMovesLastSeenBack", testTouchSession},
 		{"RotateSessionRevokesTheOldAndCarriesItsExpiry", testRotateSession},
 		{"ConcurrentRotationsOfOneSessionHaveOneWinner", testConcurrentRotations},
+		{"RevokeRotatedFromEndsTheWholeChainAndNothingElse", testRevokeRotatedFrom},
 		{"RevokeSessionIsScopedToItsUser", testRevokeSession},
 		{"RevokeOtherSessionsKeepsTheCurrentOne", testRevokeOthers},
 		{"ListSessionsListsTheUsersUsableSessions", testListSessions},

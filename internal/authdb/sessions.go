@@ -264,6 +264,34 @@ func (d *DB) RevokeSession(ctx context.Context, userID string, id Digest, now ti
 	return nil
 }
 
+// RevokeRotatedFrom revokes every session of the user that session id was
+// rotated into, directly or through others: the chain along which whoever
+// holds a copy of id's token may have rotated it. It returns how many it
+// revoked. It is one statement, so a rotation at the same time either
+// comes before it (and its new session is in the chain) or finds its
+// session revoked.
+func (d *DB) RevokeRotatedFrom(ctx context.Context, userID string, id Digest, now time.Time) (int64, error) {
+	if err := checkUserID(userID); err != nil {
+		return 0, err
+	}
+	if err := checkTime("now", now); err != nil {
+		return 0, err
+	}
+	// UNION (not UNION ALL) ends the walk at a session seen before.
+	n, err := affected(d.db.ExecContext(ctx,
+		d.q(`WITH RECURSIVE chain(id) AS (
+				SELECT rotated_to FROM sessions WHERE id = ? AND user_id = ? AND rotated_to IS NOT NULL
+				UNION
+				SELECT s.rotated_to FROM sessions s JOIN chain c ON s.id = c.id
+					WHERE s.user_id = ? AND s.rotated_to IS NOT NULL)
+			UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id IN (SELECT id FROM chain)`),
+		id[:], userID, userID, d.t(now), userID))
+	if err != nil {
+		return 0, dbError("revoke rotated sessions", err)
+	}
+	return n, nil
+}
+
 // RevokeOtherSessions revokes every session of the user except keep (pass
 // the zero Digest to revoke them all) and returns how many it revoked.
 func (d *DB) RevokeOtherSessions(ctx context.Context, userID string, keep Digest, now time.Time) (int64, error) {

@@ -403,6 +403,50 @@ func testRotateSession(t *testing.T, st storage) {
 	}
 }
 
+func testRevokeRotatedFrom(t *testing.T, st storage) {
+	d := st.open(t)
+	u := mustUser(t, d, "")
+	other := mustUser(t, d, "")
+	// a → b → c → d, rotated an hour apart; e is another session of the
+	// user, f one of another user.
+	chain := []Digest{mustSession(t, d, newSession(u.ID, "a")).ID}
+	for i, name := range []string{"b", "c", "d"} {
+		next, err := d.RotateSession(ctx, chain[len(chain)-1], digest(name), Client{}, t0.Add(time.Duration(i+1)*time.Hour))
+		wantErr(t, "RotateSession", err, nil)
+		chain = append(chain, next.ID)
+	}
+	e := mustSession(t, d, newSession(u.ID, "e"))
+	f := mustSession(t, d, newSession(other.ID, "f"))
+	at := t0.Add(5 * time.Hour)
+
+	n, err := d.RevokeRotatedFrom(ctx, other.ID, chain[0], at)
+	wantErr(t, "RevokeRotatedFrom as another user", err, nil)
+	if n != 0 {
+		t.Fatalf("RevokeRotatedFrom as another user revoked %d sessions, want 0", n)
+	}
+	if _, err := d.GetSession(ctx, chain[3], at); err != nil {
+		t.Fatalf("the chain's newest session after another user's call: %v", err)
+	}
+	n, err = d.RevokeRotatedFrom(ctx, u.ID, chain[0], at)
+	wantErr(t, "RevokeRotatedFrom", err, nil)
+	if n != 1 { // b and c were revoked by their rotations; d is the one left
+		t.Fatalf("RevokeRotatedFrom revoked %d sessions, want 1 (the chain's newest)", n)
+	}
+	for i, id := range chain {
+		_, err := d.GetSession(ctx, id, at)
+		wantErr(t, fmt.Sprintf("GetSession of chain session %d", i), err, ErrRevoked)
+	}
+	for name, id := range map[string]Digest{"the user's other session": e.ID, "another user's session": f.ID} {
+		if _, err := d.GetSession(ctx, id, at); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	n, err = d.RevokeRotatedFrom(ctx, u.ID, digest("unknown"), at)
+	if err != nil || n != 0 {
+		t.Fatalf("RevokeRotatedFrom of an unknown session: %d, %v; want 0, nil", n, err)
+	}
+}
+
 func testConcurrentRotations(t *testing.T, st storage) {
 	d := st.open(t)
 	u := mustUser(t, d, "")

@@ -112,14 +112,15 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*auth, er
 
 // rotatedSession accepts a rotated cookie token within rotationGrace (the
 // browser's requests in flight) as its successor. Later, it is a stolen
-// copy being replayed: the successor is revoked too, which signs out the
-// thief and the user alike, and the user signs in again.
+// copy being replayed: every session rotated from it is revoked too (the
+// holder of a copy may have rotated it several times), which signs out
+// the thief and the user alike, and the user signs in again.
 func (s *Server) rotatedSession(ctx context.Context, old authdb.Session, now time.Time) (authdb.Session, error) {
 	if now.Sub(old.RevokedAt) <= rotationGrace {
 		return s.db.GetSession(ctx, old.RotatedTo, now)
 	}
-	s.log.Warn("a rotated session token was replayed; revoking its successor", "user", old.UserID)
-	if err := s.db.RevokeSession(ctx, old.UserID, old.RotatedTo, now); err != nil && !errors.Is(err, authdb.ErrNotFound) {
+	s.log.Warn("a rotated session token was replayed; revoking every session rotated from it", "user", old.UserID)
+	if _, err := s.db.RevokeRotatedFrom(ctx, old.UserID, old.ID, now); err != nil {
 		return authdb.Session{}, err
 	}
 	return authdb.Session{}, authdb.ErrRevoked

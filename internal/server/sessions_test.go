@@ -186,6 +186,39 @@ func TestCookieSession_RotatesAndAReplayedOldTokenEndsBoth(t *testing.T) {
 	}
 }
 
+// A thief whose stolen cookie has rotated more than once (it used it
+// over several days) holds the newest of a chain of sessions: when the
+// owner's old token is seen again, the whole chain from it ends, the
+// thief's newest session with it.
+func TestCookieSession_AReplayedTokenEndsEverySessionRotatedFromIt(t *testing.T) {
+	for _, rotations := range []int{1, 2, 5} {
+		t.Run(fmt.Sprintf("rotated %d times", rotations), func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			owner, _ := cookieSession(t, e, "chain@example.com")
+			stolen := sessionCookieOf(t, owner, e)
+			thief := e.httpClient()
+			setSessionCookie(t, thief, e, stolen)
+			for i := range rotations {
+				e.advance(25 * time.Hour)
+				if status, _, b := e.raw(thief, "GET", "/v1/session", "", nil); status != 200 {
+					t.Fatalf("the thief's rotation %d: %d %s", i+1, status, b)
+				}
+			}
+			if sessionCookieOf(t, thief, e) == stolen {
+				t.Fatal("the thief's session did not rotate")
+			}
+			// The owner comes back with the token the thief copied.
+			e.advance(time.Minute)
+			if status, _, _ := e.raw(owner, "GET", "/v1/session", "", nil); status != 401 {
+				t.Fatalf("the owner's rotated token: %d, want 401", status)
+			}
+			if status, _, _ := e.raw(thief, "GET", "/v1/session", "", nil); status != 401 {
+				t.Fatalf("the thief's newest session after the replay: %d, want 401", status)
+			}
+		})
+	}
+}
+
 func sessionCookieOf(t *testing.T, hc *http.Client, e *env) string {
 	t.Helper()
 	u := mustURL(t, e.url)
