@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/mail"
@@ -31,8 +32,11 @@ var errBadLink = apiErr(http.StatusBadRequest, CodeInvalidCode, "this link has e
 // sender picks by IP address.
 func normalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > authdb.MaxEmailLen {
+	if s == "" {
 		return "", badRequest("want an email address")
+	}
+	if len(s) > authdb.MaxEmailLen {
+		return "", badRequest(fmt.Sprintf("the email address is over %d bytes", authdb.MaxEmailLen))
 	}
 	a, err := mail.ParseAddress(s)
 	domain := s[strings.LastIndexByte(s, '@')+1:]

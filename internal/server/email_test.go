@@ -327,6 +327,13 @@ func TestEmailStart_RefusesWhatIsNotAnAddress(t *testing.T) {
 	if n := len(e.mbox.Messages()); n != 0 {
 		t.Fatalf("mails sent for bad addresses: %d", n)
 	}
+	// What is wrong is said: an empty address and an overlong one do not
+	// get the same message.
+	for bad, want := range map[string]string{"": "want an email address", strings.Repeat("a", 300) + "@example.com": "over 254 bytes"} {
+		if _, err := e.client().EmailStart(ctx, bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("address of %d bytes: got %v, want a message with %q", len(bad), err, want)
+		}
+	}
 }
 
 func TestRateLimited_AnswersSayWhenToRetry(t *testing.T) {

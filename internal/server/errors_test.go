@@ -29,7 +29,7 @@ func TestErrors_HaveOneShapeAndEchoTheRequestID(t *testing.T) {
 		{"an unknown field", "POST", "/v1/auth/email/start", `{"email":"a@example.com","admin":true}`, jsonCT, http.StatusBadRequest, server.CodeInvalidRequest},
 		{"two JSON values", "POST", "/v1/auth/email/start", `{"email":"a@example.com"}{}`, jsonCT, http.StatusBadRequest, server.CodeInvalidRequest},
 		{"a field of the wrong type", "POST", "/v1/auth/email/verify", `{"flow_id":1,"code":"123456"}`, jsonCT, http.StatusBadRequest, server.CodeInvalidRequest},
-		{"a body over the limit", "POST", "/v1/auth/email/start", `{"email":"` + strings.Repeat("a", 300<<10) + `"}`, jsonCT, http.StatusBadRequest, server.CodeInvalidRequest},
+		{"a body over the limit", "POST", "/v1/auth/email/start", `{"email":"` + strings.Repeat("a", 500<<10) + `"}`, jsonCT, http.StatusRequestEntityTooLarge, server.CodeInvalidRequest},
 		{"not JSON at all", "POST", "/v1/auth/email/start", `email=a@example.com`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType, server.CodeInvalidRequest},
 		{"a wrong method", "DELETE", "/v1/config", "", nil, http.StatusMethodNotAllowed, server.CodeMethod},
 		{"a wrong method on a path with a parameter", "GET", "/v1/sessions/ab/revoke", "", nil, http.StatusMethodNotAllowed, server.CodeMethod},

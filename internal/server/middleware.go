@@ -83,6 +83,9 @@ func (s *Server) common(next http.Handler) http.Handler {
 // policy.MaxRequest bytes, in base64, with its stamp, fits.
 const maxBody = 400 << 10
 
+// errTooLarge answers a body over maxBody.
+var errTooLarge = apiErr(http.StatusRequestEntityTooLarge, CodeInvalidRequest, fmt.Sprintf("the request body is over %d KiB", maxBody>>10))
+
 // decodeJSON reads a JSON body strictly: one object, known fields only,
 // within maxBody.
 func decodeJSON(r *http.Request, v any) error {
@@ -94,7 +97,7 @@ func decodeJSON(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return badRequest("body too large")
+			return errTooLarge
 		}
 		return badRequest("malformed JSON body: " + jsonProblem(err))
 	}
@@ -111,7 +114,7 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return badRequest("body too large")
+			return errTooLarge
 		}
 		return badRequest("unreadable body")
 	}
