@@ -30,6 +30,7 @@ type signed struct {
 	Scheme    string `json:"scheme"`
 	Signature string `json:"signature"`
 	PublicKey string `json:"public_key"`
+	Address   string `json:"address"`
 }
 
 func (w *wallet) addr(t *testing.T, chain string) address {
@@ -111,9 +112,17 @@ func TestDev_ANewUserSignsUpByEmailSeesAddressesAndSignsVerifiably(t *testing.T)
 		t.Fatalf("attested addresses: %+v, want the same wallet", attested.Addresses)
 	}
 
-	verifyEth := func(msg string) {
+	verifyEth := func(msg string, args ...string) {
 		t.Helper()
-		s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", msg))
+		var s signed
+		if len(args) == 0 {
+			s = decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "message", msg))
+		} else {
+			s = decodeJSON[signed](t, d.cli(t, strings.NewReader(msg), key, append([]string{"--json", "sign", "message"}, args...)...))
+		}
+		if s.Address != eth.Address {
+			t.Fatalf("sign message says it signed as %q, want the wallet's %s", s.Address, eth.Address)
+		}
 		sig, err := hex.DecodeString(s.Signature)
 		if err != nil || len(sig) != 65 {
 			t.Fatalf("signature %q", s.Signature)
@@ -128,8 +137,17 @@ func TestDev_ANewUserSignsUpByEmailSeesAddressesAndSignsVerifiably(t *testing.T)
 		}
 	}
 	verifyEth("hello from niomon dev")
+	// A message longer than one shell argument can be (128 KiB) comes
+	// from standard input.
+	verifyEth(strings.Repeat("a long message. ", 200<<10/16), "--file", "-")
+	if _, errOut, err := d.cliResult(nil, key, "sign", "digest", "not-hex"); err == nil || !strings.Contains(errOut, "the digest: want hex") {
+		t.Fatalf("sign digest with a bad argument: %v %q, want an error naming the digest", err, errOut)
+	}
 
 	s := decodeJSON[signed](t, d.cli(t, nil, key, "--json", "sign", "ed25519", "a solana message"))
+	if s.Address != sol.Address {
+		t.Fatalf("sign ed25519 says it signed as %q, want the wallet's %s", s.Address, sol.Address)
+	}
 	sig, _ := hex.DecodeString(s.Signature)
 	if !ed25519.Verify(base58.Decode(sol.Address), []byte("a solana message"), sig) {
 		t.Fatal("the ed25519 signature does not verify under the solana address")
@@ -179,4 +197,74 @@ func TestDev_ANewUserSignsUpByEmailSeesAddressesAndSignsVerifiably(t *testing.T)
 		t.Fatalf("signing in again: wallet %s, want %s", relog.OID, w.OID)
 	}
 	d.p.stop()
+}
+
+// The key file records the server it was made with: a later command
+// without --server (and without NIOMON_SERVER) goes there, so a session
+// made at the banner's http://localhost:PORT is not "ended" for a client
+// whose default says 127.0.0.1. --server still wins.
+func TestClient_WithoutServerUsesTheServerTheKeyFileRecords(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	key := filepath.Join(t.TempDir(), "device.json")
+	d := startDev(t, data, freePort(t), nil)
+	w := decodeJSON[wallet](t, emailLogin(t, d, key, "keyserver@example.com", 1))
+	run := func(args ...string) (string, string, error) {
+		cmd := command(append([]string{"client", "--key", key}, args...)...)
+		cmd.Env = append(cmd.Env, "NIOMON_SERVER=")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		wantOK bool
+	}{
+		{"no --server: the key file's", []string{"--json", "addresses"}, true},
+		{"an explicit --server wins", []string{"--server", "http://127.0.0.1:1", "--json", "addresses"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, err := run(tc.args...)
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("niomon client %v: %v\n%s", tc.args, err, errOut)
+			}
+			if tc.wantOK {
+				got := decodeJSON[wallet](t, out)
+				if got.addr(t, "ethereum").Address != w.addr(t, "ethereum").Address {
+					t.Fatalf("addresses %+v, want the wallet's", got.Addresses)
+				}
+			}
+		})
+	}
+}
+
+// "email login EMAIL --code C" finishes the sign-in an earlier "email
+// login EMAIL" started (its mail holds the code); it used to start a new
+// flow, for which C was never right.
+func TestClient_EmailLoginCodeFinishesTheSignInAnEarlierRunStarted(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	key := filepath.Join(t.TempDir(), "device.json")
+	d := startDev(t, data, freePort(t), nil)
+	// The first run sends the mail and finds no code on its input.
+	_, errOut, err := d.cliResult(strings.NewReader(""), key, "email", "login", "later@example.com")
+	if err == nil || !strings.Contains(errOut, "--code CODE") {
+		t.Fatalf("email login with no code on its input: %v %q, want an error saying to run it with --code", err, errOut)
+	}
+	code, err := d.mailCode("later@example.com", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := decodeJSON[wallet](t, d.cli(t, nil, key, "--json", "email", "login", "later@example.com", "--code", code))
+	if !w.Ready || len(w.Addresses) != 4 {
+		t.Fatalf("after email login --code: %+v, want a ready wallet", w)
+	}
+	// The flow is spent: the same code again, or a code with no mail
+	// asked for, is refused with what to do.
+	for _, addr := range []string{"later@example.com", "never@example.com"} {
+		_, errOut, err := d.cliResult(nil, key, "email", "login", addr, "--code", code)
+		if err == nil || !strings.Contains(errOut, "first") {
+			t.Fatalf("email login %s --code with no pending mail: %v %q, want a refusal saying to ask for the mail first", addr, err, errOut)
+		}
+	}
 }

@@ -34,7 +34,8 @@ Sign-in:
   apikey new                    make a P-256 API key file at --key
   signup [--no-wallet]          sign up with the API key, and create the wallet
   login                         sign in with the API key
-  email login EMAIL [--code C]  sign in by an email code (asked for on the terminal);
+  email login EMAIL [--code C]  sign in by an email code (asked for on the terminal, or given
+                                with --code to a later run);
                                 a new account gets a wallet with a device key kept at --key
   session | sessions | logout
 
@@ -49,14 +50,16 @@ Wallet:
 
 Signing (every request is stamped here with --key; the server only relays):
   sign digest HEX [--scheme secp256k1|btc_ecdsa|p256] [--path P]
-  sign message TEXT             EIP-191 personal_sign
+  sign message TEXT             EIP-191 personal_sign; prints the address that signed
   sign typed-data FILE          EIP-712 (eth_signTypedData_v4 JSON)
   sign eth-tx FILE              an Ethereum transaction (JSON-RPC form); prints the raw signed tx
   sign bip340 HEX [--merkle-root HEX] [--taproot]   BIP340 Schnorr over a 32-byte digest
   sign ed25519 [--hex] MESSAGE  ed25519 (e.g. a Solana transaction message, with --hex)
   sign bls MESSAGE              BLS12-381 (EIP-2333 key)
+  (message, ed25519 and bls take --file FILE, or --file - for stdin, instead of the argument)
 
-Defaults: --server $NIOMON_SERVER or http://127.0.0.1:8080;
+Defaults: --server $NIOMON_SERVER, or the server the key file was made with, or
+          http://localhost:8080 (niomon dev's);
           --key $NIOMON_KEY or ~/.config/niomon/key.json (its session is kept at FILE.session).
 
 The cluster's receipt key checks wallet receipts, import keys and every address shown.
@@ -108,7 +111,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("client", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, clientUsage) }
 	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr}
-	fs.StringVar(&c.server, "server", envOr("NIOMON_SERVER", "http://127.0.0.1:8080"), "server URL")
+	fs.StringVar(&c.server, "server", envOr("NIOMON_SERVER", defaultServer), "server URL")
 	fs.StringVar(&c.keyPath, "key", envOr("NIOMON_KEY", defaultKeyPath()), "key file")
 	fs.BoolVar(&c.json, "json", false, "print JSON")
 	fs.StringVar(&c.receiptKey, "receipt-key", os.Getenv("NIOMON_RECEIPT_KEY"), "the cluster's receipt key (base64) to trust")
@@ -127,6 +130,15 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(rest) == 0 || rest[0] == "help" {
 		fmt.Fprint(stdout, clientUsage)
 		return nil
+	}
+	// Without --server or NIOMON_SERVER, the server is the one the key
+	// file was made with.
+	explicit := os.Getenv("NIOMON_SERVER") != ""
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "server" })
+	if !explicit {
+		if server := keyFileServer(c.keyPath); server != "" {
+			c.server = server
+		}
 	}
 	c.server = strings.TrimRight(c.server, "/")
 	c.api = nioapi.NewClient(c.server, nil)
@@ -359,6 +371,44 @@ func (c *cli) pinReceiptKey(ctx context.Context, cfg *nioapi.Config) error {
 	}
 }
 
+// flowFile keeps an email sign-in that waits for its code next to the key
+// file, so that "email login EMAIL --code C" finishes the sign-in an
+// earlier "email login EMAIL" started. The flow id is not a secret
+// without the code, which only the mail has.
+type flowFile struct {
+	Server    string    `json:"server"`
+	Email     string    `json:"email"`
+	FlowID    string    `json:"flow_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (c *cli) flowPath() string { return c.keyPath + ".flow" }
+
+func (c *cli) saveFlow(ff flowFile) error {
+	b, err := json.Marshal(ff)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(c.flowPath()), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(c.flowPath(), b, 0o600)
+}
+
+// pendingFlow is the saved flow for email at this server, if it has not
+// expired.
+func (c *cli) pendingFlow(email string) (flowFile, bool) {
+	b, err := os.ReadFile(c.flowPath())
+	if err != nil {
+		return flowFile{}, false
+	}
+	var ff flowFile
+	if json.Unmarshal(b, &ff) != nil || ff.Server != c.server || !strings.EqualFold(ff.Email, email) || !time.Now().Before(ff.ExpiresAt) {
+		return flowFile{}, false
+	}
+	return ff, true
+}
+
 // sessionFile keeps a bearer session next to the key file.
 type sessionFile struct {
 	Server    string    `json:"server"`
@@ -491,22 +541,37 @@ func (c *cli) emailLogin(ctx context.Context, args []string) error {
 	if len(rest) != 1 {
 		return usagef("email login takes one email address")
 	}
-	st, err := c.api.EmailStart(ctx, rest[0])
-	if err != nil {
-		return err
-	}
-	if code == "" {
-		fmt.Fprintf(c.stderr, "A sign-in code was sent to %s. Code: ", rest[0])
+	email := rest[0]
+	var flowID string
+	if code != "" {
+		// The code of a mail an earlier run asked for: its flow.
+		ff, ok := c.pendingFlow(email)
+		if !ok {
+			return usagef("--code: no sign-in mail to %s is pending here; run niomon client email login %s first (it sends the mail), then this with the code from it", email, email)
+		}
+		flowID = ff.FlowID
+	} else {
+		st, err := c.api.EmailStart(ctx, email)
+		if err != nil {
+			return err
+		}
+		flowID = st.FlowID
+		if err := c.saveFlow(flowFile{Server: c.server, Email: email, FlowID: st.FlowID, ExpiresAt: time.Now().Add(time.Duration(st.ExpiresIn) * time.Second)}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stderr, "A sign-in code was sent to %s. Code: ", email)
 		line, err := bufio.NewReader(c.stdin).ReadString('\n')
 		if err != nil && line == "" {
-			return errors.New("no code given")
+			fmt.Fprintln(c.stderr)
+			return fmt.Errorf("no code given; when the mail comes, run niomon client email login %s --code CODE", email)
 		}
 		code = strings.TrimSpace(line)
 	}
-	s, err := c.api.EmailVerify(ctx, st.FlowID, code, true)
+	s, err := c.api.EmailVerify(ctx, flowID, code, true)
 	if err != nil {
 		return err
 	}
+	os.Remove(c.flowPath())
 	if err := c.saveSession(s); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,10 +12,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/chain/eth"
+	"github.com/niomon/niomon/internal/chain/sol"
 	"github.com/niomon/niomon/internal/nioapi"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/wire"
@@ -38,15 +39,18 @@ type signOutput struct {
 	Path      string `json:"path"`
 	Signature string `json:"signature"`  // hex
 	PublicKey string `json:"public_key"` // hex
-	Digest    string `json:"digest,omitempty"`
-	RawTx     string `json:"raw_tx,omitempty"`
-	TxHash    string `json:"tx_hash,omitempty"`
+	// Address is the account that signed, for the schemes of a chain
+	// whose address is its public key's (Ethereum, Solana).
+	Address string `json:"address,omitempty"`
+	Digest  string `json:"digest,omitempty"`
+	RawTx   string `json:"raw_tx,omitempty"`
+	TxHash  string `json:"tx_hash,omitempty"`
 }
 
 func (c *cli) sign(ctx context.Context, what string, args []string) error {
 	var (
-		path, scheme, merkle string
-		isHex, taproot       bool
+		path, scheme, merkle, file string
+		isHex, taproot             bool
 	)
 	rest, err := c.sub("sign "+what, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "path", "", "derivation path (default: the chain's first account)")
@@ -59,14 +63,38 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 		case "ed25519", "bls":
 			fs.BoolVar(&isHex, "hex", false, "the message is hex")
 		}
+		switch what {
+		case "message", "ed25519", "bls":
+			fs.StringVar(&file, "file", "", "read the message from this file (- for standard input) instead of the argument")
+		}
 	})
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
+	var arg string
+	switch {
+	case file == "-" && len(rest) == 0:
+		b, err := io.ReadAll(io.LimitReader(c.stdin, maxInput+1))
+		if err != nil {
+			return err
+		}
+		if len(b) > maxInput {
+			return fmt.Errorf("standard input: larger than %d bytes", maxInput)
+		}
+		arg = string(b)
+	case file != "" && len(rest) == 0:
+		b, err := readFile(file)
+		if err != nil {
+			return err
+		}
+		arg = string(b)
+	case file != "":
+		return usagef("sign %s takes the message from --file or as one argument, not both", what)
+	case len(rest) != 1:
 		return usagef("sign %s takes one argument (run niomon client help)", what)
+	default:
+		arg = rest[0]
 	}
-	arg := rest[0]
 	p := policy.SignParams{Path: path}
 	def := func(d string) {
 		if p.Path == "" {
@@ -88,7 +116,7 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 		default:
 			return usagef("--scheme: want secp256k1, btc_ecdsa or p256")
 		}
-		if p.Digest, err = hexArg(arg, 32); err != nil {
+		if p.Digest, err = hexArg("the digest", arg, 32); err != nil {
 			return err
 		}
 	case "message":
@@ -124,14 +152,14 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 			p.Scheme = api.SchemeBTCTaproot
 		}
 		def(pathTaproot)
-		if p.Digest, err = hexArg(arg, 32); err != nil {
+		if p.Digest, err = hexArg("the digest", arg, 32); err != nil {
 			return err
 		}
 		if merkle != "" {
 			if !taproot {
 				return usagef("--merkle-root goes with --taproot")
 			}
-			if p.MerkleRoot, err = hexArg(merkle, 32); err != nil {
+			if p.MerkleRoot, err = hexArg("--merkle-root", merkle, 32); err != nil {
 				return err
 			}
 		}
@@ -144,7 +172,7 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 		def(pathSolana)
 		p.Message = []byte(arg)
 		if isHex {
-			if p.Message, err = hexArg(arg, -1); err != nil {
+			if p.Message, err = hexArg("the message (--hex)", strings.TrimSpace(arg), -1); err != nil {
 				return err
 			}
 		}
@@ -158,7 +186,8 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 	if _, kf, err := loadKey(c.keyPath); err == nil && kf.Instance != nil && !bytes.Equal(kf.Instance, out.Instance) {
 		return fmt.Errorf("WARNING: the signature was made by another wallet at your wallet's id than the one your key was enrolled in; do not use it")
 	}
-	so := signOutput{Scheme: p.Scheme, Path: p.Path, Signature: hex.EncodeToString(out.Signature), PublicKey: hex.EncodeToString(out.PublicKey)}
+	so := signOutput{Scheme: p.Scheme, Path: p.Path, Signature: hex.EncodeToString(out.Signature), PublicKey: hex.EncodeToString(out.PublicKey),
+		Address: signerAddress(p.Scheme, out.PublicKey)}
 	if out.Digest != nil {
 		so.Digest = hex.EncodeToString(out.Digest)
 	}
@@ -174,20 +203,40 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 		if strings.HasPrefix(p.Scheme, "eth") {
 			sig = "0x" + sig
 		}
+		if so.Address != "" {
+			fmt.Fprintf(w, "address: %s\n", so.Address)
+		}
 		fmt.Fprintf(w, "signature: %s\npublic key: %s\n", sig, so.PublicKey)
 	})
 }
 
-// hexArg decodes hex (with or without 0x), of n bytes when n >= 0.
-func hexArg(s string, n int) ([]byte, error) {
+// hexArg decodes argument name, hex (with or without 0x), of n bytes when
+// n >= 0.
+func hexArg(name, s string, n int) ([]byte, error) {
 	b, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"))
 	if err != nil {
-		return nil, errors.New("want hex")
+		return nil, fmt.Errorf("%s: want hex", name)
 	}
 	if n >= 0 && len(b) != n {
-		return nil, fmt.Errorf("want %d bytes of hex, got %d", n, len(b))
+		return nil, fmt.Errorf("%s: want %d bytes of hex, got %d", name, n, len(b))
 	}
 	return b, nil
+}
+
+// signerAddress is the address of the account whose public key pub
+// signed under scheme, for Ethereum's and Solana's schemes; "" otherwise.
+func signerAddress(scheme string, pub []byte) string {
+	switch scheme {
+	case api.SchemeEthPersonal, api.SchemeEthTypedData, api.SchemeEthTx:
+		if k, err := secp256k1.ParsePubKey(pub); err == nil {
+			return eth.AddressFromPublicKey(k).String()
+		}
+	case api.SchemeEd25519:
+		if a, err := sol.AddressFromPublicKey(pub); err == nil {
+			return a.String()
+		}
+	}
+	return ""
 }
 
 func readFile(path string) ([]byte, error) {

@@ -17,6 +17,25 @@ import (
 	"github.com/niomon/niomon/secretd"
 )
 
+// defaultServer is the client's server when nothing else names one:
+// niomon dev's, as its banner prints it.
+const defaultServer = "http://localhost:8080"
+
+// keyFileServer is the server recorded in the key file at path, or "".
+func keyFileServer(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var kf struct {
+		Server string `json:"server"`
+	}
+	if json.Unmarshal(b, &kf) != nil {
+		return ""
+	}
+	return kf.Server
+}
+
 // keyFile is the client's credential on disk (mode 0600): an API key, or
 // a device session key made by "email login". The private key never
 // leaves this file; stamps are made here.
