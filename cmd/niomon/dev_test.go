@@ -57,6 +57,13 @@ func decodeJSON[T any](t *testing.T, s string) T {
 // dev mailbox at its prompt, as a person would.
 func emailLogin(t *testing.T, d *devStack, key, addr string, nth int) string {
 	t.Helper()
+	out, _ := emailLoginResult(t, d, key, addr, nth)
+	return out
+}
+
+// emailLoginResult is emailLogin, with what it said on stderr.
+func emailLoginResult(t *testing.T, d *devStack, key, addr string, nth int) (string, string) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	var mailErr error
 	done := make(chan struct{})
@@ -76,7 +83,7 @@ func emailLogin(t *testing.T, d *devStack, key, addr string, nth int) string {
 	if mailErr != nil || err != nil {
 		t.Fatalf("email login: %v %v\n%s", mailErr, err, errOut)
 	}
-	return out
+	return out, errOut
 }
 
 // The "done": a new user runs niomon dev, signs up with an email
@@ -255,9 +262,18 @@ func TestClient_EmailLoginCodeFinishesTheSignInAnEarlierRunStarted(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := decodeJSON[wallet](t, d.cli(t, nil, key, "--json", "email", "login", "later@example.com", "--code", code))
-	if !w.Ready || len(w.Addresses) != 4 {
-		t.Fatalf("after email login --code: %+v, want a ready wallet", w)
+	out, errOut, err := d.cliResult(nil, key, "--json", "email", "login", "later@example.com", "--code", code)
+	if err != nil {
+		t.Fatalf("email login --code: %v\n%s", err, errOut)
+	}
+	w := decodeJSON[wallet](t, out)
+	if !w.Ready || len(w.Addresses) != 4 || !strings.Contains(errOut, "Account created") {
+		t.Fatalf("after email login --code: %+v, %q; want a ready wallet and the account's creation said", w, errOut)
+	}
+	// A second sign-in says no such thing.
+	_, errOut = emailLoginResult(t, d, key, "later@example.com", 2)
+	if strings.Contains(errOut, "Account created") {
+		t.Fatalf("a second sign-in says %q", errOut)
 	}
 	// The flow is spent: the same code again, or a code with no mail
 	// asked for, is refused with what to do.

@@ -148,7 +148,8 @@ var listPage = template.Must(template.New("list").Funcs(funcs).Parse(`<!DOCTYPE 
 <title>Dev mailbox</title><style>` + style + `</style></head><body>
 <h1>Dev mailbox</h1>
 <p class="muted">SMTP on {{.Addr}} · {{len .Messages}} message(s), newest first · refreshes every 5 s.
-Codes and links in these mails sign in to this development stack: treat them as secrets.</p>
+Codes and links in these mails sign in to this development stack: treat them as secrets.
+For scripts: <a href="api/messages">api/messages</a> is this list as JSON.</p>
 <table><thead><tr><th>Date</th><th>From</th><th>To</th><th>Subject</th></tr></thead><tbody>
 {{range .Messages}}<tr><td>{{.Date.Format "2006-01-02 15:04:05"}}</td><td>{{.From}}</td><td>{{join .To ", "}}</td><td><a href="{{.ID}}">{{or .Subject "(no subject)"}}</a></td></tr>
 {{else}}<tr><td colspan="4" class="muted">No mail yet.</td></tr>
@@ -159,7 +160,7 @@ Codes and links in these mails sign in to this development stack: treat them as 
 var messagePage = template.Must(template.New("message").Funcs(funcs).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{or .Subject "(no subject)"}} · Dev mailbox</title><style>` + style + `</style></head><body>
-<p><a href="./">← all mail</a></p>
+<p><a href="./">← all mail</a> · <a href="api/messages/{{.ID}}">as JSON</a></p>
 <h1>{{or .Subject "(no subject)"}}</h1>
 <table>
 <tr><th>From</th><td>{{.From}}</td></tr>

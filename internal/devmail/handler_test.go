@@ -143,6 +143,27 @@ func TestHandler_JSONListsMessagesNewestFirst(t *testing.T) {
 	}
 }
 
+// The pages link their JSON views, so that a script's author finds them.
+func TestHandler_PagesLinkTheirJSON(t *testing.T) {
+	m := startMailbox(t)
+	if err := sendRaw(m.Addr(), "dev@niomon.test", []string{"a@example.com"}, simpleMessage("a@example.com", "hello", "one")); err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler()
+	var list []Received
+	if err := json.Unmarshal([]byte(body(t, get(t, h, http.MethodGet, "localhost", "/api/messages"))), &list); err != nil || len(list) != 1 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	for _, tc := range []struct{ page, link string }{
+		{"/", `href="api/messages"`},
+		{"/" + list[0].ID, `href="api/messages/` + list[0].ID + `"`},
+	} {
+		if page := body(t, get(t, h, http.MethodGet, "localhost", tc.page)); !strings.Contains(page, tc.link) {
+			t.Errorf("page %s has no %s", tc.page, tc.link)
+		}
+	}
+}
+
 func TestHandler_EmptyMailboxJSONIsAnEmptyArray(t *testing.T) {
 	m := startMailbox(t)
 	if got := strings.TrimSpace(body(t, get(t, m.Handler(), http.MethodGet, "127.0.0.1", "/api/messages"))); got != "[]" {

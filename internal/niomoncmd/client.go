@@ -498,6 +498,7 @@ func (c *cli) signup(ctx context.Context, args []string) error {
 	if err := c.saveSession(s); err != nil {
 		return err
 	}
+	c.sayIfNew(s)
 	if noWallet {
 		return c.printUser(s)
 	}
@@ -520,6 +521,14 @@ func (c *cli) login(ctx context.Context, args []string) error {
 		return err
 	}
 	return c.printUser(s)
+}
+
+// sayIfNew tells the user (on stderr, apart from --json output) that the
+// sign-in made their account.
+func (c *cli) sayIfNew(s *nioapi.Session) {
+	if s.NewUser {
+		fmt.Fprintf(c.stderr, "Account created (user %s).\n", s.User.ID)
+	}
 }
 
 func (c *cli) printUser(s *nioapi.Session) error {
@@ -572,6 +581,7 @@ func (c *cli) emailLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	os.Remove(c.flowPath())
+	c.sayIfNew(s)
 	if err := c.saveSession(s); err != nil {
 		return err
 	}
