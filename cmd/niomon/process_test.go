@@ -199,7 +199,7 @@ func startDev(t testing.TB, data, listen string, env []string, extra ...string) 
 	return &devStack{p: p, url: strings.TrimRight(u, "/"), data: data}
 }
 
-var codeRe = regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`)
+var codeRe = regexp.MustCompile(`(?m)^\s+(\d{6}|[0-9A-Z]{5}-[0-9A-Z]{5})\s*$`)
 
 // mailCode polls the dev mailbox's JSON view for the n-th mail to addr
 // (1-based, since this mailbox started) and returns its code.

@@ -64,6 +64,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"AllowIsErrLimitedPastTheLimitAndDoesNotNameTheKey", testAllow},
 		{"AllowAllCountsEveryHitInOneTransactionAndNamesThePassedLimit", testAllowAll},
 		{"LimitsSlideAndRetryAfterIsWhenTheNextHitIsAllowed", testSlidingWindow},
+		{"SpentSaysWhetherTheNextHitWouldPassAndCountsNothing", testSpent},
 		{"RetryAfterCoversEveryLimitOfTheCall", testRetryAfterCoversEveryLimit},
 		{"DeleteRateLimitWindowsDeletesEndedWindows", testDeleteWindows},
 		// sessions

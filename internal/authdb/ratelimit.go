@@ -118,6 +118,30 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 	return nil
 }
 
+// Spent reports whether one more hit of key against l would pass it: as
+// AllowAll would count, without counting anything.
+func (d *DB) Spent(ctx context.Context, l Limit, key string, now time.Time) (bool, error) {
+	bucket, w := l.Name+":"+key, l.Window
+	if err := checkHit(bucket, w, l.Max, now); err != nil {
+		return false, err
+	}
+	start := now.UTC().Truncate(w)
+	var cur int64
+	err := d.db.QueryRowContext(ctx,
+		d.q(`SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ? AND window_end = ?`),
+		bucket, d.t(start), d.t(start.Add(w)),
+	).Scan(&cur)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, dbError("rate limit window", err)
+	}
+	prev, err := d.previousHits(ctx, d.db, bucket, w, now)
+	if err != nil {
+		return false, err
+	}
+	f := float64(now.Sub(start)) / float64(w)
+	return float64(cur)+float64(prev)*(1-f)+1 > float64(l.Max), nil
+}
+
 // retryAfter is how long from now (fraction f into the current window)
 // until one more hit would keep the estimate within limit, given cur hits
 // in the current window and prev in the previous one. It is rounded up to

@@ -114,6 +114,41 @@ func testAllow(t *testing.T, st storage) {
 	}
 }
 
+func testSpent(t *testing.T, st storage) {
+	d := st.open(t)
+	l := Limit{Name: "spent", Window: time.Hour, Max: 3} // t0 starts a window
+	key := "k"
+	spent := func(at time.Time) bool {
+		t.Helper()
+		sp, err := d.Spent(ctx, l, key, at)
+		wantErr(t, "Spent", err, nil)
+		return sp
+	}
+	for i := range l.Max {
+		if spent(t0.Add(time.Duration(i) * time.Second)) {
+			t.Fatalf("Spent after %d hits of %d: true", i, l.Max)
+		}
+		wantErr(t, "Allow", d.Allow(ctx, l, key, t0.Add(time.Duration(i)*time.Second)), nil)
+	}
+	// Asking counts nothing: spent now, and an hour on (three hits
+	// still weigh most of the previous window), until two windows on.
+	for range 5 {
+		if !spent(t0.Add(time.Minute)) {
+			t.Fatal("Spent after Max hits: false")
+		}
+	}
+	if !spent(t0.Add(l.Window + time.Minute)) {
+		t.Fatal("Spent a minute into the next window: false, want the previous window weighed")
+	}
+	if spent(t0.Add(2 * l.Window)) {
+		t.Fatal("Spent two windows on: true")
+	}
+	wantErr(t, "Allow after the asking, a minute into the next window", d.Allow(ctx, l, key, t0.Add(l.Window+time.Minute)), ErrLimited)
+	if sp, err := d.Spent(ctx, l, "other", t0); err != nil || sp {
+		t.Fatalf("Spent of another key: %v, %v", sp, err)
+	}
+}
+
 func testSlidingWindow(t *testing.T, st storage) {
 	d := st.open(t)
 	l := Limit{Name: "sliding", Window: time.Hour, Max: 4} // t0 starts a window

@@ -61,10 +61,18 @@ func (s *Server) emailStart(w http.ResponseWriter, r *http.Request, _ *auth) err
 		return err
 	}
 	ctx, now := r.Context(), s.now()
-	if err := s.allowAll(ctx, "challenges_per_ip", s.limitIP(r), "challenges_per_email", s.emailBucket(email)); err != nil {
+	if err := s.allowAll(ctx, "challenges_per_ip", s.limitIP(r), "challenges_per_email", s.emailBucket(email+"\x00"+s.limitIP(r)),
+		"challenges_per_email_all", s.emailBucket(email)); err != nil {
 		return err
 	}
+	// While the address's six-digit guesses are spent (someone is
+	// guessing), the flow gets a long code, which they do not bound.
 	code, link := newCode(), newToken()
+	if spent, err := s.codeGuessesSpent(ctx, email); err != nil {
+		return err
+	} else if spent {
+		code = newLongCode()
+	}
 	ip, _ := netip.ParseAddr(s.clientIP(r))
 	ch, err := s.db.CreateChallenge(ctx, authdb.NewChallenge{
 		Email: email, Purpose: authdb.PurposeSignIn,
@@ -78,7 +86,7 @@ func (s *Server) emailStart(w http.ResponseWriter, r *http.Request, _ *auth) err
 	mctx, cancel := context.WithTimeout(ctx, mailTimeout)
 	defer cancel()
 	linkURL := s.cfg.PublicURL + "/auth/email/link?token=" + url.QueryEscape(link)
-	if err := s.mail.Send(mctx, nmail.LoginCode(email, code, linkURL, codeTTL, "Niomon")); err != nil {
+	if err := s.mail.Send(mctx, nmail.LoginCode(email, showCode(code), linkURL, codeTTL, "Niomon")); err != nil {
 		s.log.Error("sending a sign-in mail failed", "request_id", requestID(r), "err", err)
 		return apiErr(http.StatusServiceUnavailable, CodeUnavailable, "the sign-in mail could not be sent; try again later")
 	}
@@ -93,8 +101,9 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if !isCode(in.Code) {
-		return badRequest("the code is 6 digits")
+	code, long, ok := parseCode(in.Code)
+	if !ok {
+		return badRequest("the code is 6 digits, or 10 letters and digits (XXXXX-XXXXX)")
 	}
 	ctx, now := r.Context(), s.now()
 	ch, err := s.db.GetChallenge(ctx, in.FlowID)
@@ -108,11 +117,16 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 		return err
 	}
 	// Counted before the attempt, so concurrent attempts cannot pass the
-	// limits together.
-	if err := s.allowAll(ctx, "verify_per_ip", s.limitIP(r), "attempts_per_email", s.emailBucket(ch.Email), "attempts_per_email_day", s.emailBucket(ch.Email)); err != nil {
+	// limits together. A long code's attempts count per IP only: the
+	// flow's five attempts cannot find it.
+	limits := []string{"verify_per_ip", s.limitIP(r)}
+	if !long {
+		limits = append(limits, "attempts_per_email", s.emailBucket(ch.Email), "attempts_per_email_day", s.emailBucket(ch.Email))
+	}
+	if err := s.allowAll(ctx, limits...); err != nil {
 		return err
 	}
-	ch, err = s.db.AttemptCode(ctx, in.FlowID, authdb.Digest(s.tokens.Digest(purposeCode, in.Code)), now)
+	ch, err = s.db.AttemptCode(ctx, in.FlowID, authdb.Digest(s.tokens.Digest(purposeCode, code)), now)
 	if err != nil {
 		if isChallengeRefusal(err) {
 			return errBadCode
@@ -131,16 +145,16 @@ func isChallengeRefusal(err error) bool {
 	return false
 }
 
-func isCode(c string) bool {
-	if len(c) != codeDigits {
-		return false
-	}
-	for _, b := range []byte(c) {
-		if b < '0' || b > '9' {
-			return false
+// codeGuessesSpent reports whether the six-digit code attempts against
+// email have passed one of its limits.
+func (s *Server) codeGuessesSpent(ctx context.Context, email string) (bool, error) {
+	for _, name := range []string{"attempts_per_email", "attempts_per_email_day"} {
+		spent, err := s.db.Spent(ctx, s.limits[name], s.emailBucket(email), s.now())
+		if err != nil || spent {
+			return spent, err
 		}
 	}
-	return true
+	return false, nil
 }
 
 // maxLinkToken bounds a link token (32 random bytes in base64url).

@@ -141,7 +141,7 @@ func TestEmailCode_Abuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			code, _ := e.mail("format@example.com")
-			for _, bad := range []string{"", "12345", "1234567", "12a456", " 123456"} {
+			for _, bad := range []string{"", "12345", "1234567", "12a456", " 123456", "ABCDE-FGHJ", "ABCDE-FGHJKM", "ABCDE-FGHJU", "ABCDE_FGHJK"} {
 				if _, err := c.EmailVerify(ctx, st.FlowID, bad, true); errCode(err) != server.CodeInvalidRequest {
 					t.Fatalf("code %q: got %v, want %s", bad, err, server.CodeInvalidRequest)
 				}
@@ -193,6 +193,100 @@ func sortStrings(s []string) []string {
 		}
 	}
 	return s
+}
+
+// An attacker who knows an address, but not its mailbox, must not be
+// able to keep its owner from signing in by email. The attacker, from one
+// network, asks for the most sign-in mails it may and makes forty wrong
+// guesses over three flows; the owner, from another network, then asks
+// for a mail and signs in with its code. The attacker's guesses stay as
+// bounded as before: a right six-digit code past the address's limit is
+// refused.
+func TestEmailCode_AnAttackerWhoKnowsTheAddressCannotLockItsOwnerOut(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *server.Config) { c.TrustedProxies = []string{"127.0.0.1"} }})
+	ctx := context.Background()
+	const addr = "owner@example.com"
+	from := func(ip string) *nioapi.Client {
+		hc := e.httpClient()
+		hc.Transport = forwardedFor{hc.Transport, []string{ip}}
+		return nioapi.NewClient(e.url, hc)
+	}
+	attacker, owner := from("203.0.113.66"), from("198.51.100.7")
+
+	// The attacker's mails: as many as one network may ask for.
+	var flows []string
+	var codes []string
+	for {
+		st, err := attacker.EmailStart(ctx, addr)
+		if errCode(err) == server.CodeRateLimited {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := e.mail(addr)
+		flows, codes = append(flows, st.FlowID), append(codes, code)
+		if len(flows) > 20 {
+			t.Fatal("no limit on the mails one network asks for")
+		}
+	}
+	// Forty wrong guesses over three of the flows.
+	tally := map[string]int{}
+	for i := range 40 {
+		f := i % min(3, len(flows))
+		_, err := attacker.EmailVerify(ctx, flows[f], wrongCode(codes[f]), true)
+		tally[errCode(err)]++
+	}
+	t.Logf("%d mails asked for by the attacker; its 40 guesses: %v", len(flows), tally)
+	// Past the address's limit the attacker's right six-digit code is
+	// refused too: the limit still bounds guessing.
+	last := len(flows) - 1
+	if _, err := attacker.EmailVerify(ctx, flows[last], codes[last], true); errCode(err) != server.CodeRateLimited {
+		t.Fatalf("a right six-digit code past the address's limit: got %v, want %s", err, server.CodeRateLimited)
+	}
+
+	// The owner asks for a mail and signs in with its code.
+	st, err := owner.EmailStart(ctx, addr)
+	if err != nil {
+		t.Fatalf("the owner's sign-in mail: %v", err)
+	}
+	code, _ := e.mail(addr)
+	if len(code) != len("XXXXX-XXXXX") {
+		t.Fatalf("the owner's code while the address is being guessed: %d characters, want a long code", len(code))
+	}
+	s, err := owner.EmailVerify(ctx, st.FlowID, code, true)
+	if err != nil {
+		t.Fatalf("the owner's code: %v", err)
+	}
+	if s.User.Email != addr {
+		t.Fatalf("the owner signed in as %+v", s.User)
+	}
+}
+
+// Mails to one address from many networks are bounded together too
+// (challenges_per_email_all), so that many networks cannot bomb it.
+func TestEmailStart_MailsToOneAddressFromManyNetworksAreBounded(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *server.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.RateLimits = map[string]int{"challenges_per_email": 2, "challenges_per_email_all": 5}
+	}})
+	ctx := context.Background()
+	sent := 0
+	for n := range 4 {
+		hc := e.httpClient()
+		hc.Transport = forwardedFor{hc.Transport, []string{fmt.Sprintf("203.0.113.%d", n+1)}}
+		c := nioapi.NewClient(e.url, hc)
+		for range 2 {
+			if _, err := c.EmailStart(ctx, "bombed@example.com"); err == nil {
+				sent++
+			} else if errCode(err) != server.CodeRateLimited {
+				t.Fatal(err)
+			}
+		}
+	}
+	if sent != 5 {
+		t.Fatalf("mails sent from 4 networks, 2 each, at most 5 in all: got %d", sent)
+	}
 }
 
 func TestEmailStart_AnswersTheSameForKnownAndUnknownAddresses(t *testing.T) {
@@ -481,7 +575,8 @@ func TestHousekeep_KeepsWhatTheSlidingLimitsRead(t *testing.T) {
 		}
 	}
 	// 03:00 the next day, after housekeeping, the day before still
-	// weighs 7/8: a right code in a new flow is refused.
+	// weighs 7/8: a six-digit guess is refused, and a new flow gets a
+	// long code.
 	e.advance(4 * time.Hour)
 	if err := e.srv.Housekeep(ctx); err != nil {
 		t.Fatal(err)
@@ -491,8 +586,14 @@ func TestHousekeep_KeepsWhatTheSlidingLimitsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _ = e.mail(addr)
-	if _, err := c.EmailVerify(ctx, st.FlowID, code, true); errCode(err) != server.CodeRateLimited {
-		t.Fatalf("the right code 4 h after two wrong ones, daily limit 2: got %v, want %s", err, server.CodeRateLimited)
+	if len(code) != len("XXXXX-XXXXX") {
+		t.Fatalf("the code of a new flow 4 h after two wrong ones, daily limit 2: %d characters, want a long code", len(code))
+	}
+	if _, err := c.EmailVerify(ctx, st.FlowID, "123456", true); errCode(err) != server.CodeRateLimited {
+		t.Fatalf("a six-digit guess 4 h after two wrong ones, daily limit 2: got %v, want %s", err, server.CodeRateLimited)
+	}
+	if _, err := c.EmailVerify(ctx, st.FlowID, code, true); err != nil {
+		t.Fatalf("the long code: %v", err)
 	}
 }
 

@@ -160,7 +160,7 @@ func (e *env) httpClient() *http.Client {
 func (e *env) client() *nioapi.Client { return nioapi.NewClient(e.url, e.httpClient()) }
 
 var (
-	codeRe = regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`)
+	codeRe = regexp.MustCompile(`(?m)^\s+(\d{6}|[0-9A-Z]{5}-[0-9A-Z]{5})\s*$`)
 	linkRe = regexp.MustCompile(`https://\S+/auth/email/link\?token=[A-Za-z0-9_\-%]+`)
 )
 

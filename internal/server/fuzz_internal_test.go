@@ -96,3 +96,38 @@ func FuzzClientIP(f *testing.F) {
 		t.Fatalf("clientIP(%q, %q) = %q: neither the peer nor an entry of the header", remote, xff, got)
 	})
 }
+
+// A code is read back as a person types it: six digits as they are, a
+// long code in either case, with or without its dash and spaces; nothing
+// else, and never a six-digit code mistaken for a long one.
+func TestParseCode_ReadsCodesAsTyped(t *testing.T) {
+	for _, tc := range []struct {
+		in         string
+		code       string
+		long, isOK bool
+	}{
+		{"012345", "012345", false, true},
+		{"ABCDE-FGHJK", "ABCDEFGHJK", true, true},
+		{"abcde-fghjk", "ABCDEFGHJK", true, true},
+		{"ABCDE FGHJK", "ABCDEFGHJK", true, true},
+		{"ABCDEFGHJK", "ABCDEFGHJK", true, true},
+		{"0123456789", "0123456789", true, true},
+		{"ABCDE-FGHJI", "", false, false}, // I is not in the alphabet
+		{"ABCDE-FGHJ", "", false, false},
+		{" 012345", "", false, false},
+		{"01234", "", false, false},
+		{"", "", false, false},
+		{strings.Repeat("-", 40), "", false, false},
+	} {
+		code, long, ok := parseCode(tc.in)
+		if code != tc.code || long != tc.long || ok != tc.isOK {
+			t.Errorf("parseCode(%q) = %q, %v, %v; want %q, %v, %v", tc.in, code, long, ok, tc.code, tc.long, tc.isOK)
+		}
+	}
+	for range 100 {
+		c := newLongCode()
+		if got, long, ok := parseCode(showCode(c)); got != c || !long || !ok {
+			t.Fatalf("a long code as mailed, %q, reads back as %q, %v, %v", showCode(c), got, long, ok)
+		}
+	}
+}

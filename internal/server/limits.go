@@ -14,14 +14,22 @@ import (
 // The server's rate limits. Config.RateLimits can change any Max by name
 // (e.g. for a load test from one address).
 var defaultLimits = []authdb.Limit{
-	// Sign-in mails to one address: bounds mail bombing.
+	// Sign-in mails to one address asked for from one network: bounds
+	// mail bombing, and one attacker's mails do not use up its owner's.
 	{Name: "challenges_per_email", Window: time.Hour, Max: 5},
+	// Sign-in mails to one address from every network together: bounds
+	// mail bombing from many networks. Each of those mails holds a link
+	// that signs its owner in.
+	{Name: "challenges_per_email_all", Window: time.Hour, Max: 20},
 	// Sign-in mails asked for from one IP address.
 	{Name: "challenges_per_ip", Window: time.Hour, Max: 30},
 	// Code and link attempts from one IP address.
 	{Name: "verify_per_ip", Window: 15 * time.Minute, Max: 60},
-	// Code attempts against one address, across all its flows, so that
-	// starting many flows does not multiply the guesses.
+	// Six-digit code attempts against one address, across all its
+	// flows, so that starting many flows does not multiply the guesses.
+	// Once they are spent, new flows get long codes (longCode), which
+	// these do not count: guessing stays bounded, and the owner can still
+	// sign in.
 	{Name: "attempts_per_email", Window: 15 * time.Minute, Max: 10},
 	{Name: "attempts_per_email_day", Window: 24 * time.Hour, Max: 30},
 	// Attestation documents asked for from one IP address (each is

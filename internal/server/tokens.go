@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 )
 
 // TokenKey keys the HMACs under which one-time codes, magic-link tokens
@@ -72,6 +73,57 @@ func newToken() string {
 const codeDigits = 6
 
 // newCode returns a uniformly random decimal code.
+// A long code is what a flow gets while the address's six-digit guesses
+// are spent (an attack): 10 symbols of Crockford's base32 (50 bits), shown
+// as XXXXX-XXXXX. Its attempts are not counted per address: five per flow
+// have no chance of finding it.
+const (
+	longCodeLen      = 10
+	longCodeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
+
+func newLongCode() string {
+	b := make([]byte, longCodeLen)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(longCodeAlphabet))))
+		if err != nil {
+			panic(err)
+		}
+		b[i] = longCodeAlphabet[n.Int64()]
+	}
+	return string(b)
+}
+
+// showCode is a code as the mail shows it.
+func showCode(code string) string {
+	if len(code) == longCodeLen {
+		return code[:5] + "-" + code[5:]
+	}
+	return code
+}
+
+// parseCode reads a code as a person types it back: six digits, or a long
+// code in either case, with or without its dash and spaces. ok is false
+// for anything else.
+func parseCode(s string) (code string, long, ok bool) {
+	if len(s) == codeDigits && strings.Trim(s, "0123456789") == "" {
+		return s, false, true
+	}
+	if len(s) > 2*longCodeLen {
+		return "", false, false
+	}
+	s = strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(s))
+	if len(s) != longCodeLen {
+		return "", false, false
+	}
+	for i := range len(s) {
+		if strings.IndexByte(longCodeAlphabet, s[i]) < 0 {
+			return "", false, false
+		}
+	}
+	return s, true, true
+}
+
 func newCode() string {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
