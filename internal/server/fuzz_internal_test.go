@@ -31,6 +31,31 @@ func FuzzNormalizeEmail(f *testing.F) {
 	})
 }
 
+// FuzzParseCode: whatever a client sends as a code, parseCode accepts
+// only six digits as they are or ten symbols of the long-code alphabet.
+func FuzzParseCode(f *testing.F) {
+	for _, s := range []string{"012345", "ABCDE-FGHJK", "abcde fghjk", " 012345", "ABCDE-FGHJI", "", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, long, ok := parseCode(s)
+		switch {
+		case !ok:
+			if code != "" || long {
+				t.Fatalf("parseCode(%q) refused with %q, %v", s, code, long)
+			}
+		case !long:
+			if code != s || len(code) != codeDigits || strings.Trim(code, "0123456789") != "" {
+				t.Fatalf("parseCode(%q) = %q as six digits", s, code)
+			}
+		default:
+			if len(code) != longCodeLen || strings.Trim(code, longCodeAlphabet) != "" {
+				t.Fatalf("parseCode(%q) = %q as a long code", s, code)
+			}
+		}
+	})
+}
+
 func FuzzOpenFlow(f *testing.F) {
 	k, _, err := NewTokenKey()
 	if err != nil {
