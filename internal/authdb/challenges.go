@@ -35,6 +35,7 @@ type Challenge struct {
 	Purpose    Purpose
 	IP         netip.Addr // of the request that started it; zero if unknown
 	HasCode    bool
+	LongCode   bool // the code is a long one (see NewChallenge)
 	HasLink    bool
 	Attempts   int // code attempts so far, right or wrong
 	CreatedAt  time.Time
@@ -45,9 +46,12 @@ type Challenge struct {
 // NewChallenge is what CreateChallenge stores. At least one of Code and
 // Link is set.
 type NewChallenge struct {
-	Email     string // normalised
-	Purpose   Purpose
-	Code      Digest // digest of the one-time code; zero: no code
+	Email   string // normalised
+	Purpose Purpose
+	Code    Digest // digest of the one-time code; zero: no code
+	// LongCode says the code is a long one, which the caller limits
+	// differently from a short one.
+	LongCode  bool
 	Link      Digest // digest of the magic-link token; zero: no link
 	IP        netip.Addr
 	ExpiresAt time.Time // after now, at most MaxChallengeTTL later
@@ -66,6 +70,9 @@ func (d *DB) CreateChallenge(ctx context.Context, nc NewChallenge, now time.Time
 	if nc.Code.IsZero() && nc.Link.IsZero() {
 		return Challenge{}, invalid("challenge has neither a code nor a link digest")
 	}
+	if nc.LongCode && nc.Code.IsZero() {
+		return Challenge{}, invalid("challenge has a long code but no code digest")
+	}
 	if err := checkTime("now", now); err != nil {
 		return Challenge{}, err
 	}
@@ -80,14 +87,15 @@ func (d *DB) CreateChallenge(ctx context.Context, nc NewChallenge, now time.Time
 		Purpose:   nc.Purpose,
 		IP:        nc.IP,
 		HasCode:   !nc.Code.IsZero(),
+		LongCode:  nc.LongCode,
 		HasLink:   !nc.Link.IsZero(),
 		CreatedAt: trunc(now),
 		ExpiresAt: trunc(nc.ExpiresAt),
 	}
 	_, err := d.db.ExecContext(ctx,
-		d.q(`INSERT INTO login_challenges (id, email, purpose, code_digest, link_digest, ip, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		c.ID, c.Email, string(c.Purpose), digestArg(nc.Code), digestArg(nc.Link), ipArg(c.IP), d.t(now), d.t(nc.ExpiresAt))
+		d.q(`INSERT INTO login_challenges (id, email, purpose, code_digest, long_code, link_digest, ip, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.Email, string(c.Purpose), digestArg(nc.Code), nc.LongCode, digestArg(nc.Link), ipArg(c.IP), d.t(now), d.t(nc.ExpiresAt))
 	if sqldb.IsUniqueViolation(err) {
 		return Challenge{}, exists("challenge with this link")
 	}
@@ -97,7 +105,7 @@ func (d *DB) CreateChallenge(ctx context.Context, nc NewChallenge, now time.Time
 	return c, nil
 }
 
-const challengeColumns = `id, email, purpose, ip, code_digest, link_digest, attempts, created_at, expires_at, consumed_at`
+const challengeColumns = `id, email, purpose, ip, code_digest, long_code, link_digest, attempts, created_at, expires_at, consumed_at`
 
 // scanChallenge reads challengeColumns; code receives the code digest.
 func scanChallenge(row scanner, code *Digest) (Challenge, error) {
@@ -107,7 +115,7 @@ func scanChallenge(row scanner, code *Digest) (Challenge, error) {
 		link                       Digest
 		created, expires, consumed sqldb.Time
 	)
-	err := row.Scan(&c.ID, &c.Email, &purpose, scanIP{&c.IP}, scanDigest{code}, scanDigest{&link},
+	err := row.Scan(&c.ID, &c.Email, &purpose, scanIP{&c.IP}, scanDigest{code}, &c.LongCode, scanDigest{&link},
 		&c.Attempts, &created, &expires, &consumed)
 	c.Purpose, c.HasCode, c.HasLink = Purpose(purpose), !code.IsZero(), !link.IsZero()
 	c.CreatedAt, c.ExpiresAt, c.ConsumedAt = created.Time, expires.Time, consumed.Time

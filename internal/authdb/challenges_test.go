@@ -209,6 +209,8 @@ func testCreateChallengeInvalid(t *testing.T, st storage) {
 		{"ALinkDigestInUse", func(nc *NewChallenge) { nc.Link = digest("link") }, ErrExists},
 		{"NoIPIsFine", func(nc *NewChallenge) { nc.IP = netip.Addr{} }, nil},
 		{"IPv6", func(nc *NewChallenge) { nc.IP = netip.MustParseAddr("2001:db8::1") }, nil},
+		{"ALongCodeIsKeptAsOne", func(nc *NewChallenge) { nc.LongCode = true }, nil},
+		{"ALongCodeWithoutACode", func(nc *NewChallenge) { nc.LongCode, nc.Code, nc.Link = true, Digest{}, digest("link2") }, ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

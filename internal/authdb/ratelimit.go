@@ -67,8 +67,9 @@ type LimitHit struct {
 // AllowAll counts every hit, in one transaction (one commit for several
 // limits), and returns nil if each is within its limit, or a
 // *LimitedError that names the first limit passed. Its RetryAfter is the
-// longest wait of every limit the next hit would pass, passed now or not.
-// Every hit is counted, passed or not.
+// longest wait of every limit passed. A refused call counts nothing: requests a limit refused do not use up
+// another limit of the call (one client's refused mails, another's
+// budget for the same address).
 func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error {
 	for _, h := range hits {
 		if err := checkToken("limit name", h.Limit.Name, 1, 64, "_"); err != nil {
@@ -81,8 +82,9 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 	var limited *LimitedError
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		limited = nil
-		// The wait covers every limit the next hit would pass, not only
-		// those passed now: a retry must clear them all.
+		// A refused call is rolled back, so its retry is the same call
+		// on the counts before it: the wait covers every limit this call
+		// passed, the first of which the error names.
 		var wait time.Duration
 		for _, h := range hits {
 			bucket, w := h.Limit.Name+":"+h.Key, h.Limit.Window
@@ -97,19 +99,20 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 			start := now.UTC().Truncate(w)
 			f := float64(now.Sub(start)) / float64(w) // how far into the current window
 			estimate := float64(cur) + float64(prev)*(1-f)
-			if estimate+1 > float64(h.Limit.Max) {
-				wait = max(wait, retryAfter(cur, prev, h.Limit.Max, f, w))
-			}
-			if estimate > float64(h.Limit.Max) && limited == nil {
-				limited = &LimitedError{Limit: h.Limit.Name, estimate: estimate, max: h.Limit.Max, window: w}
+			if estimate > float64(h.Limit.Max) {
+				wait = max(wait, retryAfter(cur-1, prev, h.Limit.Max, f, w))
+				if limited == nil {
+					limited = &LimitedError{Limit: h.Limit.Name, estimate: estimate, max: h.Limit.Max, window: w}
+				}
 			}
 		}
 		if limited != nil {
 			limited.RetryAfter = wait
+			return errRefused // roll the counts back
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errRefused) {
 		return err
 	}
 	if limited != nil {
@@ -117,6 +120,9 @@ func (d *DB) AllowAll(ctx context.Context, hits []LimitHit, now time.Time) error
 	}
 	return nil
 }
+
+// errRefused rolls back the transaction of a refused AllowAll.
+var errRefused = errors.New("authdb: refused by a limit")
 
 // Spent reports whether one more hit of key against l would pass it: as
 // AllowAll would count, without counting anything.

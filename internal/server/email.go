@@ -68,15 +68,17 @@ func (s *Server) emailStart(w http.ResponseWriter, r *http.Request, _ *auth) err
 	// While the address's six-digit guesses are spent (someone is
 	// guessing), the flow gets a long code, which they do not bound.
 	code, link := newCode(), newToken()
-	if spent, err := s.codeGuessesSpent(ctx, email); err != nil {
+	long, err := s.codeGuessesSpent(ctx, email)
+	if err != nil {
 		return err
-	} else if spent {
+	}
+	if long {
 		code = newLongCode()
 	}
 	ip, _ := netip.ParseAddr(s.clientIP(r))
 	ch, err := s.db.CreateChallenge(ctx, authdb.NewChallenge{
 		Email: email, Purpose: authdb.PurposeSignIn,
-		Code: authdb.Digest(s.tokens.Digest(purposeCode, code)),
+		Code: authdb.Digest(s.tokens.Digest(purposeCode, code)), LongCode: long,
 		Link: authdb.Digest(s.tokens.Digest(purposeLink, link)),
 		IP:   ip.Unmap(), ExpiresAt: now.Add(codeTTL),
 	}, now)
@@ -116,14 +118,32 @@ func (s *Server) emailVerify(w http.ResponseWriter, r *http.Request, _ *auth) er
 	if err != nil {
 		return err
 	}
+	// The flow's kind, not how the guess is written, says how it is
+	// limited: a guess of the other kind cannot be right, and spends no
+	// attempt (nor, with it, the flow's link).
+	if long != ch.LongCode {
+		if ch.LongCode {
+			return badRequest("this sign-in's code is 10 letters and digits (XXXXX-XXXXX)")
+		}
+		return badRequest("this sign-in's code is 6 digits")
+	}
 	// Counted before the attempt, so concurrent attempts cannot pass the
 	// limits together. A long code's attempts count per IP only: the
 	// flow's five attempts cannot find it.
 	limits := []string{"verify_per_ip", s.limitIP(r)}
-	if !long {
+	if !ch.LongCode {
 		limits = append(limits, "attempts_per_email", s.emailBucket(ch.Email), "attempts_per_email_day", s.emailBucket(ch.Email))
 	}
 	if err := s.allowAll(ctx, limits...); err != nil {
+		if ae, ok := err.(*APIError); ok && ae.Code == CodeRateLimited && !ch.LongCode {
+			if spent, serr := s.codeGuessesSpent(ctx, ch.Email); serr == nil && spent {
+				// The owner of a six-digit flow caught by someone's
+				// guessing gets in with a new one (a long code) or the link.
+				told := *ae
+				told.Message = "someone is guessing at this address's codes, so six-digit codes are not taken for now: ask for a new sign-in mail (its code is longer), or open the link in this one"
+				return &told
+			}
+		}
 		return err
 	}
 	ch, err = s.db.AttemptCode(ctx, in.FlowID, authdb.Digest(s.tokens.Digest(purposeCode, code)), now)

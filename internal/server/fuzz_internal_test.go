@@ -143,6 +143,7 @@ func TestParseCode_ReadsCodesAsTyped(t *testing.T) {
 		{"01234", "", false, false},
 		{"", "", false, false},
 		{strings.Repeat("-", 40), "", false, false},
+		{strings.Repeat("ſ", 10), "", false, false}, // U+017F upper-cases to S
 	} {
 		code, long, ok := parseCode(tc.in)
 		if code != tc.code || long != tc.long || ok != tc.isOK {

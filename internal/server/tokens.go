@@ -112,6 +112,11 @@ func parseCode(s string) (code string, long, ok bool) {
 	if len(s) > 2*longCodeLen {
 		return "", false, false
 	}
+	for i := range len(s) { // ASCII only: ToUpper maps some other letters to ASCII ones (ſ to S)
+		if s[i] >= 0x80 {
+			return "", false, false
+		}
+	}
 	s = strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(s))
 	if len(s) != longCodeLen {
 		return "", false, false
