@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,9 +18,12 @@ import (
 
 // The cold path: with many users, most requests are for a wallet the
 // enclave does not hold in memory. BenchmarkColdPath runs a real cluster
-// whose cache holds 64 wallets, makes 2,000, and compares, over one
-// session and in the same run, requests that always hit the cache (one
-// wallet) with requests that always miss it (the 2,000 in turn):
+// (an enclave process whose cache holds 64 wallets and a runner process;
+// the benchmark is the client), makes 2,000 wallets, and compares, over
+// one session and in the same run, requests that always hit the cache
+// (one wallet) with requests that always miss it (the 2,000 in turn). It
+// does the same with a witness, and with the runner in the benchmark's
+// own process:
 //
 //	go test ./cmd/secretd -run '^$' -bench ColdPath -benchtime 2000x
 //
@@ -35,15 +39,54 @@ type coldEnv struct {
 	hot  map[string]float64 // calls/s of the hot benchmarks, by operation
 }
 
-// coldSetup is the cold-path cluster of each kind (with a witness or
-// not), made once per run.
-var coldSetup = map[bool]*struct {
+// coldMode is how a cold-path cluster runs.
+type coldMode struct {
+	prefix string // of the benchmarks' names
+	// runnerInProcess: the runner runs in the benchmark's process, beside
+	// the client (as the other end-to-end benchmarks have it); else it is
+	// its own process, as deployed.
+	runnerInProcess bool
+	witnessed       bool // with one freshness witness (its own process, or in this one)
+}
+
+var coldModes = []coldMode{
+	{prefix: ""},
+	{prefix: "witness/", witnessed: true},
+	{prefix: "runner-in-process/", runnerInProcess: true},
+}
+
+// coldSetup is the cold-path cluster of each mode, made once per run.
+var coldSetup = map[coldMode]*struct {
 	env *coldEnv
 	err error
 }{}
 
-func startColdEnv(b *testing.B, witnessed bool) *coldEnv {
-	if cs, ok := coldSetup[witnessed]; ok {
+// newColdCluster starts a cluster as it is deployed: an enclave process
+// whose cache holds coldCache wallets, a runner process, with a witness
+// process if witnessed; the benchmark is the client.
+func newColdCluster(b *testing.B, witnessed bool) *benchEnv {
+	dir := shortTempDir(b)
+	sock := "unix:" + filepath.Join(dir, "e.sock")
+	enc := startProc(b, "enclave", "--dev", "--listen", sock, "--log-level", "warn", "--cache-size", fmt.Sprint(coldCache), "--replay-cache", "4000000")
+	keyFile := filepath.Join(dir, "app.key")
+	if code, _, stderr := cli(b, "keygen", "--out", keyFile); code != 0 {
+		b.Fatal(stderr)
+	}
+	key := loadKey(b, keyFile)
+	args := []string{"runner", "--dev", "--dev-genesis", "--listen", "127.0.0.1:0", "--enclave", sock, "--data", filepath.Join(dir, "data"),
+		"--client-key", key.PublicKey(), "--log-level", "warn"}
+	if witnessed {
+		w := startProc(b, "witness", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "witness"))
+		w.waitFor("witness_key")
+		args = append(args, "--witness", w.waitFor("listen"))
+	}
+	run := startProc(b, args...)
+	addr := run.waitFor("listen")
+	return &benchEnv{addr: addr, id: run.waitFor("cluster_identity"), key: key, enclave: enc.cmd.Process, stop: func() {}}
+}
+
+func startColdEnv(b *testing.B, mode coldMode) *coldEnv {
+	if cs, ok := coldSetup[mode]; ok {
 		if cs.err != nil {
 			b.Fatal(cs.err)
 		}
@@ -53,11 +96,16 @@ func startColdEnv(b *testing.B, witnessed bool) *coldEnv {
 		env *coldEnv
 		err error
 	}{}
-	coldSetup[witnessed] = cs
-	env, err := newBenchEnvWitnessed(witnessed, "--cache-size", fmt.Sprint(coldCache), "--replay-cache", "4000000")
-	if err != nil {
-		cs.err = err
-		b.Fatal(err)
+	coldSetup[mode] = cs
+	var env *benchEnv
+	if mode.runnerInProcess {
+		var err error
+		if env, err = newBenchEnvWitnessed(mode.witnessed, "--cache-size", fmt.Sprint(coldCache), "--replay-cache", "4000000"); err != nil {
+			cs.err = err
+			b.Fatal(err)
+		}
+	} else {
+		env = newColdCluster(b, mode.witnessed)
 	}
 	b.Cleanup(env.stop)
 	ce := &coldEnv{benchEnv: env, hot: map[string]float64{}}
@@ -89,15 +137,13 @@ func startColdEnv(b *testing.B, witnessed bool) *coldEnv {
 func coldOID(i int) string { return fmt.Sprintf("cold-%04d", i%coldWallets) }
 
 func BenchmarkColdPath(b *testing.B) {
-	// The same with one freshness witness, as production runs: a cold
-	// wallet's index bucket comes from the index cache under the read
-	// lease, which is renewed (a witness round trip) every few seconds.
-	for _, witnessed := range []bool{false, true} {
-		prefix := ""
-		if witnessed {
-			prefix = "witness/"
-		}
-		benchmarkColdPath(b, startColdEnv(b, witnessed), prefix)
+	// With one freshness witness, as production runs, a cold wallet's
+	// index bucket comes from the index cache under the read lease, which
+	// is renewed (a witness round trip) every few seconds. With the runner
+	// in the client's process, a hot request crosses two process
+	// boundaries instead of four, and a cold one four instead of six.
+	for _, mode := range coldModes {
+		benchmarkColdPath(b, startColdEnv(b, mode), mode.prefix)
 	}
 }
 
