@@ -384,15 +384,23 @@ type flowFile struct {
 
 func (c *cli) flowPath() string { return c.keyPath + ".flow" }
 
-func (c *cli) saveFlow(ff flowFile) error {
-	b, err := json.Marshal(ff)
+func (c *cli) saveFlow(ff flowFile) error { return writePrivateJSON(c.flowPath(), ff) }
+
+// writePrivateJSON writes v as JSON to path (mode 0600, its directory
+// 0700), whole or not at all.
+func writePrivateJSON(path string, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.flowPath()), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(c.flowPath(), b, 0o600)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // pendingFlow is the saved flow for email at this server, if it has not
@@ -420,18 +428,7 @@ type sessionFile struct {
 func (c *cli) sessionPath() string { return c.keyPath + ".session" }
 
 func (c *cli) saveSession(s *nioapi.Session) error {
-	b, err := json.Marshal(sessionFile{Server: c.server, Token: s.Token, UserID: s.User.ID, ExpiresAt: s.ExpiresAt})
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(c.sessionPath()), 0o700); err != nil {
-		return err
-	}
-	tmp := c.sessionPath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.sessionPath())
+	return writePrivateJSON(c.sessionPath(), sessionFile{Server: c.server, Token: s.Token, UserID: s.User.ID, ExpiresAt: s.ExpiresAt})
 }
 
 // signedIn makes the client use the saved session, or signs in again with
