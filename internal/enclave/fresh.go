@@ -469,37 +469,41 @@ func (f *freshness) head(ctx context.Context, b uint32) (certified, error) {
 // having every witness commit it (a write-back: k must) and waiting out
 // the leases they report. A head committed at fewer than k witnesses, or
 // whose older leases still run, is never served: an enclave that read
-// other witnesses could still be serving the head before it.
-func (f *freshness) settle(ctx context.Context, b uint32, h certified) error {
+// other witnesses could still be serving the head before it. waited
+// reports that it asked the witnesses or waited (the caller then takes
+// the head again: see bucket).
+func (f *freshness) settle(ctx context.Context, b uint32, h certified) (waited bool, err error) {
 	if h.head.Version == 0 {
-		return nil
+		return false, nil
 	}
 	f.mu.Lock()
 	known, until, committed := f.settledAt(b, h.head)
 	f.mu.Unlock()
 	if known {
-		return nil
+		return false, nil
 	}
 	if !committed {
+		waited = true
 		wait, err := f.confirmAll(ctx, b, h)
 		if err == errUncommitted {
-			return errUnconfirmedHead
+			return true, errUnconfirmedHead
 		} else if err != nil {
-			return err
+			return true, err
 		}
 		until = f.e.cfg.Now().Add(wait)
 	}
 	if d := until.Sub(f.e.cfg.Now()); d > 0 {
+		waited = true
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return errUnsettled
+			return true, errUnsettled
 		}
 	}
 	f.markSettled(b, h.head)
-	return nil
+	return waited, nil
 }
 
 // errUnconfirmedHead: the newest state of the wallet's index bucket is
@@ -569,26 +573,55 @@ func (f *freshness) warm(b uint32) bool {
 // verified (and, if the store holds the write right after the head,
 // committed), once that head is settled.
 func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
+	for attempt := 0; ; attempt++ {
+		bk, h, waited, err := f.settledBucket(ctx, b)
+		if err != nil || !waited {
+			return bk, err
+		}
+		// Settling talked to the witnesses or waited out other replicas'
+		// leases: meanwhile this enclave's own lease may have run out, and
+		// a newer head (a revocation on another replica) come. The bucket
+		// is served only if its head is still the newest, under a lease
+		// now.
+		cur, err := f.head(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if cur.head.Equal(h.head) {
+			return bk, nil
+		}
+		if attempt == maxSettleRereads {
+			return nil, errIndexBusy
+		}
+	}
+}
+
+// settledBucket is bucket b at its current head, once that head is
+// settled, with that head; waited reports that settling asked the
+// witnesses or waited.
+func (f *freshness) settledBucket(ctx context.Context, b uint32) (*bucket, certified, bool, error) {
 	bk, h, err := f.current(ctx, b)
 	if err != nil {
-		return nil, err
+		return nil, certified{}, false, err
 	}
-	if err := f.settle(ctx, b, h); err != nil {
-		if err != errUnconfirmedHead {
-			return nil, err
-		}
-		// The witnesses refused to commit h (they acknowledged a later
-		// head of its version, whose write did not complete): propose
-		// its content again, at a ballot past theirs.
-		c, rerr := f.repropose(ctx, b, bk)
-		if rerr != nil {
-			return nil, err
-		}
-		if err := f.settle(ctx, b, c); err != nil {
-			return nil, err
-		}
+	waited, err := f.settle(ctx, b, h)
+	if err == nil {
+		return bk, h, waited, nil
 	}
-	return bk, nil
+	if err != errUnconfirmedHead {
+		return nil, certified{}, false, err
+	}
+	// The witnesses refused to commit h (they acknowledged a later head
+	// of its version, whose write did not complete): propose its content
+	// again, at a ballot past theirs.
+	c, rerr := f.repropose(ctx, b, bk)
+	if rerr != nil {
+		return nil, certified{}, false, err
+	}
+	if _, err := f.settle(ctx, b, c); err != nil {
+		return nil, certified{}, false, err
+	}
+	return bk, c, true, nil
 }
 
 // repropose commits bucket bk, a write of this cluster that the store

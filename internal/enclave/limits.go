@@ -117,6 +117,10 @@ const (
 	// maxIndexRetries bounds the retries of a bucket write that another
 	// enclave's write overtook.
 	maxIndexRetries = 3
+	// maxSettleRereads bounds how often a bucket is taken again because
+	// a newer head came while its head settled (a write elsewhere each
+	// time).
+	maxSettleRereads = 3
 	// maxBallotRetries bounds the higher ballots one write tries (each
 	// moves the witnesses that are behind up to wproto.MaxBallotStep);
 	// the next write goes on from where they are.
