@@ -837,34 +837,18 @@ func TestAttackAStoreReadHeldBackNeverOutlivesARevocation(t *testing.T) {
 				tap = tapped(t, s, "tap")
 				onA, onB = s.dial(), s.dial()
 			}
-			k1, k2, rc := warmAliceOnBoth(t, onA, onB)
-			tap.holdNext(func(m *hostlink.Message) bool {
+			r := exportDuringRevocation(t, tap, onA, onB, "alice's row", func(m *hostlink.Message) bool {
 				return m.Op == hostlink.OpGet && m.Object != nil && m.Object.Kind == "wallet" && m.Object.ID == "alice"
-			}, 8*time.Second)
-			type result struct {
-				words int
-				err   error
-				at    time.Time
-			}
-			done := make(chan result, 1)
-			go func() {
-				m, err := onB.Export(ctx(t), "alice", k1)
-				done <- result{len(splitWords(m)), err, time.Now()}
-			}()
-			time.Sleep(300 * time.Millisecond)
-			if !tap.holds() {
-				t.Fatal("setup: the runner was never asked for alice's row")
-			}
-			acknowledgeRevocation(t, onA, rc.Version, k1, k2)
-			shown := time.Now()
-			switch r := <-done; {
-			case r.err == nil && r.at.After(shown):
-				t.Errorf("exported the mnemonic (%d words) with the revoked key %v after the user was shown the receipt", r.words, r.at.Sub(shown))
+			})
+			switch {
+			case r.err == nil && r.afterReceipt > 0:
+				t.Errorf("exported the mnemonic (%d words) with the revoked key %v after the user was shown the receipt", r.words, r.afterReceipt)
 			case r.err == nil:
-				t.Logf("exported %v before the receipt: no violation", shown.Sub(r.at))
+				t.Logf("exported %v before the receipt: no violation", -r.afterReceipt)
 			default:
 				t.Logf("the export is refused: %v", r.err)
 			}
+			k1 := r.k1
 			refusesRevokedKey(t, onB, k1)
 		})
 	}
