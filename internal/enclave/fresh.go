@@ -469,41 +469,38 @@ func (f *freshness) head(ctx context.Context, b uint32) (certified, error) {
 // having every witness commit it (a write-back: k must) and waiting out
 // the leases they report. A head committed at fewer than k witnesses, or
 // whose older leases still run, is never served: an enclave that read
-// other witnesses could still be serving the head before it. waited
-// reports that it asked the witnesses or waited (the caller then takes
-// the head again: see bucket).
-func (f *freshness) settle(ctx context.Context, b uint32, h certified) (waited bool, err error) {
+// other witnesses could still be serving the head before it. Its caller
+// takes the head again afterwards (see bucket).
+func (f *freshness) settle(ctx context.Context, b uint32, h certified) error {
 	if h.head.Version == 0 {
-		return false, nil
+		return nil
 	}
 	f.mu.Lock()
 	known, until, committed := f.settledAt(b, h.head)
 	f.mu.Unlock()
 	if known {
-		return false, nil
+		return nil
 	}
 	if !committed {
-		waited = true
 		wait, err := f.confirmAll(ctx, b, h)
 		if err == errUncommitted {
-			return true, errUnconfirmedHead
+			return errUnconfirmedHead
 		} else if err != nil {
-			return true, err
+			return err
 		}
 		until = f.e.cfg.Now().Add(wait)
 	}
 	if d := until.Sub(f.e.cfg.Now()); d > 0 {
-		waited = true
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return true, errUnsettled
+			return errUnsettled
 		}
 	}
 	f.markSettled(b, h.head)
-	return waited, nil
+	return nil
 }
 
 // errUnconfirmedHead: the newest state of the wallet's index bucket is
@@ -574,15 +571,16 @@ func (f *freshness) warm(b uint32) bool {
 // committed), once that head is settled.
 func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
 	for attempt := 0; ; attempt++ {
-		bk, h, waited, err := f.settledBucket(ctx, b)
-		if err != nil || !waited {
-			return bk, err
+		bk, h, err := f.settledBucket(ctx, b)
+		if err != nil {
+			return nil, err
 		}
-		// Settling talked to the witnesses or waited out other replicas'
-		// leases: meanwhile this enclave's own lease may have run out, and
-		// a newer head (a revocation on another replica) come. The bucket
+		// Getting there may have taken a while: a store read the runner
+		// held back, witness round trips, a wait for other replicas'
+		// leases. Meanwhile this enclave's lease may have run out, and a
+		// newer head (a revocation on another replica) come. The bucket
 		// is served only if its head is still the newest, under a lease
-		// now.
+		// now (when the lease is still valid, this costs a lock).
 		cur, err := f.head(ctx, b)
 		if err != nil {
 			return nil, err
@@ -597,31 +595,30 @@ func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
 }
 
 // settledBucket is bucket b at its current head, once that head is
-// settled, with that head; waited reports that settling asked the
-// witnesses or waited.
-func (f *freshness) settledBucket(ctx context.Context, b uint32) (*bucket, certified, bool, error) {
+// settled, with that head.
+func (f *freshness) settledBucket(ctx context.Context, b uint32) (*bucket, certified, error) {
 	bk, h, err := f.current(ctx, b)
 	if err != nil {
-		return nil, certified{}, false, err
+		return nil, certified{}, err
 	}
-	waited, err := f.settle(ctx, b, h)
+	err = f.settle(ctx, b, h)
 	if err == nil {
-		return bk, h, waited, nil
+		return bk, h, nil
 	}
 	if err != errUnconfirmedHead {
-		return nil, certified{}, false, err
+		return nil, certified{}, err
 	}
 	// The witnesses refused to commit h (they acknowledged a later head
 	// of its version, whose write did not complete): propose its content
 	// again, at a ballot past theirs.
 	c, rerr := f.repropose(ctx, b, bk)
 	if rerr != nil {
-		return nil, certified{}, false, err
+		return nil, certified{}, err
 	}
-	if _, err := f.settle(ctx, b, c); err != nil {
-		return nil, certified{}, false, err
+	if err := f.settle(ctx, b, c); err != nil {
+		return nil, certified{}, err
 	}
-	return bk, c, true, nil
+	return bk, c, nil
 }
 
 // repropose commits bucket bk, a write of this cluster that the store

@@ -118,8 +118,8 @@ const (
 	// enclave's write overtook.
 	maxIndexRetries = 3
 	// maxSettleRereads bounds how often a bucket is taken again because
-	// a newer head came while its head settled (a write elsewhere each
-	// time).
+	// a newer head came while it was read and settled (a write elsewhere
+	// each time).
 	maxSettleRereads = 3
 	// maxBallotRetries bounds the higher ballots one write tries (each
 	// moves the witnesses that are behind up to wproto.MaxBallotStep);
