@@ -566,10 +566,11 @@ func (f *freshness) warm(b uint32) bool {
 	return cached && settled && f.e.cfg.Now().Before(f.leaseTill) && be.b.version == s.Version && bytes.Equal(be.b.digest, s.Digest)
 }
 
-// bucket returns bucket b as current: at its head, from the store,
+// bucket returns bucket b as current for oid: at its head, from the store,
 // verified (and, if the store holds the write right after the head,
-// committed), once that head is settled.
-func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
+// committed), once that head is settled; or, when a newer head came
+// meanwhile that lists oid alike, at the settled head.
+func (f *freshness) bucket(ctx context.Context, b uint32, oid string) (*bucket, error) {
 	for attempt := 0; ; attempt++ {
 		bk, h, err := f.settledBucket(ctx, b)
 		if err != nil {
@@ -588,10 +589,35 @@ func (f *freshness) bucket(ctx context.Context, b uint32) (*bucket, error) {
 		if cur.head.Equal(h.head) {
 			return bk, nil
 		}
+		// The head moved (a write elsewhere, perhaps another wallet's).
+		// The newest head under a lease holds every change acknowledged
+		// so far: if its entry for oid is bk's, bk is as fresh for this
+		// wallet, and writes to its neighbours cannot keep it waiting.
+		// The head is taken again after that bucket is read, since the
+		// read may have been held back too.
+		nb, nh, err := f.current(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		again, err := f.head(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if again.head.Equal(nh.head) && sameEntry(bk, nb, oid) {
+			return bk, nil
+		}
 		if attempt == maxSettleRereads {
 			return nil, errIndexBusy
 		}
 	}
+}
+
+// sameEntry reports whether buckets x and y list oid alike: with the same
+// entry, or not at all.
+func sameEntry(x, y *bucket, oid string) bool {
+	ex, okx := x.lookup(oid)
+	ey, oky := y.lookup(oid)
+	return okx == oky && ex.instance.equal(ey.instance) && ex.version == ey.version && ex.record == ey.record
 }
 
 // settledBucket is bucket b at its current head, once that head is

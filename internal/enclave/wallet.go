@@ -240,7 +240,7 @@ func (ws walletStore) read(ctx context.Context, l *hostlink.Link, oid string) (o
 	} else {
 		go get()
 	}
-	bk, err := f.bucket(ctx, bucketOf(oid))
+	bk, err := f.bucket(ctx, bucketOf(oid), oid)
 	if err != nil {
 		return nil, entry{}, 0, false, err
 	}
@@ -424,7 +424,7 @@ func (ws walletStore) listed(ctx context.Context, s *snapshot) (bool, error) {
 	if f == nil {
 		return true, nil
 	}
-	bk, err := f.bucket(ctx, bucketOf(s.oid))
+	bk, err := f.bucket(ctx, bucketOf(s.oid), s.oid)
 	if err != nil {
 		return false, err
 	}
