@@ -38,29 +38,56 @@ type lateExport struct {
 	k1           *secretd.P256Key
 }
 
-// exportDuringRevocation gives alice two keys, warm on both clients, has
-// the tap hold back the first host-link message held matches (what names
-// it) for 8 s, exports with k1 on onB meanwhile, and revokes k1 on onA.
+// exportDuringRevocation gives alice two keys, warm on both clients, and
+// exports with k1 on onB while the tap holds back the first host-link
+// message held matches (what names it) and k1 is revoked on onA.
 func exportDuringRevocation(t *testing.T, tap *hostTap, onA, onB *secretd.Client, what string, held func(*hostlink.Message) bool) lateExport {
 	t.Helper()
 	k1, k2, rc := warmAliceOnBoth(t, onA, onB)
+	var words int
+	err, after := whileHeld(t, tap, what, held, func() error {
+		m, err := onB.Export(ctx(t), "alice", k1)
+		words = len(splitWords(m))
+		return err
+	}, func() { acknowledgeRevocation(t, onA, rc.Version, k1, k2) })
+	return lateExport{words: words, err: err, afterReceipt: after, k1: k1}
+}
+
+// whileHeld runs op while the tap holds back, 8 s, the first host-link
+// message held matches (what names it), and revoke (which shows the user
+// a receipt) meanwhile. It returns op's error and when op's answer came,
+// from the receipt (negative: before).
+func whileHeld(t *testing.T, tap *hostTap, what string, held func(*hostlink.Message) bool, op func() error, revoke func()) (error, time.Duration) {
+	t.Helper()
 	tap.holdNext(held, 8*time.Second)
 	type result struct {
-		words int
-		err   error
-		at    time.Time
+		err error
+		at  time.Time
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := onB.Export(ctx(t), "alice", k1)
-		done <- result{len(splitWords(m)), err, time.Now()}
+		err := op()
+		done <- result{err, time.Now()}
 	}()
 	time.Sleep(300 * time.Millisecond)
 	if !tap.holds() {
 		t.Fatalf("setup: the runner was never asked for %s", what)
 	}
-	acknowledgeRevocation(t, onA, rc.Version, k1, k2)
+	revoke()
 	shown := time.Now()
 	r := <-done
-	return lateExport{words: r.words, err: r.err, afterReceipt: r.at.Sub(shown), k1: k1}
+	return r.err, r.at.Sub(shown)
+}
+
+// refusedAfterReceipt fails t if op answered (err nil) after the receipt.
+func refusedAfterReceipt(t *testing.T, err error, afterReceipt time.Duration, what string) {
+	t.Helper()
+	switch {
+	case err == nil && afterReceipt > 0:
+		t.Errorf("%s with the revoked key %v after the user was shown the receipt", what, afterReceipt)
+	case err == nil:
+		t.Logf("%s %v before the receipt: no violation", what, -afterReceipt)
+	default:
+		t.Logf("refused: %v", err)
+	}
 }

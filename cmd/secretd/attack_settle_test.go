@@ -840,14 +840,7 @@ func TestAttackAStoreReadHeldBackNeverOutlivesARevocation(t *testing.T) {
 			r := exportDuringRevocation(t, tap, onA, onB, "alice's row", func(m *hostlink.Message) bool {
 				return m.Op == hostlink.OpGet && m.Object != nil && m.Object.Kind == "wallet" && m.Object.ID == "alice"
 			})
-			switch {
-			case r.err == nil && r.afterReceipt > 0:
-				t.Errorf("exported the mnemonic (%d words) with the revoked key %v after the user was shown the receipt", r.words, r.afterReceipt)
-			case r.err == nil:
-				t.Logf("exported %v before the receipt: no violation", -r.afterReceipt)
-			default:
-				t.Logf("the export is refused: %v", r.err)
-			}
+			refusedAfterReceipt(t, r.err, r.afterReceipt, "exported the mnemonic")
 			k1 := r.k1
 			refusesRevokedKey(t, onB, k1)
 		})
