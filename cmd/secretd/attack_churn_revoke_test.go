@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,8 @@ func TestAttackWritesToABucketsOtherWalletsDoNotBlockARevocation(t *testing.T) {
 	a, b, _, _, _ := replicaPair(t, 3)
 	onA, onB := a.dial(), b.dial()
 	k1, k2, rc := warmAliceOnBoth(t, onA, onB)
-	creators := []*secretd.Client{a.dial(), b.dial()}
-	mates := bucketMates(t, "alice", 60)
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(700 * time.Millisecond):
-			}
-			_, _ = creators[i%2].CreateWallet(ctx(t), mates[i%len(mates)], secretd.CreateOptions{Words: 12}, apiKey(t))
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	_, _, stop := churnBucket(t, "alice", 700*time.Millisecond, 60, a.dial(), b.dial())
+	defer stop()
 	time.Sleep(3 * time.Second)
 
 	var failed int

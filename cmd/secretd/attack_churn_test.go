@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,31 +25,10 @@ func TestAttackWritesToABucketsOtherWalletsDoNotStarveAReplica(t *testing.T) {
 	a, b, _, _, _ := replicaPair(t, 3)
 	onA, onB := a.dial(), b.dial()
 	k1, _, _ := warmAliceOnBoth(t, onA, onB)
-	creator := a.dial()
 
 	const createEvery = 700 * time.Millisecond
 	const churn = 20 * time.Second
-	mates := bucketMates(t, "alice", int(churn/createEvery)+5)
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var created, createFailed int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(createEvery):
-			}
-			if _, err := creator.CreateWallet(ctx(t), mates[i%len(mates)], secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
-				createFailed++
-			} else {
-				created++
-			}
-		}
-	}()
+	created, createFailed, stopChurn := churnBucket(t, "alice", createEvery, int(churn/createEvery)+5, a.dial())
 
 	time.Sleep(2 * time.Second)
 	var ok, refused int
@@ -68,9 +48,8 @@ func TestAttackWritesToABucketsOtherWalletsDoNotStarveAReplica(t *testing.T) {
 			t.Logf("B signed after %v", time.Since(t0).Round(time.Millisecond))
 		}
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("churn: %d wallets made on A (%d failed); B: %d signed, %d refused (last: %v)", created, createFailed, ok, refused, lastErr)
+	stopChurn()
+	t.Logf("churn: %d wallets made on A (%d failed); B: %d signed, %d refused (last: %v)", created.Load(), createFailed.Load(), ok, refused, lastErr)
 
 	// Once the churn stops, B serves alice again.
 	time.Sleep(5 * time.Second)
@@ -80,4 +59,34 @@ func TestAttackWritesToABucketsOtherWalletsDoNotStarveAReplica(t *testing.T) {
 	if ok == 0 || refused > ok {
 		t.Errorf("an app making a wallet every %v in alice's bucket on A kept alice unusable on B: %d signed, %d refused", createEvery, ok, refused)
 	}
+}
+
+// churnBucket has creators, in turn, make a wallet of their own every
+// every at an oid in oid's index bucket (n oids in all, reused), until
+// stop is called; it counts the wallets made and the creates that failed.
+func churnBucket(t *testing.T, oid string, every time.Duration, n int, creators ...*secretd.Client) (created, failed *atomic.Int64, stop func()) {
+	mates := bucketMates(t, oid, n)
+	created, failed = new(atomic.Int64), new(atomic.Int64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+			if _, err := creators[i%len(creators)].CreateWallet(ctx(t), mates[i%len(mates)], secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
+				failed.Add(1)
+			} else {
+				created.Add(1)
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done); wg.Wait() }) }
+	t.Cleanup(stop)
+	return created, failed, stop
 }
