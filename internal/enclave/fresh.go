@@ -617,7 +617,7 @@ func (f *freshness) bucket(ctx context.Context, b uint32, oid string) (*bucket, 
 func sameEntry(x, y *bucket, oid string) bool {
 	ex, okx := x.lookup(oid)
 	ey, oky := y.lookup(oid)
-	return okx == oky && ex.instance.equal(ey.instance) && ex.version == ey.version && ex.record == ey.record
+	return okx == oky && ex.equal(ey)
 }
 
 // settledBucket is bucket b at its current head, once that head is

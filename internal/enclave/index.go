@@ -66,6 +66,11 @@ type entry struct {
 	record   [recordHashLen]byte
 }
 
+// equal reports whether e and o list the same wallet record.
+func (e entry) equal(o entry) bool {
+	return e.instance.equal(o.instance) && e.version == o.version && e.record == o.record
+}
+
 // recordHash is the digest the index keeps of a sealed wallet object.
 func recordHash(blob []byte) [recordHashLen]byte {
 	h := sha256.Sum256(append([]byte("niomon/secretd/v2/index-record\x00"), blob...))

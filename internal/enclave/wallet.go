@@ -431,7 +431,7 @@ func (ws walletStore) listed(ctx context.Context, s *snapshot) (bool, error) {
 	if bk.version == s.bucketVersion.Load() {
 		return true, nil
 	}
-	if e, ok := bk.lookup(s.oid); ok && e.instance.equal(s.instance) && e.version == s.version && e.record == s.recordHash {
+	if e, ok := bk.lookup(s.oid); ok && e.equal(entry{instance: s.instance, version: s.version, record: s.recordHash}) {
 		s.bucketVersion.Store(bk.version)
 		return true, nil
 	}
