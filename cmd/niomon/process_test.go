@@ -195,7 +195,7 @@ func freePort(t testing.TB) string {
 func startDev(t testing.TB, data, listen string, env []string, extra ...string) *devStack {
 	t.Helper()
 	p := startProc(t, env, append([]string{"dev", "--listen", listen, "--data", data}, extra...)...)
-	u := p.waitFor("open:")
+	u := strings.Fields(p.waitFor("open:"))[0] // the URL, then what it is
 	return &devStack{p: p, url: strings.TrimRight(u, "/"), data: data}
 }
 

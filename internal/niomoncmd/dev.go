@@ -126,9 +126,9 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, "niomon is running (data in %s)\n", *data)
-	fmt.Fprintf(stdout, "  open:     %s/\n", publicURL)
-	fmt.Fprintf(stdout, "  mailbox:  %s/dev/mailbox/\n", publicURL)
-	fmt.Fprintf(stdout, "  sign in:  go run ./cmd/niomon client --server %s email login you@example.com\n", publicURL)
+	fmt.Fprintf(stdout, "  open:     %s/   (the web wallet: sign up with your email)\n", publicURL)
+	fmt.Fprintf(stdout, "  mailbox:  %s/dev/mailbox/   (the sign-in codes land here)\n", publicURL)
+	fmt.Fprintf(stdout, "  terminal: go run ./cmd/niomon client --server %s email login you@example.com\n", publicURL)
 	fmt.Fprintf(stdout, "  enclave:  dev, PCR0 %x (add --allow-dev-enclave --pcr 0=%x to check its attestation)\n", pcr0, pcr0)
 	fmt.Fprintf(stdout, "  Ctrl-C stops everything.\n")
 	return serveUntilDone(ctx, log, srv, ln, sd.done)

@@ -25,6 +25,7 @@ import (
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/mail"
 	"github.com/niomon/niomon/secretd"
+	"github.com/niomon/niomon/web"
 )
 
 // Options are what a Server runs on. Config must have passed Validate (or
@@ -63,6 +64,7 @@ type Server struct {
 	receipt  ed25519.PublicKey
 	hc       *http.Client
 	devMail  http.Handler
+	assets   map[string]web.Asset // the wallet's script and stylesheet, by name
 	handler  http.Handler
 	sealKeys flowKeys
 	limits   limits
@@ -78,7 +80,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: opts.Config, db: opts.DB, mail: opts.Mail, sd: opts.Secretd, tokens: opts.Tokens,
-		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox,
+		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox, assets: web.Assets(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -201,6 +203,7 @@ func routeTable() []route {
 		{"POST", "/v1/wallet/policy", user, true, (*Server).updatePolicy},
 
 		{"GET", "/{$}", public, false, (*Server).home},
+		{"GET", "/assets/{name}", public, false, (*Server).asset},
 		{"GET", "/healthz", public, false, (*Server).healthz},
 		{"GET", "/readyz", public, false, (*Server).readyz},
 	}

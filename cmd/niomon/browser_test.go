@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/ethereum/go-ethereum/accounts"
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+// The browser tests drive Debian's chromium, headless, through the
+// DevTools protocol (chromedp), against a real niomon dev stack. .ci/run
+// installs chromium; elsewhere a machine without it skips them.
+
+// browser is one chromium process.
+type browser struct {
+	t     *testing.T
+	alloc context.Context
+	first context.Context // the default browser context (profile)
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: .ci/run must apt-get install it")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	first, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	// Start the browser now: further profiles need it running.
+	if err := chromedp.Do(first); err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, alloc: alloc, first: first}
+}
+
+// tab is one page in a profile.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// tab opens the default profile's tab.
+func (b *browser) tab() *tab { return &tab{t: b.t, ctx: b.first} }
+
+// newProfile opens a tab in a fresh profile: another device, with its own
+// cookies and IndexedDB.
+func (b *browser) newProfile() *tab {
+	ctx, cancel := chromedp.NewContext(b.first, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	return &tab{t: b.t, ctx: ctx}
+}
+
+// run runs actions with a deadline, failing the test with what step did
+// not happen.
+func (p *tab) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 45*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v (the page says %q)", what, err, p.says())
+	}
+}
+
+// get runs one action with a deadline and returns its value.
+func get[T any](p *tab, what string, a chromedp.Action[T]) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 45*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		p.t.Fatalf("%s: %v (the page says %q)", what, err, p.says())
+	}
+	return v
+}
+
+// says is the page's error or status line, for failure messages.
+func (p *tab) says() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById('fatal')||document.getElementById('status')||{}).textContent||''`))
+	return s
+}
+
+func (p *tab) text(sel string) string {
+	p.t.Helper()
+	p.run("wait for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	return strings.TrimSpace(get(p, "read "+sel, chromedp.Text(chromedp.CSS(sel))))
+}
+
+// shot saves a screenshot of the page at desktop and at phone width in
+// the artifacts directory ($NIOMON_ARTIFACTS/screenshots, or a temporary
+// one), named name-desktop.png and name-phone.png.
+func (p *tab) shot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("NIOMON_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "niomon-artifacts")
+	}
+	dir = filepath.Join(dir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		p.run("resize for "+name, chromedp.EmulateViewport(size.w, size.h))
+		png := get(p, "screenshot "+name, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s.png", name, size.name)), png, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	p.run("desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// signInByEmail signs in (or up) on the wallet page with the n-th code
+// mailed to addr.
+func (p *tab) signInByEmail(d *devStack, addr string, n int, shots string) {
+	p.t.Helper()
+	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#email")))
+	if shots != "" {
+		p.shot(shots + "-sign-in")
+	}
+	p.run("ask for a code", chromedp.SendKeys(chromedp.CSS("#email"), addr), chromedp.Click(chromedp.CSS("#email-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#code")))
+	if shots != "" {
+		p.shot(shots + "-code")
+	}
+	code, err := d.mailCode(addr, n)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.run("enter the code", chromedp.SendKeys(chromedp.CSS("#code"), code), chromedp.Click(chromedp.CSS("#code-form button[type=submit]")))
+}
+
+// addresses waits for the home screen and returns the addresses it
+// shows, by chain.
+func (p *tab) addresses() map[string]string {
+	p.t.Helper()
+	p.run("the home screen", chromedp.WaitVisible(chromedp.CSS(`.account[data-chain="ethereum"] .address`)))
+	return get(p, "read the addresses", chromedp.Evaluate[map[string]string](
+		`Object.fromEntries([...document.querySelectorAll('.account')].map(li => [li.dataset.chain, li.querySelector('.address').textContent]))`))
+}
+
+// signMessage signs msg on the page and returns the signature it shows.
+func (p *tab) signMessage(msg string) string {
+	p.t.Helper()
+	get(p, "clear the message", chromedp.Evaluate[bool](`document.getElementById('message').value = ''; true`))
+	p.run("sign "+msg,
+		chromedp.SendKeys(chromedp.CSS("#message"), msg),
+		chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")),
+	)
+	return get(p, "the signature", chromedp.Poll[string](`document.getElementById('signature').textContent || null`, chromedp.WithPollingTimeout(30*time.Second)))
+}
+
+var ethAddressRe = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
+
+// personalSigner recovers the address that made an EIP-191 signature of
+// msg, with go-ethereum.
+func personalSigner(t *testing.T, msg, sigHex string) string {
+	t.Helper()
+	sig, err := hex.DecodeString(strings.TrimPrefix(sigHex, "0x"))
+	if err != nil || len(sig) != 65 {
+		t.Fatalf("the page shows signature %q, want 65 bytes in hex", sigHex)
+	}
+	if sig[64] >= 27 {
+		sig[64] -= 27
+	}
+	pub, err := crypto.SigToPub(accounts.TextHash([]byte(msg)), sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crypto.PubkeyToAddress(*pub).Hex()
+}
+
+func TestBrowser_ANewUserSignsUpWithAnEmailCodeSeesTheirAddressesAndSigns(t *testing.T) {
+	b := newBrowser(t)
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	p := b.tab()
+
+	p.signInByEmail(d, "carol@example.com", 1, "email")
+	addrs := p.addresses()
+	p.shot("home")
+	if len(addrs) != 4 || !ethAddressRe.MatchString(addrs["ethereum"]) || !strings.HasPrefix(addrs["bitcoin"], "bc1q") ||
+		!strings.HasPrefix(addrs["bitcoin-taproot"], "bc1p") || addrs["solana"] == "" {
+		t.Fatalf("the page shows %v, want an address for each of the four default accounts", addrs)
+	}
+
+	msg := "Hello from Ditto"
+	sig := p.signMessage(msg)
+	p.shot("signed")
+	if got := personalSigner(t, msg, sig); got != addrs["ethereum"] {
+		t.Fatalf("go-ethereum recovers %s from the page's signature, but the page shows %s", got, addrs["ethereum"])
+	}
+
+	// Signed out and in again, the browser finds its key in IndexedDB: the
+	// same wallet, and it still signs for it.
+	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#email")))
+	p.signInByEmail(d, "carol@example.com", 2, "")
+	if again := p.addresses(); again["ethereum"] != addrs["ethereum"] {
+		t.Fatalf("signed in again, the page shows %v, want %v", again, addrs)
+	}
+	msg = "Signed in again"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("after signing in again go-ethereum recovers %s, want %s", got, addrs["ethereum"])
+	}
+}

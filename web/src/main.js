@@ -1,0 +1,173 @@
+// Ditto, the web wallet: sign up and sign in, see verified addresses,
+// sign. Every screen is built here; the server sends only data.
+
+import * as api from './api.js';
+import * as wallet from './wallet.js';
+import { h, show, status, busy } from './ui.js';
+
+const chainNames = {
+  ethereum: 'Ethereum',
+  bitcoin: 'Bitcoin (SegWit)',
+  'bitcoin-taproot': 'Bitcoin (Taproot)',
+  solana: 'Solana',
+};
+
+let cfg = null;
+
+async function start() {
+  try {
+    cfg = await wallet.trustedConfig();
+  } catch (e) {
+    showFatal(e);
+    return;
+  }
+  let session = null;
+  try {
+    session = await api.call('GET', '/v1/session');
+  } catch (e) {
+    if (e.status !== 401) {
+      showFatal(e);
+      return;
+    }
+  }
+  if (session) {
+    api.setCSRF(session.csrf_token);
+    await signedIn(session);
+  } else {
+    signInScreen();
+  }
+}
+
+function showFatal(e) {
+  show(h('h1', {}, 'Something is wrong'), h('p', { class: 'error', role: 'alert', id: 'fatal' }, e.message || String(e)));
+}
+
+function signInScreen() {
+  status('');
+  const email = h('input', { id: 'email', type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: 'you@example.com' });
+  const form = h('form', { id: 'email-form', class: 'card' },
+    h('label', { for: 'email' }, 'Email address'),
+    email,
+    h('button', { type: 'submit', class: 'primary' }, 'Email me a code'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      const st = await api.call('POST', '/v1/auth/email/start', { email: email.value.trim() });
+      codeScreen(email.value.trim(), st.flow_id);
+    });
+  });
+  const providers = cfg.oidcProviders.map((p) =>
+    h('a', { class: 'button', href: `/v1/auth/oidc/${encodeURIComponent(p)}/start` }, `Continue with ${p[0].toUpperCase()}${p.slice(1)}`));
+  show(
+    h('h1', {}, 'Sign in to Niomon'),
+    h('p', { class: 'lead' }, 'One wallet for every chain. Your keys stay in a secure enclave: not even the people who run this server can use them.'),
+    form,
+    providers.length ? h('div', { class: 'card providers' }, h('p', {}, 'Or'), ...providers) : null,
+  );
+}
+
+function codeScreen(address, flowID) {
+  const code = h('input', { id: 'code', name: 'code', autocomplete: 'one-time-code', inputmode: 'text', required: true, spellcheck: 'false', autocapitalize: 'characters' });
+  const form = h('form', { id: 'code-form', class: 'card' },
+    h('label', { for: 'code' }, 'Code from the email'),
+    code,
+    h('button', { type: 'submit', class: 'primary' }, 'Continue'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      const s = await api.call('POST', '/v1/auth/email/verify', { flow_id: flowID, code: code.value.trim() });
+      api.setCSRF(s.csrf_token);
+      await signedIn(s);
+    });
+  });
+  show(
+    h('h1', {}, 'Check your email'),
+    h('p', {}, 'We sent a sign-in code to ', h('strong', {}, address), '. It works once and expires soon.'),
+    form,
+    h('button', { type: 'button', class: 'link', onclick: signInScreen }, 'Use another email address'),
+  );
+}
+
+async function signedIn(session) {
+  const user = session.user;
+  if (!user.wallet_ready) {
+    show(h('h1', {}, 'Creating your wallet…'), h('p', {}, 'This browser is making a key that only it can use, and the enclave is making your wallet.'));
+    try {
+      await wallet.createWallet(cfg, user);
+    } catch (e) {
+      showFatal(e);
+      return;
+    }
+  }
+  await home(user);
+}
+
+async function home(user) {
+  let w;
+  try {
+    w = await wallet.load(cfg, user);
+  } catch (e) {
+    showFatal(e);
+    return;
+  }
+  const rows = w.addresses.map((a) => {
+    const copy = h('button', { type: 'button', class: 'copy', 'aria-label': `Copy ${chainNames[a.chain] || a.chain} address` }, 'Copy');
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(a.address);
+        status(`${chainNames[a.chain] || a.chain} address copied.`);
+      } catch {
+        status('Copying is not allowed here; select the address instead.', 'error');
+      }
+    });
+    return h('li', { class: 'account', 'data-chain': a.chain },
+      h('div', { class: 'chain' }, chainNames[a.chain] || a.chain),
+      h('code', { class: 'address' }, a.address),
+      copy);
+  });
+  show(
+    h('h1', {}, 'Your wallet'),
+    h('p', { class: 'who' }, 'Signed in as ', h('strong', {}, user.email || user.id), ' ',
+      h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out')),
+    w.canSign ? null : h('p', { class: 'notice' }, 'This browser holds no key of your wallet, so it can show your addresses but not sign. Approve it from a device that holds your wallet.'),
+    h('h2', {}, 'Accounts'),
+    h('ul', { class: 'accounts' }, rows),
+    w.canSign ? signSection(user) : null,
+  );
+}
+
+function signSection(user) {
+  const msg = h('textarea', { id: 'message', name: 'message', rows: 3, required: true });
+  const out = h('output', { id: 'signature', for: 'message', class: 'signature' });
+  const form = h('form', { id: 'sign-form', class: 'card' },
+    h('label', { for: 'message' }, 'Message to sign with your Ethereum account'),
+    msg,
+    h('button', { type: 'submit', class: 'primary' }, 'Sign'),
+    out,
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      out.textContent = '';
+      out.textContent = await wallet.signMessage(cfg, user, msg.value);
+      status('Signed.');
+    });
+  });
+  return h('section', { 'aria-labelledby': 'sign-heading' }, h('h2', { id: 'sign-heading' }, 'Sign a message'), form);
+}
+
+async function signOut() {
+  try {
+    await api.call('POST', '/v1/session/logout');
+  } catch (e) {
+    if (e.status !== 401) {
+      status(e.message, 'error');
+      return;
+    }
+  }
+  signInScreen();
+}
+
+start();

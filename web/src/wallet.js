@@ -1,0 +1,131 @@
+// The wallet as this browser sees it: the cluster it trusts, the device
+// key it holds, and every check between what the server relays and what
+// the page shows. Nothing here trusts the server: receipts and address
+// statements are verified with the pinned receipt key, and the wallet
+// instance and the highest receipt version are pinned per user, as
+// niomon client pins them (internal/niomoncmd/keyfile.go bindWallet).
+
+import * as api from './api.js';
+import * as store from './store.js';
+import { equal, fromBase64, toHex, utf8 } from './bytes.js';
+import { newRequest, createParams, signParams, MethodCreate, MethodSign, RightSign, RightExport, RightPolicy } from './request.js';
+import { newDeviceKey, stampWith } from './stamp.js';
+import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError } from './verify.js';
+
+export { VerifyError };
+
+// A device key's lifetime is the server's limit less a margin, so a
+// request stamped a little later, or by a clock a little ahead, fits it
+// (as niomon client's sessionKeyExpiry).
+const sessionKeyMargin = 3 * 60;
+const minSessionKeyTTL = 60 * 60;
+const deviceRights = [RightSign, RightExport, RightPolicy];
+
+// trustedConfig reads /v1/config and checks it against the cluster this
+// browser pinned on first use: a server that starts presenting another
+// receipt key or cluster could show anything, so the page refuses.
+export async function trustedConfig() {
+  const cfg = await api.config();
+  const pinned = await store.get(store.clusterKey);
+  if (!pinned) {
+    await store.put(store.clusterKey, { receiptKey: cfg.receiptKey, clusterIdentity: cfg.clusterIdentity });
+  } else if (!equal(pinned.receiptKey, cfg.receiptKey) || !equal(pinned.clusterIdentity, cfg.clusterIdentity)) {
+    throw new VerifyError('This server now presents a different key cluster than the one this browser first trusted. Do not use it; ask the operator what changed.');
+  }
+  return cfg;
+}
+
+function deviceLabel() {
+  const ua = navigator.userAgentData;
+  const platform = (ua && ua.platform) || navigator.platform || 'this device';
+  return `Browser on ${platform}`.slice(0, 128);
+}
+
+// createWallet makes the signed-in user's wallet with a new device key
+// as its one credential, checks the receipt lists exactly that key, and
+// pins the wallet instance.
+export async function createWallet(cfg, user) {
+  if (cfg.sessionKeyTTL < minSessionKeyTTL) {
+    throw new Error(`The server allows device keys a lifetime of only ${cfg.sessionKeyTTL} s; refusing to make one that expires so soon.`);
+  }
+  const expiresAt = Math.floor(Date.now() / 1000) + cfg.sessionKeyTTL - sessionKeyMargin;
+  const key = await newDeviceKey({ rights: deviceRights, expiresAt, label: deviceLabel() });
+  // The key is kept before it is used: if the answer is lost, a retry
+  // with the same key finds the wallet it made.
+  await store.put(store.deviceKey(user.id), { key, oid: user.id, instance: null, version: 0n });
+  const req = newRequest(cfg, MethodCreate, user.id, createParams([key.credential]));
+  const out = await api.call('POST', '/v1/wallet', api.stamped(req, await stampWith(key, req)));
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(out.receipt));
+  if (rc.oid !== user.id || out.wallet.oid !== user.id) {
+    throw new VerifyError(`Asked for wallet ${user.id}, but the receipt names ${rc.oid} and the server shows ${out.wallet.oid}.`);
+  }
+  if (unexpected(rc, [key.credential]).length > 0) {
+    throw new VerifyError('The new wallet lists credentials this browser did not enrol. Do not use it.');
+  }
+  await store.put(store.deviceKey(user.id), { key, oid: user.id, instance: rc.instance, version: rc.version });
+  return out.wallet;
+}
+
+// device returns this browser's key for user, or null.
+export async function device(user) {
+  return (await store.get(store.deviceKey(user.id))) || null;
+}
+
+// confirm checks that the wallet the server shows for user is the one
+// this browser's key belongs to: the cluster's receipt of its current
+// policy names the user, the pinned instance, no older version than
+// seen, and lists the key. It raises the pinned version and returns the
+// instance; without a key here it returns null.
+async function confirm(cfg, user, dev) {
+  if (!dev) return null;
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  if (rc.oid !== user.id || !holds(rc, dev.key.credential)) {
+    throw new VerifyError(`The cluster's receipt for wallet ${rc.oid} does not list this browser's key: it is not your wallet. Do not use its addresses.`);
+  }
+  if (dev.instance && !equal(dev.instance, rc.instance)) {
+    throw new VerifyError(`The server answers for another wallet (instance ${toHex(rc.instance)}) than the one this browser's key was enrolled in (${toHex(dev.instance)}). Do not use it.`);
+  }
+  if (rc.version < dev.version) {
+    throw new VerifyError(`The cluster's receipt names policy version ${rc.version} of your wallet, but this browser has seen version ${dev.version}: the store was rolled back. Do not use the wallet.`);
+  }
+  if (!dev.instance || rc.version !== dev.version) {
+    await store.put(store.deviceKey(user.id), { ...dev, instance: rc.instance, version: rc.version });
+  }
+  return rc.instance;
+}
+
+// load fetches the wallet and verifies every address before returning
+// it: each must be the cluster's statement for the user's wallet, of the
+// pinned instance (or, with no key here, all of one instance).
+export async function load(cfg, user) {
+  const w = await api.call('GET', '/v1/wallet');
+  if (!w.ready) return { ready: false, oid: w.oid, addresses: [] };
+  if (w.oid !== user.id) throw new VerifyError(`The server shows wallet ${w.oid}, not yours (${user.id}).`);
+  const dev = await device(user);
+  let pinned = await confirm(cfg, user, dev);
+  const addresses = [];
+  for (const raw of w.addresses || []) {
+    const a = api.addressOf(raw);
+    const inst = await verifyAddress(cfg.receiptKey, user.id, a);
+    if (pinned === null) pinned = inst;
+    if (!equal(inst, pinned)) {
+      throw new VerifyError(`The server's ${a.chain} address ${a.address} belongs to another wallet than yours. Do not use it.`);
+    }
+    addresses.push({ chain: a.chain, path: a.path, address: a.address });
+  }
+  return { ready: true, oid: w.oid, addresses, confirmed: dev !== null, canSign: dev !== null };
+}
+
+// signMessage signs text with the Ethereum account (EIP-191
+// personal_sign) and returns the signature in hex, after checking the
+// answer names the pinned wallet instance.
+export async function signMessage(cfg, user, text) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet yet.');
+  const req = newRequest(cfg, MethodSign, user.id, signParams('eth_personal_sign', "m/44'/60'/0'/0/0", { message: utf8(text) }));
+  const out = await api.call('POST', '/v1/wallet/sign', api.stamped(req, await stampWith(dev.key, req)));
+  if (dev.instance && !equal(fromBase64(out.instance), dev.instance)) {
+    throw new VerifyError('The signature came from another wallet than yours. Do not use it.');
+  }
+  return '0x' + toHex(fromBase64(out.signature));
+}
