@@ -2,13 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,13 +72,10 @@ type tab struct {
 // tab opens the default profile's tab.
 func (b *browser) tab() *tab { return &tab{t: b.t, ctx: b.first} }
 
-// newProfile opens a tab in a fresh profile: another device, with its own
-// cookies and IndexedDB.
-func (b *browser) newProfile() *tab {
-	ctx, cancel := chromedp.NewContext(b.first, chromedp.WithNewBrowserContext())
-	b.t.Cleanup(cancel)
-	return &tab{t: b.t, ctx: ctx}
-}
+// newProfile opens a tab in a fresh profile, another device with its
+// own cookies and IndexedDB: another chromium process with its own user
+// data directory.
+func (b *browser) newProfile() *tab { return newBrowser(b.t).tab() }
 
 // run runs actions with a deadline, failing the test with what step did
 // not happen.
@@ -81,7 +84,7 @@ func (p *tab) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(p.ctx, 45*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		p.t.Fatalf("%s: %v (the page says %q)", what, err, p.says())
+		p.t.Fatalf("%s: %v (the page says %q; %s)", what, err, p.says(), p.failureShot())
 	}
 }
 
@@ -95,6 +98,35 @@ func get[T any](p *tab, what string, a chromedp.Action[T]) T {
 		p.t.Fatalf("%s: %v (the page says %q)", what, err, p.says())
 	}
 	return v
+}
+
+// failureShot saves what the page showed when a step failed.
+func (p *tab) failureShot() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return "no screenshot: " + err.Error()
+	}
+	path := filepath.Join(artifacts(p.t), "failed-"+strings.NewReplacer("/", "-", " ", "_").Replace(p.t.Name())+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return err.Error()
+	}
+	return "screenshot " + path
+}
+
+// artifacts is the directory for screenshots: $NIOMON_ARTIFACTS/screenshots
+// (.ci/run sets it), or one under the system's temporary directory.
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("NIOMON_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "niomon-artifacts")
+	}
+	dir = filepath.Join(dir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // says is the page's error or status line, for failure messages.
@@ -116,14 +148,7 @@ func (p *tab) text(sel string) string {
 // one), named name-desktop.png and name-phone.png.
 func (p *tab) shot(name string) {
 	p.t.Helper()
-	dir := os.Getenv("NIOMON_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "niomon-artifacts")
-	}
-	dir = filepath.Join(dir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		p.t.Fatal(err)
-	}
+	dir := artifacts(p.t)
 	for _, size := range []struct {
 		name string
 		w, h int64
@@ -141,7 +166,18 @@ func (p *tab) shot(name string) {
 // mailed to addr.
 func (p *tab) signInByEmail(d *devStack, addr string, n int, shots string) {
 	p.t.Helper()
-	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#email")))
+	p.signInByEmailThrough(d.url, d, addr, n, shots)
+}
+
+// signInByEmailAt does it on the page at front (a proxy of d).
+func (p *tab) signInByEmailAt(front *devStack, d *devStack, addr string, n int) {
+	p.t.Helper()
+	p.signInByEmailThrough(front.url, d, addr, n, "")
+}
+
+func (p *tab) signInByEmailThrough(front string, d *devStack, addr string, n int, shots string) {
+	p.t.Helper()
+	p.run("open the wallet", chromedp.Navigate(front+"/"), chromedp.WaitVisible(chromedp.CSS("#email")))
 	if shots != "" {
 		p.shot(shots + "-sign-in")
 	}
@@ -227,5 +263,112 @@ func TestBrowser_ANewUserSignsUpWithAnEmailCodeSeesTheirAddressesAndSigns(t *tes
 	msg = "Signed in again"
 	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
 		t.Fatalf("after signing in again go-ethereum recovers %s, want %s", got, addrs["ethereum"])
+	}
+}
+
+// refused waits for the page's error screen and returns its text; the
+// page must show no address with it.
+func (p *tab) refused() string {
+	p.t.Helper()
+	msg := p.text("#fatal")
+	if n := get(p, "count the addresses", chromedp.Evaluate[int](`document.querySelectorAll('.account').length`)); n != 0 {
+		p.t.Fatalf("the page shows %d addresses beside its error %q", n, msg)
+	}
+	return msg
+}
+
+// The page shows an address only if the cluster signed it for the
+// signed-in user's wallet, and trusts only the receipt key it pinned: a
+// server (here a proxy in front of a real one) that swaps what it relays
+// gets an error screen, not a wrong address.
+func TestBrowser_APageRefusesAddressesAndReceiptsTheClusterDidNotSignForTheUser(t *testing.T) {
+	b := newBrowser(t)
+	dir := t.TempDir()
+	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil)
+	// Another user's wallet, with its genuine statements and receipt, as an
+	// operator could make for itself.
+	_, otherAnswer := anotherUser(t, d, filepath.Join(dir, "operator.json"))
+	otherWallet, otherPolicy := otherAnswer("/v1/wallet"), otherAnswer("/v1/wallet/policy")
+	otherKey, _, _ := ed25519.GenerateKey(rand.Reader)
+
+	var rewrite atomic.Pointer[func(path string, body map[string]any)]
+	honest := func(string, map[string]any) {}
+	rewrite.Store(&honest)
+	// The lies are told in answers to GETs: what the page reads back.
+	front := lyingServerFor(t, d.url, func(r *http.Request, body map[string]any) {
+		if r.Method == http.MethodGet {
+			(*rewrite.Load())(r.URL.Path, body)
+		}
+	})
+	replace := func(path string, with map[string]any) func(string, map[string]any) {
+		return func(p string, body map[string]any) {
+			if p == path {
+				clear(body)
+				maps.Copy(body, with)
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		// pinFirst signs up through the honest relay, so the page pins the
+		// real receipt key, and then lies.
+		pinFirst bool
+		lie      func(path string, body map[string]any)
+		want     string // in the error; "" for the addresses
+	}{
+		{"the honest relay shows the addresses", false, honest, ""},
+		{"a swapped ethereum address", false, func(path string, body map[string]any) {
+			if path == "/v1/wallet" {
+				for _, a := range body["addresses"].([]any) {
+					if m := a.(map[string]any); m["chain"] == "ethereum" {
+						m["address"] = "0x000000000000000000000000000000000000dEaD"
+					}
+				}
+			}
+		}, "is not one the enclave signed for your wallet"},
+		{"another wallet's genuine addresses", false, replace("/v1/wallet", otherWallet), "not yours"},
+		{"another wallet's genuine receipt", false, replace("/v1/wallet/policy", otherPolicy), "does not list this browser's key"},
+		{"another receipt key from the first visit", false, func(path string, body map[string]any) {
+			if path == "/v1/config" {
+				body["receipt_key"] = base64.StdEncoding.EncodeToString(otherKey)
+			}
+		}, "key cluster this browser trusts"},
+		{"another receipt key after the pin", true, func(path string, body map[string]any) {
+			if path == "/v1/config" {
+				body["receipt_key"] = base64.StdEncoding.EncodeToString(otherKey)
+			}
+		}, "different key cluster"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.newProfile()
+			p.t = t
+			addr := fmt.Sprintf("victim%d@example.com", i)
+			if tc.pinFirst {
+				rewrite.Store(&honest)
+				front2 := &devStack{url: front}
+				p.signInByEmailAt(front2, d, addr, 1)
+				p.addresses()
+			}
+			rewrite.Store(&tc.lie)
+			defer rewrite.Store(&honest)
+			if tc.pinFirst {
+				p.run("reload", chromedp.Reload())
+			} else {
+				p.signInByEmailAt(&devStack{url: front}, d, addr, 1)
+			}
+			if tc.want == "" {
+				if got := p.addresses(); !ethAddressRe.MatchString(got["ethereum"]) {
+					t.Fatalf("through the honest relay the page shows %v", got)
+				}
+				return
+			}
+			if msg := p.refused(); !strings.Contains(msg, tc.want) {
+				t.Fatalf("the page says %q, want it to say %q", msg, tc.want)
+			}
+			if i == 1 {
+				p.shot("refused-swapped-address")
+			}
+		})
 	}
 }

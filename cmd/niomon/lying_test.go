@@ -33,11 +33,26 @@ import (
 // answers as a compromised server could.
 func lyingServer(t *testing.T, upstream string, rewrite func(path string, body map[string]any)) string {
 	t.Helper()
+	return lyingServerFor(t, upstream, func(r *http.Request, body map[string]any) { rewrite(r.URL.Path, body) })
+}
+
+// lyingServerFor is lyingServer with the whole request to rewrite by.
+func lyingServerFor(t *testing.T, upstream string, rewrite func(r *http.Request, body map[string]any)) string {
+	t.Helper()
 	u, err := url.Parse(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	// A browser sends its own origin, the proxy's; the server would refuse
+	// it as cross-site, so the proxy passes its upstream's.
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		if r.Header.Get("Origin") != "" {
+			r.Header.Set("Origin", u.Scheme+"://"+u.Host)
+		}
+	}
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || resp.StatusCode != 200 {
 			return nil
@@ -49,7 +64,7 @@ func lyingServer(t *testing.T, upstream string, rewrite func(path string, body m
 		}
 		var body map[string]any
 		if json.Unmarshal(b, &body) == nil {
-			rewrite(resp.Request.URL.Path, body)
+			rewrite(resp.Request, body)
 			b, _ = json.Marshal(body)
 		}
 		resp.Body = io.NopCloser(bytes.NewReader(b))
@@ -60,6 +75,35 @@ func lyingServer(t *testing.T, upstream string, rewrite func(path string, body m
 	ts := httptest.NewServer(rp)
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// anotherUser signs up a user with a new API key at keyPath, as an
+// operator could for itself, and returns its bearer token and a getter of
+// the server's answers to it.
+func anotherUser(t *testing.T, d *devStack, keyPath string) (string, func(path string) map[string]any) {
+	t.Helper()
+	d.cli(t, nil, keyPath, "apikey", "new")
+	d.cli(t, nil, keyPath, "signup")
+	var session struct {
+		Token string `json:"token"`
+	}
+	if b, err := os.ReadFile(keyPath + ".session"); err != nil || json.Unmarshal(b, &session) != nil || session.Token == "" {
+		t.Fatalf("the other user's session: %v", err)
+	}
+	return session.Token, func(path string) map[string]any {
+		req, _ := http.NewRequest("GET", d.url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+session.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s as the other user: %d %v", path, resp.StatusCode, err)
+		}
+		return m
+	}
 }
 
 // The client shows an address only if the cluster signed it for the
@@ -104,32 +148,11 @@ func TestClient_RefusesAddressesAndKeysTheClusterDidNotSign(t *testing.T) {
 	// Another user's wallet, with its genuine statements and receipt, as
 	// an operator could make for itself with an API-key sign-up.
 	operatorKey := filepath.Join(dir, "operator.json")
-	d.cli(t, nil, operatorKey, "apikey", "new")
-	d.cli(t, nil, operatorKey, "signup")
-	var otherSession struct {
-		Token string `json:"token"`
-	}
-	if b, err := os.ReadFile(operatorKey + ".session"); err != nil || json.Unmarshal(b, &otherSession) != nil || otherSession.Token == "" {
-		t.Fatalf("the other user's session: %v", err)
-	}
-	otherAnswer := func(path string) map[string]any {
-		req, _ := http.NewRequest("GET", d.url+path, nil)
-		req.Header.Set("Authorization", "Bearer "+otherSession.Token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != 200 {
-			t.Fatalf("GET %s as the other user: %d %v", path, resp.StatusCode, err)
-		}
-		return m
-	}
+	otherToken, otherAnswer := anotherUser(t, d, operatorKey)
 	// The operator tries to list the user's public key (the server has
 	// seen it) in its own wallet, so that wallet's genuine receipt would
 	// name the user's key: the enclave wants the added key's own stamp.
-	if err := addToOperatorWallet(t, d.url, otherSession.Token, operatorKey, key); err == nil || !strings.Contains(err.Error(), "stamp_refused") {
+	if err := addToOperatorWallet(t, d.url, otherToken, operatorKey, key); err == nil || !strings.Contains(err.Error(), "stamp_refused") {
 		t.Fatalf("listing the user's key in the operator's wallet: %v, want stamp_refused", err)
 	}
 	otherWallet, otherPolicy := otherAnswer("/v1/wallet"), otherAnswer("/v1/wallet/policy")

@@ -68,10 +68,18 @@ export async function config() {
   };
 }
 
+// receiptOf and addressOf read a signed receipt and an address from an
+// answer, refusing one that lacks them.
 export function receiptOf(r) {
+  if (!r || typeof r.receipt !== 'string' || typeof r.signature !== 'string') {
+    throw new APIError(0, 'bad_answer', 'The server sent no wallet receipt where one belongs. Do not use this wallet until that is explained.');
+  }
   return { receipt: fromBase64(r.receipt), signature: fromBase64(r.signature) };
 }
 
 export function addressOf(a) {
+  if (!a || typeof a.chain !== 'string' || typeof a.address !== 'string' || typeof a.statement !== 'string' || typeof a.signature !== 'string') {
+    throw new APIError(0, 'bad_answer', 'The server sent an address without the cluster\'s statement of it.');
+  }
   return { chain: a.chain, path: a.path, address: a.address, public_key: a.public_key, statement: fromBase64(a.statement), signature: fromBase64(a.signature) };
 }

@@ -38,8 +38,17 @@ async function start() {
   }
 }
 
+// showFatal replaces the screen with an error. A check that failed
+// (wallet.VerifyError) means the server showed something the enclave did
+// not sign: the page shows no address and says so.
 function showFatal(e) {
-  show(h('h1', {}, 'Something is wrong'), h('p', { class: 'error', role: 'alert', id: 'fatal' }, e.message || String(e)));
+  const verify = e instanceof wallet.VerifyError;
+  show(
+    h('h1', {}, verify ? 'Stopped: the server’s answer did not check out' : 'Something went wrong'),
+    h('p', { class: 'error', role: 'alert', id: 'fatal' }, e.message || String(e)),
+    verify ? h('p', {}, 'This page checks everything the server relays against the enclave’s signatures, and this did not match. Your keys are safe in the enclave; do not use what the server shows until the operator explains it.') : null,
+    h('p', {}, h('a', { href: '/' }, 'Try again')),
+  );
 }
 
 function signInScreen() {

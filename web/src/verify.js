@@ -23,7 +23,7 @@ async function ed25519Verify(publicKey, message, signature) {
 // verifyReceipt checks a signed policy receipt and returns its fields.
 export async function verifyReceipt(receiptKey, signed) {
   if (!(await ed25519Verify(receiptKey, concat(receiptContext, signed.receipt), signed.signature))) {
-    throw new VerifyError('the wallet receipt is not signed by the cluster this page trusts');
+    throw new VerifyError('The wallet receipt the server sent is not signed by the key cluster this browser trusts.');
   }
   let r;
   try {
@@ -66,7 +66,7 @@ export async function verifyAddress(receiptKey, oid, a) {
   const acc = defaultAccounts.find((x) => x.chain === a.chain && x.path === a.path);
   if (!acc) throw new VerifyError(`${a.chain} at ${a.path} is not a default account`);
   if (!(await ed25519Verify(receiptKey, concat(addressContext, a.statement), a.signature))) {
-    throw new VerifyError(`the ${a.chain} address is not signed by the cluster this page trusts`);
+    throw new VerifyError(`The ${a.chain} address the server showed is not signed by the key cluster this browser trusts. Do not send anything to it.`);
   }
   let st;
   try {
@@ -79,7 +79,7 @@ export async function verifyAddress(receiptKey, oid, a) {
   }
   const want = { oid, scheme: acc.scheme, path: acc.path, hrp: acc.hrp, address: a.address, public_key: a.public_key };
   for (const [k, v] of Object.entries(want)) {
-    if (st[k] !== v) throw new VerifyError(`the cluster signed ${st.scheme} ${st.address} at ${st.path} of ${st.oid}, not the ${a.chain} address shown`);
+    if (st[k] !== v) throw new VerifyError(`The ${a.chain} address the server showed (${a.address}) is not one the enclave signed for your wallet. Do not send anything to it.`);
   }
   return st.instance;
 }

@@ -56,8 +56,9 @@ export async function createWallet(cfg, user) {
   const req = newRequest(cfg, MethodCreate, user.id, createParams([key.credential]));
   const out = await api.call('POST', '/v1/wallet', api.stamped(req, await stampWith(key, req)));
   const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(out.receipt));
-  if (rc.oid !== user.id || out.wallet.oid !== user.id) {
-    throw new VerifyError(`Asked for wallet ${user.id}, but the receipt names ${rc.oid} and the server shows ${out.wallet.oid}.`);
+  const shown = out.wallet && out.wallet.oid;
+  if (rc.oid !== user.id || shown !== user.id) {
+    throw new VerifyError(`Asked for wallet ${user.id}, but the receipt names ${rc.oid} and the server shows ${shown}.`);
   }
   if (unexpected(rc, [key.credential]).length > 0) {
     throw new VerifyError('The new wallet lists credentials this browser did not enrol. Do not use it.');
