@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -160,6 +162,23 @@ func (p *tab) shot(name string) {
 		}
 	}
 	p.run("desktop size", chromedp.EmulateViewport(1280, 900))
+}
+
+// addAuthenticator gives the tab Chromium's virtual authenticator: a
+// platform authenticator with resident keys and user verification, whose
+// user is always present and verified.
+func (p *tab) addAuthenticator() {
+	p.t.Helper()
+	get(p, "add a virtual authenticator", func(ctx context.Context, t *chromedp.Target) (webauthn.AuthenticatorID, error) {
+		if _, err := cdp.Call(ctx, t, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+			return "", err
+		}
+		r, err := cdp.Call(ctx, t, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+			Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21, Transport: webauthn.AuthenticatorTransportInternal,
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+		}})
+		return r.AuthenticatorID, err
+	})
 }
 
 // signInByEmail signs in (or up) on the wallet page with the n-th code
@@ -370,5 +389,34 @@ func TestBrowser_APageRefusesAddressesAndReceiptsTheClusterDidNotSignForTheUser(
 				p.shot("refused-swapped-address")
 			}
 		})
+	}
+}
+
+func TestBrowser_ANewUserSignsUpWithAPasskeySignsOutSignsInAgainAndSigns(t *testing.T) {
+	b := newBrowser(t)
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	p := b.tab()
+	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#passkey-signup")))
+	p.addAuthenticator()
+
+	p.run("create a wallet with a passkey", chromedp.Click(chromedp.CSS("#passkey-signup")))
+	addrs := p.addresses()
+	p.shot("passkey-home")
+	if len(addrs) != 4 || !ethAddressRe.MatchString(addrs["ethereum"]) {
+		t.Fatalf("after a passkey sign-up the page shows %v", addrs)
+	}
+	msg := "Signed with a passkey"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("go-ethereum recovers %s from the page's signature, but the page shows %s", got, addrs["ethereum"])
+	}
+
+	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#passkey-signin")))
+	p.run("sign in with the passkey", chromedp.Click(chromedp.CSS("#passkey-signin")))
+	if again := p.addresses(); again["ethereum"] != addrs["ethereum"] {
+		t.Fatalf("signed in again with the passkey, the page shows %v, want %v", again, addrs)
+	}
+	msg = "Signed in again with a passkey"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("after signing in again go-ethereum recovers %s, want %s", got, addrs["ethereum"])
 	}
 }

@@ -53,6 +53,18 @@ function showFatal(e) {
 
 function signInScreen() {
   status('');
+  const passkeys = h('div', { class: 'card' },
+    h('button', { type: 'button', class: 'primary', id: 'passkey-signup' }, 'Create a wallet with a passkey'),
+    h('button', { type: 'button', id: 'passkey-signin' }, 'Sign in with a passkey'),
+  );
+  passkeys.querySelector('#passkey-signup').addEventListener('click', () => busy(passkeys, async () => {
+    const { session, key } = await wallet.signUpWithPasskey(cfg);
+    api.setCSRF(session.csrf_token);
+    await signedIn(session, key);
+  }));
+  passkeys.querySelector('#passkey-signin').addEventListener('click', () => busy(passkeys, async () => {
+    await signedIn(await wallet.signInWithPasskey(cfg));
+  }));
   const email = h('input', { id: 'email', type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: 'you@example.com' });
   const form = h('form', { id: 'email-form', class: 'card' },
     h('label', { for: 'email' }, 'Email address'),
@@ -71,8 +83,10 @@ function signInScreen() {
   show(
     h('h1', {}, 'Sign in to Niomon'),
     h('p', { class: 'lead' }, 'One wallet for every chain. Your keys stay in a secure enclave: not even the people who run this server can use them.'),
+    passkeys,
+    h('h2', {}, 'Or use your email'),
     form,
-    providers.length ? h('div', { class: 'card providers' }, h('p', {}, 'Or'), ...providers) : null,
+    providers.length ? h('div', { class: 'card providers' }, h('p', {}, 'Or continue with'), ...providers) : null,
   );
 }
 
@@ -99,12 +113,16 @@ function codeScreen(address, flowID) {
   );
 }
 
-async function signedIn(session) {
+// signedIn goes on from a new session: a user without a wallet gets one
+// now, with key (a passkey just made) or a new device key.
+async function signedIn(session, key) {
   const user = session.user;
   if (!user.wallet_ready) {
-    show(h('h1', {}, 'Creating your wallet…'), h('p', {}, 'This browser is making a key that only it can use, and the enclave is making your wallet.'));
+    show(h('h1', {}, 'Creating your wallet…'), h('p', {}, key
+      ? 'Confirm with your passkey once more: it approves the wallet the enclave is making for you.'
+      : 'This browser is making a key that only it can use, and the enclave is making your wallet.'));
     try {
-      await wallet.createWallet(cfg, user);
+      await wallet.createWallet(cfg, user, key);
     } catch (e) {
       showFatal(e);
       return;

@@ -6,6 +6,7 @@
 
 import { sha256 } from './bytes.js';
 import { credential, AlgES256 } from './request.js';
+import { passkeyStamp } from './passkey.js';
 
 export const KindSessionKey = 'session_key';
 export const KindPasskey = 'passkey';
@@ -24,9 +25,12 @@ export async function newDeviceKey({ rights, expiresAt, label }) {
   };
 }
 
-// stampWith signs request bytes with a device key: ECDSA P-256 over
-// SHA-256, as ASN.1 DER (what Go's ecdsa.VerifyASN1 reads).
+// stampWith signs request bytes with this browser's credential: a
+// passkey (a WebAuthn assertion whose challenge is the request's hash) or
+// a device key (ECDSA P-256 over SHA-256, as ASN.1 DER, what Go's
+// ecdsa.VerifyASN1 reads).
 export async function stampWith(key, request) {
+  if (key.credential.kind === KindPasskey) return passkeyStamp(key.credential, request);
   const raw = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, request));
   return { credential_id: key.credential.id, signature: rawToDER(raw) };
 }

@@ -10,6 +10,7 @@ import * as store from './store.js';
 import { equal, fromBase64, toHex, utf8 } from './bytes.js';
 import { newRequest, createParams, signParams, MethodCreate, MethodSign, RightSign, RightExport, RightPolicy } from './request.js';
 import { newDeviceKey, stampWith } from './stamp.js';
+import * as passkey from './passkey.js';
 import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError } from './verify.js';
 
 export { VerifyError };
@@ -41,15 +42,54 @@ function deviceLabel() {
   return `Browser on ${platform}`.slice(0, 128);
 }
 
-// createWallet makes the signed-in user's wallet with a new device key
-// as its one credential, checks the receipt lists exactly that key, and
-// pins the wallet instance.
-export async function createWallet(cfg, user) {
+// newKey makes this browser's device key for a user who signed in with
+// an email code, a link or an OIDC provider.
+async function newKey(cfg) {
   if (cfg.sessionKeyTTL < minSessionKeyTTL) {
     throw new Error(`The server allows device keys a lifetime of only ${cfg.sessionKeyTTL} s; refusing to make one that expires so soon.`);
   }
   const expiresAt = Math.floor(Date.now() / 1000) + cfg.sessionKeyTTL - sessionKeyMargin;
-  const key = await newDeviceKey({ rights: deviceRights, expiresAt, label: deviceLabel() });
+  return newDeviceKey({ rights: deviceRights, expiresAt, label: deviceLabel() });
+}
+
+// signUpWithPasskey makes an account whose first credential is a new
+// passkey, and returns the session and the passkey as a wallet
+// credential (its public key comes from the registration).
+export async function signUpWithPasskey(cfg) {
+  const begin = await api.call('POST', '/v1/auth/passkey/signup/begin', {});
+  const reg = await passkey.register(begin.options, { rpID: cfg.rpID, rights: deviceRights, label: 'Passkey' });
+  const session = await api.call('POST', '/v1/auth/passkey/signup/finish', { flow: begin.flow, credential: reg.json });
+  return { session, key: { credential: reg.credential } };
+}
+
+// signInWithPasskey signs in with a discoverable passkey. On a browser
+// that holds no key of the user's wallet, the passkey becomes its key if
+// the wallet's receipt lists it (a passkey the platform synced here).
+export async function signInWithPasskey(cfg) {
+  const begin = await api.call('POST', '/v1/auth/passkey/login/begin', {});
+  const got = await passkey.signIn(begin.options);
+  const session = await api.call('POST', '/v1/auth/passkey/login/finish', { flow: begin.flow, credential: got.json });
+  api.setCSRF(session.csrf_token);
+  const user = session.user;
+  if (user.wallet_ready && !(await device(user))) {
+    const listed = (await api.call('GET', '/v1/passkeys')).find((p) => equal(fromBase64(p.credential_id), got.id));
+    if (listed) {
+      const c = { id: got.id, kind: 'passkey', public_key: fromBase64(listed.public_key), alg: listed.alg, rp_id: cfg.rpID, origins: [location.origin], require_uv: true, rights: deviceRights };
+      const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+      if (rc.oid === user.id && holds(rc, c)) {
+        await store.put(store.deviceKey(user.id), { key: { credential: c }, oid: user.id, instance: rc.instance, version: rc.version });
+      }
+    }
+  }
+  return session;
+}
+
+// createWallet makes the signed-in user's wallet with key (this
+// browser's new passkey, or else a new device key) as its one
+// credential, checks the receipt lists exactly that, and pins the wallet
+// instance.
+export async function createWallet(cfg, user, key) {
+  key = key || (await newKey(cfg));
   // The key is kept before it is used: if the answer is lost, a retry
   // with the same key finds the wallet it made.
   await store.put(store.deviceKey(user.id), { key, oid: user.id, instance: null, version: 0n });

@@ -1,0 +1,59 @@
+// Passkeys: the WebAuthn ceremonies of sign-up and sign-in (the server
+// verifies those with go-webauthn), and stamps, which are assertions whose
+// challenge is SHA-256 of a Secretd request (internal/policy/webauthn.go
+// checks them inside the enclave).
+
+import { sha256 } from './bytes.js';
+import { credential, AlgES256 } from './request.js';
+
+export const supported = () => typeof window.PublicKeyCredential === 'function' &&
+  typeof PublicKeyCredential.parseCreationOptionsFromJSON === 'function';
+
+// register runs navigator.credentials.create with the server's options
+// (go-webauthn's JSON) and returns the credential as JSON for the server
+// and as a wallet policy entry.
+export async function register(options, { rpID, rights, label }) {
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey);
+  const cred = await navigator.credentials.create({ publicKey });
+  if (!cred) throw new Error('No passkey was made.');
+  const spki = cred.response.getPublicKey();
+  if (!spki || cred.response.getPublicKeyAlgorithm() !== AlgES256) {
+    throw new Error('This authenticator made a key the wallet cannot use (it needs ES256).');
+  }
+  return {
+    json: cred.toJSON(),
+    credential: credential({
+      id: new Uint8Array(cred.rawId), kind: 'passkey', publicKey: new Uint8Array(spki), alg: AlgES256,
+      rpID, origins: [location.origin], requireUV: true, rights, label,
+    }),
+  };
+}
+
+// signIn runs navigator.credentials.get with the server's options and
+// returns the assertion as JSON, and the credential id it used.
+export async function signIn(options) {
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+  const cred = await navigator.credentials.get({ publicKey });
+  if (!cred) throw new Error('No passkey was chosen.');
+  return { json: cred.toJSON(), id: new Uint8Array(cred.rawId) };
+}
+
+// passkeyStamp has the passkey of policy entry c sign request.
+export async function passkeyStamp(c, request) {
+  const cred = await navigator.credentials.get({
+    publicKey: {
+      challenge: await sha256(request),
+      rpId: c.rp_id,
+      allowCredentials: [{ type: 'public-key', id: c.id }],
+      userVerification: 'required',
+      timeout: 120000,
+    },
+  });
+  if (!cred) throw new Error('The passkey did not sign.');
+  return {
+    credential_id: new Uint8Array(cred.rawId),
+    signature: new Uint8Array(cred.response.signature),
+    authenticator_data: new Uint8Array(cred.response.authenticatorData),
+    client_data_json: new Uint8Array(cred.response.clientDataJSON),
+  };
+}
