@@ -221,6 +221,36 @@ func (p *tab) addresses() map[string]string {
 		`Object.fromEntries([...document.querySelectorAll('.account')].map(li => [li.dataset.chain, li.querySelector('.address').textContent]))`))
 }
 
+// exportPhrase goes through the export screen (with the email code of
+// mail n to addr when codeFor is set) and returns the words it shows,
+// then leaves the screen and checks they are gone.
+func (p *tab) exportPhrase(d *devStack, codeFor string, n int, shots string) string {
+	p.t.Helper()
+	p.run("open the export screen", chromedp.Click(chromedp.CSS("#export")), chromedp.WaitVisible(chromedp.CSS("#alone")))
+	if shots != "" {
+		p.shot(shots + "-export-warning")
+	}
+	p.run("confirm", chromedp.Click(chromedp.CSS("#alone")), chromedp.Click(chromedp.CSS("#export-go")))
+	if codeFor != "" {
+		p.run("the code field", chromedp.WaitVisible(chromedp.CSS("#export-code")))
+		code, err := d.mailCode(codeFor, n)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		p.run("enter the code", chromedp.SendKeys(chromedp.CSS("#export-code"), code), chromedp.Click(chromedp.CSS("#export-go")))
+	}
+	p.run("the phrase", chromedp.WaitVisible(chromedp.CSS("#phrase li")))
+	words := get(p, "read the phrase", chromedp.Evaluate[string](`[...document.querySelectorAll('#phrase li')].map(li => li.textContent).join(' ')`))
+	if shots != "" {
+		p.shot(shots + "-export-phrase")
+	}
+	p.run("hide it", chromedp.Click(chromedp.CSS("#phrase-done")), chromedp.WaitVisible(chromedp.CSS("#export")))
+	if n := get(p, "look for the phrase", chromedp.Evaluate[int](`document.querySelectorAll('#phrase li').length`)); n != 0 {
+		p.t.Fatalf("after leaving the export screen the page still shows %d words", n)
+	}
+	return words
+}
+
 // signMessage signs msg on the page and returns the signature it shows.
 func (p *tab) signMessage(msg string) string {
 	p.t.Helper()
@@ -272,10 +302,20 @@ func TestBrowser_ANewUserSignsUpWithAnEmailCodeSeesTheirAddressesAndSigns(t *tes
 		t.Fatalf("go-ethereum recovers %s from the page's signature, but the page shows %s", got, addrs["ethereum"])
 	}
 
+	// The phrase the page shows gives the address it shows, by go-bip39 and
+	// btcutil's BIP32. Exporting asks for a fresh email code first.
+	words := p.exportPhrase(d, "carol@example.com", 2, "email")
+	if n := len(strings.Fields(words)); n != 24 {
+		t.Fatalf("the export screen shows %d words, want 24", n)
+	}
+	if got := ethAddressOf(t, words); got != addrs["ethereum"] {
+		t.Fatalf("the exported phrase gives %s, but the page shows %s", got, addrs["ethereum"])
+	}
+
 	// Signed out and in again, the browser finds its key in IndexedDB: the
 	// same wallet, and it still signs for it.
 	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#email")))
-	p.signInByEmail(d, "carol@example.com", 2, "")
+	p.signInByEmail(d, "carol@example.com", 3, "")
 	if again := p.addresses(); again["ethereum"] != addrs["ethereum"] {
 		t.Fatalf("signed in again, the page shows %v, want %v", again, addrs)
 	}
@@ -418,5 +458,9 @@ func TestBrowser_ANewUserSignsUpWithAPasskeySignsOutSignsInAgainAndSigns(t *test
 	msg = "Signed in again with a passkey"
 	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
 		t.Fatalf("after signing in again go-ethereum recovers %s, want %s", got, addrs["ethereum"])
+	}
+	// The passkey's assertion is the re-authentication an export asks for.
+	if got := ethAddressOf(t, p.exportPhrase(d, "", 0, "passkey")); got != addrs["ethereum"] {
+		t.Fatalf("the exported phrase gives %s, but the page shows %s", got, addrs["ethereum"])
 	}
 }

@@ -162,6 +162,79 @@ async function home(user) {
     h('h2', {}, 'Accounts'),
     h('ul', { class: 'accounts' }, rows),
     w.canSign ? signSection(user) : null,
+    w.canSign ? h('section', { 'aria-labelledby': 'phrase-heading' },
+      h('h2', { id: 'phrase-heading' }, 'Recovery phrase'),
+      h('p', {}, 'Your wallet’s 24 words restore it in any wallet app, without Niomon.'),
+      h('button', { type: 'button', id: 'export', onclick: () => exportScreen(user) }, 'Show my recovery phrase…')) : null,
+  );
+}
+
+// exportScreen is the deliberate path to the recovery phrase: a warning,
+// a confirmation, proof that the user is here (their passkey, or a fresh
+// email code), and then the words, shown only here and cleared when the
+// user leaves the screen or the page is hidden.
+async function exportScreen(user) {
+  const passkeyUser = await wallet.usesPasskey(user);
+  const alone = h('input', { type: 'checkbox', id: 'alone', required: true });
+  const code = h('input', { id: 'export-code', name: 'code', autocomplete: 'one-time-code', spellcheck: 'false', autocapitalize: 'characters' });
+  let flowID = null;
+  const form = h('form', { id: 'export-form', class: 'card' },
+    h('div', { class: 'check' }, alone, h('label', { for: 'alone' }, 'I am alone, and nobody can see my screen.')),
+    !passkeyUser && user.email ? h('div', { class: 'reauth', hidden: true }, h('label', { for: 'export-code' }, `Code we emailed to ${user.email}`), code) : null,
+    h('button', { type: 'submit', class: 'primary danger', id: 'export-go' }, passkeyUser || !user.email ? 'Show my recovery phrase' : 'Email me a code to confirm'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      if (!passkeyUser && user.email) {
+        if (!flowID) {
+          flowID = (await api.call('POST', '/v1/auth/email/start', { email: user.email })).flow_id;
+          form.querySelector('.reauth').hidden = false;
+          form.querySelector('#export-go').textContent = 'Show my recovery phrase';
+          code.focus();
+          status(`We sent a code to ${user.email}.`);
+          return;
+        }
+        const s = await api.call('POST', '/v1/auth/email/verify', { flow_id: flowID, code: code.value.trim() });
+        api.setCSRF(s.csrf_token);
+        if (s.user.id !== user.id) throw new Error('That code signed in another account.');
+      }
+      showPhrase(user, await wallet.exportPhrase(cfg, user));
+    });
+  });
+  show(
+    h('h1', {}, 'Your recovery phrase'),
+    h('div', { class: 'warning', role: 'note' },
+      h('p', {}, h('strong', {}, 'Anyone who sees these words can take everything in your wallet, on every chain.')),
+      h('p', {}, 'Niomon will never ask for them. Write them on paper and keep it safe. Do not photograph, copy or paste them, and do not type them into any website.')),
+    form,
+    h('button', { type: 'button', class: 'link', onclick: () => home(user) }, 'Back to my wallet'),
+  );
+}
+
+function showPhrase(user, phrase) {
+  let words = phrase.split(' ');
+  phrase = null;
+  const list = h('ol', { id: 'phrase', class: 'phrase' }, words.map((w) => h('li', {}, w)));
+  words = null;
+  // Leaving the screen, or the page going to the background, clears it.
+  const clearOnHide = () => {
+    if (document.visibilityState === 'hidden') leave();
+  };
+  const leave = () => {
+    document.removeEventListener('visibilitychange', clearOnHide);
+    window.removeEventListener('pagehide', leave);
+    list.replaceChildren();
+    home(user);
+  };
+  document.addEventListener('visibilitychange', clearOnHide);
+  window.addEventListener('pagehide', leave);
+  status('');
+  show(
+    h('h1', {}, 'Your recovery phrase'),
+    h('p', {}, 'Write these 24 words down in order. They are shown only on this screen, and cleared when you leave it.'),
+    list,
+    h('button', { type: 'button', class: 'primary', id: 'phrase-done', onclick: leave }, 'I wrote them down — hide them'),
   );
 }
 

@@ -19,6 +19,7 @@ export function h(tag, attrs = {}, ...children) {
 // show replaces the main content and moves focus to its heading, so a
 // screen reader announces the new screen.
 export function show(...children) {
+  status('');
   const main = document.getElementById('main');
   main.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
   const heading = main.querySelector('h1, h2');

@@ -8,7 +8,8 @@
 import * as api from './api.js';
 import * as store from './store.js';
 import { equal, fromBase64, toHex, utf8 } from './bytes.js';
-import { newRequest, createParams, signParams, MethodCreate, MethodSign, RightSign, RightExport, RightPolicy } from './request.js';
+import { newRequest, createParams, signParams, MethodCreate, MethodSign, MethodExport, RightSign, RightExport, RightPolicy } from './request.js';
+import { newExportKey, openExport } from './export.js';
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
 import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError } from './verify.js';
@@ -169,4 +170,28 @@ export async function signMessage(cfg, user, text) {
     throw new VerifyError('The signature came from another wallet than yours. Do not use it.');
   }
   return '0x' + toHex(fromBase64(out.signature));
+}
+
+// exportPhrase asks the enclave for the wallet's recovery phrase, sealed
+// to a key made here for this one call, and opens it. The phrase is
+// checked to be the pinned wallet's before it opens (the instance is in
+// the HPKE info too, so another wallet's phrase would not open anyway).
+export async function exportPhrase(cfg, user) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet, so it cannot export it.');
+  const key = await newExportKey();
+  const req = newRequest(cfg, MethodExport, user.id, { recipient: key.recipient });
+  const out = await api.call('POST', '/v1/wallet/export', api.stamped(req, await stampWith(dev.key, req)));
+  const instance = fromBase64(out.instance);
+  if (dev.instance && !equal(instance, dev.instance)) {
+    throw new VerifyError('The export is of another wallet than the one this browser\'s key was enrolled in; it was not opened.');
+  }
+  return openExport(key, user.id, instance, req, fromBase64(out.enc), fromBase64(out.ciphertext));
+}
+
+// usesPasskey reports whether this browser stamps with a passkey (which
+// asks the user to verify each time).
+export async function usesPasskey(user) {
+  const dev = await device(user);
+  return !!dev && dev.key.credential.kind === 'passkey';
 }
