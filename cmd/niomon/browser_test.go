@@ -6,9 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +27,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/zitadel/oidc/v3/example/server/exampleop"
+	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // The browser tests drive Debian's chromium, headless, through the
@@ -462,5 +469,82 @@ func TestBrowser_ANewUserSignsUpWithAPasskeySignsOutSignsInAgainAndSigns(t *test
 	// The passkey's assertion is the re-authentication an export asks for.
 	if got := ethAddressOf(t, p.exportPhrase(d, "", 0, "passkey")); got != addrs["ethereum"] {
 		t.Fatalf("the exported phrase gives %s, but the page shows %s", got, addrs["ethereum"])
+	}
+}
+
+var linkRe = regexp.MustCompile(`http://\S+/auth/email/link\?token=[A-Za-z0-9_\-%]+`)
+
+func TestBrowser_ANewUserSignsUpWithAMagicLinkAndGetsAWallet(t *testing.T) {
+	b := newBrowser(t)
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	p := b.tab()
+	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#email")))
+	p.run("ask for a sign-in mail", chromedp.SendKeys(chromedp.CSS("#email"), "dave@example.com"),
+		chromedp.Click(chromedp.CSS("#email-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#code")))
+	text, err := d.mailText("dave@example.com", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := linkRe.FindString(text)
+	if link == "" {
+		t.Fatalf("the sign-in mail has no link: %q", text)
+	}
+	// The link's page names the account and signs in only on its button:
+	// mail scanners that follow links sign nobody in.
+	p.run("open the link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#link-signin")))
+	if got := p.text("#link-signin"); !strings.Contains(got, "dave@example.com") {
+		t.Fatalf("the link's button says %q, want it to name the account", got)
+	}
+	p.shot("magic-link")
+	p.run("sign in", chromedp.Click(chromedp.CSS("#link-signin")))
+	addrs := p.addresses()
+	msg := "Signed after a magic link"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("go-ethereum recovers %s from the page's signature, but the page shows %s", got, addrs["ethereum"])
+	}
+}
+
+// startOP starts zitadel's example OpenID Provider on loopback with a
+// client for a niomon at publicURL, and writes a niomon config file that
+// names it "test".
+func startOP(t *testing.T, publicURL string) (configFile string) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String() + "/"
+	ts.Config.Handler = exampleop.SetupServer(issuer, storage.NewStorage(storage.NewUserStore(issuer)), slog.New(slog.DiscardHandler), false, op.WithAllowInsecure())
+	ts.Start()
+	t.Cleanup(ts.Close)
+	storage.RegisterClients(storage.WebClient("niomon-browser", "secret", publicURL+"/v1/auth/oidc/test/callback"))
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "client-secret")
+	if err := os.WriteFile(secret, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(map[string]any{"oidc": []map[string]string{{"name": "test", "issuer": issuer, "client_id": "niomon-browser", "client_secret_file": secret}}})
+	configFile = filepath.Join(dir, "niomon.json")
+	if err := os.WriteFile(configFile, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return configFile
+}
+
+func TestBrowser_ANewUserSignsUpWithAnOIDCProviderAndGetsAWallet(t *testing.T) {
+	b := newBrowser(t)
+	listen := freePort(t)
+	_, port, _ := net.SplitHostPort(listen)
+	config := startOP(t, "http://localhost:"+port)
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), listen, nil, "--config", config)
+	p := b.tab()
+	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="/v1/auth/oidc/test/start"]`)))
+	p.run("continue with the provider", chromedp.Click(chromedp.CSS(`a[href="/v1/auth/oidc/test/start"]`)), chromedp.WaitVisible(chromedp.CSS("#username")))
+	p.run("sign in at the provider",
+		chromedp.SendKeys(chromedp.CSS("#username"), "test-user2"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "verysecure"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")))
+	addrs := p.addresses()
+	p.shot("oidc-home")
+	msg := "Signed after OIDC"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("go-ethereum recovers %s from the page's signature, but the page shows %s", got, addrs["ethereum"])
 	}
 }

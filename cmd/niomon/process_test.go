@@ -204,6 +204,20 @@ var codeRe = regexp.MustCompile(`(?m)^\s+(\d{6}|[0-9A-Z]{5}-[0-9A-Z]{5})\s*$`)
 // mailCode polls the dev mailbox's JSON view for the n-th mail to addr
 // (1-based, since this mailbox started) and returns its code.
 func (d *devStack) mailCode(addr string, n int) (string, error) {
+	text, err := d.mailText(addr, n)
+	if err != nil {
+		return "", err
+	}
+	m := codeRe.FindStringSubmatch(text)
+	if m == nil {
+		return "", fmt.Errorf("the mail to %s has no code", addr)
+	}
+	return m[1], nil
+}
+
+// mailText polls the dev mailbox for the n-th mail to addr and returns
+// its text.
+func (d *devStack) mailText(addr string, n int) (string, error) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(d.url + "/dev/mailbox/api/messages")
@@ -221,11 +235,7 @@ func (d *devStack) mailCode(addr string, n int) (string, error) {
 				}
 			}
 			if err == nil && len(mine) >= n {
-				m := codeRe.FindStringSubmatch(mine[n-1])
-				if m == nil {
-					return "", fmt.Errorf("the mail to %s has no code", addr)
-				}
-				return m[1], nil
+				return mine[n-1], nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)

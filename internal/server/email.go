@@ -250,16 +250,16 @@ func (s *Server) userForEmail(ctx context.Context, email string) (authdb.User, b
 }
 
 var linkPage = template.Must(template.New("link").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Sign in to Niomon</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem">
-{{if .Message}}<h1>{{.Title}}</h1><p>{{.Message}}</p><p><a href="/">Go to Niomon</a></p>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in to Niomon</title><link rel="stylesheet" href="/assets/app.css"></head>
+<body><header class="top"><a class="brand" href="/">Niomon</a></header><main class="page">
+{{if .Message}}<h1>{{.Title}}</h1><p class="error" role="alert">{{.Message}}</p><p><a href="/">Go to Niomon</a></p>
 {{else}}<h1>Sign in to Niomon</h1>
 <p>This link signs in to the account of <strong>{{.Email}}</strong>.</p>
-<p>If that is not your address, or you did not ask to sign in, close this page: someone may be trying to sign you in to their account. Nothing happens until you press the button.</p>
-<form method="post" action="/auth/email/link"><input type="hidden" name="token" value="{{.Token}}">
-<button type="submit" style="font-size:1.1rem;padding:.6rem 1.2rem">Sign in as {{.Email}}</button></form>{{end}}
-</body></html>`))
+<p class="notice">If that is not your address, or you did not ask to sign in, close this page: someone may be trying to sign you in to their account. Nothing happens until you press the button.</p>
+<form method="post" action="/auth/email/link" class="card"><input type="hidden" name="token" value="{{.Token}}">
+<button type="submit" class="primary" id="link-signin">Sign in as {{.Email}}</button></form>{{end}}
+</main></body></html>`))
 
 type linkPageData struct{ Title, Message, Token, Email string }
 
@@ -323,6 +323,7 @@ func (d *discardJSON) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardJSON) WriteHeader(int)             {}
 
 func renderPage(w http.ResponseWriter, status int, t *template.Template, data any) error {
+	pageHeaders(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -63,7 +63,8 @@ func (s *Server) common(next http.Handler) http.Handler {
 		if s.hsts {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		// Nothing by default; pages set walletCSP (pages.go).
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		sw := &statusWriter{ResponseWriter: w}
 		start := s.now()
 		defer func() {

@@ -243,9 +243,10 @@ func (s *Server) oidcLinkStart(w http.ResponseWriter, r *http.Request, a *auth) 
 }
 
 var oidcErrorPage = template.Must(template.New("oidc").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Sign-in failed</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem">
-<h1>Sign-in failed</h1><p>{{.}}</p><p><a href="/">Back to Niomon</a></p></body></html>`))
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign-in failed</title>
+<link rel="stylesheet" href="/assets/app.css"></head>
+<body><header class="top"><a class="brand" href="/">Niomon</a></header><main class="page">
+<h1>Sign-in failed</h1><p class="error" role="alert">{{.}}</p><p><a href="/">Back to Niomon</a></p></main></body></html>`))
 
 // oidcCallback finishes a provider sign-in: the state must match the
 // browser's flow cookie, the code is exchanged with the PKCE verifier, and

@@ -31,9 +31,19 @@ func (s *Server) asset(w http.ResponseWriter, r *http.Request, _ *auth) error {
 	return nil
 }
 
+// pageHeaders are the headers of every HTML page and its assets: the
+// strict CSP, and a referrer policy that still lets the browser send an
+// Origin on a form's POST (under no-referrer it sends "null", which the
+// same-origin check refuses) while no path, a magic link's token among
+// them, leaves in a Referer.
+func pageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", walletCSP)
+	h.Set("Referrer-Policy", "strict-origin")
+}
+
 func serveAsset(w http.ResponseWriter, r *http.Request, a web.Asset) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", walletCSP)
+	pageHeaders(h)
 	h.Set("Content-Type", a.ContentType)
 	// The bundle changes with the binary; revalidating costs a 304.
 	h.Set("Cache-Control", "no-cache")
