@@ -548,3 +548,53 @@ func TestBrowser_ANewUserSignsUpWithAnOIDCProviderAndGetsAWallet(t *testing.T) {
 		t.Fatalf("go-ethereum recovers %s from the page's signature, but the page shows %s", got, addrs["ethereum"])
 	}
 }
+
+// approveNewDevice has tab a (a device of the wallet) approve the device
+// waiting under code.
+func (p *tab) approveNewDevice(code string) {
+	p.t.Helper()
+	p.run("enter the new device's code",
+		chromedp.SendKeys(chromedp.CSS("#pair-code-input"), code),
+		chromedp.Click(chromedp.CSS("#pair-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#pair-approve")))
+	p.shot("pair-approve")
+	p.run("approve", chromedp.Click(chromedp.CSS("#pair-approve")), chromedp.WaitVisible(chromedp.CSS("#pair-code-input")))
+}
+
+func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	first := newBrowser(t).tab()
+	first.signInByEmail(d, "erin@example.com", 1, "")
+	addrs := first.addresses()
+
+	// The second browser signs in: a session, the same verified addresses,
+	// and no key yet.
+	second := newBrowser(t).tab()
+	second.signInByEmail(d, "erin@example.com", 2, "")
+	if got := second.addresses(); got["ethereum"] != addrs["ethereum"] {
+		t.Fatalf("the second browser shows %v, want %v", got, addrs)
+	}
+	if n := get(second, "look for the sign form", chromedp.Evaluate[int](`document.querySelectorAll('#sign-form').length`)); n != 0 {
+		t.Fatal("a browser without a key of the wallet offers to sign")
+	}
+	second.shot("second-device")
+	second.run("ask to join", chromedp.Click(chromedp.CSS("#pair-start")), chromedp.WaitVisible(chromedp.CSS("#pair-code")))
+	code := second.text("#pair-code")
+	second.shot("pair-code")
+	if !regexp.MustCompile(`^[0-9A-Z]{5}-[0-9A-Z]{5}$`).MatchString(code) {
+		t.Fatalf("the new device shows code %q, want XXXXX-XXXXX", code)
+	}
+
+	first.approveNewDevice(code)
+
+	second.run("joined", chromedp.WaitVisible(chromedp.CSS("#sign-form")))
+	msg := "Signed on the second browser"
+	if got := personalSigner(t, msg, second.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("go-ethereum recovers %s from the second browser's signature, want %s", got, addrs["ethereum"])
+	}
+	// The first still signs: the change added a key and removed none.
+	msg = "Still signed on the first"
+	if got := personalSigner(t, msg, first.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("after the pairing the first browser's signature recovers to %s, want %s", got, addrs["ethereum"])
+	}
+}

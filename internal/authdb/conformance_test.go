@@ -83,6 +83,9 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"UpdatePasskeyUseNeverMovesTheCounterBack", testPasskeyUse},
 		{"PasskeysAreUniqueAndDeletedOnlyByTheirUser", testPasskeyOwnership},
 		{"DevicesAreRecordedAndRevocable", testDevices},
+		// device pairings
+		{"PairingsAreFoundByIDOrCodeOnlyByTheirUserAndApprovedOnce", testPairings},
+		{"PairingsAreLimitedPerUserAndExpire", testPairingLimits},
 		// addresses, audit
 		{"PutAddressWritesOnceAndRefusesADifferentValue", testAddresses},
 		{"AuditLogAppendsAndPages", testAudit},

@@ -12,6 +12,8 @@ package nioapi
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -303,4 +305,44 @@ type RevokeDevice struct {
 	Kind         string   `json:"kind"` // passkey, api_key, session_key
 	ID           []byte   `json:"id"`
 	PolicyChange *Stamped `json:"policy_change,omitempty"`
+}
+
+// PairingStart is POST /v1/pairings: a new device asks to join the
+// signed-in user's wallet with Credential, the canonical CBOR of its
+// wallet policy credential (the same bytes it will prove).
+type PairingStart struct {
+	Credential []byte `json:"credential"`
+}
+
+// Pairing is a new device's request to join the wallet. ID is shown only
+// to the device that made it (it polls GET /v1/pairings/{id}); the device
+// that approves finds it by Code, which PairingCode derives from the
+// credential's public key, and checks that itself.
+type Pairing struct {
+	ID         string    `json:"id,omitempty"`
+	Code       string    `json:"code"`
+	Credential []byte    `json:"credential"`
+	UserAgent  string    `json:"user_agent"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	// Approval is the approving device's stamped update_policy adding
+	// Credential; the new device adds its own proof and sends it.
+	Approval *Stamped `json:"approval,omitempty"`
+}
+
+// PairingCode is the code a new device shows for its credential's public
+// key (SPKI): the first 50 bits of its SHA-256 in Crockford base32, ten
+// symbols. The approving device types it and recomputes it from the key
+// the server hands over, so a server that swaps the key must find another
+// with the same 50 bits while the pairing lives.
+func PairingCode(publicKey []byte) string {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	h := sha256.Sum256(publicKey)
+	v := binary.BigEndian.Uint64(h[:8]) >> 14 // the first 50 bits
+	out := make([]byte, 10)
+	for i := 9; i >= 0; i-- {
+		out[i] = alphabet[v&31]
+		v >>= 5
+	}
+	return string(out)
 }

@@ -68,7 +68,7 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	return res, nil
 }
 
-// Housekeep deletes expired challenges and sessions, and rate-limit
+// Housekeep deletes expired challenges, pairings and sessions, and rate-limit
 // windows that ended longer ago than both flowSpendWindow (spent flows
 // are recorded in them, and must outlive the flows) and the longest
 // limit's window (a sliding limit reads the window before the current
@@ -76,6 +76,9 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 func (s *Server) Housekeep(ctx context.Context) error {
 	now := s.now()
 	if _, err := s.db.DeleteExpiredChallenges(ctx, now); err != nil {
+		return err
+	}
+	if _, err := s.db.DeleteExpiredPairings(ctx, now); err != nil {
 		return err
 	}
 	if _, err := s.db.DeleteExpiredSessions(ctx, now); err != nil {

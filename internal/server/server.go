@@ -192,6 +192,11 @@ func routeTable() []route {
 		{"POST", "/v1/sessions/{id}/revoke", user, true, (*Server).revokeSession},
 		{"GET", "/v1/devices", user, true, (*Server).listDevices},
 		{"POST", "/v1/devices/revoke", user, true, (*Server).revokeDevice},
+		{"POST", "/v1/pairings", user, true, (*Server).pairingStart},
+		{"GET", "/v1/pairings/{id}", user, true, (*Server).pairingGet},
+		{"DELETE", "/v1/pairings/{id}", user, true, (*Server).pairingDelete},
+		{"GET", "/v1/pairings/code/{code}", user, true, (*Server).pairingByCode},
+		{"POST", "/v1/pairings/code/{code}/approve", user, true, (*Server).pairingApprove},
 
 		{"POST", "/v1/wallet", user, true, (*Server).createWallet},
 		{"POST", "/v1/wallet/import", user, true, (*Server).importWallet},

@@ -4,6 +4,7 @@
 import * as api from './api.js';
 import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
+import { showCode } from './pairing.js';
 
 const chainNames = {
   ethereum: 'Ethereum',
@@ -158,15 +159,102 @@ async function home(user) {
     h('h1', {}, 'Your wallet'),
     h('p', { class: 'who' }, 'Signed in as ', h('strong', {}, user.email || user.id), ' ',
       h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out')),
-    w.canSign ? null : h('p', { class: 'notice' }, 'This browser holds no key of your wallet, so it can show your addresses but not sign. Approve it from a device that holds your wallet.'),
+    w.canSign ? null : h('div', { class: 'notice' },
+      h('p', {}, 'This browser holds no key of your wallet, so it can show your addresses but not sign. A device that holds your wallet can approve this one.'),
+      h('button', { type: 'button', class: 'primary', id: 'pair-start', onclick: () => pairingScreen(user) }, 'Use this browser for my wallet')),
     h('h2', {}, 'Accounts'),
     h('ul', { class: 'accounts' }, rows),
     w.canSign ? signSection(user) : null,
+    w.canSign ? approveSection(user) : null,
     w.canSign ? h('section', { 'aria-labelledby': 'phrase-heading' },
       h('h2', { id: 'phrase-heading' }, 'Recovery phrase'),
       h('p', {}, 'Your wallet’s 24 words restore it in any wallet app, without Niomon.'),
       h('button', { type: 'button', id: 'export', onclick: () => exportScreen(user) }, 'Show my recovery phrase…')) : null,
   );
+}
+
+// pairingScreen, on a browser without a key of the wallet, makes one,
+// shows its code, and waits (polling, until the pairing expires) for a
+// device of the wallet to approve it.
+async function pairingScreen(user) {
+  let pending;
+  try {
+    pending = (await wallet.pendingPairing(user)) || (await wallet.startPairing(cfg, user));
+  } catch (e) {
+    status(e.message, 'error');
+    return;
+  }
+  const note = h('p', { id: 'pair-wait' }, 'Waiting for approval…');
+  show(
+    h('h1', {}, 'Approve this browser'),
+    h('p', {}, 'On a device that holds your wallet, open Niomon, choose “Add a device” and enter this code:'),
+    h('p', { class: 'code', id: 'pair-code' }, showCode(pending.code)),
+    h('p', {}, 'Check that the other device shows the same code before it approves. The code is made from this browser’s new key, so nobody can slip in another.'),
+    note,
+    h('button', { type: 'button', class: 'link', onclick: () => home(user) }, 'Cancel'),
+  );
+  const main = document.getElementById('main');
+  const screen = main.firstChild;
+  while (Date.now() < pending.expiresAt && main.firstChild === screen) {
+    await new Promise((r) => setTimeout(r, 1500));
+    if (main.firstChild !== screen) return; // the user left
+    try {
+      if (await wallet.finishPairing(cfg, user, pending)) {
+        await home(user);
+        status('This browser now holds a key of your wallet.');
+        return;
+      }
+    } catch (e) {
+      showFatal(e);
+      return;
+    }
+  }
+  if (main.firstChild === screen) note.textContent = 'The code expired. Go back and start again.';
+}
+
+// describeAgent names a browser and its system from a User-Agent, as
+// people call them ("Chrome on Linux"). It only helps the user recognise
+// their device; the code is what they check.
+function describeAgent(ua) {
+  if (!ua) return 'An unnamed browser';
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'A browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux|X11/.test(ua) ? 'Linux' : 'an unknown system';
+  return `${browser} on ${os}`;
+}
+
+// approveSection lets a device of the wallet approve a new one by the
+// code it shows.
+function approveSection(user) {
+  const code = h('input', { id: 'pair-code-input', name: 'code', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'characters', required: true, placeholder: 'XXXXX-XXXXX' });
+  const form = h('form', { id: 'pair-form', class: 'card' },
+    h('label', { for: 'pair-code-input' }, 'Code shown on the new device'),
+    code,
+    h('button', { type: 'submit' }, 'Find the device'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      const found = await wallet.lookupPairing(user, code.value);
+      const yes = h('button', { type: 'button', class: 'primary', id: 'pair-approve' }, 'Approve this device');
+      const box = h('div', { class: 'card' },
+        h('p', {}, 'A browser asks to use your wallet:'),
+        h('p', {}, h('strong', {}, describeAgent(found.userAgent)), h('br'), h('small', { class: 'muted' }, found.userAgent || '')),
+        h('p', {}, 'Code ', h('strong', { class: 'code' }, showCode(found.code)), ' — it must be the code that browser shows.'),
+        yes,
+        h('button', { type: 'button', class: 'link', onclick: () => home(user) }, 'Do not approve'),
+      );
+      yes.addEventListener('click', () => busy(box, async () => {
+        await wallet.approvePairing(cfg, user, found);
+        await home(user);
+        status('Approved. The new device finishes on its own.');
+      }));
+      show(h('h1', {}, 'Add a device'), box);
+    });
+  });
+  return h('section', { 'aria-labelledby': 'devices-heading' },
+    h('h2', { id: 'devices-heading' }, 'Add a device'),
+    h('p', {}, 'Signed in on another browser? Choose “Use this browser for my wallet” there, and enter the code it shows.'),
+    form);
 }
 
 // exportScreen is the deliberate path to the recovery phrase: a warning,

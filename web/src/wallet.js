@@ -7,8 +7,9 @@
 
 import * as api from './api.js';
 import * as store from './store.js';
-import { equal, fromBase64, toHex, utf8 } from './bytes.js';
-import { newRequest, createParams, signParams, MethodCreate, MethodSign, MethodExport, RightSign, RightExport, RightPolicy } from './request.js';
+import { equal, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
+import { newRequest, createParams, signParams, canonical, strictDecode, MethodCreate, MethodSign, MethodExport, MethodUpdatePolicy, RightSign, RightExport, RightPolicy } from './request.js';
+import { pairingCode, normalizeCode } from './pairing.js';
 import { newExportKey, openExport } from './export.js';
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
@@ -194,4 +195,100 @@ export async function exportPhrase(cfg, user) {
 export async function usesPasskey(user) {
   const dev = await device(user);
   return !!dev && dev.key.credential.kind === 'passkey';
+}
+
+// --- A second device -------------------------------------------------
+
+const pairingKey = (userID) => `pairing:${userID}`;
+
+// startPairing, on a browser that holds no key of the user's wallet,
+// makes a device key and asks to join with it. It returns the code to
+// show; the pending pairing survives a reload.
+export async function startPairing(cfg, user) {
+  const key = await newKey(cfg);
+  const credential = canonical(key.credential);
+  const p = await api.call('POST', '/v1/pairings', { credential: toBase64(credential) });
+  const code = await pairingCode(key.credential.public_key);
+  if (p.code !== code) throw new VerifyError('The server registered this browser under another code than its key gives. Do not go on.');
+  const pending = { key, credential, id: p.id, code, expiresAt: Date.parse(p.expires_at) };
+  await store.put(pairingKey(user.id), pending);
+  return pending;
+}
+
+export async function pendingPairing(user) {
+  const p = await store.get(pairingKey(user.id));
+  return p && p.expiresAt > Date.now() ? p : null;
+}
+
+// finishPairing checks once whether a device of the wallet approved the
+// pairing; if so it checks that the change adds exactly this browser's
+// key to this user's wallet and nothing else, proves it with the key,
+// sends it, and keeps the key as this browser's. It returns whether the
+// browser joined.
+export async function finishPairing(cfg, user, pending) {
+  const p = await api.call('GET', `/v1/pairings/${encodeURIComponent(pending.id)}`);
+  if (!p.approval) return false;
+  const request = fromBase64(p.approval.request);
+  let r;
+  try {
+    r = strictDecode(request);
+  } catch {
+    throw new VerifyError('The approval the server relayed is unreadable.');
+  }
+  const change = (r.params && r.params.change) || {};
+  const add = change.add || [];
+  if (r.method !== MethodUpdatePolicy || r.oid !== user.id || !equal(r.cluster, cfg.clusterIdentity) ||
+      (change.remove && change.remove.length) || add.length !== 1 || !equal(canonical(add[0]), pending.credential)) {
+    throw new VerifyError('The approval the server relayed does not add exactly this browser\'s key to your wallet. It was not signed.');
+  }
+  const proof = await stampWith(pending.key, request);
+  const out = await api.call('POST', '/v1/wallet/policy', {
+    request: p.approval.request,
+    stamp: p.approval.stamp,
+    proofs: [{ credential_id: toBase64(proof.credential_id), signature: toBase64(proof.signature) }],
+  });
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(out));
+  if (rc.oid !== user.id || !holds(rc, pending.key.credential)) {
+    throw new VerifyError('The wallet receipt after pairing does not list this browser\'s key.');
+  }
+  await store.put(store.deviceKey(user.id), { key: pending.key, oid: user.id, instance: rc.instance, version: rc.version });
+  await store.del(pairingKey(user.id));
+  await api.call('DELETE', `/v1/pairings/${encodeURIComponent(pending.id)}`).catch(() => {});
+  return true;
+}
+
+// lookupPairing, on a device of the wallet, finds the device waiting
+// under a code the user typed and checks the server handed over the key
+// that code stands for.
+export async function lookupPairing(user, typed) {
+  const code = normalizeCode(typed);
+  if (!/^[0-9A-HJKMNP-TV-Z]{10}$/.test(code)) throw new Error('A code is ten letters and digits, as the new device shows it.');
+  const p = await api.call('GET', `/v1/pairings/code/${code}`);
+  const credential = fromBase64(p.credential);
+  let c;
+  try {
+    c = strictDecode(credential);
+  } catch {
+    throw new VerifyError('The server sent an unreadable key for that code.');
+  }
+  if (!(c.public_key instanceof Uint8Array) || (await pairingCode(c.public_key)) !== code) {
+    throw new VerifyError('The server sent another key than the one the new device shows. Do not approve it.');
+  }
+  if (c.kind !== 'session_key' || !Array.isArray(c.rights) || !c.rights.every((r) => deviceRights.includes(r))) {
+    throw new VerifyError('The waiting key asks for more than a device key may have.');
+  }
+  return { code, credential: c, userAgent: p.user_agent };
+}
+
+// approvePairing has this device's key stamp a policy change that adds
+// the waiting key, written against the wallet's current version.
+export async function approvePairing(cfg, user, found) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet.');
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  if (rc.oid !== user.id || !holds(rc, dev.key.credential) || (dev.instance && !equal(dev.instance, rc.instance)) || rc.version < dev.version) {
+    throw new VerifyError('The server shows a wallet this browser\'s key does not belong to.');
+  }
+  const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { add: [found.credential] } });
+  await api.call('POST', `/v1/pairings/code/${found.code}/approve`, api.stamped(req, await stampWith(dev.key, req)));
 }
