@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -27,6 +28,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/secretd"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -596,5 +600,78 @@ func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testi
 	msg = "Still signed on the first"
 	if got := personalSigner(t, msg, first.signMessage(msg)); got != addrs["ethereum"] {
 		t.Fatalf("after the pairing the first browser's signature recovers to %s, want %s", got, addrs["ethereum"])
+	}
+}
+
+// operatorCredential is the canonical CBOR of a session key the operator
+// holds: what a lying server would slip into a pairing.
+func operatorCredential(t *testing.T) []byte {
+	t.Helper()
+	k, err := secretd.NewP256Key(policy.KindSessionKey, time.Now().Add(time.Hour), policy.RightSign, policy.RightExport, policy.RightPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := wire.Marshal(k.Credential())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A server that swaps the key a new device asks to join with (for one it
+// holds) is caught by the approving device, which recomputes the code
+// from the key; one that swaps the change the new device is to prove is
+// caught by the new device.
+func TestBrowser_PairingRefusesAKeyOrAChangeTheServerSwapped(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	swapped := base64.StdEncoding.EncodeToString(operatorCredential(t))
+	tests := []struct {
+		name string
+		lie  func(r *http.Request, body map[string]any)
+		// approverRefuses: the approving device refuses (else the new one).
+		approverRefuses bool
+		want            string
+	}{
+		{"the key handed to the approving device", func(r *http.Request, body map[string]any) {
+			if strings.HasPrefix(r.URL.Path, "/v1/pairings/code/") && r.Method == http.MethodGet {
+				body["credential"] = swapped
+			}
+		}, true, "another key than the one the new device shows"},
+		{"the change handed to the new device", func(r *http.Request, body map[string]any) {
+			if a, ok := body["approval"].(map[string]any); ok && r.Method == http.MethodGet {
+				req, _ := base64.StdEncoding.DecodeString(a["request"].(string))
+				a["request"] = base64.StdEncoding.EncodeToString(bytes.Replace(req, []byte("sign"), []byte("sigN"), 1))
+			}
+		}, false, "does not add exactly this browser's key"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			front := &devStack{url: lyingServerFor(t, d.url, tc.lie)}
+			addr := fmt.Sprintf("frank%d@example.com", i)
+			first, second := newBrowser(t).tab(), newBrowser(t).tab()
+			first.t, second.t = t, t
+			first.signInByEmailAt(front, d, addr, 1)
+			first.addresses()
+			second.signInByEmailAt(front, d, addr, 2)
+			second.addresses()
+			second.run("ask to join", chromedp.Click(chromedp.CSS("#pair-start")), chromedp.WaitVisible(chromedp.CSS("#pair-code")))
+			code := second.text("#pair-code")
+			first.run("enter the code", chromedp.SendKeys(chromedp.CSS("#pair-code-input"), code),
+				chromedp.Click(chromedp.CSS("#pair-form button[type=submit]")))
+			if tc.approverRefuses {
+				get(first, "the refusal", chromedp.Poll[bool](`document.getElementById('status').classList.contains('error') || null`, chromedp.WithPollingTimeout(30*time.Second)))
+				if msg := first.text("#status"); !strings.Contains(msg, tc.want) {
+					t.Fatalf("the approving device says %q, want %q", msg, tc.want)
+				}
+				if n := get(first, "look for the approve button", chromedp.Evaluate[int](`document.querySelectorAll('#pair-approve').length`)); n != 0 {
+					t.Fatal("the approving device offers to approve a key the code does not stand for")
+				}
+				return
+			}
+			first.run("approve", chromedp.WaitVisible(chromedp.CSS("#pair-approve")), chromedp.Click(chromedp.CSS("#pair-approve")))
+			if msg := second.refused(); !strings.Contains(msg, tc.want) {
+				t.Fatalf("the new device says %q, want %q", msg, tc.want)
+			}
+		})
 	}
 }
