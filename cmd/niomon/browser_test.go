@@ -601,6 +601,33 @@ func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testi
 	if got := personalSigner(t, msg, first.signMessage(msg)); got != addrs["ethereum"] {
 		t.Fatalf("after the pairing the first browser's signature recovers to %s, want %s", got, addrs["ethereum"])
 	}
+
+	// The security screen lists both keys (from the enclave's receipt),
+	// both sessions and the pairing in the activity; removing the second
+	// browser's key there stops it signing.
+	first.run("open security", chromedp.Click(chromedp.CSS("#security")), chromedp.WaitVisible(chromedp.CSS("#keys")))
+	first.shot("security")
+	count := func(sel string) int {
+		return get(first, "count "+sel, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
+	}
+	if k, s := count("#keys li"), count("#sessions li"); k != 2 || s < 2 {
+		t.Fatalf("the security screen lists %d keys and %d sessions, want 2 keys and at least 2 sessions", k, s)
+	}
+	if a := first.text("#activity"); !strings.Contains(a, "A new device was approved") || !strings.Contains(a, "Wallet created") {
+		t.Fatalf("the activity list says %q, want the wallet's creation and the approval", a)
+	}
+	first.run("remove the second browser's key", chromedp.Click(chromedp.CSS("#keys li button.remove")))
+	get(first, "the key is gone", chromedp.Poll[bool](`document.querySelectorAll('#keys li').length === 1 || null`, chromedp.WithPollingTimeout(30*time.Second)))
+	get(second, "clear the message", chromedp.Evaluate[bool](`document.getElementById('message').value = ''; true`))
+	second.run("sign with the removed key", chromedp.SendKeys(chromedp.CSS("#message"), "after removal"),
+		chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")))
+	msgErr := get(second, "the refusal", chromedp.Poll[string](`document.getElementById('status').classList.contains('error') ? document.getElementById('status').textContent : null`, chromedp.WithPollingTimeout(30*time.Second)))
+	if !strings.Contains(msgErr, "refused") {
+		t.Fatalf("signing with the removed key: the page says %q, want a refusal", msgErr)
+	}
+	if sig := get(second, "the signature", chromedp.Evaluate[string](`document.getElementById('signature').textContent`)); sig != "" {
+		t.Fatalf("the removed key still signed: %s", sig)
+	}
 }
 
 // operatorCredential is the canonical CBOR of a session key the operator

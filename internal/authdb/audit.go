@@ -80,7 +80,23 @@ func (d *DB) ListAudit(ctx context.Context, userID string, afterID int64, limit 
 		query += ` AND user_id = ?`
 		args = append(args, userID)
 	}
-	rows, err := d.db.QueryContext(ctx, d.q(query+` ORDER BY id LIMIT ?`), append(args, limit)...)
+	return d.queryAudit(ctx, query+` ORDER BY id LIMIT ?`, append(args, limit)...)
+}
+
+// ListRecentAudit returns the user's limit most recent events, newest
+// first: what their activity list shows.
+func (d *DB) ListRecentAudit(ctx context.Context, userID string, limit int) ([]AuditEvent, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	return d.queryAudit(ctx, `SELECT id, at, user_id, event, ip, request_id, detail FROM audit_log WHERE user_id = ? ORDER BY id DESC LIMIT ?`, userID, limit)
+}
+
+func (d *DB) queryAudit(ctx context.Context, query string, args ...any) ([]AuditEvent, error) {
+	rows, err := d.db.QueryContext(ctx, d.q(query), args...)
 	es, err := collect(rows, err, func(r scanner) (AuditEvent, error) {
 		var (
 			e      AuditEvent

@@ -346,3 +346,11 @@ func PairingCode(publicKey []byte) string {
 	}
 	return string(out)
 }
+
+// ActivityEvent is one of GET /v1/activity: something that happened to
+// the signed-in user's account, newest first.
+type ActivityEvent struct {
+	At    time.Time `json:"at"`
+	Event string    `json:"event"` // e.g. signin.email_code, wallet.policy_changed
+	IP    string    `json:"ip,omitempty"`
+}

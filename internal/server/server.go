@@ -191,6 +191,7 @@ func routeTable() []route {
 		{"GET", "/v1/sessions", user, true, (*Server).listSessions},
 		{"POST", "/v1/sessions/{id}/revoke", user, true, (*Server).revokeSession},
 		{"GET", "/v1/devices", user, true, (*Server).listDevices},
+		{"GET", "/v1/activity", user, true, (*Server).activity},
 		{"POST", "/v1/devices/revoke", user, true, (*Server).revokeDevice},
 		{"POST", "/v1/pairings", user, true, (*Server).pairingStart},
 		{"GET", "/v1/pairings/{id}", user, true, (*Server).pairingGet},

@@ -293,3 +293,24 @@ func (s *Server) signInMethods(ctx context.Context, userID string) (int, error) 
 	}
 	return n + len(os) + len(pks), nil
 }
+
+// activityLimit is how many recent events GET /v1/activity answers.
+const activityLimit = 100
+
+// activity answers the user's most recent audit events.
+func (s *Server) activity(w http.ResponseWriter, r *http.Request, a *auth) error {
+	es, err := s.db.ListRecentAudit(r.Context(), a.user.ID, activityLimit)
+	if err != nil {
+		return err
+	}
+	out := make([]nioapi.ActivityEvent, 0, len(es))
+	for _, e := range es {
+		v := nioapi.ActivityEvent{At: e.At, Event: e.Event}
+		if e.IP.IsValid() {
+			v.IP = e.IP.String()
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -157,7 +157,8 @@ async function home(user) {
   });
   show(
     h('h1', {}, 'Your wallet'),
-    h('p', { class: 'who' }, 'Signed in as ', h('strong', {}, user.email || user.id), ' ',
+    h('p', { class: 'who' }, 'Signed in as ', h('strong', {}, user.email || user.id), ' · ',
+      h('button', { type: 'button', class: 'link', id: 'security', onclick: () => securityScreen(user) }, 'Security'), ' · ',
       h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out')),
     w.canSign ? null : h('div', { class: 'notice' },
       h('p', {}, 'This browser holds no key of your wallet, so it can show your addresses but not sign. A device that holds your wallet can approve this one.'),
@@ -255,6 +256,91 @@ function approveSection(user) {
     h('h2', { id: 'devices-heading' }, 'Add a device'),
     h('p', {}, 'Signed in on another browser? Choose “Use this browser for my wallet” there, and enter the code it shows.'),
     form);
+}
+
+const eventNames = {
+  'signin.email': 'Signed in with an email code',
+  'signin.email_link': 'Signed in with an email link',
+  'signin.passkey': 'Signed in with a passkey',
+  'signin.oidc': 'Signed in with an identity provider',
+  'signin.api_key': 'Signed in with an API key',
+  'signup.passkey': 'Signed up with a passkey',
+  'signup.oidc': 'Signed up with an identity provider',
+  'signup.api_key': 'Signed up with an API key',
+  'wallet.created': 'Wallet created',
+  'wallet.exported': 'Recovery phrase exported',
+  'wallet.policy_changed': 'Wallet keys changed',
+  'device.pairing_started': 'A new device asked to join',
+  'device.pairing_approved': 'A new device was approved',
+  'device.revoked': 'A key was removed',
+  'session.revoked': 'A session was signed out',
+  'passkey.added': 'Passkey added',
+  'api_key.added': 'API key added',
+  'oidc.linked': 'Identity provider linked',
+};
+
+const when = (t) => new Date(t).toLocaleString();
+
+// securityScreen shows the wallet's keys (from the cluster's receipt),
+// the account's sessions and its recent activity, and lets the user
+// remove a key or sign a session out.
+async function securityScreen(user) {
+  let keys, sessions, activity;
+  try {
+    [keys, sessions, activity] = await Promise.all([
+      wallet.walletKeys(cfg, user),
+      api.call('GET', '/v1/sessions'),
+      api.call('GET', '/v1/activity'),
+    ]);
+  } catch (e) {
+    showFatal(e);
+    return;
+  }
+  const canEdit = keys.some((k) => k.mine && k.rights.includes('policy'));
+  const keyRows = keys.map((k) => {
+    const kind = k.kind === 'passkey' ? 'Passkey' : k.kind === 'session_key' ? 'Browser key' : 'API key';
+    const remove = canEdit && !k.mine && keys.length > 1
+      ? h('button', { type: 'button', class: 'remove', 'aria-label': `Remove ${k.label || kind}` }, 'Remove')
+      : null;
+    if (remove) {
+      remove.addEventListener('click', () => busy(remove.parentElement, async () => {
+        await wallet.removeKey(cfg, user, k);
+        await securityScreen(user);
+        status('Removed. That key can no longer use your wallet.');
+      }));
+    }
+    return h('li', { class: 'row key' },
+      h('div', {}, h('strong', {}, k.label || kind), k.mine ? h('span', { class: 'tag' }, 'this browser') : null, h('br'),
+        h('small', { class: 'muted' }, kind, k.expires_at ? ` · expires ${when(k.expires_at * 1000)}` : '')),
+      remove);
+  });
+  const sessionRows = sessions.map((x) => {
+    const out = x.current ? null : h('button', { type: 'button', class: 'remove' }, 'Sign out');
+    if (out) {
+      out.addEventListener('click', () => busy(out.parentElement, async () => {
+        await api.call('POST', `/v1/sessions/${encodeURIComponent(x.id)}/revoke`, {});
+        await securityScreen(user);
+        status('Signed out.');
+      }));
+    }
+    return h('li', { class: 'row session' },
+      h('div', {}, h('strong', {}, describeAgent(x.user_agent)), x.current ? h('span', { class: 'tag' }, 'this session') : null, h('br'),
+        h('small', { class: 'muted' }, `since ${when(x.created_at)} · last seen ${when(x.last_seen)}${x.ip ? ` · ${x.ip}` : ''}`)),
+      out);
+  });
+  const activityRows = activity.map((e) => h('li', { class: 'row event' },
+    h('div', {}, eventNames[e.event] || e.event, h('br'), h('small', { class: 'muted' }, `${when(e.at)}${e.ip ? ` · ${e.ip}` : ''}`))));
+  show(
+    h('h1', {}, 'Security'),
+    h('button', { type: 'button', class: 'link', onclick: () => home(user) }, 'Back to my wallet'),
+    h('h2', {}, 'Keys of your wallet'),
+    h('p', { class: 'muted' }, 'As the enclave lists them in its signed receipt. Each can use your wallet.'),
+    h('ul', { class: 'rows', id: 'keys' }, keyRows),
+    h('h2', {}, 'Sessions'),
+    h('ul', { class: 'rows', id: 'sessions' }, sessionRows),
+    h('h2', {}, 'Recent activity'),
+    h('ul', { class: 'rows', id: 'activity' }, activityRows),
+  );
 }
 
 // exportScreen is the deliberate path to the recovery phrase: a warning,

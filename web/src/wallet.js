@@ -292,3 +292,34 @@ export async function approvePairing(cfg, user, found) {
   const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { add: [found.credential] } });
   await api.call('POST', `/v1/pairings/code/${found.code}/approve`, api.stamped(req, await stampWith(dev.key, req)));
 }
+
+// --- Security ----------------------------------------------------------
+
+// walletKeys lists the credentials of the wallet's policy from its
+// verified receipt (not from what the server says it stored), marking
+// this browser's.
+export async function walletKeys(cfg, user) {
+  const dev = await device(user);
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  if (rc.oid !== user.id || (dev && dev.instance && !equal(dev.instance, rc.instance))) {
+    throw new VerifyError('The server shows a policy of another wallet than yours.');
+  }
+  return rc.credentials.map((c) => ({ ...c, mine: !!dev && equal(c.id, dev.key.credential.id) }));
+}
+
+// removeKey takes credential c out of the wallet policy with a change
+// this browser stamps, and stops it signing in, then checks with the
+// cluster's receipt that it is gone.
+export async function removeKey(cfg, user, c) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet.');
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { remove: [c.id] } });
+  const st = await stampWith(dev.key, req);
+  await api.call('POST', '/v1/devices/revoke', { kind: c.kind, id: toBase64(c.id), policy_change: api.stamped(req, st) });
+  const after = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  if (after.oid !== user.id || after.credentials.some((x) => equal(x.id, c.id))) {
+    throw new VerifyError('The cluster\'s receipt still lists the key you removed.');
+  }
+  await store.put(store.deviceKey(user.id), { ...dev, instance: after.instance, version: after.version });
+}
