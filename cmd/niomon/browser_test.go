@@ -301,10 +301,18 @@ func TestBrowser_ANewUserSignsUpWithAnEmailCodeSeesTheirAddressesAndSigns(t *tes
 	p.signInByEmail(d, "carol@example.com", 1, "email")
 	addrs := p.addresses()
 	p.shot("home")
-	if len(addrs) != 4 || !ethAddressRe.MatchString(addrs["ethereum"]) || !strings.HasPrefix(addrs["bitcoin"], "bc1q") ||
+	if len(addrs) != 5 || !ethAddressRe.MatchString(addrs["ethereum"]) || !strings.HasPrefix(addrs["cosmos"], "cosmos1") || !strings.HasPrefix(addrs["bitcoin"], "bc1q") ||
 		!strings.HasPrefix(addrs["bitcoin-taproot"], "bc1p") || addrs["solana"] == "" {
-		t.Fatalf("the page shows %v, want an address for each of the four default accounts", addrs)
+		t.Fatalf("the page shows %v, want an address for each of the five default accounts", addrs)
 	}
+
+	// Each account shows its address as a QR code on demand.
+	p.run("show the ethereum QR code", chromedp.Click(chromedp.CSS(`.account[data-chain="ethereum"] .qr-toggle`)),
+		chromedp.WaitVisible(chromedp.CSS(`.account[data-chain="ethereum"] svg.qr`)))
+	if label := get(p, "the QR code's label", chromedp.Evaluate[string](`document.querySelector('.account[data-chain="ethereum"] svg.qr').getAttribute('aria-label')`)); !strings.Contains(label, addrs["ethereum"]) {
+		t.Fatalf("the QR code is labelled %q, want the ethereum address", label)
+	}
+	p.shot("home-qr")
 
 	msg := "Hello from Ditto"
 	sig := p.signMessage(msg)
@@ -453,7 +461,7 @@ func TestBrowser_ANewUserSignsUpWithAPasskeySignsOutSignsInAgainAndSigns(t *test
 	p.run("create a wallet with a passkey", chromedp.Click(chromedp.CSS("#passkey-signup")))
 	addrs := p.addresses()
 	p.shot("passkey-home")
-	if len(addrs) != 4 || !ethAddressRe.MatchString(addrs["ethereum"]) {
+	if len(addrs) != 5 || !ethAddressRe.MatchString(addrs["ethereum"]) {
 		t.Fatalf("after a passkey sign-up the page shows %v", addrs)
 	}
 	msg := "Signed with a passkey"

@@ -97,8 +97,8 @@ func TestDev_ANewUserSignsUpByEmailSeesAddressesAndSignsVerifiably(t *testing.T)
 	d := startDev(t, data, listen, nil)
 
 	w := decodeJSON[wallet](t, emailLogin(t, d, key, "alice@example.com", 1))
-	if !w.Ready || len(w.Addresses) != 4 {
-		t.Fatalf("after sign-up: got %+v, want a ready wallet with 4 addresses", w)
+	if !w.Ready || len(w.Addresses) != 5 {
+		t.Fatalf("after sign-up: got %+v, want a ready wallet with 5 addresses", w)
 	}
 	eth, sol := w.addr(t, "ethereum"), w.addr(t, "solana")
 	if !strings.HasPrefix(w.addr(t, "bitcoin").Address, "bc1q") || !strings.HasPrefix(w.addr(t, "bitcoin-taproot").Address, "bc1p") {
@@ -267,7 +267,7 @@ func TestClient_EmailLoginCodeFinishesTheSignInAnEarlierRunStarted(t *testing.T)
 		t.Fatalf("email login --code: %v\n%s", err, errOut)
 	}
 	w := decodeJSON[wallet](t, out)
-	if !w.Ready || len(w.Addresses) != 4 || !strings.Contains(errOut, "Account created") {
+	if !w.Ready || len(w.Addresses) != 5 || !strings.Contains(errOut, "Account created") {
 		t.Fatalf("after email login --code: %+v, %q; want a ready wallet and the account's creation said", w, errOut)
 	}
 	// A second sign-in says no such thing.

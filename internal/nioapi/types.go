@@ -133,7 +133,7 @@ type Wallet struct {
 
 // Address is one default account.
 type Address struct {
-	Chain     string `json:"chain"` // ethereum, bitcoin, bitcoin-taproot, solana
+	Chain     string `json:"chain"` // ethereum, bitcoin, bitcoin-taproot, solana, cosmos
 	Path      string `json:"path"`
 	Address   string `json:"address"`
 	PublicKey string `json:"public_key"` // hex
@@ -162,6 +162,7 @@ var DefaultAccounts = []Account{
 	{"bitcoin", api.AddrP2WPKH, "m/84'/0'/0'/0/0", "bc"},
 	{"bitcoin-taproot", api.AddrP2TR, "m/86'/0'/0'/0/0", "bc"},
 	{"solana", api.AddrSolana, "m/44'/501'/0'/0'", ""},
+	{"cosmos", api.AddrCosmos, "m/44'/118'/0'/0/0", "cosmos"},
 }
 
 // VerifyAddress checks that a is the address secretd (whose receipt key

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/nioapi"
 	"github.com/niomon/niomon/internal/server"
 	"github.com/niomon/niomon/secretd"
 )
@@ -154,7 +155,7 @@ func BenchmarkSignup(b *testing.B) {
 						b.Error(err)
 						return
 					}
-					if w := e.createWallet(c, s.User.ID, key); len(w.Wallet.Addresses) != 4 {
+					if w := e.createWallet(c, s.User.ID, key); len(w.Wallet.Addresses) != len(nioapi.DefaultAccounts) {
 						b.Errorf("a sign-up ended with %d addresses", len(w.Wallet.Addresses))
 						return
 					}

@@ -73,7 +73,7 @@ func TestEmailSignup_NewUserGetsAWalletAndSignsWhatThirdPartyLibrariesVerify(t *
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(w.Addresses) != 4 {
+			if len(w.Addresses) != len(nioapi.DefaultAccounts) {
 				t.Fatalf("addresses: got %d, want 4 (ethereum, bitcoin, bitcoin-taproot, solana)", len(w.Addresses))
 			}
 			// Each is the one the cluster signed for this wallet.

@@ -5,12 +5,14 @@ import * as api from './api.js';
 import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { showCode } from './pairing.js';
+import { qrSVG } from './qr.js';
 
 const chainNames = {
   ethereum: 'Ethereum',
   bitcoin: 'Bitcoin (SegWit)',
   'bitcoin-taproot': 'Bitcoin (Taproot)',
   solana: 'Solana',
+  cosmos: 'Cosmos Hub',
 };
 
 let cfg = null;
@@ -150,10 +152,20 @@ async function home(user) {
         status('Copying is not allowed here; select the address instead.', 'error');
       }
     });
+    const name = chainNames[a.chain] || a.chain;
+    const qrBox = h('div', { class: 'qr-box', hidden: true });
+    const qr = h('button', { type: 'button', class: 'qr-toggle', 'aria-expanded': 'false', 'aria-label': `Show the QR code of the ${name} address` }, 'QR');
+    qr.addEventListener('click', () => {
+      const open = qrBox.hidden;
+      if (open && !qrBox.firstChild) qrBox.append(qrSVG(a.address, `QR code of ${a.address}`));
+      qrBox.hidden = !open;
+      qr.setAttribute('aria-expanded', String(open));
+    });
     return h('li', { class: 'account', 'data-chain': a.chain },
-      h('div', { class: 'chain' }, chainNames[a.chain] || a.chain),
+      h('div', { class: 'chain' }, name),
       h('code', { class: 'address' }, a.address),
-      copy);
+      h('div', { class: 'actions' }, copy, qr),
+      qrBox);
   });
   show(
     h('h1', {}, 'Your wallet'),

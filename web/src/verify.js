@@ -57,6 +57,7 @@ export const defaultAccounts = [
   { chain: 'bitcoin', scheme: 'btc_p2wpkh', path: "m/84'/0'/0'/0/0", hrp: 'bc' },
   { chain: 'bitcoin-taproot', scheme: 'btc_p2tr', path: "m/86'/0'/0'/0/0", hrp: 'bc' },
   { chain: 'solana', scheme: 'solana', path: "m/44'/501'/0'/0'", hrp: '' },
+  { chain: 'cosmos', scheme: 'cosmos', path: "m/44'/118'/0'/0/0", hrp: 'cosmos' },
 ];
 
 // verifyAddress checks that a is the address the cluster signed for
