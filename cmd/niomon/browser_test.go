@@ -196,18 +196,23 @@ func (p *tab) addAuthenticator() {
 // mailed to addr.
 func (p *tab) signInByEmail(d *devStack, addr string, n int, shots string) {
 	p.t.Helper()
-	p.signInByEmailThrough(d.url, d, addr, n, shots)
+	p.signInByEmailThrough(d.url, d, addr, n, shots, true)
 }
 
 // signInByEmailAt does it on the page at front (a proxy of d).
 func (p *tab) signInByEmailAt(front *devStack, d *devStack, addr string, n int) {
 	p.t.Helper()
-	p.signInByEmailThrough(front.url, d, addr, n, "")
+	p.signInByEmailThrough(front.url, d, addr, n, "", true)
 }
 
-func (p *tab) signInByEmailThrough(front string, d *devStack, addr string, n int, shots string) {
+// signInByEmailThrough does it at front; navigate false stays on the
+// page as it is (a choice made on it must survive).
+func (p *tab) signInByEmailThrough(front string, d *devStack, addr string, n int, shots string, navigate bool) {
 	p.t.Helper()
-	p.run("open the wallet", chromedp.Navigate(front+"/"), chromedp.WaitVisible(chromedp.CSS("#email")))
+	if navigate {
+		p.run("open the wallet", chromedp.Navigate(front+"/"))
+	}
+	p.run("the sign-in screen", chromedp.WaitVisible(chromedp.CSS("#email")))
 	if shots != "" {
 		p.shot(shots + "-sign-in")
 	}
@@ -708,5 +713,34 @@ func TestBrowser_PairingRefusesAKeyOrAChangeTheServerSwapped(t *testing.T) {
 				t.Fatalf("the new device says %q, want %q", msg, tc.want)
 			}
 		})
+	}
+}
+
+func TestBrowser_ANewUserImportsARecoveryPhraseSealedInTheBrowser(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	p := newBrowser(t).tab()
+	// BIP39's first test vector: its m/44'/60'/0'/0/0 is known.
+	const phrase = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+	want := ethAddressOf(t, phrase)
+	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#import-start")))
+	p.run("choose to import", chromedp.Click(chromedp.CSS("#import-start")))
+	p.signInByEmailThrough(d.url, d, "grace@example.com", 1, "", false)
+	p.run("the import screen", chromedp.WaitVisible(chromedp.CSS("#phrase-input")))
+	p.run("a phrase of 11 words", chromedp.SendKeys(chromedp.CSS("#phrase-input"), strings.TrimSuffix(phrase, " about")),
+		chromedp.Click(chromedp.CSS("#import-go")))
+	if msg := get(p, "the refusal", chromedp.Poll[string](`document.getElementById('status').classList.contains('error') ? document.getElementById('status').textContent : null`, chromedp.WithPollingTimeout(30*time.Second))); !strings.Contains(msg, "12, 15, 18, 21 or 24 words") {
+		t.Fatalf("an 11-word phrase: the page says %q", msg)
+	}
+	get(p, "clear the phrase", chromedp.Evaluate[bool](`document.getElementById('phrase-input').value = ''; true`))
+	p.run("import", chromedp.SendKeys(chromedp.CSS("#phrase-input"), "  "+strings.ToUpper(phrase)+"\n"))
+	p.shot("import")
+	p.run("submit", chromedp.Click(chromedp.CSS("#import-go")))
+	addrs := p.addresses()
+	if addrs["ethereum"] != want {
+		t.Fatalf("after importing the phrase the page shows %s, but go-bip39 and btcutil derive %s", addrs["ethereum"], want)
+	}
+	msg := "Signed by an imported wallet"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != want {
+		t.Fatalf("go-ethereum recovers %s, want %s", got, want)
 	}
 }

@@ -16,6 +16,9 @@ const chainNames = {
 };
 
 let cfg = null;
+// importing: the user chose to bring a recovery phrase; their sign-up
+// then ends on the import screen instead of making a new wallet.
+let importing = false;
 
 async function start() {
   try {
@@ -87,6 +90,10 @@ function signInScreen() {
     h('h1', {}, 'Sign in to Niomon'),
     h('p', { class: 'lead' }, 'One wallet for every chain. Your keys stay in a secure enclave: not even the people who run this server can use them.'),
     passkeys,
+    h('p', {}, h('button', { type: 'button', class: 'link', id: 'import-start', onclick: () => {
+      importing = true;
+      status('After you sign up, you will enter your recovery phrase instead of getting a new wallet.');
+    } }, 'I have a recovery phrase to import')),
     h('h2', {}, 'Or use your email'),
     form,
     providers.length ? h('div', { class: 'card providers' }, h('p', {}, 'Or continue with'), ...providers) : null,
@@ -120,6 +127,10 @@ function codeScreen(address, flowID) {
 // now, with key (a passkey just made) or a new device key.
 async function signedIn(session, key) {
   const user = session.user;
+  if (!user.wallet_ready && importing) {
+    importScreen(user, key);
+    return;
+  }
   if (!user.wallet_ready) {
     show(h('h1', {}, 'Creating your wallet…'), h('p', {}, key
       ? 'Confirm with your passkey once more: it approves the wallet the enclave is making for you.'
@@ -352,6 +363,39 @@ async function securityScreen(user) {
     h('ul', { class: 'rows', id: 'sessions' }, sessionRows),
     h('h2', {}, 'Recent activity'),
     h('ul', { class: 'rows', id: 'activity' }, activityRows),
+  );
+}
+
+// importScreen takes a recovery phrase, seals it in this browser to the
+// enclave's import key, and makes the wallet from it. The phrase is never
+// sent in the clear and is cleared from the field once sealed.
+function importScreen(user, key) {
+  const phrase = h('textarea', { id: 'phrase-input', name: 'phrase', rows: 4, required: true, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none' });
+  const form = h('form', { id: 'import-form', class: 'card' },
+    h('label', { for: 'phrase-input' }, 'Your recovery phrase (12 to 24 words)'),
+    phrase,
+    h('button', { type: 'submit', class: 'primary', id: 'import-go' }, 'Import my wallet'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy(form, async () => {
+      const text = phrase.value;
+      phrase.value = '';
+      try {
+        await wallet.importWallet(cfg, user, key, text);
+      } catch (e) {
+        phrase.value = text; // nothing was made: let the user correct it
+        throw e;
+      }
+      importing = false;
+      await home(user);
+    });
+  });
+  show(
+    h('h1', {}, 'Import your wallet'),
+    h('p', {}, 'Your phrase is sealed in this browser to the enclave’s key before it leaves: the server relays only ciphertext, and only the enclave opens it.'),
+    form,
+    h('button', { type: 'button', class: 'link', onclick: () => { importing = false; signedIn({ user }, key); } }, 'Make a new wallet instead'),
   );
 }
 

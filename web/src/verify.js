@@ -13,7 +13,7 @@ const addressContext = utf8('niomon/secretd/v1/address\x00');
 
 export class VerifyError extends Error {}
 
-async function ed25519Verify(publicKey, message, signature) {
+export async function ed25519Verify(publicKey, message, signature) {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
   const key = await crypto.subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);

@@ -8,9 +8,10 @@
 import * as api from './api.js';
 import * as store from './store.js';
 import { equal, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
-import { newRequest, createParams, signParams, canonical, strictDecode, MethodCreate, MethodSign, MethodExport, MethodUpdatePolicy, RightSign, RightExport, RightPolicy } from './request.js';
+import { newRequest, createParams, signParams, canonical, strictDecode, MethodCreate, MethodImport, MethodSign, MethodExport, MethodUpdatePolicy, RightSign, RightExport, RightPolicy } from './request.js';
 import { pairingCode, normalizeCode } from './pairing.js';
 import { newExportKey, openExport } from './export.js';
+import { sealImport, normalizePhrase } from './import.js';
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
 import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError } from './verify.js';
@@ -91,12 +92,31 @@ export async function signInWithPasskey(cfg) {
 // credential, checks the receipt lists exactly that, and pins the wallet
 // instance.
 export async function createWallet(cfg, user, key) {
+  return newWallet(cfg, user, key, null);
+}
+
+// importWallet makes the user's wallet from a recovery phrase, sealed
+// here to the enclave's import key, with key as its one credential.
+export async function importWallet(cfg, user, key, phraseText) {
+  return newWallet(cfg, user, key, normalizePhrase(phraseText));
+}
+
+async function newWallet(cfg, user, key, phrase) {
   key = key || (await newKey(cfg));
   // The key is kept before it is used: if the answer is lost, a retry
   // with the same key finds the wallet it made.
   await store.put(store.deviceKey(user.id), { key, oid: user.id, instance: null, version: 0n });
-  const req = newRequest(cfg, MethodCreate, user.id, createParams([key.credential]));
-  const out = await api.call('POST', '/v1/wallet', api.stamped(req, await stampWith(key, req)));
+  let req, path;
+  if (phrase) {
+    const ik = await api.call('GET', '/v1/wallet/import-key');
+    req = newRequest(cfg, MethodImport, user.id, await sealImport(cfg.receiptKey, ik, user.id, phrase, [key.credential]));
+    path = '/v1/wallet/import';
+  } else {
+    req = newRequest(cfg, MethodCreate, user.id, createParams([key.credential]));
+    path = '/v1/wallet';
+  }
+  phrase = null;
+  const out = await api.call('POST', path, api.stamped(req, await stampWith(key, req)));
   const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(out.receipt));
   const shown = out.wallet && out.wallet.oid;
   if (rc.oid !== user.id || shown !== user.id) {
