@@ -178,9 +178,9 @@ func (p *tab) shot(name string) {
 // addAuthenticator gives the tab Chromium's virtual authenticator: a
 // platform authenticator with resident keys and user verification, whose
 // user is always present and verified.
-func (p *tab) addAuthenticator() {
+func (p *tab) addAuthenticator() webauthn.AuthenticatorID {
 	p.t.Helper()
-	get(p, "add a virtual authenticator", func(ctx context.Context, t *chromedp.Target) (webauthn.AuthenticatorID, error) {
+	return get(p, "add a virtual authenticator", func(ctx context.Context, t *chromedp.Target) (webauthn.AuthenticatorID, error) {
 		if _, err := cdp.Call(ctx, t, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 			return "", err
 		}
@@ -189,6 +189,35 @@ func (p *tab) addAuthenticator() {
 			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
 		}})
 		return r.AuthenticatorID, err
+	})
+}
+
+// credentialOf returns the one credential of the tab's authenticator id.
+func (p *tab) credentialOf(id webauthn.AuthenticatorID) *webauthn.Credential {
+	p.t.Helper()
+	creds := get(p, "the authenticator's credentials", func(ctx context.Context, t *chromedp.Target) ([]*webauthn.Credential, error) {
+		r, err := cdp.Call(ctx, t, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: id})
+		return r.Credentials, err
+	})
+	if len(creds) != 1 {
+		p.t.Fatalf("the authenticator holds %d credentials, want 1", len(creds))
+	}
+	return creds[0]
+}
+
+// addCredential puts c (with its private key) into authenticator id: a
+// passkey the platform synced.
+func (p *tab) addCredential(id webauthn.AuthenticatorID, c *webauthn.Credential) {
+	p.t.Helper()
+	// Only what a synced passkey carries, sent as a plain map: the
+	// generated type always sends the CMTG fields, which this
+	// authenticator refuses.
+	sync := map[string]any{"credentialId": base64.StdEncoding.EncodeToString(c.CredentialID), "isResidentCredential": c.IsResidentCredential,
+		"rpId": c.RpID, "privateKey": base64.StdEncoding.EncodeToString(c.PrivateKey), "userHandle": base64.StdEncoding.EncodeToString(c.UserHandle),
+		"signCount": c.SignCount}
+	get(p, "sync the passkey", func(ctx context.Context, t *chromedp.Target) (bool, error) {
+		err := t.Call(ctx, webauthn.CommandAddCredential, map[string]any{"authenticatorId": id, "credential": sync}, nil)
+		return err == nil, err
 	})
 }
 
@@ -742,5 +771,35 @@ func TestBrowser_ANewUserImportsARecoveryPhraseSealedInTheBrowser(t *testing.T) 
 	msg := "Signed by an imported wallet"
 	if got := personalSigner(t, msg, p.signMessage(msg)); got != want {
 		t.Fatalf("go-ethereum recovers %s, want %s", got, want)
+	}
+}
+
+// An email user adds a passkey on the security screen: it joins the
+// wallet (the enclave lists it), and signing in with it on a browser that
+// never held the wallet's key signs for the same address.
+func TestBrowser_AnEmailUserAddsAPasskeyThatThenSignsInAndSigns(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	b := newBrowser(t)
+	p := b.tab()
+	p.signInByEmail(d, "heidi@example.com", 1, "")
+	addrs := p.addresses()
+	id := p.addAuthenticator()
+	p.run("open security", chromedp.Click(chromedp.CSS("#security")), chromedp.WaitVisible(chromedp.CSS("#add-passkey")))
+	p.run("add a passkey", chromedp.Click(chromedp.CSS("#add-passkey")))
+	get(p, "the passkey is listed", chromedp.Poll[bool](`document.querySelectorAll('#keys li').length === 2 || null`, chromedp.WithPollingTimeout(30*time.Second)))
+
+	// The same passkey, synced to another browser (copied into its virtual
+	// authenticator), signs in there and signs without any pairing.
+	cred := p.credentialOf(id)
+	other := newBrowser(t).tab()
+	other.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#passkey-signin")))
+	other.addCredential(other.addAuthenticator(), cred)
+	other.run("sign in with the synced passkey", chromedp.Click(chromedp.CSS("#passkey-signin")))
+	if got := other.addresses(); got["ethereum"] != addrs["ethereum"] {
+		t.Fatalf("signed in with the passkey the page shows %v, want %v", got, addrs)
+	}
+	msg := "Signed with a synced passkey"
+	if got := personalSigner(t, msg, other.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("go-ethereum recovers %s, want %s", got, addrs["ethereum"])
 	}
 }

@@ -359,6 +359,7 @@ async function securityScreen(user) {
     h('h2', {}, 'Keys of your wallet'),
     h('p', { class: 'muted' }, 'As the enclave lists them in its signed receipt. Each can use your wallet.'),
     h('ul', { class: 'rows', id: 'keys' }, keyRows),
+    canEdit ? addPasskeyButton(user) : null,
     h('h2', {}, 'Sessions'),
     h('ul', { class: 'rows', id: 'sessions' }, sessionRows),
     h('h2', {}, 'Recent activity'),
@@ -397,6 +398,17 @@ function importScreen(user, key) {
     form,
     h('button', { type: 'button', class: 'link', onclick: () => { importing = false; signedIn({ user }, key); } }, 'Make a new wallet instead'),
   );
+}
+
+function addPasskeyButton(user) {
+  const b = h('button', { type: 'button', id: 'add-passkey' }, 'Add a passkey');
+  const box = h('p', {}, b);
+  b.addEventListener('click', () => busy(box, async () => {
+    await wallet.addPasskey(cfg, user);
+    await securityScreen(user);
+    status('Passkey added: it signs you in and can use your wallet.');
+  }));
+  return box;
 }
 
 // exportScreen is the deliberate path to the recovery phrase: a warning,

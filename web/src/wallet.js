@@ -343,3 +343,24 @@ export async function removeKey(cfg, user, c) {
   }
   await store.put(store.deviceKey(user.id), { ...dev, instance: after.instance, version: after.version });
 }
+
+// addPasskey registers a new passkey for signing in and enrols it in the
+// wallet policy: a change this browser stamps and the passkey proves (an
+// assertion over the same request), checked in the next receipt.
+export async function addPasskey(cfg, user) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet.');
+  const begin = await api.call('POST', '/v1/passkeys/begin', {});
+  const reg = await passkey.register(begin.options, { rpID: cfg.rpID, rights: deviceRights, label: 'Passkey' });
+  await api.call('POST', '/v1/passkeys/finish', { flow: begin.flow, credential: reg.json });
+  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { add: [reg.credential] } });
+  const st = await stampWith(dev.key, req);
+  const proof = await stampWith({ credential: reg.credential }, req);
+  const out = await api.call('POST', '/v1/wallet/policy', api.stamped(req, st, [proof]));
+  const after = await verifyReceipt(cfg.receiptKey, api.receiptOf(out));
+  if (after.oid !== user.id || !holds(after, reg.credential) || !holds(after, dev.key.credential)) {
+    throw new VerifyError('The wallet receipt after adding the passkey does not list it.');
+  }
+  await store.put(store.deviceKey(user.id), { ...dev, instance: after.instance, version: after.version });
+}
