@@ -803,3 +803,40 @@ func TestBrowser_AnEmailUserAddsAPasskeyThatThenSignsInAndSigns(t *testing.T) {
 		t.Fatalf("go-ethereum recovers %s, want %s", got, addrs["ethereum"])
 	}
 }
+
+// A signature or an export that names another wallet instance than the
+// one this browser's key was enrolled in is refused: not shown, not
+// opened.
+func TestBrowser_APageRefusesASignatureOrAnExportOfAnotherWalletInstance(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	other := base64.StdEncoding.EncodeToString(make([]byte, 16))
+	front := &devStack{url: lyingServerFor(t, d.url, func(r *http.Request, body map[string]any) {
+		if r.Method == http.MethodPost && (r.URL.Path == "/v1/wallet/sign" || r.URL.Path == "/v1/wallet/export") {
+			body["instance"] = other
+		}
+	})}
+	p := newBrowser(t).tab()
+	p.signInByEmailAt(front, d, "ivan@example.com", 1)
+	p.addresses()
+	p.run("sign", chromedp.SendKeys(chromedp.CSS("#message"), "hello"), chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")))
+	errText := `document.getElementById('status').classList.contains('error') ? document.getElementById('status').textContent : null`
+	if msg := get(p, "the refusal", chromedp.Poll[string](errText, chromedp.WithPollingTimeout(30*time.Second))); !strings.Contains(msg, "another wallet") {
+		t.Fatalf("a signature of another instance: the page says %q", msg)
+	}
+	if sig := get(p, "the signature", chromedp.Evaluate[string](`document.getElementById('signature').textContent`)); sig != "" {
+		t.Fatalf("the page shows a signature of another wallet instance: %s", sig)
+	}
+	p.run("export", chromedp.Click(chromedp.CSS("#export")), chromedp.WaitVisible(chromedp.CSS("#alone")),
+		chromedp.Click(chromedp.CSS("#alone")), chromedp.Click(chromedp.CSS("#export-go")), chromedp.WaitVisible(chromedp.CSS("#export-code")))
+	code, err := d.mailCode("ivan@example.com", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.run("enter the code", chromedp.SendKeys(chromedp.CSS("#export-code"), code), chromedp.Click(chromedp.CSS("#export-go")))
+	if msg := get(p, "the refusal", chromedp.Poll[string](errText, chromedp.WithPollingTimeout(30*time.Second))); !strings.Contains(msg, "another wallet") {
+		t.Fatalf("an export of another instance: the page says %q", msg)
+	}
+	if n := get(p, "look for words", chromedp.Evaluate[int](`document.querySelectorAll('#phrase li').length`)); n != 0 {
+		t.Fatalf("the page shows %d words of an export of another wallet instance", n)
+	}
+}
