@@ -355,3 +355,18 @@ type ActivityEvent struct {
 	Event string    `json:"event"` // e.g. signin.email_code, wallet.policy_changed
 	IP    string    `json:"ip,omitempty"`
 }
+
+// SignInChallengeContext prefixes the server's challenge in a passkey
+// sign-in. The challenge the authenticator signs is
+// SignInChallenge(options' challenge), never the server's bytes as they
+// are: a Secretd request's stamp is an assertion whose challenge is the
+// request's SHA-256, so a server free to pick the sign-in challenge could
+// pick a request's hash and turn the user's sign-in into a stamp of it.
+const SignInChallengeContext = "niomon/passkey-sign-in/v1\x00"
+
+// SignInChallenge is what a client passes as the WebAuthn challenge of a
+// passkey sign-in, given the challenge in the server's options.
+func SignInChallenge(server []byte) []byte {
+	h := sha256.Sum256(append([]byte(SignInChallengeContext), server...))
+	return h[:]
+}

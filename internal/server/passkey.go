@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -216,6 +217,11 @@ func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request, _ *au
 	if err != nil {
 		return err
 	}
+	// The client signs a hash of the challenge it is given, not the
+	// challenge itself (nioapi.SignInChallenge), so that a sign-in
+	// assertion can never be a stamp of a wallet request, whatever a
+	// server puts in the options.
+	session.Challenge = base64.RawURLEncoding.EncodeToString(nioapi.SignInChallenge(assertion.Response.Challenge))
 	flow, err := s.sealFlow(flowPasskeyAuth, passkeyFlow{Session: *session}, ceremonyTTL)
 	if err != nil {
 		return err

@@ -139,12 +139,21 @@ func TestPasskey_SignupWalletLoginAndABackupStateChange(t *testing.T) {
 		lc := e.client()
 		lb, _, lch := beginPasskey(t, lc, "/v1/auth/passkey/login/begin")
 		var ls nioapi.Session
-		err := lc.Do(ctx, "POST", "/v1/auth/passkey/login/finish", nioapi.PasskeyFinish{Flow: lb.Flow, Credential: assertionJSON(t, a, lch, userHandle), Bearer: true}, &ls)
+		err := lc.Do(ctx, "POST", "/v1/auth/passkey/login/finish", nioapi.PasskeyFinish{Flow: lb.Flow, Credential: assertionJSON(t, a, nioapi.SignInChallenge(lch), userHandle), Bearer: true}, &ls)
 		return &ls, err
 	}
 	ls, err := login(auth, handle)
 	if err != nil || ls.User.ID != s.User.ID || !ls.User.WalletReady {
 		t.Fatalf("login: got %+v, %v; want the same active user", ls, err)
+	}
+	// An assertion over the options' challenge as it is does not sign in:
+	// the client signs its hash, so a server cannot make a sign-in
+	// assertion that is a stamp of a request (whose challenge is the
+	// request's hash).
+	lc := e.client()
+	lb, _, lch := beginPasskey(t, lc, "/v1/auth/passkey/login/begin")
+	if err := lc.Do(ctx, "POST", "/v1/auth/passkey/login/finish", nioapi.PasskeyFinish{Flow: lb.Flow, Credential: assertionJSON(t, auth, lch, handle), Bearer: true}, &nioapi.Session{}); errCode(err) != server.CodeUnauthorized {
+		t.Fatalf("an assertion over the raw sign-in challenge: got %v, want %s", err, server.CodeUnauthorized)
 	}
 	// The passkey stops being backed up (BS cleared): the user still signs
 	// in, and the new state is recorded. BE never changes.
@@ -174,11 +183,11 @@ func TestPasskey_SignupWalletLoginAndABackupStateChange(t *testing.T) {
 			{"a login flow used twice", func() error {
 				lc := e.client()
 				lb, _, lch := beginPasskey(t, lc, "/v1/auth/passkey/login/begin")
-				body := nioapi.PasskeyFinish{Flow: lb.Flow, Credential: assertionJSON(t, auth, lch, handle), Bearer: true}
+				body := nioapi.PasskeyFinish{Flow: lb.Flow, Credential: assertionJSON(t, auth, nioapi.SignInChallenge(lch), handle), Bearer: true}
 				if err := lc.Do(ctx, "POST", "/v1/auth/passkey/login/finish", body, &nioapi.Session{}); err != nil {
 					return err
 				}
-				body.Credential = assertionJSON(t, auth, lch, handle)
+				body.Credential = assertionJSON(t, auth, nioapi.SignInChallenge(lch), handle)
 				return lc.Do(ctx, "POST", "/v1/auth/passkey/login/finish", body, &nioapi.Session{})
 			}, server.CodeUnauthorized},
 			{"a sign count that went backwards (a cloned authenticator)", func() error {

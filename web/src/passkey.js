@@ -3,7 +3,9 @@
 // challenge is SHA-256 of a Secretd request (internal/policy/webauthn.go
 // checks them inside the enclave).
 
-import { sha256 } from './bytes.js';
+import { sha256, concat, utf8 } from './bytes.js';
+
+const signInContext = utf8('niomon/passkey-sign-in/v1\x00');
 import { credential, AlgES256 } from './request.js';
 
 export const supported = () => typeof window.PublicKeyCredential === 'function' &&
@@ -33,6 +35,11 @@ export async function register(options, { rpID, rights, label }) {
 // returns the assertion as JSON, and the credential id it used.
 export async function signIn(options) {
   const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+  // The authenticator signs a hash of the server's challenge, never the
+  // challenge itself (nioapi.SignInChallenge): a stamp is an assertion
+  // over a request's hash, and a lying server could otherwise pick one as
+  // its challenge and take the user's sign-in as a stamp of that request.
+  publicKey.challenge = await sha256(concat(signInContext, new Uint8Array(publicKey.challenge)));
   const cred = await navigator.credentials.get({ publicKey });
   if (!cred) throw new Error('No passkey was chosen.');
   return { json: cred.toJSON(), id: new Uint8Array(cred.rawId) };
