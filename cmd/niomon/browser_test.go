@@ -271,6 +271,28 @@ func (p *tab) addresses() map[string]string {
 // then leaves the screen and checks they are gone.
 func (p *tab) exportPhrase(d *devStack, codeFor string, n int, shots string) string {
 	p.t.Helper()
+	p.askForExport(d, codeFor, n, shots)
+	p.run("the phrase", chromedp.WaitVisible(chromedp.CSS("#phrase li")))
+	words := get(p, "read the phrase", chromedp.Evaluate[string](`[...document.querySelectorAll('#phrase li')].map(li => li.textContent).join(' ')`))
+	if shots != "" {
+		p.shot(shots + "-export-phrase")
+	}
+	p.run("hide it", chromedp.Click(chromedp.CSS("#phrase-done")), chromedp.WaitVisible(chromedp.CSS("#export")))
+	if n := get(p, "look for the phrase", chromedp.Evaluate[int](`document.querySelectorAll('#phrase li').length`)); n != 0 {
+		p.t.Fatalf("after leaving the export screen the page still shows %d words", n)
+	}
+	return words
+}
+
+// errorStatus waits for the page's error line and returns it.
+func (p *tab) errorStatus() string {
+	p.t.Helper()
+	return get(p, "the page's error", chromedp.Poll[string](`document.getElementById('status').classList.contains('error') ? document.getElementById('status').textContent : null`, chromedp.WithPollingTimeout(30*time.Second)))
+}
+
+// askForExport goes through the export screen up to the request.
+func (p *tab) askForExport(d *devStack, codeFor string, n int, shots string) {
+	p.t.Helper()
 	p.run("open the export screen", chromedp.Click(chromedp.CSS("#export")), chromedp.WaitVisible(chromedp.CSS("#alone")))
 	if shots != "" {
 		p.shot(shots + "-export-warning")
@@ -284,16 +306,6 @@ func (p *tab) exportPhrase(d *devStack, codeFor string, n int, shots string) str
 		}
 		p.run("enter the code", chromedp.SendKeys(chromedp.CSS("#export-code"), code), chromedp.Click(chromedp.CSS("#export-go")))
 	}
-	p.run("the phrase", chromedp.WaitVisible(chromedp.CSS("#phrase li")))
-	words := get(p, "read the phrase", chromedp.Evaluate[string](`[...document.querySelectorAll('#phrase li')].map(li => li.textContent).join(' ')`))
-	if shots != "" {
-		p.shot(shots + "-export-phrase")
-	}
-	p.run("hide it", chromedp.Click(chromedp.CSS("#phrase-done")), chromedp.WaitVisible(chromedp.CSS("#export")))
-	if n := get(p, "look for the phrase", chromedp.Evaluate[int](`document.querySelectorAll('#phrase li').length`)); n != 0 {
-		p.t.Fatalf("after leaving the export screen the page still shows %d words", n)
-	}
-	return words
 }
 
 // signMessage signs msg on the page and returns the signature it shows.
@@ -663,7 +675,7 @@ func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testi
 	get(second, "clear the message", chromedp.Evaluate[bool](`document.getElementById('message').value = ''; true`))
 	second.run("sign with the removed key", chromedp.SendKeys(chromedp.CSS("#message"), "after removal"),
 		chromedp.Click(chromedp.CSS("#sign-form button[type=submit]")))
-	msgErr := get(second, "the refusal", chromedp.Poll[string](`document.getElementById('status').classList.contains('error') ? document.getElementById('status').textContent : null`, chromedp.WithPollingTimeout(30*time.Second)))
+	msgErr := second.errorStatus()
 	if !strings.Contains(msgErr, "refused") {
 		t.Fatalf("signing with the removed key: the page says %q, want a refusal", msgErr)
 	}

@@ -12,6 +12,7 @@ import { newRequest, createParams, signParams, canonical, strictDecode, MethodCr
 import { pairingCode, normalizeCode } from './pairing.js';
 import { newExportKey, openExport } from './export.js';
 import { sealImport, normalizePhrase } from './import.js';
+import { ethAddressOfPhrase, personalSigner, ethPath } from './chain.js';
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
 import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError } from './verify.js';
@@ -102,10 +103,21 @@ export async function importWallet(cfg, user, key, phraseText) {
 }
 
 async function newWallet(cfg, user, key, phrase) {
-  key = key || (await newKey(cfg));
-  // The key is kept before it is used: if the answer is lost, a retry
-  // with the same key finds the wallet it made.
-  await store.put(store.deviceKey(user.id), { key, oid: user.id, instance: null, version: 0n });
+  // A stored key is never replaced: one bound to a wallet means the
+  // wallet exists whatever the server says; one not bound yet is a
+  // creation whose answer was lost, retried with the same key (the
+  // server answers with the wallet that key made).
+  const stored = await device(user);
+  if (stored && stored.instance) {
+    throw new VerifyError('This browser holds the key of your wallet, but the server says you have none. Your key is kept; do not make another wallet here, and try again later.');
+  }
+  if (stored && !key) {
+    key = stored.key;
+  } else {
+    key = key || (await newKey(cfg));
+    // Kept before it is used: if the answer is lost, a retry finds it.
+    await store.put(store.deviceKey(user.id), { key, oid: user.id, instance: null, version: 0n });
+  }
   let req, path;
   if (phrase) {
     const ik = await api.call('GET', '/v1/wallet/import-key');
@@ -141,6 +153,14 @@ export async function device(user) {
 // instance; without a key here it returns null.
 async function confirm(cfg, user, dev) {
   if (!dev) return null;
+  return (await currentReceipt(cfg, user, dev)).instance;
+}
+
+// currentReceipt fetches the wallet's receipt and checks it as confirm
+// says (this user, the pinned instance, no older version than seen, this
+// browser's key listed, and newer than after when given), raising the
+// pinned version.
+async function currentReceipt(cfg, user, dev, after) {
   const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
   if (rc.oid !== user.id || !holds(rc, dev.key.credential)) {
     throw new VerifyError(`The cluster's receipt for wallet ${rc.oid} does not list this browser's key: it is not your wallet. Do not use its addresses.`);
@@ -148,13 +168,13 @@ async function confirm(cfg, user, dev) {
   if (dev.instance && !equal(dev.instance, rc.instance)) {
     throw new VerifyError(`The server answers for another wallet (instance ${toHex(rc.instance)}) than the one this browser's key was enrolled in (${toHex(dev.instance)}). Do not use it.`);
   }
-  if (rc.version < dev.version) {
-    throw new VerifyError(`The cluster's receipt names policy version ${rc.version} of your wallet, but this browser has seen version ${dev.version}: the store was rolled back. Do not use the wallet.`);
+  if (rc.version < dev.version || (after !== undefined && rc.version <= after)) {
+    throw new VerifyError(`The cluster's receipt names policy version ${rc.version} of your wallet, but this browser has seen version ${after !== undefined && after > dev.version ? after : dev.version}${after !== undefined ? ' or a change since' : ''}: the server shows an old state. Do not trust it.`);
   }
   if (!dev.instance || rc.version !== dev.version) {
     await store.put(store.deviceKey(user.id), { ...dev, instance: rc.instance, version: rc.version });
   }
-  return rc.instance;
+  return rc;
 }
 
 // load fetches the wallet and verifies every address before returning
@@ -176,6 +196,13 @@ export async function load(cfg, user) {
     }
     addresses.push({ chain: a.chain, path: a.path, address: a.address });
   }
+  // The verified Ethereum address is kept with the key: signatures and
+  // exports are checked against it.
+  const eth = addresses.find((a) => a.chain === 'ethereum' && a.path === ethPath);
+  const kept = await device(user);
+  if (kept && eth && kept.ethAddress !== eth.address.toLowerCase()) {
+    await store.put(store.deviceKey(user.id), { ...kept, ethAddress: eth.address.toLowerCase() });
+  }
   return { ready: true, oid: w.oid, addresses, confirmed: dev !== null, canSign: dev !== null };
 }
 
@@ -190,7 +217,18 @@ export async function signMessage(cfg, user, text) {
   if (dev.instance && !equal(fromBase64(out.instance), dev.instance)) {
     throw new VerifyError('The signature came from another wallet than yours. Do not use it.');
   }
-  return '0x' + toHex(fromBase64(out.signature));
+  const sig = fromBase64(out.signature);
+  const want = await verifiedEthAddress(cfg, user);
+  let signer = '';
+  try {
+    signer = personalSigner(utf8(text), sig);
+  } catch {
+    // an unreadable signature is refused below
+  }
+  if (signer !== want) {
+    throw new VerifyError('The signature the server returned is not by your wallet\'s Ethereum account. Do not use it.');
+  }
+  return '0x' + toHex(sig);
 }
 
 // exportPhrase asks the enclave for the wallet's recovery phrase, sealed
@@ -207,7 +245,27 @@ export async function exportPhrase(cfg, user) {
   if (dev.instance && !equal(instance, dev.instance)) {
     throw new VerifyError('The export is of another wallet than the one this browser\'s key was enrolled in; it was not opened.');
   }
-  return openExport(key, user.id, instance, req, fromBase64(out.enc), fromBase64(out.ciphertext));
+  const want = await verifiedEthAddress(cfg, user);
+  const phrase = await openExport(key, user.id, instance, req, fromBase64(out.enc), fromBase64(out.ciphertext));
+  // HPKE base mode does not say who sealed: anyone who knows the
+  // recipient key (the server saw it) could seal a phrase of their own.
+  // The phrase must give the address the cluster signed for this wallet.
+  if ((await ethAddressOfPhrase(phrase)) !== want) {
+    throw new VerifyError('The phrase the server returned is not your wallet\'s: it gives another address. It was not shown; do not rely on any phrase from this server.');
+  }
+  return phrase;
+}
+
+// verifiedEthAddress is the wallet's Ethereum address as the cluster
+// signed it (checked by load), lower case.
+async function verifiedEthAddress(cfg, user) {
+  let dev = await device(user);
+  if (!dev || !dev.ethAddress) {
+    await load(cfg, user);
+    dev = await device(user);
+  }
+  if (!dev || !dev.ethAddress) throw new VerifyError('The server shows no Ethereum address the cluster signed for your wallet.');
+  return dev.ethAddress;
 }
 
 // usesPasskey reports whether this browser stamps with a passkey (which
@@ -305,10 +363,7 @@ export async function lookupPairing(user, typed) {
 export async function approvePairing(cfg, user, found) {
   const dev = await device(user);
   if (!dev) throw new Error('This browser holds no key of your wallet.');
-  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
-  if (rc.oid !== user.id || !holds(rc, dev.key.credential) || (dev.instance && !equal(dev.instance, rc.instance)) || rc.version < dev.version) {
-    throw new VerifyError('The server shows a wallet this browser\'s key does not belong to.');
-  }
+  const rc = await currentReceipt(cfg, user, dev);
   const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { add: [found.credential] } });
   await api.call('POST', `/v1/pairings/code/${found.code}/approve`, api.stamped(req, await stampWith(dev.key, req)));
 }
@@ -320,10 +375,8 @@ export async function approvePairing(cfg, user, found) {
 // this browser's.
 export async function walletKeys(cfg, user) {
   const dev = await device(user);
-  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
-  if (rc.oid !== user.id || (dev && dev.instance && !equal(dev.instance, rc.instance))) {
-    throw new VerifyError('The server shows a policy of another wallet than yours.');
-  }
+  if (!dev) throw new Error('This browser holds no key of your wallet, so it cannot check which keys it has.');
+  const rc = await currentReceipt(cfg, user, dev);
   return rc.credentials.map((c) => ({ ...c, mine: !!dev && equal(c.id, dev.key.credential.id) }));
 }
 
@@ -333,15 +386,16 @@ export async function walletKeys(cfg, user) {
 export async function removeKey(cfg, user, c) {
   const dev = await device(user);
   if (!dev) throw new Error('This browser holds no key of your wallet.');
-  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  const rc = await currentReceipt(cfg, user, dev);
   const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { remove: [c.id] } });
   const st = await stampWith(dev.key, req);
   await api.call('POST', '/v1/devices/revoke', { kind: c.kind, id: toBase64(c.id), policy_change: api.stamped(req, st) });
-  const after = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
-  if (after.oid !== user.id || after.credentials.some((x) => equal(x.id, c.id))) {
+  // The next receipt must be newer than the one the change was written
+  // against: an old one replayed would still list the key.
+  const after = await currentReceipt(cfg, user, await device(user), rc.version);
+  if (after.credentials.some((x) => equal(x.id, c.id))) {
     throw new VerifyError('The cluster\'s receipt still lists the key you removed.');
   }
-  await store.put(store.deviceKey(user.id), { ...dev, instance: after.instance, version: after.version });
 }
 
 // addPasskey registers a new passkey for signing in and enrols it in the
@@ -353,14 +407,13 @@ export async function addPasskey(cfg, user) {
   const begin = await api.call('POST', '/v1/passkeys/begin', {});
   const reg = await passkey.register(begin.options, { rpID: cfg.rpID, rights: deviceRights, label: 'Passkey' });
   await api.call('POST', '/v1/passkeys/finish', { flow: begin.flow, credential: reg.json });
-  const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  const rc = await currentReceipt(cfg, user, dev);
   const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { add: [reg.credential] } });
   const st = await stampWith(dev.key, req);
   const proof = await stampWith({ credential: reg.credential }, req);
-  const out = await api.call('POST', '/v1/wallet/policy', api.stamped(req, st, [proof]));
-  const after = await verifyReceipt(cfg.receiptKey, api.receiptOf(out));
-  if (after.oid !== user.id || !holds(after, reg.credential) || !holds(after, dev.key.credential)) {
+  await api.call('POST', '/v1/wallet/policy', api.stamped(req, st, [proof]));
+  const after = await currentReceipt(cfg, user, await device(user), rc.version);
+  if (!holds(after, reg.credential)) {
     throw new VerifyError('The wallet receipt after adding the passkey does not list it.');
   }
-  await store.put(store.deviceKey(user.id), { ...dev, instance: after.instance, version: after.version });
 }
