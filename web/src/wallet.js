@@ -141,6 +141,26 @@ async function newWallet(cfg, user, key, phrase) {
   return out.wallet;
 }
 
+// An account this browser holds a wallet key for is pinned to its user
+// id, by the email it signs in with: a server that later names another
+// user for that email (to show that user's genuine wallet as this one's)
+// is refused.
+const accountKey = (email) => `account:${email.toLowerCase()}`;
+
+async function checkAccount(user) {
+  if (!user.email) return;
+  const pinned = await store.get(accountKey(user.email));
+  if (pinned && pinned !== user.id) {
+    throw new VerifyError(`The server says ${user.email} is account ${user.id}, but this browser holds the wallet key of ${user.email} as account ${pinned}. Do not use what it shows.`);
+  }
+}
+
+async function pinAccount(user) {
+  if (user.email && (await store.get(accountKey(user.email))) !== user.id) {
+    await store.put(accountKey(user.email), user.id);
+  }
+}
+
 // device returns this browser's key for user, or null.
 export async function device(user) {
   return (await store.get(store.deviceKey(user.id))) || null;
@@ -181,6 +201,7 @@ async function currentReceipt(cfg, user, dev, after) {
 // it: each must be the cluster's statement for the user's wallet, of the
 // pinned instance (or, with no key here, all of one instance).
 export async function load(cfg, user) {
+  await checkAccount(user);
   const w = await api.call('GET', '/v1/wallet');
   if (!w.ready) return { ready: false, oid: w.oid, addresses: [] };
   if (w.oid !== user.id) throw new VerifyError(`The server shows wallet ${w.oid}, not yours (${user.id}).`);
@@ -198,6 +219,7 @@ export async function load(cfg, user) {
   }
   // The verified Ethereum address is kept with the key: signatures and
   // exports are checked against it.
+  if (dev) await pinAccount(user);
   const eth = addresses.find((a) => a.chain === 'ethereum' && a.path === ethPath);
   const kept = await device(user);
   if (kept && eth && kept.ethAddress !== eth.address.toLowerCase()) {
