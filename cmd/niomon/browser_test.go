@@ -852,3 +852,52 @@ func TestBrowser_APageRefusesASignatureOrAnExportOfAnotherWalletInstance(t *test
 		t.Fatalf("the page shows %d words of an export of another wallet instance", n)
 	}
 }
+
+// deviceKeyExpiry reads the expiry (Unix seconds) of the device key the
+// page keeps in IndexedDB.
+func (p *tab) deviceKeyExpiry() int64 {
+	p.t.Helper()
+	get(p, "read the device key", chromedp.Evaluate[bool](`window.__exp = null;
+		(() => { const o = indexedDB.open('niomon', 1); o.onsuccess = () => {
+		  const g = o.result.transaction('state').objectStore('state').getAll();
+		  g.onsuccess = () => { const d = g.result.find(v => v && v.key && v.key.credential && v.instance); window.__exp = d ? Number(d.key.credential.expires_at) : -1; }; }; })(); true`))
+	return int64(get(p, "the key's expiry", chromedp.Poll[float64](`window.__exp`, chromedp.WithPollingTimeout(10*time.Second))))
+}
+
+// A device key near its end is renewed by the page: made with 8 days of
+// life (a server that said so), it is replaced at the next visit by one
+// of the server's full lifetime, in one policy change, and signs on.
+func TestBrowser_ADeviceKeyNearItsExpiryIsRenewedAndKeepsSigning(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	var short atomic.Bool
+	short.Store(true)
+	front := &devStack{url: lyingServerFor(t, d.url, func(r *http.Request, body map[string]any) {
+		if r.URL.Path == "/v1/config" && short.Load() {
+			body["session_key_ttl"] = 8 * 24 * 3600
+		}
+	})}
+	p := newBrowser(t).tab()
+	p.signInByEmailAt(front, d, "judy@example.com", 1)
+	addrs := p.addresses()
+	first := p.deviceKeyExpiry()
+	if left := time.Until(time.Unix(first, 0)); left > 8*24*time.Hour {
+		t.Fatalf("the first key lives %v, want at most 8 days", left)
+	}
+	short.Store(false)
+	p.run("visit again", chromedp.Reload())
+	p.addresses()
+	if msg := p.text("#status"); !strings.Contains(msg, "renewed") {
+		t.Fatalf("after the reload the page says %q, want it to say it renewed its key", msg)
+	}
+	if renewed := p.deviceKeyExpiry(); time.Until(time.Unix(renewed, 0)) < 80*24*time.Hour {
+		t.Fatalf("the renewed key lives until %v, want the server's full lifetime (90 days)", time.Unix(renewed, 0))
+	}
+	msg := "Signed with a renewed key"
+	if got := personalSigner(t, msg, p.signMessage(msg)); got != addrs["ethereum"] {
+		t.Fatalf("after renewal go-ethereum recovers %s, want %s", got, addrs["ethereum"])
+	}
+	p.run("open security", chromedp.Click(chromedp.CSS("#security")), chromedp.WaitVisible(chromedp.CSS("#keys")))
+	if n := get(p, "count keys", chromedp.Evaluate[int](`document.querySelectorAll('#keys li').length`)); n != 1 {
+		t.Fatalf("after renewal the wallet lists %d keys, want 1 (the old one removed)", n)
+	}
+}

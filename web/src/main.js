@@ -146,8 +146,9 @@ async function signedIn(session, key) {
 }
 
 async function home(user) {
-  let w;
+  let w, rotated = false;
   try {
+    rotated = await wallet.rotateIfDue(cfg, user);
     w = await wallet.load(cfg, user);
   } catch (e) {
     showFatal(e);
@@ -195,6 +196,7 @@ async function home(user) {
       h('p', {}, 'Your wallet’s 24 words restore it in any wallet app, without Niomon.'),
       h('button', { type: 'button', id: 'export', onclick: () => exportScreen(user) }, 'Show my recovery phrase…')) : null,
   );
+  if (rotated) status('This browser renewed its key of your wallet before the old one expired.');
 }
 
 // pairingScreen, on a browser without a key of the wallet, makes one,

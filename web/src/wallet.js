@@ -23,7 +23,11 @@ export { VerifyError };
 // request stamped a little later, or by a clock a little ahead, fits it
 // (as niomon client's sessionKeyExpiry).
 const sessionKeyMargin = 3 * 60;
-const minSessionKeyTTL = 60 * 60;
+// A device key is often a wallet's only credential: one the server lets
+// live less than a week is refused, and the page renews its key once a
+// third of its life (at most 30 days) is left (rotateIfDue).
+const minSessionKeyTTL = 7 * 24 * 60 * 60;
+const maxRotateBefore = 30 * 24 * 60 * 60;
 const deviceRights = [RightSign, RightExport, RightPolicy];
 
 // trustedConfig reads /v1/config and checks it against the cluster this
@@ -439,3 +443,39 @@ export async function addPasskey(cfg, user) {
     throw new VerifyError('The wallet receipt after adding the passkey does not list it.');
   }
 }
+
+// rotateIfDue renews this browser's device key when little of its life
+// is left: a new key replaces it in one policy change, stamped by the old
+// key and proved by the new, checked in the next receipt. It returns
+// whether it rotated. Passkeys do not expire.
+export async function rotateIfDue(cfg, user) {
+  const dev = await device(user);
+  const c = dev && dev.key.credential;
+  if (!c || c.kind !== 'session_key' || !c.expires_at) return false;
+  const now = Math.floor(Date.now() / 1000);
+  const life = Number(c.expires_at) - now;
+  if (life > Math.min(maxRotateBefore, Math.floor(cfg.sessionKeyTTL / 3))) return false;
+  if (life <= 60) throw new Error('This browser\'s key of your wallet has expired. Sign in on another device of the wallet, or import your recovery phrase.');
+  const rc = await currentReceipt(cfg, user, dev);
+  const fresh = await newKey(cfg);
+  const req = newRequest(cfg, MethodUpdatePolicy, user.id, { version: rc.version, change: { add: [fresh.credential], remove: [c.id] } });
+  const st = await stampWith(dev.key, req);
+  const proof = await stampWith(fresh, req);
+  // The new key is kept aside first: if the answer is lost, the next
+  // receipt tells which key the wallet holds.
+  await store.put(rotationKey(user.id), fresh);
+  try {
+    await api.call('POST', '/v1/wallet/policy', api.stamped(req, st, [proof]));
+  } catch (e) {
+    const rcNow = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+    if (!(rcNow.oid === user.id && holds(rcNow, fresh.credential))) throw e;
+  }
+  const next = { ...dev, key: fresh };
+  const after = await currentReceipt(cfg, user, next, rc.version);
+  if (holds(after, c)) throw new VerifyError('The receipt after renewing this browser\'s key still lists the old one.');
+  await store.put(store.deviceKey(user.id), { ...next, instance: after.instance, version: after.version });
+  await store.del(rotationKey(user.id));
+  return true;
+}
+
+const rotationKey = (userID) => `rotation:${userID}`;

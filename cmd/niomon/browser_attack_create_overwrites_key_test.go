@@ -14,8 +14,8 @@ import (
 // create is refused (the wallet exists), and the browser has lost its
 // only key of the wallet for good: no signing, no export, and a wallet
 // whose only credential nobody holds.
-func TestBrowser_Review_AWalletReadyFlagTheServerFlipsDoesNotDestroyTheDeviceKey(t *testing.T) {
-	f := startReviewFront(t)
+func TestBrowserAttack_AWalletReadyFlagTheServerFlipsDoesNotDestroyTheDeviceKey(t *testing.T) {
+	f := startOriginFront(t)
 	d := f.d
 	p := newBrowser(t).tab()
 	p.signInByEmail(d, "review-flip@example.com", 1, "")

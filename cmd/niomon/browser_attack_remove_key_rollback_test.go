@@ -19,8 +19,8 @@ import (
 // your wallet." on the screen, while the key stays in the wallet (and the
 // page even lowers its pinned version to the replayed one, so later
 // rollbacks pass too).
-func TestBrowser_Review_RemovingAKeyIsNotConfirmedByAReplayedOlderReceipt(t *testing.T) {
-	f := startReviewFront(t)
+func TestBrowserAttack_RemovingAKeyIsNotConfirmedByAReplayedOlderReceipt(t *testing.T) {
+	f := startOriginFront(t)
 	d := f.d
 	const addr = "review-remove@example.com"
 	var mu sync.Mutex

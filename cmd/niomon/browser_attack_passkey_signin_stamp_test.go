@@ -22,8 +22,8 @@ import (
 // export request (to a key it holds) gets a stamp the enclave honours,
 // and reads the recovery phrase. The page must not let a sign-in
 // assertion be a valid stamp.
-func TestBrowser_Review_APasskeySignInCannotBeSpentAsAnExportStamp(t *testing.T) {
-	f := startReviewFront(t)
+func TestBrowserAttack_APasskeySignInCannotBeSpentAsAnExportStamp(t *testing.T) {
+	f := startOriginFront(t)
 	d := f.d
 	p := newBrowser(t).tab()
 	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#passkey-signup")))

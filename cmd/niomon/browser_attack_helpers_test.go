@@ -21,13 +21,13 @@ import (
 	"github.com/niomon/niomon/internal/nioapi"
 )
 
-// reviewFront is a lying server at the wallet's own origin: the dev stack
+// originFront is a lying server at the wallet's own origin: the dev stack
 // listens on 127.0.0.2:PORT and this proxy on 127.0.0.1:PORT (and
 // [::1]:PORT), so http://localhost:PORT, the stack's public URL (the
 // passkeys' origin and RP ID), reaches the proxy. It sees each request's
 // body, can answer a request itself (handle), and can rewrite every JSON
 // answer (rewrite): all a compromised server could do.
-type reviewFront struct {
+type originFront struct {
 	t        *testing.T
 	d        *devStack // d.url is the public URL, through the proxy
 	upstream string    // the real server, http://127.0.0.2:PORT
@@ -39,12 +39,12 @@ type reviewFront struct {
 	csrf    string // the last X-CSRF-Token the browser sent or got
 }
 
-type reviewBodyKey struct{}
+type originFrontBodyKey struct{}
 
-func startReviewFront(t *testing.T) *reviewFront {
+func startOriginFront(t *testing.T) *originFront {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(freePort(t))
-	f := &reviewFront{t: t, upstream: "http://127.0.0.2:" + port}
+	f := &originFront{t: t, upstream: "http://127.0.0.2:" + port}
 	u, _ := url.Parse(f.upstream)
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = func(resp *http.Response) error {
@@ -72,7 +72,7 @@ func startReviewFront(t *testing.T) *reviewFront {
 			rw := f.rewrite
 			f.mu.Unlock()
 			if rw != nil {
-				reqBody, _ := resp.Request.Context().Value(reviewBodyKey{}).([]byte)
+				reqBody, _ := resp.Request.Context().Value(originFrontBodyKey{}).([]byte)
 				rw(resp.Request, reqBody, body)
 				b, _ = json.Marshal(body)
 			}
@@ -99,7 +99,7 @@ func startReviewFront(t *testing.T) *reviewFront {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reviewBodyKey{}, body)))
+		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), originFrontBodyKey{}, body)))
 	})
 	for _, addr := range []string{"127.0.0.1:" + port, "[::1]:" + port} {
 		ln, err := net.Listen("tcp", addr)
@@ -121,7 +121,7 @@ func startReviewFront(t *testing.T) *reviewFront {
 }
 
 // lie sets what the proxy does from now on (nil: relay honestly).
-func (f *reviewFront) lie(handle func(w http.ResponseWriter, r *http.Request, body []byte) bool, rewrite func(r *http.Request, reqBody []byte, body map[string]any)) {
+func (f *originFront) lie(handle func(w http.ResponseWriter, r *http.Request, body []byte) bool, rewrite func(r *http.Request, reqBody []byte, body map[string]any)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.handle, f.rewrite = handle, rewrite
@@ -130,7 +130,7 @@ func (f *reviewFront) lie(handle func(w http.ResponseWriter, r *http.Request, bo
 // asUser calls the real server with the browser's own session (its cookie
 // and CSRF token, as the server sees them): what the operator can do on
 // its own authority.
-func (f *reviewFront) asUser(method, path string, in, out any) error {
+func (f *originFront) asUser(method, path string, in, out any) error {
 	f.mu.Lock()
 	cookie, csrf := f.cookie, f.csrf
 	f.mu.Unlock()
@@ -162,7 +162,7 @@ func (f *reviewFront) asUser(method, path string, in, out any) error {
 }
 
 // upstreamConfig is the real server's /v1/config.
-func (f *reviewFront) upstreamConfig() *nioapi.Config {
+func (f *originFront) upstreamConfig() *nioapi.Config {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -19,8 +19,8 @@ import (
 // wallet's verified Ethereum address. A server that answers with another
 // key's signature (here the operator's, of the same message) and the
 // pinned instance gets it shown as the user's signature.
-func TestBrowser_Review_ASignatureIsCheckedAgainstTheWalletsAddress(t *testing.T) {
-	f := startReviewFront(t)
+func TestBrowserAttack_ASignatureIsCheckedAgainstTheWalletsAddress(t *testing.T) {
+	f := startOriginFront(t)
 	d := f.d
 	p := newBrowser(t).tab()
 	p.signInByEmail(d, "review-sign@example.com", 1, "")

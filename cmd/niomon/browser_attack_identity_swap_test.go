@@ -16,8 +16,8 @@ import (
 // carol's email (then offers to pair this browser into that wallet). The
 // page should remember which wallet the signed-in identity's key belongs
 // to and refuse a session that names another one.
-func TestBrowser_Review_ABrowserWithAKeyRefusesASessionSwappedToAnotherUser(t *testing.T) {
-	f := startReviewFront(t)
+func TestBrowserAttack_ABrowserWithAKeyRefusesASessionSwappedToAnotherUser(t *testing.T) {
+	f := startOriginFront(t)
 	d := f.d
 	_, otherAnswer := anotherUser(t, d, filepath.Join(t.TempDir(), "operator.json"))
 	otherWallet := otherAnswer("/v1/wallet")

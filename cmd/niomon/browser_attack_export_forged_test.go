@@ -24,8 +24,8 @@ import (
 // down a backup that restores the operator's wallet, not theirs. The page
 // must check the phrase is the wallet's (or the enclave must
 // authenticate the sealing) before it shows it.
-func TestBrowser_Review_AnExportTheServerSealedItselfIsRefused(t *testing.T) {
-	f := startReviewFront(t)
+func TestBrowserAttack_AnExportTheServerSealedItselfIsRefused(t *testing.T) {
+	f := startOriginFront(t)
 	d := f.d
 	p := newBrowser(t).tab()
 	p.signInByEmail(d, "review-export@example.com", 1, "")
