@@ -9,14 +9,16 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-// Bundle builds dist/app.js from src/main.js in dir (this package's
-// directory, with node_modules installed by npm ci) and returns it. It
-// writes nothing.
-func Bundle(dir string) ([]byte, error) {
+// Bundle builds dist/ from src/main.js in dir (this package's directory,
+// with node_modules installed by npm ci) and returns its files by name:
+// app.js, and the chunks it imports when first needed (chunk-HASH.js).
+// It writes nothing.
+func Bundle(dir string) (map[string][]byte, error) {
 	res := api.Build(api.BuildOptions{
 		EntryPoints:       []string{filepath.Join(dir, "src", "main.js")},
 		AbsWorkingDir:     dir,
 		Bundle:            true,
+		Splitting:         true,
 		Format:            api.FormatESModule,
 		Target:            api.ES2022,
 		Platform:          api.PlatformBrowser,
@@ -26,7 +28,9 @@ func Bundle(dir string) ([]byte, error) {
 		LegalComments:     api.LegalCommentsEndOfFile,
 		Charset:           api.CharsetUTF8,
 		Write:             false,
-		Outfile:           "dist/app.js",
+		Outdir:            filepath.Join(dir, "dist"),
+		EntryNames:        "app",
+		ChunkNames:        "chunk-[hash]",
 	})
 	if len(res.Errors) > 0 {
 		var msgs []string
@@ -39,10 +43,12 @@ func Bundle(dir string) ([]byte, error) {
 		}
 		return nil, errors.New("web: bundling failed: " + strings.Join(msgs, "; "))
 	}
+	out := map[string][]byte{}
 	for _, f := range res.OutputFiles {
-		if strings.HasSuffix(f.Path, "app.js") {
-			return f.Contents, nil
-		}
+		out[filepath.Base(f.Path)] = f.Contents
 	}
-	return nil, errors.New("web: esbuild wrote no app.js")
+	if out["app.js"] == nil {
+		return nil, errors.New("web: esbuild wrote no app.js")
+	}
+	return out, nil
 }

@@ -22,12 +22,25 @@ type Asset struct {
 // Page is the wallet's one HTML page.
 func Page() Asset { return mustRead("static/index.html", "text/html; charset=utf-8") }
 
-// Assets are served under /assets/ by name.
+// Assets are served under /assets/ by name: the stylesheet, app.js and
+// the chunks it loads when first needed.
 func Assets() map[string]Asset {
-	return map[string]Asset{
-		"app.js":  mustRead("dist/app.js", "text/javascript; charset=utf-8"),
-		"app.css": mustRead("static/app.css", "text/css; charset=utf-8"),
+	out := map[string]Asset{"app.css": mustRead("static/app.css", "text/css; charset=utf-8")}
+	scripts, err := fs.ReadDir(files, "dist")
+	if err != nil {
+		panic("web: dist is not embedded: " + err.Error())
 	}
+	for _, f := range scripts {
+		out[f.Name()] = mustRead("dist/"+f.Name(), "text/javascript; charset=utf-8")
+	}
+	return out
+}
+
+// FirstLoad is what a first visit fetches: the page, the stylesheet and
+// app.js (the chunks come later, when a screen needs them).
+func FirstLoad() int {
+	a := Assets()
+	return len(Page().Body) + len(a["app.css"].Body) + len(a["app.js"].Body)
 }
 
 func mustRead(name, ct string) Asset {

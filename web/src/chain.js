@@ -10,8 +10,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { mnemonicToSeedWebcrypto } from '@scure/bip39';
 import { HDKey } from '@scure/bip32';
 import { concat, toHex, utf8 } from './bytes.js';
-
-export const ethPath = "m/44'/60'/0'/0/0";
+import { ethPath } from './verify.js';
 
 function ethAddressOfKey(publicKey) {
   const full = secp256k1.Point.fromBytes(publicKey).toBytes(false);

@@ -5,7 +5,6 @@ import * as api from './api.js';
 import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { showCode } from './pairing.js';
-import { qrSVG } from './qr.js';
 
 const chainNames = {
   ethereum: 'Ethereum',
@@ -167,9 +166,9 @@ async function home(user) {
     const name = chainNames[a.chain] || a.chain;
     const qrBox = h('div', { class: 'qr-box', hidden: true });
     const qr = h('button', { type: 'button', class: 'qr-toggle', 'aria-expanded': 'false', 'aria-label': `Show the QR code of the ${name} address` }, 'QR');
-    qr.addEventListener('click', () => {
+    qr.addEventListener('click', async () => {
       const open = qrBox.hidden;
-      if (open && !qrBox.firstChild) qrBox.append(qrSVG(a.address, `QR code of ${a.address}`));
+      if (open && !qrBox.firstChild) qrBox.append((await import('./qr.js')).qrSVG(a.address, `QR code of ${a.address}`));
       qrBox.hidden = !open;
       qr.setAttribute('aria-expanded', String(open));
     });

@@ -5,7 +5,7 @@
 // wallet instance it pinned, as niomon client does (secretd/receipt.go,
 // secretd/user.go VerifyAddress).
 
-import { concat, equal, utf8, toHex } from './bytes.js';
+import { concat, equal, utf8 } from './bytes.js';
 import { strictDecode } from './request.js';
 
 const receiptContext = utf8('niomon/secretd/v1/receipt\x00');
@@ -85,4 +85,6 @@ export async function verifyAddress(receiptKey, oid, a) {
   return st.instance;
 }
 
-export const instanceHex = (inst) => toHex(inst);
+// ethPath is the Ethereum account's path, whose address checks exports
+// and signatures.
+export const ethPath = defaultAccounts[0].path;

@@ -10,12 +10,14 @@ import * as store from './store.js';
 import { equal, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
 import { newRequest, createParams, signParams, canonical, strictDecode, MethodCreate, MethodImport, MethodSign, MethodExport, MethodUpdatePolicy, RightSign, RightExport, RightPolicy } from './request.js';
 import { pairingCode, normalizeCode } from './pairing.js';
-import { newExportKey, openExport } from './export.js';
-import { sealImport, normalizePhrase } from './import.js';
-import { ethAddressOfPhrase, personalSigner, ethPath } from './chain.js';
+// The libraries for exports, imports and independent checks load when
+// first needed (separate chunks), which keeps the first load small.
+const exporting = () => import('./export.js');
+const importing = () => import('./import.js');
+const chain = () => import('./chain.js');
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
-import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError } from './verify.js';
+import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError, ethPath } from './verify.js';
 
 export { VerifyError };
 
@@ -103,7 +105,7 @@ export async function createWallet(cfg, user, key) {
 // importWallet makes the user's wallet from a recovery phrase, sealed
 // here to the enclave's import key, with key as its one credential.
 export async function importWallet(cfg, user, key, phraseText) {
-  return newWallet(cfg, user, key, normalizePhrase(phraseText));
+  return newWallet(cfg, user, key, (await importing()).normalizePhrase(phraseText));
 }
 
 async function newWallet(cfg, user, key, phrase) {
@@ -125,7 +127,7 @@ async function newWallet(cfg, user, key, phrase) {
   let req, path;
   if (phrase) {
     const ik = await api.call('GET', '/v1/wallet/import-key');
-    req = newRequest(cfg, MethodImport, user.id, await sealImport(cfg.receiptKey, ik, user.id, phrase, [key.credential]));
+    req = newRequest(cfg, MethodImport, user.id, await (await importing()).sealImport(cfg.receiptKey, ik, user.id, phrase, [key.credential]));
     path = '/v1/wallet/import';
   } else {
     req = newRequest(cfg, MethodCreate, user.id, createParams([key.credential]));
@@ -247,7 +249,7 @@ export async function signMessage(cfg, user, text) {
   const want = await verifiedEthAddress(cfg, user);
   let signer = '';
   try {
-    signer = personalSigner(utf8(text), sig);
+    signer = (await chain()).personalSigner(utf8(text), sig);
   } catch {
     // an unreadable signature is refused below
   }
@@ -264,6 +266,7 @@ export async function signMessage(cfg, user, text) {
 export async function exportPhrase(cfg, user) {
   const dev = await device(user);
   if (!dev) throw new Error('This browser holds no key of your wallet, so it cannot export it.');
+  const { newExportKey, openExport } = await exporting();
   const key = await newExportKey();
   const req = newRequest(cfg, MethodExport, user.id, { recipient: key.recipient });
   const out = await api.call('POST', '/v1/wallet/export', api.stamped(req, await stampWith(dev.key, req)));
@@ -276,7 +279,7 @@ export async function exportPhrase(cfg, user) {
   // HPKE base mode does not say who sealed: anyone who knows the
   // recipient key (the server saw it) could seal a phrase of their own.
   // The phrase must give the address the cluster signed for this wallet.
-  if ((await ethAddressOfPhrase(phrase)) !== want) {
+  if ((await (await chain()).ethAddressOfPhrase(phrase)) !== want) {
     throw new VerifyError('The phrase the server returned is not your wallet\'s: it gives another address. It was not shown; do not rely on any phrase from this server.');
   }
   return phrase;
