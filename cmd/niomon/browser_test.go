@@ -660,7 +660,6 @@ func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testi
 	// both sessions and the pairing in the activity; removing the second
 	// browser's key there stops it signing.
 	first.run("open security", chromedp.Click(chromedp.CSS("#security")), chromedp.WaitVisible(chromedp.CSS("#keys")))
-	first.shot("security")
 	count := func(sel string) int {
 		return get(first, "count "+sel, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
 	}
@@ -670,6 +669,13 @@ func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testi
 	if a := first.text("#activity"); !strings.Contains(a, "A new device was approved") || !strings.Contains(a, "Wallet created") {
 		t.Fatalf("the activity list says %q, want the wallet's creation and the approval", a)
 	}
+	// The user names this browser's key; the name stays.
+	first.run("rename this browser's key", chromedp.Click(chromedp.CSS("#keys li:has(.tag) button.rename")),
+		chromedp.WaitVisible(chromedp.CSS(".rename-input")))
+	get(first, "clear the name", chromedp.Evaluate[bool](`document.querySelector('.rename-input').value = ''; true`))
+	first.run("save the name", chromedp.SendKeys(chromedp.CSS(".rename-input"), "Work laptop"), chromedp.Click(chromedp.CSS(".rename-form button")))
+	get(first, "the new name", chromedp.Poll[bool](`[...document.querySelectorAll('#keys .key-name')].some(e => e.textContent === 'Work laptop') || null`, chromedp.WithPollingTimeout(30*time.Second)))
+	first.shot("security")
 	first.run("remove the second browser's key", chromedp.Click(chromedp.CSS("#keys li button.remove")))
 	get(first, "the key is gone", chromedp.Poll[bool](`document.querySelectorAll('#keys li').length === 1 || null`, chromedp.WithPollingTimeout(30*time.Second)))
 	get(second, "clear the message", chromedp.Evaluate[bool](`document.getElementById('message').value = ''; true`))

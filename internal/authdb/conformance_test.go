@@ -86,6 +86,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		// device pairings
 		{"PairingsAreFoundByIDOrCodeOnlyByTheirUserAndApprovedOnce", testPairings},
 		{"PairingsAreLimitedPerUserAndExpire", testPairingLimits},
+		{"CredentialNamesAreSetReplacedAndClearedPerUser", testCredentialNames},
 		// addresses, audit
 		{"PutAddressWritesOnceAndRefusesADifferentValue", testAddresses},
 		{"AuditLogAppendsAndPages", testAudit},

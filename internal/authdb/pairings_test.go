@@ -67,3 +67,28 @@ func testPairingLimits(t *testing.T, st storage) {
 	wantErr(t, "DeleteExpiredPairings", err, nil)
 	wantEqual(t, "pairings deleted", n, int64(1))
 }
+
+func testCredentialNames(t *testing.T, st storage) {
+	d := st.open(t)
+	alice, bob := mustActiveUser(t, d, "alice@example.com"), mustActiveUser(t, d, "bob@example.com")
+	id := []byte{1, 2, 3}
+	steps := []struct {
+		name string
+		user User
+		set  string
+		want map[string]string // alice's names after the step
+		err  error
+	}{
+		{"named", alice, "Work laptop", map[string]string{"\x01\x02\x03": "Work laptop"}, nil},
+		{"renamed", alice, "Old laptop", map[string]string{"\x01\x02\x03": "Old laptop"}, nil},
+		{"another user's name of the same id", bob, "Bob's", map[string]string{"\x01\x02\x03": "Old laptop"}, nil},
+		{"a control character", alice, "a\nb", map[string]string{"\x01\x02\x03": "Old laptop"}, ErrInvalid},
+		{"cleared", alice, "", map[string]string{}, nil},
+	}
+	for _, s := range steps {
+		wantErr(t, s.name, d.SetCredentialName(ctx, s.user.ID, id, s.set), s.err)
+		got, err := d.CredentialNames(ctx, alice.ID)
+		wantErr(t, s.name+": CredentialNames", err, nil)
+		wantEqual(t, s.name, got, s.want)
+	}
+}

@@ -242,6 +242,7 @@ type Device struct {
 	Kind           string    `json:"kind"` // passkey, api_key, session_key
 	ID             []byte    `json:"id"`
 	Label          string    `json:"label,omitempty"`
+	Name           string    `json:"name,omitempty"` // the user's own name for it (POST /v1/devices/name)
 	CreatedAt      time.Time `json:"created_at"`
 	LastUsed       time.Time `json:"last_used,omitzero"`
 	BackupEligible bool      `json:"backup_eligible,omitempty"`
@@ -369,4 +370,12 @@ const SignInChallengeContext = "niomon/passkey-sign-in/v1\x00"
 func SignInChallenge(server []byte) []byte {
 	h := sha256.Sum256(append([]byte(SignInChallengeContext), server...))
 	return h[:]
+}
+
+// NameDevice is POST /v1/devices/name: the user's name for one of their
+// credentials, shown on the security page ("" clears it). It is display
+// only, kept by the server; the wallet policy says what a key can do.
+type NameDevice struct {
+	ID   []byte `json:"id"`
+	Name string `json:"name"`
 }

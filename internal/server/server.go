@@ -193,6 +193,7 @@ func routeTable() []route {
 		{"GET", "/v1/devices", user, true, (*Server).listDevices},
 		{"GET", "/v1/activity", user, true, (*Server).activity},
 		{"POST", "/v1/devices/revoke", user, true, (*Server).revokeDevice},
+		{"POST", "/v1/devices/name", user, true, (*Server).nameDevice},
 		{"POST", "/v1/pairings", user, true, (*Server).pairingStart},
 		{"GET", "/v1/pairings/{id}", user, true, (*Server).pairingGet},
 		{"DELETE", "/v1/pairings/{id}", user, true, (*Server).pairingDelete},

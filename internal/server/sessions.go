@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/nioapi"
@@ -86,6 +87,13 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, a *auth) er
 	}
 	for _, d := range devs {
 		out = append(out, nioapi.Device{Kind: policy.KindSessionKey, ID: d.CredentialID, Label: d.Label, CreatedAt: d.CreatedAt})
+	}
+	names, err := s.db.CredentialNames(ctx, a.user.ID)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		out[i].Name = names[string(out[i].ID)]
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -312,5 +320,22 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request, a *auth) error
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// nameDevice keeps the user's name for one of their credentials.
+func (s *Server) nameDevice(w http.ResponseWriter, r *http.Request, a *auth) error {
+	var in nioapi.NameDevice
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if err := s.db.SetCredentialName(r.Context(), a.user.ID, in.ID, in.Name); err != nil {
+		if errors.Is(err, authdb.ErrInvalid) {
+			return badRequest(fmt.Sprintf("a name is at most %d bytes of text, and an id 1..%d bytes", authdb.MaxLabelLen, authdb.MaxCredentialIDLen))
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

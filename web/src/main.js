@@ -5,6 +5,7 @@ import * as api from './api.js';
 import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { showCode } from './pairing.js';
+import { toBase64 } from './bytes.js';
 
 const chainNames = {
   ethereum: 'Ethereum',
@@ -309,20 +310,41 @@ const when = (t) => new Date(t).toLocaleString();
 // the account's sessions and its recent activity, and lets the user
 // remove a key or sign a session out.
 async function securityScreen(user) {
-  let keys, sessions, activity;
+  let keys, sessions, activity, devices;
   try {
-    [keys, sessions, activity] = await Promise.all([
+    [keys, sessions, activity, devices] = await Promise.all([
       wallet.walletKeys(cfg, user),
       api.call('GET', '/v1/sessions'),
       api.call('GET', '/v1/activity'),
+      api.call('GET', '/v1/devices'),
     ]);
   } catch (e) {
     showFatal(e);
     return;
   }
   const canEdit = keys.some((k) => k.mine && k.rights.includes('policy'));
+  // Names are the user's own, kept by the server: display only. Which
+  // keys exist, and which is this browser's, comes from the receipt.
+  const names = new Map(devices.filter((x) => x.name).map((x) => [x.id, x.name]));
   const keyRows = keys.map((k) => {
     const kind = k.kind === 'passkey' ? 'Passkey' : k.kind === 'session_key' ? 'Browser key' : 'API key';
+    const shown = names.get(toBase64(k.id)) || k.label || kind;
+    const rename = h('button', { type: 'button', class: 'link rename', 'aria-label': `Rename ${shown}` }, 'Rename');
+    rename.addEventListener('click', () => {
+      const input = h('input', { class: 'rename-input', value: shown, maxlength: 128, 'aria-label': 'New name' });
+      const save = h('button', { type: 'submit' }, 'Save');
+      const form = h('form', { class: 'rename-form' }, input, save);
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        busy(form, async () => {
+          await api.call('POST', '/v1/devices/name', { id: toBase64(k.id), name: input.value });
+          await securityScreen(user);
+          status('Renamed.');
+        });
+      });
+      rename.replaceWith(form);
+      input.focus();
+    });
     const remove = canEdit && !k.mine && keys.length > 1
       ? h('button', { type: 'button', class: 'remove', 'aria-label': `Remove ${k.label || kind}` }, 'Remove')
       : null;
@@ -334,8 +356,8 @@ async function securityScreen(user) {
       }));
     }
     return h('li', { class: 'row key' },
-      h('div', {}, h('strong', {}, k.label || kind), k.mine ? h('span', { class: 'tag' }, 'this browser') : null, h('br'),
-        h('small', { class: 'muted' }, kind, k.expires_at ? ` · expires ${when(k.expires_at * 1000)}` : '')),
+      h('div', {}, h('strong', { class: 'key-name' }, shown), k.mine ? h('span', { class: 'tag' }, 'this browser') : null, ' ', rename, h('br'),
+        h('small', { class: 'muted' }, kind, k.expires_at ? ` · expires ${when(Number(k.expires_at) * 1000)}` : '')),
       remove);
   });
   const sessionRows = sessions.map((x) => {
