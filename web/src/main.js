@@ -38,6 +38,10 @@ async function start() {
   }
   if (session) {
     api.setCSRF(session.csrf_token);
+    if (!(await wallet.sameAccount(session.user))) {
+      accountSwitchScreen(session);
+      return;
+    }
     await signedIn(session);
   } else {
     signInScreen();
@@ -47,6 +51,17 @@ async function start() {
 // showFatal replaces the screen with an error. A check that failed
 // (wallet.VerifyError) means the server showed something the enclave did
 // not sign: the page shows no address and says so.
+// stopOnLie turns a failed check during sign-in into the error screen:
+// what the server said about the account cannot be trusted.
+const stopOnLie = (fn) => async () => {
+  try {
+    await fn();
+  } catch (e) {
+    if (!(e instanceof wallet.VerifyError)) throw e;
+    showFatal(e);
+  }
+};
+
 function showFatal(e) {
   const verify = e instanceof wallet.VerifyError;
   show(
@@ -54,6 +69,22 @@ function showFatal(e) {
     h('p', { class: 'error', role: 'alert', id: 'fatal' }, e.message || String(e)),
     verify ? h('p', {}, 'This page checks everything the server relays against the enclave’s signatures, and this did not match. Your keys are safe in the enclave; do not use what the server shows until the operator explains it.') : null,
     h('p', {}, h('a', { href: '/' }, 'Try again')),
+  );
+}
+
+// accountSwitchScreen: the server says this browser is signed in to
+// another account than the one it last used here, with no sign-in on
+// this page to explain it (a magic link or an identity provider can).
+// The user decides; the wallet is not shown until they do.
+function accountSwitchScreen(session) {
+  const user = session.user;
+  show(
+    h('h1', {}, 'Another account?'),
+    h('p', { class: 'error', role: 'alert', id: 'fatal' },
+      `This browser last used another account than the one the server now says you are signed in to (${user.email || user.id}). If you did not just sign in to that account, stop: the server may be showing you someone else's wallet.`),
+    h('p', {},
+      h('button', { type: 'button', class: 'primary', id: 'switch-no', onclick: signOut }, 'Sign out'), ' ',
+      h('button', { type: 'button', id: 'switch-yes', onclick: async () => { await wallet.useAccount(user); await signedIn(session); } }, `I just signed in as ${user.email || 'that account'}`)),
   );
 }
 
@@ -68,9 +99,9 @@ function signInScreen() {
     api.setCSRF(session.csrf_token);
     await signedIn(session, key);
   }));
-  passkeys.querySelector('#passkey-signin').addEventListener('click', () => busy(passkeys, async () => {
+  passkeys.querySelector('#passkey-signin').addEventListener('click', () => busy(passkeys, stopOnLie(async () => {
     await signedIn(await wallet.signInWithPasskey(cfg));
-  }));
+  })));
   const email = h('input', { id: 'email', type: 'email', name: 'email', autocomplete: 'email', required: true, placeholder: 'you@example.com' });
   const form = h('form', { id: 'email-form', class: 'card' },
     h('label', { for: 'email' }, 'Email address'),
@@ -109,11 +140,17 @@ function codeScreen(address, flowID) {
   );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    busy(form, async () => {
+    busy(form, stopOnLie(async () => {
       const s = await api.call('POST', '/v1/auth/email/verify', { flow_id: flowID, code: code.value.trim() });
       api.setCSRF(s.csrf_token);
+      // The account must be the address typed here, not one the server
+      // chose (a look-alike, or none).
+      if (wallet.normalizeEmail(s.user.email || '') !== wallet.normalizeEmail(address)) {
+        throw new wallet.VerifyError(`You asked to sign in as ${address}, but the server signed you in as ${s.user.email || 'an account without that address'}. Do not use what it shows.`);
+      }
+      await wallet.useAccount(s.user);
       await signedIn(s);
-    });
+    }));
   });
   show(
     h('h1', {}, 'Check your email'),
@@ -146,9 +183,8 @@ async function signedIn(session, key) {
 }
 
 async function home(user) {
-  let w, rotated = false;
+  let w;
   try {
-    rotated = await wallet.rotateIfDue(cfg, user);
     w = await wallet.load(cfg, user);
   } catch (e) {
     showFatal(e);
@@ -196,7 +232,15 @@ async function home(user) {
       h('p', {}, 'Your wallet’s 24 words restore it in any wallet app, without Niomon.'),
       h('button', { type: 'button', id: 'export', onclick: () => exportScreen(user) }, 'Show my recovery phrase…')) : null,
   );
-  if (rotated) status('This browser renewed its key of your wallet before the old one expired.');
+  // The key is renewed once the addresses are on screen, so a renewal
+  // that fails never hides the wallet.
+  if (w.canSign) {
+    try {
+      if (await wallet.rotateIfDue(cfg, user)) status('This browser renewed its key of your wallet before the old one expired.');
+    } catch (e) {
+      status(e.message, 'error');
+    }
+  }
 }
 
 // pairingScreen, on a browser without a key of the wallet, makes one,

@@ -42,7 +42,47 @@ export async function signIn(options) {
   publicKey.challenge = await sha256(concat(signInContext, new Uint8Array(publicKey.challenge)));
   const cred = await navigator.credentials.get({ publicKey });
   if (!cred) throw new Error('No passkey was chosen.');
-  return { json: cred.toJSON(), id: new Uint8Array(cred.rawId) };
+  return {
+    json: cred.toJSON(),
+    id: new Uint8Array(cred.rawId),
+    signed: concat(new Uint8Array(cred.response.authenticatorData), await sha256(new Uint8Array(cred.response.clientDataJSON))),
+    signature: new Uint8Array(cred.response.signature),
+  };
+}
+
+// madeBy reports whether the assertion got (from signIn) was made by the
+// ES256 key spki: whether a policy entry's public key is the passkey's.
+export async function madeBy(got, spki) {
+  try {
+    const key = await crypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+    return await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, derToRaw(got.signature), got.signed);
+  } catch {
+    return false;
+  }
+}
+
+// derToRaw turns an ASN.1 DER ECDSA signature (SEQUENCE of two INTEGERs,
+// what authenticators return) into WebCrypto's r ‖ s, 32 bytes each.
+function derToRaw(der) {
+  const fail = () => { throw new Error('not a DER ECDSA signature'); };
+  let i = 0;
+  if (der[i++] !== 0x30 || der[i++] !== der.length - 2) fail();
+  const int = () => {
+    if (der[i++] !== 0x02) fail();
+    const n = der[i++];
+    let b = der.subarray(i, i + n);
+    i += n;
+    if (b.length !== n || n === 0 || n > 33) fail();
+    while (b.length > 32 && b[0] === 0) b = b.subarray(1);
+    if (b.length > 32) fail();
+    const out = new Uint8Array(32);
+    out.set(b, 32 - b.length);
+    return out;
+  };
+  const r = int();
+  const s = int();
+  if (i !== der.length) fail();
+  return concat(r, s);
 }
 
 // passkeyStamp has the passkey of policy entry c sign request.

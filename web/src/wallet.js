@@ -81,18 +81,31 @@ export async function signInWithPasskey(cfg) {
   const session = await api.call('POST', '/v1/auth/passkey/login/finish', { flow: begin.flow, credential: got.json });
   api.setCSRF(session.csrf_token);
   const user = session.user;
-  if (user.wallet_ready && !(await device(user))) {
-    const listed = (await api.call('GET', '/v1/passkeys')).find((p) => equal(fromBase64(p.credential_id), got.id));
-    if (listed) {
-      const c = { id: got.id, kind: 'passkey', public_key: fromBase64(listed.public_key), alg: listed.alg, rp_id: cfg.rpID, origins: [location.origin], require_uv: true, rights: deviceRights };
-      const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
-      if (rc.oid === user.id && holds(rc, c)) {
-        await store.put(store.deviceKey(user.id), { key: { credential: c }, oid: user.id, instance: rc.instance, version: rc.version });
-      }
+  // The passkey that signed names the account: one this browser knows
+  // for another user, or a wallet whose receipt does not hold this very
+  // passkey (its key checked against the assertion just made), is not
+  // the user's.
+  const known = await store.get(passkeyAccountKey(got.id));
+  if (known && known !== user.id) {
+    throw new VerifyError(`The server signed this passkey in as account ${user.id}, but it belongs to account ${known} on this browser. Do not use what it shows.`);
+  }
+  if (user.wallet_ready) {
+    const rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+    const entry = rc.credentials.find((c) => equal(c.id, got.id));
+    if (rc.oid !== user.id || !entry || !(await passkey.madeBy(got, entry.public_key))) {
+      throw new VerifyError('The server signed you in to an account whose wallet does not hold the passkey you used. Do not use what it shows.');
+    }
+    const dev = await device(user);
+    if (!dev) {
+      await store.put(store.deviceKey(user.id), { key: { credential: entry }, oid: user.id, instance: rc.instance, version: rc.version });
     }
   }
+  await store.put(passkeyAccountKey(got.id), user.id);
+  await useAccount(user);
   return session;
 }
+
+const passkeyAccountKey = (id) => `passkey:${toBase64(id)}`;
 
 // createWallet makes the signed-in user's wallet with key (this
 // browser's new passkey, or else a new device key) as its one
@@ -151,7 +164,7 @@ async function newWallet(cfg, user, key, phrase) {
 // id, by the email it signs in with: a server that later names another
 // user for that email (to show that user's genuine wallet as this one's)
 // is refused.
-const accountKey = (email) => `account:${email.toLowerCase()}`;
+const accountKey = (email) => `account:${normalizeEmail(email)}`;
 
 async function checkAccount(user) {
   if (!user.email) return;
@@ -167,6 +180,27 @@ async function pinAccount(user) {
   }
 }
 
+// normalizeEmail compares addresses as a person reads them: Unicode
+// NFKC, no invisible format characters, no surrounding space, lower case.
+export function normalizeEmail(s) {
+  return s.normalize('NFKC').replace(/\p{Cf}/gu, '').trim().toLowerCase();
+}
+
+// The account this browser last used (by user id). A page load that finds
+// the session on another account, with no sign-in on the page to explain
+// it, asks the user (sameAccount); a sign-in the user made here moves it
+// (useAccount).
+const lastAccountKey = 'account:last';
+
+export async function sameAccount(user) {
+  const last = await store.get(lastAccountKey);
+  return !last || last === user.id;
+}
+
+export async function useAccount(user) {
+  await store.put(lastAccountKey, user.id);
+}
+
 // device returns this browser's key for user, or null.
 export async function device(user) {
   return (await store.get(store.deviceKey(user.id))) || null;
@@ -179,6 +213,9 @@ export async function device(user) {
 // instance; without a key here it returns null.
 async function confirm(cfg, user, dev) {
   if (!dev) return null;
+  // A rotation whose answer was lost is finished first: the wallet may
+  // list only the key kept aside.
+  if (await settleRotation(cfg, user)) dev = await device(user);
   return (await currentReceipt(cfg, user, dev)).instance;
 }
 
@@ -225,7 +262,10 @@ export async function load(cfg, user) {
   }
   // The verified Ethereum address is kept with the key: signatures and
   // exports are checked against it.
-  if (dev) await pinAccount(user);
+  if (dev) {
+    await pinAccount(user);
+    await useAccount(user);
+  }
   const eth = addresses.find((a) => a.chain === 'ethereum' && a.path === ethPath);
   const kept = await device(user);
   if (kept && eth && kept.ethAddress !== eth.address.toLowerCase()) {
@@ -465,20 +505,47 @@ export async function rotateIfDue(cfg, user) {
   const st = await stampWith(dev.key, req);
   const proof = await stampWith(fresh, req);
   // The new key is kept aside first: if the answer is lost, the next
-  // receipt tells which key the wallet holds.
+  // receipt tells which key the wallet holds (settleRotation).
   await store.put(rotationKey(user.id), fresh);
   try {
     await api.call('POST', '/v1/wallet/policy', api.stamped(req, st, [proof]));
   } catch (e) {
-    const rcNow = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
-    if (!(rcNow.oid === user.id && holds(rcNow, fresh.credential))) throw e;
+    if (await settleRotation(cfg, user)) return true;
+    throw new Error(`Renewing this browser's key did not finish (${e.message}); it is tried again on your next visit.`);
   }
-  const next = { ...dev, key: fresh };
-  const after = await currentReceipt(cfg, user, next, rc.version);
-  if (holds(after, c)) throw new VerifyError('The receipt after renewing this browser\'s key still lists the old one.');
-  await store.put(store.deviceKey(user.id), { ...next, instance: after.instance, version: after.version });
-  await store.del(rotationKey(user.id));
+  if (!(await settleRotation(cfg, user))) {
+    throw new VerifyError('The receipt after renewing this browser\'s key does not list the new key without the old one.');
+  }
   return true;
+}
+
+// settleRotation finishes a rotation whose new key waits aside: when the
+// wallet's current receipt (this user, the pinned instance, newer than
+// seen) lists the new key and not the old, the new key becomes this
+// browser's; when it still lists the old one, the aside key is dropped.
+// Otherwise (the receipt cannot be had) both stay, for the next visit.
+// It reports whether the new key took over.
+async function settleRotation(cfg, user) {
+  const fresh = await store.get(rotationKey(user.id));
+  const dev = await device(user);
+  if (!fresh || !dev) return false;
+  let rc;
+  try {
+    rc = await verifyReceipt(cfg.receiptKey, api.receiptOf(await api.call('GET', '/v1/wallet/policy')));
+  } catch (e) {
+    if (e instanceof VerifyError) throw e;
+    return false;
+  }
+  if (rc.oid !== user.id || (dev.instance && !equal(rc.instance, dev.instance)) || rc.version < dev.version) {
+    throw new VerifyError('The server answers for another wallet, or an older state of yours, than this browser holds.');
+  }
+  if (holds(rc, fresh.credential) && !holds(rc, dev.key.credential) && rc.version > dev.version) {
+    await store.put(store.deviceKey(user.id), { ...dev, key: fresh, instance: rc.instance, version: rc.version });
+    await store.del(rotationKey(user.id));
+    return true;
+  }
+  if (holds(rc, dev.key.credential) && !holds(rc, fresh.credential)) await store.del(rotationKey(user.id));
+  return false;
 }
 
 const rotationKey = (userID) => `rotation:${userID}`;
