@@ -245,8 +245,8 @@ func (p *tab) signInByEmailThrough(front string, d *devStack, addr string, n int
 	if shots != "" {
 		p.shot(shots + "-sign-in")
 	}
-	p.run("ask for a code", chromedp.SendKeys(chromedp.CSS("#email"), addr), chromedp.Click(chromedp.CSS("#email-form button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#code")))
+	// By keyboard: Enter submits each form.
+	p.run("ask for a code", chromedp.SendKeys(chromedp.CSS("#email"), addr+"\r"), chromedp.WaitVisible(chromedp.CSS("#code")))
 	if shots != "" {
 		p.shot(shots + "-code")
 	}
@@ -254,7 +254,7 @@ func (p *tab) signInByEmailThrough(front string, d *devStack, addr string, n int
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.run("enter the code", chromedp.SendKeys(chromedp.CSS("#code"), code), chromedp.Click(chromedp.CSS("#code-form button[type=submit]")))
+	p.run("enter the code", chromedp.SendKeys(chromedp.CSS("#code"), code+"\r"))
 }
 
 // addresses waits for the home screen and returns the addresses it
