@@ -636,6 +636,13 @@ func TestBrowser_ASecondBrowserApprovedByTheFirstSignsForTheSameAddress(t *testi
 		t.Fatal("a browser without a key of the wallet offers to sign")
 	}
 	second.shot("second-device")
+	// Its security screen lists sessions but no keys: it has nothing to
+	// check the wallet's receipt against.
+	second.run("open security", chromedp.Click(chromedp.CSS("#security")), chromedp.WaitVisible(chromedp.CSS("#sessions li")))
+	if n := get(second, "count keys", chromedp.Evaluate[int](`document.querySelectorAll('#keys li').length`)); n != 0 {
+		t.Fatalf("a browser without a key lists %d wallet keys", n)
+	}
+	second.run("back", chromedp.Click(chromedp.CSS("main > button.link")), chromedp.WaitVisible(chromedp.CSS("#pair-start")))
 	second.run("ask to join", chromedp.Click(chromedp.CSS("#pair-start")), chromedp.WaitVisible(chromedp.CSS("#pair-code")))
 	code := second.text("#pair-code")
 	second.shot("pair-code")

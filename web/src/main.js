@@ -366,6 +366,8 @@ async function securityScreen(user) {
     showFatal(e);
     return;
   }
+  const noKey = keys === null;
+  keys = keys || [];
   const canEdit = keys.some((k) => k.mine && k.rights.includes('policy'));
   // Names are the user's own, kept by the server: display only. Which
   // keys exist, and which is this browser's, comes from the receipt.
@@ -425,6 +427,7 @@ async function securityScreen(user) {
     h('button', { type: 'button', class: 'link', onclick: () => home(user) }, 'Back to my wallet'),
     h('h2', {}, 'Keys of your wallet'),
     h('p', { class: 'muted' }, 'As the enclave lists them in its signed receipt. Each can use your wallet.'),
+    noKey ? h('p', { class: 'notice' }, 'This browser holds no key of your wallet, so it cannot check which keys the wallet has. Look on a device that holds one.') : null,
     h('ul', { class: 'rows', id: 'keys' }, keyRows),
     canEdit ? addPasskeyButton(user) : null,
     h('h2', {}, 'Sessions'),
