@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -22,15 +21,7 @@ func TestBrowserAttack_TheAccountPinCannotBeSkippedByALookalikeEmail(t *testing.
 		t.Run(tc.name, func(t *testing.T) {
 			f := startOriginFront(t)
 			d := f.d
-			_, otherAnswer := anotherUser(t, d, filepath.Join(t.TempDir(), "operator.json"))
-			otherWallet := otherAnswer("/v1/wallet")
-			operatorOID := otherWallet["oid"].(string)
-			var operatorEth string
-			for _, a := range otherWallet["addresses"].([]any) {
-				if m := a.(map[string]any); m["chain"] == "ethereum" {
-					operatorEth = m["address"].(string)
-				}
-			}
+			otherWallet, operatorOID, operatorEth := operatorWallet(t, d)
 			p := newBrowser(t).tab()
 			p.signInByEmail(d, "attack-pin@example.com", 1, "")
 			addrs := p.addresses()

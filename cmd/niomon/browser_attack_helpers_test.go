@@ -199,3 +199,18 @@ func (p *tab) homeOrFatal() (string, string) {
 	kind, text, _ := strings.Cut(got, ":")
 	return kind, text
 }
+
+// operatorWallet signs up a user as an operator could for itself and
+// returns its wallet as the server answers it, its id and its Ethereum
+// address: genuine, enclave-signed, and not the victim's.
+func operatorWallet(t *testing.T, d *devStack) (wallet map[string]any, oid, eth string) {
+	t.Helper()
+	_, answer := anotherUser(t, d, filepath.Join(t.TempDir(), "operator.json"))
+	wallet = answer("/v1/wallet")
+	for _, a := range wallet["addresses"].([]any) {
+		if m := a.(map[string]any); m["chain"] == "ethereum" {
+			eth = m["address"].(string)
+		}
+	}
+	return wallet, wallet["oid"].(string), eth
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -17,15 +16,7 @@ import (
 func TestBrowserAttack_APasskeySignInCannotBeSwappedToAnotherUsersWallet(t *testing.T) {
 	f := startOriginFront(t)
 	d := f.d
-	_, otherAnswer := anotherUser(t, d, filepath.Join(t.TempDir(), "operator.json"))
-	otherWallet := otherAnswer("/v1/wallet")
-	operatorOID := otherWallet["oid"].(string)
-	var operatorEth string
-	for _, a := range otherWallet["addresses"].([]any) {
-		if m := a.(map[string]any); m["chain"] == "ethereum" {
-			operatorEth = m["address"].(string)
-		}
-	}
+	otherWallet, operatorOID, operatorEth := operatorWallet(t, d)
 
 	p := newBrowser(t).tab()
 	p.run("open the wallet", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("#passkey-signup")))
