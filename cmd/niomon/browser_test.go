@@ -914,3 +914,28 @@ func TestBrowser_ADeviceKeyNearItsExpiryIsRenewedAndKeepsSigning(t *testing.T) {
 		t.Fatalf("after renewal the wallet lists %d keys, want 1 (the old one removed)", n)
 	}
 }
+
+// A magic link signs in elsewhere than the page, so a browser that last
+// used another account asks before it shows the new one; the user who did
+// sign in says so and goes on to their own wallet.
+func TestBrowser_AMagicLinkToAnotherAccountAsksBeforeShowingIt(t *testing.T) {
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	p := newBrowser(t).tab()
+	p.signInByEmail(d, "kate@example.com", 1, "")
+	first := p.addresses()
+	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#email")))
+	p.run("ask for a sign-in mail for another address", chromedp.SendKeys(chromedp.CSS("#email"), "leo@example.com\r"), chromedp.WaitVisible(chromedp.CSS("#code")))
+	text, err := d.mailText("leo@example.com", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.run("follow the link", chromedp.Navigate(linkRe.FindString(text)), chromedp.WaitVisible(chromedp.CSS("#link-signin")),
+		chromedp.Click(chromedp.CSS("#link-signin")), chromedp.WaitVisible(chromedp.CSS("#switch-yes")))
+	if n := get(p, "count addresses", chromedp.Evaluate[int](`document.querySelectorAll('.account').length`)); n != 0 {
+		t.Fatalf("the page shows %d addresses before the user confirmed the new account", n)
+	}
+	p.run("confirm", chromedp.Click(chromedp.CSS("#switch-yes")))
+	if got := p.addresses(); got["ethereum"] == first["ethereum"] || !ethAddressRe.MatchString(got["ethereum"]) {
+		t.Fatalf("after confirming, the page shows %v; want the new account's own wallet", got)
+	}
+}

@@ -194,7 +194,8 @@ const lastAccountKey = 'account:last';
 
 export async function sameAccount(user) {
   const last = await store.get(lastAccountKey);
-  return !last || last === user.id;
+  // An account this browser holds a key of was the user's here before.
+  return !last || last === user.id || (await device(user)) !== null;
 }
 
 export async function useAccount(user) {
