@@ -5,6 +5,7 @@
 //	niomon serve   --config FILE
 //	niomon migrate --config FILE
 //	niomon client  [--server URL] [--json] COMMAND ...
+//	niomon phishing check [--app-domain D]... [--list FILE]... [URL...]
 //	niomon secretd ...                (the secretd command, built in)
 //
 // Logs go to stderr; stdout carries what a person or a script reads.
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -34,6 +36,8 @@ Usage:
                  bring the database schema up to date
   niomon client  [--server URL] [--json] COMMAND ...
                  the command-line client (run "niomon client help")
+  niomon phishing check [--app-domain DOMAIN]... [--list FILE]... [--json] [URL...]
+                 judge sites as the server does (run "niomon phishing help")
   niomon secretd COMMAND ...
                  the secretd key service (run "niomon secretd help")
   niomon version
@@ -64,6 +68,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "client":
 		err = cmdClient(ctx, args[1:], stdout, stderr)
+	case "phishing":
+		err = cmdPhishing(args[1:], os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "niomon", version)
 	case "-h", "-help", "--help", "help":
