@@ -87,6 +87,10 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"PairingsAreFoundByIDOrCodeOnlyByTheirUserAndApprovedOnce", testPairings},
 		{"PairingsAreLimitedPerUserAndExpire", testPairingLimits},
 		{"CredentialNamesAreSetReplacedAndClearedPerUser", testCredentialNames},
+		// app registry
+		{"AppsAreCreatedPendingWithATokenPerOriginAndListedByOwnerAndStatus", testApps},
+		{"AppsAreLimitedPerOwner", testAppLimits},
+		{"EveryVettingDecisionSetsStatusAndReasonAndIsAudited", testAppVetting},
 		// addresses, audit
 		{"PutAddressWritesOnceAndRefusesADifferentValue", testAddresses},
 		{"AuditLogAppendsAndPages", testAudit},
