@@ -181,26 +181,38 @@ func TestVerifyByDNS(t *testing.T) {
 		"example.org":                   {TXTValuePfx + ch.Token}, // at the apex, not the challenge name
 	})
 	v := &Verifier{Resolver: resolver}
-	for _, tc := range []struct {
-		name   string
-		domain string
-		want   error
-	}{
+	runVerifyCases(t, v, ch, MethodDNS, []verifyCase{
 		{"the record among others proves it", "example.com", nil},
 		{"another app's token does not", "wrong.com", ErrNotProved},
 		{"a record at the wrong name does not", "example.org", ErrNotProved},
 		{"no record does not", "nothing.example", ErrNotProved},
-	} {
+	}, func(t *testing.T, c Challenge, err error) {
+		// The developer is told what to publish where.
+		if err != nil && !strings.Contains(err.Error(), c.TXTName()) {
+			t.Fatalf("the error does not name %s: %v", c.TXTName(), err)
+		}
+	})
+}
+
+// verifyCase is a domain a challenge is checked at and the error wanted.
+type verifyCase struct {
+	name, domain string
+	want         error
+}
+
+// runVerifyCases checks ch at each case's domain by method m, and runs
+// also (if not nil) on each outcome.
+func runVerifyCases(t *testing.T, v *Verifier, ch Challenge, m Method, cases []verifyCase, also func(*testing.T, Challenge, error)) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ch
 			c.Domain = tc.domain
-			err := v.Verify(context.Background(), c, MethodDNS)
+			err := v.Verify(context.Background(), c, m)
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("Verify: %v, want %v", err, tc.want)
 			}
-			// The developer is told what to publish where.
-			if err != nil && !strings.Contains(err.Error(), c.TXTName()) {
-				t.Fatalf("the error does not name %s: %v", c.TXTName(), err)
+			if also != nil {
+				also(t, c, err)
 			}
 		})
 	}
@@ -236,25 +248,13 @@ func TestVerifyByFile(t *testing.T) {
 	}
 	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
 	v := &Verifier{HTTP: &http.Client{Transport: tr, CheckRedirect: NewVerifier().HTTP.CheckRedirect}}
-	for _, tc := range []struct {
-		name, domain string
-		want         error
-	}{
+	runVerifyCases(t, v, ch, MethodFile, []verifyCase{
 		{"the file with the token proves it", "app.example.com", nil},
 		{"another token does not", "wrong.example.com", ErrNotProved},
 		{"a redirect to a file with the token is not followed", "redirect.example.com", ErrFetch},
 		{"a file longer than a token does not", "big.example.com", ErrNotProved},
 		{"no file does not", "missing.example.com", ErrFetch},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := ch
-			c.Domain = tc.domain
-			err := v.Verify(context.Background(), c, MethodFile)
-			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
-				t.Fatalf("Verify: %v, want %v", err, tc.want)
-			}
-		})
-	}
+	}, nil)
 	if hits.Load() != 5 {
 		t.Fatalf("the server saw %d requests, want 5 (one each, no redirect followed)", hits.Load())
 	}

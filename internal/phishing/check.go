@@ -157,40 +157,43 @@ func (c *Checker) set(cfg Config) error {
 // Stats says what the checker holds now.
 func (c *Checker) Stats() Stats { return c.idx.Load().stats }
 
-// SetApps replaces the registered apps (the registry calls it whenever a
-// vetting decision changes which origins are verified).
-func (c *Checker) SetApps(apps []App) error {
+// update builds a new index from the current configuration as change
+// leaves it, and swaps it in; on an error nothing changes.
+func (c *Checker) update(change func(cfg *Config) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cfg := c.cfg
-	cfg.Apps = apps
+	cfg.Lists = slices.Clone(cfg.Lists)
+	if err := change(&cfg); err != nil {
+		return err
+	}
 	return c.set(cfg)
+}
+
+// SetApps replaces the registered apps (the registry calls it whenever a
+// vetting decision changes which origins are verified).
+func (c *Checker) SetApps(apps []App) error {
+	return c.update(func(cfg *Config) error { cfg.Apps = apps; return nil })
 }
 
 // SetOverrides replaces the administrators' overrides.
 func (c *Checker) SetOverrides(o []Override) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg
-	cfg.Overrides = o
-	return c.set(cfg)
+	return c.update(func(cfg *Config) error { cfg.Overrides = o; return nil })
 }
 
 // ReplaceList is a full sync: the list named l.Name is replaced by l
 // (added if there is none).
 func (c *Checker) ReplaceList(l *List) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg
-	cfg.Lists = slices.Clone(cfg.Lists)
-	for i, old := range cfg.Lists {
-		if old.Name == l.Name {
-			cfg.Lists[i] = l
-			return c.set(cfg)
+	return c.update(func(cfg *Config) error {
+		for i, old := range cfg.Lists {
+			if old.Name == l.Name {
+				cfg.Lists[i] = l
+				return nil
+			}
 		}
-	}
-	cfg.Lists = append(cfg.Lists, l)
-	return c.set(cfg)
+		cfg.Lists = append(cfg.Lists, l)
+		return nil
+	})
 }
 
 // Diff is a hot update of one list.
@@ -201,21 +204,18 @@ type Diff struct {
 
 // Apply applies a diff to the list it names.
 func (c *Checker) Apply(d Diff) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cfg := c.cfg
-	cfg.Lists = slices.Clone(cfg.Lists)
-	for i, old := range cfg.Lists {
-		if old.Name != d.List {
-			continue
+	return c.update(func(cfg *Config) error {
+		for i, old := range cfg.Lists {
+			if old.Name == d.List {
+				l := *old
+				l.Deny = applySet(old.Deny, d.AddDeny, d.RemoveDeny)
+				l.Allow = applySet(old.Allow, d.AddAllow, d.RemoveAllow)
+				cfg.Lists[i] = &l
+				return nil
+			}
 		}
-		l := *old
-		l.Deny = applySet(old.Deny, d.AddDeny, d.RemoveDeny)
-		l.Allow = applySet(old.Allow, d.AddAllow, d.RemoveAllow)
-		cfg.Lists[i] = &l
-		return c.set(cfg)
-	}
-	return fmt.Errorf("phishing: no list named %q to apply a diff to", d.List)
+		return fmt.Errorf("phishing: no list named %q to apply a diff to", d.List)
+	})
 }
 
 func applySet(cur, add, remove []string) []string {
