@@ -45,6 +45,9 @@ func TestParseOrigin(t *testing.T) {
 		{in: "javascript://app.example.com"},     // no
 		{in: "https://app..example.com"},         // an empty label
 		{in: "https://app.example.com?x=1"},      // a query
+		{in: "https://`.example.com"},            // a character DNS names do not have
+		{in: "https://-app.example.com"},         // a label starting with a hyphen
+		{in: "https://a_b.example.com"},          // an underscore
 		{in: `https://app.example.com\evil.com`}, // a backslash
 	} {
 		t.Run(tc.in, func(t *testing.T) {

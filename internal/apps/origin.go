@@ -58,6 +58,9 @@ func ParseOrigin(s string) (Origin, error) {
 		return fail("the host is not a valid domain name")
 	}
 	o.Host = h.Name
+	if !ldh(o.Host) {
+		return fail("a host name is letters, digits and hyphens in dot-separated labels")
+	}
 	switch scheme {
 	case "https":
 		o.Scheme = "https"
@@ -82,6 +85,24 @@ func ParseOrigin(s string) (Origin, error) {
 		return fail("the host is a public suffix (such as com or github.io), which no one app owns")
 	}
 	return o, nil
+}
+
+// ldh says every label of an ASCII host name is letters, digits and
+// hyphens, neither starting nor ending with a hyphen: the names DNS and
+// every browser agree on.
+func ldh(host string) bool {
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // String is the origin as registered ("https://*.example.com").
