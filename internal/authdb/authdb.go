@@ -192,6 +192,14 @@ func bytesArg(b []byte) any {
 // t is the query argument for a time.
 func (d *DB) t(tm time.Time) any { return d.db.Time(tm) }
 
+// optT is the query argument for an optional time: NULL for zero.
+func (d *DB) optT(tm time.Time) any {
+	if tm.IsZero() {
+		return nil
+	}
+	return d.db.Time(tm)
+}
+
 // q rewrites placeholders for the dialect.
 func (d *DB) q(query string) string { return d.db.Q(query) }
 

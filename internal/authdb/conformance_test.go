@@ -91,6 +91,10 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"AppsAreCreatedPendingWithATokenPerOriginAndListedByOwnerAndStatus", testApps},
 		{"AppsAreLimitedPerOwner", testAppLimits},
 		{"EveryVettingDecisionSetsStatusAndReasonAndIsAudited", testAppVetting},
+		// OpenID Provider
+		{"AnOIDCCodeIsSpentOnceAndItsReplayRevokesWhatItGot", testOIDCCodes},
+		{"AnOIDCRefreshTokenIsUsedOnceAndItsReplayEndsTheFamily", testOIDCRefresh},
+		{"OIDCClientsKeysAndConsentsRoundTrip", testOIDCClientsKeysConsents},
 		// addresses, audit
 		{"PutAddressWritesOnceAndRefusesADifferentValue", testAddresses},
 		{"AuditLogAppendsAndPages", testAudit},

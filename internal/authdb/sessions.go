@@ -41,6 +41,9 @@ type Session struct {
 	// The session this one was rotated into; zero if it was not. Seeing
 	// a rotated session's token again means it was replayed.
 	RotatedTo Digest
+	// AuthTime is when the user last proved who they are to get this
+	// session (a rotation carries it over); zero if not known.
+	AuthTime time.Time
 }
 
 // NewSession is what CreateSession stores.
@@ -84,17 +87,17 @@ func (d *DB) CreateSession(ctx context.Context, ns NewSession, now time.Time) (S
 	s := Session{
 		ID: ns.ID, UserID: ns.UserID, Kind: ns.Kind,
 		CreatedAt: trunc(now), LastSeen: trunc(now), ExpiresAt: trunc(ns.ExpiresAt),
-		Client: ns.Client, DeviceCredentialID: ns.DeviceCredentialID,
+		Client: ns.Client, DeviceCredentialID: ns.DeviceCredentialID, AuthTime: trunc(now),
 	}
 	return s, d.insertSession(ctx, d.db, s)
 }
 
 func (d *DB) insertSession(ctx context.Context, q queryer, s Session) error {
 	_, err := q.ExecContext(ctx,
-		d.q(`INSERT INTO sessions (id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		d.q(`INSERT INTO sessions (id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, auth_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID[:], s.UserID, string(s.Kind), d.t(s.CreatedAt), d.t(s.LastSeen), d.t(s.ExpiresAt),
-		s.Client.UserAgent, ipArg(s.Client.IP), bytesArg(s.DeviceCredentialID))
+		s.Client.UserAgent, ipArg(s.Client.IP), bytesArg(s.DeviceCredentialID), d.optT(s.AuthTime))
 	switch {
 	case sqldb.IsUniqueViolation(err):
 		return exists("session")
@@ -106,18 +109,20 @@ func (d *DB) insertSession(ctx context.Context, q queryer, s Session) error {
 	return nil
 }
 
-const sessionColumns = `id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, revoked_at, rotated_to`
+const sessionColumns = `id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, revoked_at, rotated_to, auth_time`
 
 func scanSession(row scanner) (Session, error) {
 	var (
 		s                               Session
 		kind                            string
 		created, seen, expires, revoked sqldb.Time
+		authTime                        sqldb.Time
 	)
 	err := row.Scan(scanDigest{&s.ID}, &s.UserID, &kind, &created, &seen, &expires,
-		&s.Client.UserAgent, scanIP{&s.Client.IP}, &s.DeviceCredentialID, &revoked, scanDigest{&s.RotatedTo})
+		&s.Client.UserAgent, scanIP{&s.Client.IP}, &s.DeviceCredentialID, &revoked, scanDigest{&s.RotatedTo}, &authTime)
 	s.Kind = SessionKind(kind)
 	s.CreatedAt, s.LastSeen, s.ExpiresAt, s.RevokedAt = created.Time, seen.Time, expires.Time, revoked.Time
+	s.AuthTime = authTime.Time
 	return s, err
 }
 
@@ -233,7 +238,7 @@ func (d *DB) RotateSession(ctx context.Context, old, newID Digest, c Client, now
 		out = Session{
 			ID: newID, UserID: prev.UserID, Kind: prev.Kind,
 			CreatedAt: trunc(now), LastSeen: trunc(now), ExpiresAt: prev.ExpiresAt,
-			Client: c, DeviceCredentialID: prev.DeviceCredentialID,
+			Client: c, DeviceCredentialID: prev.DeviceCredentialID, AuthTime: prev.AuthTime,
 		}
 		return d.insertSession(ctx, tx, out)
 	})

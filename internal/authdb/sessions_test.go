@@ -320,7 +320,7 @@ func testSessionLifecycle(t *testing.T, st storage) {
 	s := mustSession(t, d, ns)
 	want := Session{
 		ID: ns.ID, UserID: u.ID, Kind: SessionBearer, CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(24 * time.Hour),
-		Client: ns.Client, DeviceCredentialID: []byte("device-1"),
+		Client: ns.Client, DeviceCredentialID: []byte("device-1"), AuthTime: t0,
 	}
 	wantEqual(t, "CreateSession", s, want)
 
@@ -402,6 +402,7 @@ func testRotateSession(t *testing.T, st storage) {
 	want := Session{
 		ID: digest("new"), UserID: u.ID, Kind: old.Kind, CreatedAt: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour),
 		ExpiresAt: old.ExpiresAt, Client: c, DeviceCredentialID: []byte("dev"),
+		AuthTime: t0, // a rotation is not a sign-in: max_age still counts from t0
 	}
 	wantEqual(t, "new session", next, want)
 	got, err := d.GetSession(ctx, next.ID, t0.Add(time.Hour))
