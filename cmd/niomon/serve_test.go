@@ -134,7 +134,7 @@ func TestServe_SignsUpAndSignsOnPostgreSQL(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "schema authdb: version 7 (was 0)") {
 		t.Fatalf("migrate: exit %d, stdout %q, stderr %s", code, out, stderr)
 	}
-	if code, out, _ = runOnce(t, nil, "migrate", "--config", ps.confPath); code != 0 || !strings.Contains(out, "version 6 (was 6)") {
+	if code, out, _ = runOnce(t, nil, "migrate", "--config", ps.confPath); code != 0 || !strings.Contains(out, "version 7 (was 7)") {
 		t.Fatalf("a second migrate: exit %d, stdout %q; want nothing to do", code, out)
 	}
 	srv := startProc(t, nil, "serve", "--config", ps.confPath)
