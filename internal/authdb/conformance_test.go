@@ -95,6 +95,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"AnOIDCCodeIsSpentOnceAndItsReplayRevokesWhatItGot", testOIDCCodes},
 		{"AnOIDCRefreshTokenIsUsedOnceAndItsReplayEndsTheFamily", testOIDCRefresh},
 		{"OIDCClientsKeysAndConsentsRoundTrip", testOIDCClientsKeysConsents},
+		{"ConcurrentUsesOfOneOIDCCodeEndItsGrant", testOIDCCodeRace},
 		// addresses, audit
 		{"PutAddressWritesOnceAndRefusesADifferentValue", testAddresses},
 		{"AuditLogAppendsAndPages", testAudit},

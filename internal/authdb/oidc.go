@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/niomon/niomon/internal/sqldb"
@@ -55,17 +56,38 @@ func NewOIDCID() string { return newAppID() }
 
 const grantColumns = `id, app_id, user_id, request, auth_time, amr, code_used_at, created_at, expires_at, revoked_at`
 
+// grantRow receives a grant's columns (grantColumns, in order).
+type grantRow struct {
+	g                                  OIDCGrant
+	user                               sql.NullString
+	request                            string
+	auth, used, created, expires, revk sqldb.Time
+}
+
+func (r *grantRow) dest() []any {
+	return []any{&r.g.ID, &r.g.AppID, &r.user, &r.request, &r.auth, &r.g.AMR, &r.used, &r.created, &r.expires, &r.revk}
+}
+
+func (r *grantRow) grant() OIDCGrant {
+	g := r.g
+	g.UserID, g.Request = r.user.String, []byte(r.request)
+	g.AuthTime, g.CodeUsed, g.CreatedAt, g.ExpiresAt, g.RevokedAt = r.auth.Time, !r.used.Time.IsZero(), r.created.Time, r.expires.Time, r.revk.Time
+	return g
+}
+
+// grantColumnsOf is grantColumns, each qualified by table alias a.
+func grantColumnsOf(a string) string {
+	cols := strings.Split(grantColumns, ", ")
+	for i := range cols {
+		cols[i] = a + "." + cols[i]
+	}
+	return strings.Join(cols, ", ")
+}
+
 func scanGrant(row scanner) (OIDCGrant, error) {
-	var (
-		g                                  OIDCGrant
-		user                               sql.NullString
-		request                            string
-		auth, used, created, expires, revk sqldb.Time
-	)
-	err := row.Scan(&g.ID, &g.AppID, &user, &request, &auth, &g.AMR, &used, &created, &expires, &revk)
-	g.UserID, g.Request = user.String, []byte(request)
-	g.AuthTime, g.CodeUsed, g.CreatedAt, g.ExpiresAt, g.RevokedAt = auth.Time, !used.Time.IsZero(), created.Time, expires.Time, revk.Time
-	return g, err
+	var r grantRow
+	err := row.Scan(r.dest()...)
+	return r.grant(), err
 }
 
 // CreateOIDCGrant stores a new authorization request (ID, AppID,
@@ -159,7 +181,8 @@ func (d *DB) SetOIDCCode(ctx context.Context, id string, code Digest) error {
 
 // SpendOIDCCode spends a code once, extending its grant's life to keep
 // (the refresh tokens' lifetime). A second use revokes the grant, and so
-// every token issued from it, and is ErrRevoked; ErrNotFound for an
+// every token issued from it, and is ErrRevoked (so is the loser of two
+// concurrent uses); ErrNotFound for an
 // unknown code; ErrExpired for one whose grant expired.
 func (d *DB) SpendOIDCCode(ctx context.Context, code Digest, now, keep time.Time) (OIDCGrant, error) {
 	var g OIDCGrant
@@ -186,7 +209,10 @@ func (d *DB) SpendOIDCCode(ctx context.Context, code Digest, now, keep time.Time
 			return dbError("spend code", err)
 		}
 		if n != 1 {
-			return conflict("the code was spent concurrently")
+			// Another request spent it meanwhile: two holders of one
+			// code, a replay like any other.
+			reused = true
+			return d.revokeGrant(ctx, tx, g.ID, now)
 		}
 		g.CodeUsed, g.ExpiresAt = true, trunc(keep)
 		return nil
@@ -313,23 +339,17 @@ const tokenColumns = `t.id, t.grant_id, t.kind, t.digest, t.scopes, t.created_at
 
 func scanTokenAndGrant(row scanner) (OIDCToken, OIDCGrant, error) {
 	var (
-		t                             OIDCToken
-		g                             OIDCGrant
-		created, expires, used, revk  sqldb.Time
-		user                          sql.NullString
-		request                       string
-		gauth, gused, gc, gexp, grevk sqldb.Time
+		t                            OIDCToken
+		created, expires, used, revk sqldb.Time
+		g                            grantRow
 	)
-	err := row.Scan(&t.ID, &t.GrantID, &t.Kind, scanDigest{&t.Digest}, &t.Scopes, &created, &expires, &used, &revk,
-		&g.ID, &g.AppID, &user, &request, &gauth, &g.AMR, &gused, &gc, &gexp, &grevk)
+	err := row.Scan(append([]any{&t.ID, &t.GrantID, &t.Kind, scanDigest{&t.Digest}, &t.Scopes, &created, &expires, &used, &revk}, g.dest()...)...)
 	t.CreatedAt, t.ExpiresAt, t.UsedAt, t.RevokedAt = created.Time, expires.Time, used.Time, revk.Time
-	g.UserID, g.Request = user.String, []byte(request)
-	g.AuthTime, g.CodeUsed, g.CreatedAt, g.ExpiresAt, g.RevokedAt = gauth.Time, !gused.Time.IsZero(), gc.Time, gexp.Time, grevk.Time
-	return t, g, err
+	return t, g.grant(), err
 }
 
 func (d *DB) getToken(ctx context.Context, where string, arg any, now time.Time) (OIDCToken, OIDCGrant, error) {
-	t, g, err := scanTokenAndGrant(d.db.QueryRowContext(ctx, d.q(`SELECT `+tokenColumns+`, g.id, g.app_id, g.user_id, g.request, g.auth_time, g.amr, g.code_used_at, g.created_at, g.expires_at, g.revoked_at
+	t, g, err := scanTokenAndGrant(d.db.QueryRowContext(ctx, d.q(`SELECT `+tokenColumns+`, `+grantColumnsOf("g")+`
 		FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id WHERE `+where), arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return OIDCToken{}, OIDCGrant{}, notFound("token")

@@ -142,3 +142,34 @@ func testOIDCClientsKeysConsents(t *testing.T, st storage) {
 	got, _ = d.GetOIDCConsent(ctx, u.ID, a.ID)
 	wantEqual(t, "consent", got, "openid email wallet")
 }
+
+// testOIDCCodeRace spends one code from several requests at once: at
+// most one gets the grant, the others are refused as replays, and the
+// grant ends (two holders of one code: one of them is not the client).
+func testOIDCCodeRace(t *testing.T, st storage) {
+	d := st.open(t)
+	_, g := oidcFixture(t, d)
+	keep := t0.Add(30 * 24 * time.Hour)
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := d.SpendOIDCCode(ctx, digest("code-1"), t0.Add(time.Minute), keep)
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		default:
+			wantErr(t, "a concurrent use of the code", err, ErrRevoked)
+		}
+	}
+	if won > 1 {
+		t.Errorf("%d concurrent uses of one code got the grant; want at most 1", won)
+	}
+	_, err := d.GetOIDCGrant(ctx, g.ID, t0.Add(2*time.Minute))
+	wantErr(t, "the grant after concurrent uses of its code", err, ErrRevoked)
+}
