@@ -24,6 +24,8 @@ import (
 
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/mail"
+	"github.com/niomon/niomon/internal/oidcop"
+	"github.com/niomon/niomon/internal/phishing"
 	"github.com/niomon/niomon/secretd"
 	"github.com/niomon/niomon/web"
 )
@@ -44,6 +46,9 @@ type Options struct {
 	// HTTPClient makes the server's own requests to OIDC providers
 	// (discovery, token, keys). nil: a client with a 10 s timeout.
 	HTTPClient *http.Client
+	// Phishing judges the sites the server answers for (OIDC redirects,
+	// sign requests). nil: a checker of the verified apps alone.
+	Phishing *phishing.Checker
 }
 
 // Server is the niomon HTTP server.
@@ -68,8 +73,10 @@ type Server struct {
 	handler  http.Handler
 	sealKeys flowKeys
 	limits   limits
-	proxies  []netip.Prefix // Config.TrustedProxies
-	ready    readiness      // the last /readyz answer
+	proxies  []netip.Prefix   // Config.TrustedProxies
+	ready    readiness        // the last /readyz answer
+	op       *oidcop.Provider // "Login with Niomon"
+	phish    *phishing.Checker
 }
 
 // New checks opts, reads the cluster's public keys from secretd, and
@@ -81,6 +88,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, db: opts.DB, mail: opts.Mail, sd: opts.Secretd, tokens: opts.Tokens,
 		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox, assets: web.Assets(),
+		phish: opts.Phishing,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -126,6 +134,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err := s.setupOIDC(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.setupProvider(); err != nil {
+		return nil, fmt.Errorf("server: the OpenID Provider: %w", err)
+	}
+	if err := s.refreshPhishingApps(ctx); err != nil {
+		return nil, fmt.Errorf("server: reading the verified apps: %w", err)
 	}
 	s.handler = s.common(s.routes())
 	return s, nil
@@ -209,6 +223,9 @@ func routeTable() []route {
 		{"GET", "/v1/wallet/policy", user, true, (*Server).getPolicy},
 		{"POST", "/v1/wallet/policy", user, true, (*Server).updatePolicy},
 
+		{"GET", loginPath, public, false, (*Server).oidcLoginPage},
+		{"POST", loginPath, public, false, (*Server).oidcLoginForm},
+
 		{"GET", "/{$}", public, false, (*Server).home},
 		{"GET", "/assets/{name}", public, false, (*Server).asset},
 		{"GET", "/healthz", public, false, (*Server).healthz},
@@ -224,6 +241,7 @@ func (s *Server) routes() http.Handler {
 	if s.devMail != nil {
 		mux.Handle("/dev/mailbox/", http.StripPrefix("/dev/mailbox", s.devMail))
 	}
+	mux.Handle(oidcop.IssuerPath+"/", s.oidcGate(http.StripPrefix(oidcop.IssuerPath, s.op.Handler())))
 	// A path the table has, asked with another method, is answered 405
 	// with the methods it allows; anything else is 404.
 	byPath := http.NewServeMux()
