@@ -170,7 +170,7 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, id, decision 
 			return deny(oidc.ErrAccessDenied().WithDescription("the app is suspended"))
 		}
 		return s.refusePage(w, http.StatusForbidden, "App suspended",
-			"Niomon has suspended "+req.App.Name+": it cannot sign anyone in.", req.App.StatusReason)
+			"Niomon has suspended "+req.App.Name+": it cannot sign anyone in.", "Reason given: "+req.App.StatusReason)
 	case dev && signedIn && a.user.ID != req.App.OwnerID:
 		if silent {
 			return deny(oidc.ErrAccessDenied().WithDescription("the app is not verified"))
@@ -285,7 +285,7 @@ func (s *Server) oidcGate(next http.Handler) http.Handler {
 			if id := r.FormValue("client_id"); id != "" {
 				if app, err := s.db.GetApp(r.Context(), id); err == nil && app.Status == authdb.AppSuspended {
 					_ = s.refusePage(w, http.StatusForbidden, "App suspended",
-						"Niomon has suspended "+app.Name+": it cannot sign anyone in.", app.StatusReason)
+						"Niomon has suspended "+app.Name+": it cannot sign anyone in.", "Reason given: "+app.StatusReason)
 					return
 				}
 			}

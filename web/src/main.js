@@ -16,6 +16,31 @@ const chainNames = {
 };
 
 let cfg = null;
+
+// "Login with Niomon": an app's sign-in sends the browser here with next,
+// the login page to go back to once signed in (only such a path is
+// followed), and reauth=1 when the app wants a fresh sign-in. next is
+// kept for the tab, so a sign-in through another provider, which leaves
+// the page, still comes back.
+const nextKey = 'niomon.next';
+const params = new URLSearchParams(location.search);
+const reauth = params.get('reauth') === '1';
+{
+  const n = params.get('next');
+  if (n && /^\/oidc\/login\?id=[A-Za-z0-9_%-]{1,64}$/.test(n)) sessionStorage.setItem(nextKey, n);
+  if (params.has('next')) history.replaceState(null, '', '/');
+}
+
+// goNext leaves for the app's login page, if one waits; it reports
+// whether it did.
+function goNext() {
+  const n = sessionStorage.getItem(nextKey);
+  if (!n) return false;
+  sessionStorage.removeItem(nextKey);
+  show(h('h1', {}, 'Back to the app…'), h('p', {}, 'You are signed in. Taking you back to the app that asked.'));
+  location.assign(n);
+  return true;
+}
 // importing: the user chose to bring a recovery phrase; their sign-up
 // then ends on the import screen instead of making a new wallet.
 let importing = false;
@@ -36,7 +61,7 @@ async function start() {
       return;
     }
   }
-  if (session) {
+  if (session && !reauth) {
     api.setCSRF(session.csrf_token);
     if (!(await wallet.sameAccount(session.user))) {
       accountSwitchScreen(session);
@@ -117,8 +142,12 @@ function signInScreen() {
   });
   const providers = cfg.oidcProviders.map((p) =>
     h('a', { class: 'button', href: `/v1/auth/oidc/${encodeURIComponent(p)}/start` }, `Continue with ${p[0].toUpperCase()}${p.slice(1)}`));
+  const forApp = sessionStorage.getItem(nextKey);
   show(
     h('h1', {}, 'Sign in to Niomon'),
+    forApp ? h('p', { class: 'notice', id: 'for-app' }, reauth
+      ? 'The app you came from asks you to sign in again before it continues.'
+      : 'Sign in to continue to the app you came from.') : null,
     h('p', { class: 'lead' }, 'One wallet for every chain. Your keys stay in a secure enclave: not even the people who run this server can use them.'),
     passkeys,
     h('p', {}, h('button', { type: 'button', class: 'link', id: 'import-start', onclick: () => {
@@ -179,6 +208,7 @@ async function signedIn(session, key) {
       return;
     }
   }
+  if (goNext()) return;
   await home(user);
 }
 

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/sqldb"
+)
+
+// relyingParty is an app that signs its users in with "Login with
+// Niomon": go-oidc and x/oauth2 on loopback, at http://localhost:PORT.
+type relyingParty struct {
+	url  string
+	conf oauth2.Config
+	prov *gooidc.Provider
+
+	mu      sync.Mutex
+	pending map[string][2]string // state: verifier, nonce
+}
+
+func startRelyingParty(t *testing.T, issuer, clientID string, ln net.Listener) *relyingParty {
+	t.Helper()
+	rp := &relyingParty{url: "http://localhost:" + portOf(ln), pending: map[string][2]string{}}
+	prov, err := gooidc.NewProvider(context.Background(), issuer)
+	if err != nil {
+		t.Fatalf("the app's discovery of %s: %v", issuer, err)
+	}
+	rp.prov = prov
+	rp.conf = oauth2.Config{ClientID: clientID, Endpoint: prov.Endpoint(), RedirectURL: rp.url + "/callback",
+		Scopes: []string{gooidc.ScopeOpenID, "email", "wallet"}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
+		state, verifier, nonce := oauth2.GenerateVerifier(), oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
+		rp.mu.Lock()
+		rp.pending[state] = [2]string{verifier, nonce}
+		rp.mu.Unlock()
+		http.Redirect(w, r, rp.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), gooidc.Nonce(nonce)), http.StatusFound)
+	})
+	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
+		rp.mu.Lock()
+		p, ok := rp.pending[r.FormValue("state")]
+		delete(rp.pending, r.FormValue("state"))
+		rp.mu.Unlock()
+		page := func(id, msg string) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><title>Example Swap</title><body style="font:16px sans-serif;margin:3em"><h1>Example Swap</h1><p id=%q>%s</p></body>`, id, html.EscapeString(msg))
+		}
+		if !ok {
+			page("error", "unknown state")
+			return
+		}
+		if e := r.FormValue("error"); e != "" {
+			page("error", "Niomon answered: "+e)
+			return
+		}
+		tok, err := rp.conf.Exchange(r.Context(), r.FormValue("code"), oauth2.VerifierOption(p[0]))
+		if err != nil {
+			page("error", "exchange: "+err.Error())
+			return
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		id, err := prov.Verifier(&gooidc.Config{ClientID: clientID}).Verify(r.Context(), raw)
+		if err != nil || id.Nonce != p[1] {
+			page("error", fmt.Sprintf("the ID token does not verify: %v", err))
+			return
+		}
+		var claims struct {
+			Email  string                            `json:"email"`
+			Wallet []struct{ Chain, Address string } `json:"wallet_addresses"`
+		}
+		if err := id.Claims(&claims); err != nil {
+			page("error", err.Error())
+			return
+		}
+		var eth string
+		for _, a := range claims.Wallet {
+			if strings.HasPrefix(a.Address, "0x") {
+				eth = a.Address
+			}
+		}
+		page("signed-in", fmt.Sprintf("Signed in as %s with wallet %s", claims.Email, eth))
+	})
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return rp
+}
+
+func portOf(ln net.Listener) string {
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}
+
+// TestBrowser_AnAppSignsAUserInWithLoginWithNiomon: a signed-out user
+// presses the app's "Login with Niomon", signs in to Niomon by email code,
+// comes back to the consent page, allows, and the app (go-oidc) verifies
+// an ID token with their email and wallet address. A second sign-in goes
+// straight through.
+func TestBrowser_AnAppSignsAUserInWithLoginWithNiomon(t *testing.T) {
+	b := newBrowser(t)
+	data := filepath.Join(t.TempDir(), "data")
+	d := startDev(t, data, freePort(t), nil)
+	p := b.tab()
+
+	// The app's developer, alice, has an account and a verified app.
+	p.signInByEmail(d, "alice@example.com", 1, "")
+	addrs := p.addresses()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := authdb.Open(context.Background(), sqldb.Config{SQLitePath: filepath.Join(data, "niomon.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	users, err := db.LookupEmail(context.Background(), "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := db.CreateApp(context.Background(), authdb.App{OwnerID: users.UserID, Name: "Example Swap", Contact: "alice@example.com",
+		Origins: []authdb.AppOrigin{{Origin: "http://localhost:" + portOf(ln)}}, RedirectURIs: []string{"http://localhost:" + portOf(ln) + "/callback"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppVerified, Reason: "reviewed in a test", AdminID: users.UserID, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	rp := startRelyingParty(t, d.url+"/oidc", app.ID, ln)
+	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#email")))
+
+	// Signed out, the user starts at the app.
+	p.run("the app's Login with Niomon", chromedp.Navigate(rp.url+"/start"), chromedp.WaitVisible(chromedp.CSS("#for-app")))
+	p.shot("login-with-niomon-sign-in")
+	p.signInByEmailThrough(d.url, d, "alice@example.com", 2, "", false)
+	p.run("the consent page", chromedp.WaitVisible(chromedp.CSS("#oidc-allow")))
+	p.shot("login-with-niomon-consent")
+	if got := p.text("#oidc-app"); got != "Example Swap" {
+		t.Fatalf("the consent page names %q, want the app's name", got)
+	}
+	if got := p.text("#oidc-scopes"); !strings.Contains(got, "wallet addresses") || !strings.Contains(got, "email") {
+		t.Fatalf("the consent page lists %q, want the email and wallet scopes in words", got)
+	}
+	p.run("allow", chromedp.Click(chromedp.CSS("#oidc-allow")), chromedp.WaitVisible(chromedp.CSS("#signed-in, #error")))
+	p.shot("login-with-niomon-app")
+	want := fmt.Sprintf("Signed in as alice@example.com with wallet %s", addrs["ethereum"])
+	if got := p.text("body p"); !strings.EqualFold(got, want) {
+		t.Fatalf("the app says %q, want %q", got, want)
+	}
+
+	// Consent is remembered: the next sign-in goes straight to the app.
+	p.run("sign in to the app again", chromedp.Navigate(rp.url+"/start"), chromedp.WaitVisible(chromedp.CSS("#signed-in, #error")))
+	if got := p.text("body p"); !strings.EqualFold(got, want) {
+		t.Fatalf("the second sign-in: the app says %q, want %q", got, want)
+	}
+
+	// Suspended, the app signs nobody in, and the user reads why.
+	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppSuspended, Reason: "asked users for their recovery phrase", AdminID: users.UserID, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	p.run("sign in to the suspended app", chromedp.Navigate(rp.url+"/start"), chromedp.WaitVisible(chromedp.CSS("#oidc-error")))
+	p.shot("login-with-niomon-suspended")
+	if got := p.text("#oidc-detail"); got != "Reason given: asked users for their recovery phrase" {
+		t.Fatalf("the refusal gives the reason %q, want the administrator's", got)
+	}
+}
