@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/net/dns/dnsmessage"
+	"github.com/niomon/niomon/internal/apps/appstest"
 )
 
 func TestParseOrigin(t *testing.T) {
@@ -118,71 +118,17 @@ func TestParseRedirectURI(t *testing.T) {
 	}
 }
 
-// dnsServer answers TXT queries from records over UDP on loopback, as a
-// domain's name server would.
-func dnsServer(t *testing.T, records map[string][]string) *net.Resolver {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			txts, ok := records[strings.TrimSuffix(q.Name.String(), ".")]
-			rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true}
-			if !ok {
-				rh.RCode = dnsmessage.RCodeNameError
-			}
-			b := dnsmessage.NewBuilder(nil, rh)
-			b.EnableCompression()
-			_ = b.StartQuestions()
-			_ = b.Question(q)
-			_ = b.StartAnswers()
-			if q.Type == dnsmessage.TypeTXT {
-				for _, txt := range txts {
-					_ = b.TXTResource(dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeTXT, Class: dnsmessage.ClassINET, TTL: 60}, dnsmessage.TXTResource{TXT: []string{txt}})
-				}
-			}
-			msg, err := b.Finish()
-			if err != nil {
-				continue
-			}
-			_, _ = pc.WriteTo(msg, from)
-		}
-	}()
-	addr := pc.LocalAddr().String()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", addr)
-	}}
-}
-
 func TestVerifyByDNS(t *testing.T) {
 	ch, err := NewChallenge("example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
 	other, _ := NewChallenge("example.com")
-	resolver := dnsServer(t, map[string][]string{
+	resolver := appstest.DNSServer(t, map[string][]string{
 		"_niomon-challenge.example.com": {"v=spf1 -all", ch.TXTValue()},
 		"_niomon-challenge.wrong.com":   {other.TXTValue()},
 		"example.org":                   {TXTValuePfx + ch.Token}, // at the apex, not the challenge name
-	})
+	}).Resolver()
 	v := &Verifier{Resolver: resolver}
 	runVerifyCases(t, v, ch, MethodDNS, []verifyCase{
 		{"the record among others proves it", "example.com", nil},

@@ -379,3 +379,63 @@ type NameDevice struct {
 	ID   []byte `json:"id"`
 	Name string `json:"name"`
 }
+
+// NewApp is POST /v1/apps: a developer registers an app.
+type NewApp struct {
+	Name    string `json:"name"`
+	IconURL string `json:"icon_url,omitempty"`
+	Contact string `json:"contact"`
+	// Origins: https://host exact, https://*.domain for its subdomains,
+	// or http://localhost:PORT for development.
+	Origins      []string `json:"origins"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+}
+
+// App is a registered app as its developer (or an administrator) sees it.
+type App struct {
+	ID           string      `json:"id"` // also its OpenID client_id
+	OwnerID      string      `json:"owner_id"`
+	Name         string      `json:"name"`
+	IconURL      string      `json:"icon_url,omitempty"`
+	Contact      string      `json:"contact"`
+	Status       string      `json:"status"` // pending, verified, rejected, suspended
+	StatusReason string      `json:"status_reason,omitempty"`
+	Origins      []AppOrigin `json:"origins"`
+	RedirectURIs []string    `json:"redirect_uris"`
+	// ClientType is "public" (PKCE, no secret) or "confidential".
+	ClientType string    `json:"client_type"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// AppOrigin is an origin of an app, with how to prove its domain.
+type AppOrigin struct {
+	Origin      string    `json:"origin"`
+	Domain      string    `json:"domain,omitempty"` // the domain to prove; "" for a development origin
+	Verified    bool      `json:"verified"`
+	Method      string    `json:"method,omitempty"` // dns or file, once verified
+	VerifiedAt  time.Time `json:"verified_at,omitzero"`
+	TXTName     string    `json:"txt_name,omitempty"`     // a TXT record here...
+	TXTValue    string    `json:"txt_value,omitempty"`    // ...holding this
+	FileURL     string    `json:"file_url,omitempty"`     // or a file here...
+	FileContent string    `json:"file_content,omitempty"` // ...holding this
+}
+
+// VerifyOrigin is POST /v1/apps/{id}/origins/verify.
+type VerifyOrigin struct {
+	Origin string `json:"origin"`
+	Method string `json:"method"` // dns or file
+}
+
+// ClientSecret is POST /v1/apps/{id}/client-secret's answer, shown once.
+type ClientSecret struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// AppStatus is POST /v1/admin/apps/{id}/status: an administrator's
+// vetting decision, with the reason the developer is shown.
+type AppStatus struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}

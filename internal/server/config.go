@@ -82,6 +82,9 @@ type Config struct {
 		// a wallet may live (default 90 days).
 		SessionKeyTTL Duration `json:"session_key_ttl"`
 	} `json:"users"`
+	// Admins are the email addresses of the administrators who vet
+	// registered apps (an account with one of them, verified).
+	Admins   []string `json:"admins"`
 	Sessions struct {
 		IdleTimeout Duration `json:"idle_timeout"` // default 7 days
 		MaxAge      Duration `json:"max_age"`      // default 30 days
@@ -250,6 +253,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return &SettingError{"listen", "want host:port"}
+	}
+	for i, a := range c.Admins {
+		if at := strings.LastIndexByte(a, '@'); at < 1 || at == len(a)-1 || strings.ContainsAny(a, " <>\t") {
+			return &SettingError{fmt.Sprintf("admins[%d]", i), "want an email address, e.g. ops@example.com"}
+		}
 	}
 	if c.RPID == "" {
 		c.RPID = u.Hostname()

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/niomon/niomon/internal/apps"
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/devmail"
 	"github.com/niomon/niomon/internal/mail"
@@ -57,6 +58,8 @@ type envOptions struct {
 	config   func(*server.Config)
 	// httpClient for the server's own outgoing requests (OIDC).
 	httpClient *http.Client
+	// verifier checks developers' domain proofs.
+	verifier *apps.Verifier
 }
 
 // syncBuffer collects the server's log for the no-secrets-in-logs checks.
@@ -124,9 +127,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e.srv, err = server.New(ctx, server.Options{
 		Config: cfg, DB: db, Mail: e.sender, Secretd: e.sd, Tokens: tokens,
-		Log:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:        func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) },
-		HTTPClient: o.httpClient,
+		Log:         slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:         func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) },
+		HTTPClient:  o.httpClient,
+		AppVerifier: o.verifier,
 	})
 	if err != nil {
 		t.Fatal(err)

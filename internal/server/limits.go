@@ -37,6 +37,9 @@ var defaultLimits = []authdb.Limit{
 	{Name: "attestations_per_ip", Window: 15 * time.Minute, Max: 60},
 	// API-key and passkey sign-ups from one IP address.
 	{Name: "signups_per_ip", Window: time.Hour, Max: 30},
+	// Domain checks (DNS lookups and HTTPS fetches the server makes) one
+	// developer asks for.
+	{Name: "domain_checks_per_user", Window: time.Hour, Max: 30},
 }
 
 // limits is the table in force.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/niomon/niomon/internal/apps"
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/mail"
 	"github.com/niomon/niomon/internal/oidcop"
@@ -49,6 +50,9 @@ type Options struct {
 	// Phishing judges the sites the server answers for (OIDC redirects,
 	// sign requests). nil: a checker of the verified apps alone.
 	Phishing *phishing.Checker
+	// AppVerifier checks developers' domain proofs. nil: apps.NewVerifier
+	// (the system resolver; HTTPS to public addresses only).
+	AppVerifier *apps.Verifier
 }
 
 // Server is the niomon HTTP server.
@@ -77,6 +81,7 @@ type Server struct {
 	ready    readiness        // the last /readyz answer
 	op       *oidcop.Provider // "Login with Niomon"
 	phish    *phishing.Checker
+	verifier *apps.Verifier
 }
 
 // New checks opts, reads the cluster's public keys from secretd, and
@@ -88,7 +93,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, db: opts.DB, mail: opts.Mail, sd: opts.Secretd, tokens: opts.Tokens,
 		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox, assets: web.Assets(),
-		phish: opts.Phishing,
+		phish: opts.Phishing, verifier: opts.AppVerifier,
+	}
+	if s.verifier == nil {
+		s.verifier = apps.NewVerifier()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -213,6 +221,14 @@ func routeTable() []route {
 		{"DELETE", "/v1/pairings/{id}", user, true, (*Server).pairingDelete},
 		{"GET", "/v1/pairings/code/{code}", user, true, (*Server).pairingByCode},
 		{"POST", "/v1/pairings/code/{code}/approve", user, true, (*Server).pairingApprove},
+
+		{"POST", "/v1/apps", user, true, (*Server).createApp},
+		{"GET", "/v1/apps", user, true, (*Server).listApps},
+		{"GET", "/v1/apps/{id}", user, true, (*Server).getApp},
+		{"POST", "/v1/apps/{id}/origins/verify", user, true, (*Server).verifyOrigin},
+		{"POST", "/v1/apps/{id}/client-secret", user, true, (*Server).newClientSecret},
+		{"GET", "/v1/admin/apps", user, true, (*Server).adminListApps},
+		{"POST", "/v1/admin/apps/{id}/status", user, true, (*Server).adminSetAppStatus},
 
 		{"POST", "/v1/wallet", user, true, (*Server).createWallet},
 		{"POST", "/v1/wallet/import", user, true, (*Server).importWallet},
