@@ -112,6 +112,12 @@ type Stamp struct {
 type Stamped struct {
 	Request []byte `json:"request"`
 	Stamp   Stamp  `json:"stamp"`
+	// Origin, on a signature a dApp asked for, is the dApp's web origin
+	// (scheme://host[:port]) as the wallet page saw it: the server then
+	// signs only for a registered app that may use this wallet, never for
+	// a blocked site, and a Sign-In with Ethereum message only for the
+	// site it names. Absent when the user signs in the wallet itself.
+	Origin string `json:"origin,omitempty"`
 	// Proofs, for a policy change that adds credentials, are each added
 	// credential's own stamp of the same request.
 	Proofs []Stamp `json:"proofs,omitempty"`
@@ -438,4 +444,26 @@ type ClientSecret struct {
 type AppStatus struct {
 	Status string `json:"status"`
 	Reason string `json:"reason"`
+}
+
+// SiteCheck is GET /v1/apps/lookup?origin=...: what the wallet shows
+// before it serves a site.
+type SiteCheck struct {
+	Origin string `json:"origin"`
+	// Verdict: allow, warn or block (package phishing).
+	Verdict     string `json:"verdict"`
+	Reason      string `json:"reason"`
+	Explanation string `json:"explanation"`
+	Appeal      string `json:"appeal,omitempty"`
+	// App is the registered app the origin belongs to, if any that may
+	// sign this user in (a verified app, or the user's own in development).
+	App *AppSummary `json:"app,omitempty"`
+}
+
+// AppSummary is what a user is shown of an app.
+type AppSummary struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	IconURL string `json:"icon_url,omitempty"`
+	Status  string `json:"status"`
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/niomon/niomon/internal/mail"
 	"github.com/niomon/niomon/internal/nioapi"
 	"github.com/niomon/niomon/internal/pgtest"
+	"github.com/niomon/niomon/internal/phishing"
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/server"
 	"github.com/niomon/niomon/internal/sqldb"
@@ -60,6 +61,8 @@ type envOptions struct {
 	httpClient *http.Client
 	// verifier checks developers' domain proofs.
 	verifier *apps.Verifier
+	// phishing judges sites (nil: the server's own, of verified apps).
+	phishing *phishing.Checker
 }
 
 // syncBuffer collects the server's log for the no-secrets-in-logs checks.
@@ -131,6 +134,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Now:         func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) },
 		HTTPClient:  o.httpClient,
 		AppVerifier: o.verifier,
+		Phishing:    o.phishing,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -224,6 +224,7 @@ func routeTable() []route {
 
 		{"POST", "/v1/apps", user, true, (*Server).createApp},
 		{"GET", "/v1/apps", user, true, (*Server).listApps},
+		{"GET", "/v1/apps/lookup", user, true, (*Server).lookupSite},
 		{"GET", "/v1/apps/{id}", user, true, (*Server).getApp},
 		{"POST", "/v1/apps/{id}/origins/verify", user, true, (*Server).verifyOrigin},
 		{"POST", "/v1/apps/{id}/client-secret", user, true, (*Server).newClientSecret},

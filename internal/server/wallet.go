@@ -268,6 +268,9 @@ func (s *Server) sign(w http.ResponseWriter, r *http.Request, a *auth) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkDappSign(r.Context(), a, in.Origin, &p); err != nil {
+		return err
+	}
 	var out api.SignResult
 	if err := s.sd.Call(r.Context(), "hdwallet_sign", []any{in.Request, st}, &out); err != nil {
 		return relayError(err)

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/niomon/niomon/internal/api"
+	"github.com/niomon/niomon/internal/apps"
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/phishing"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/siwe"
+)
+
+// Signatures a dApp asks for. The wallet page names the dApp's origin
+// (nioapi.Stamped.Origin); the server signs for it only if
+//
+//   - the phishing checker does not block the origin;
+//   - the origin is one of a registered app's that may use this wallet:
+//     a verified app's proved origin, or, in development mode, an origin
+//     of an app of the user's own that is not suspended;
+//   - a Sign-In with Ethereum message (EIP-4361) names that origin's host
+//     as its domain, its URI is on it, its address is the account that
+//     signs, and it is within its validity window.
+//
+// Without an origin (the user signing in the wallet itself) a message
+// that starts like a SIWE message must still parse.
+
+// siteApp finds the app origin belongs to for userID.
+func (s *Server) siteApp(ctx context.Context, userID, origin string) (*authdb.App, error) {
+	verified, err := s.db.ListAppsByStatus(ctx, authdb.AppVerified)
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.db.ListAppsByOwner(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for _, list := range [][]authdb.App{verified, own} {
+		for i := range list {
+			app := &list[i]
+			if app.Status == authdb.AppSuspended {
+				continue
+			}
+			for _, o := range app.Origins {
+				po, err := apps.ParseOrigin(o.Origin)
+				if err != nil || !po.Matches(origin) {
+					continue
+				}
+				if app.Status == authdb.AppVerified && !o.VerifiedAt.IsZero() {
+					return app, nil
+				}
+				if app.OwnerID == userID && (po.Development() || !o.VerifiedAt.IsZero() || app.Status != authdb.AppVerified) {
+					return app, nil
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+// checkSite judges origin for userID.
+func (s *Server) checkSite(ctx context.Context, userID, origin string) (nioapi.SiteCheck, error) {
+	v := s.phish.Check(origin)
+	out := nioapi.SiteCheck{Origin: origin, Verdict: string(v.Verdict), Reason: string(v.Reason), Explanation: v.Explain(), Appeal: v.Appeal}
+	app, err := s.siteApp(ctx, userID, origin)
+	if err != nil {
+		return nioapi.SiteCheck{}, err
+	}
+	if app != nil {
+		out.App = &nioapi.AppSummary{ID: app.ID, Name: app.Name, IconURL: app.IconURL, Status: app.Status}
+	}
+	return out, nil
+}
+
+// lookupSite is GET /v1/apps/lookup?origin=...
+func (s *Server) lookupSite(w http.ResponseWriter, r *http.Request, a *auth) error {
+	origin := r.URL.Query().Get("origin")
+	if _, err := parseWebOrigin(origin); err != nil {
+		return err
+	}
+	out, err := s.checkSite(r.Context(), a.user.ID, origin)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// parseWebOrigin accepts scheme://host[:port] and nothing more.
+func parseWebOrigin(origin string) (*url.URL, error) {
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "origin: want scheme://host[:port], e.g. https://app.example.com")
+	}
+	return u, nil
+}
+
+// checkDappSign applies the rules above to a sign request.
+func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *policy.SignParams) error {
+	isSIWE := p.Scheme == api.SchemeEthPersonal && siwe.Looks(string(p.Message))
+	var msg *siwe.Message
+	if isSIWE {
+		var err error
+		if msg, err = siwe.Parse(string(p.Message)); err != nil {
+			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a malformed Sign-In with Ethereum message: "+strings.TrimPrefix(err.Error(), "siwe: "))
+		}
+	}
+	if origin == "" {
+		return nil
+	}
+	if _, err := parseWebOrigin(origin); err != nil {
+		return err
+	}
+	site, err := s.checkSite(ctx, a.user.ID, origin)
+	if err != nil {
+		return err
+	}
+	if site.Verdict == string(phishing.Block) {
+		return apiErr(http.StatusForbidden, CodeForbidden, "the wallet does not sign for "+origin+": "+site.Explanation)
+	}
+	if site.App == nil {
+		return apiErr(http.StatusForbidden, CodeForbidden, origin+" is not the origin of a registered, verified app")
+	}
+	if msg != nil {
+		addrs, err := s.db.ListAddresses(ctx, a.user.ID)
+		if err != nil {
+			return err
+		}
+		account := ""
+		for _, ad := range addrs {
+			if ad.Path == p.Path && strings.HasPrefix(ad.Address, "0x") {
+				account = ad.Address
+			}
+		}
+		if account == "" {
+			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a Sign-In with Ethereum message must be signed by a wallet account the server lists (path "+p.Path+" is not one)")
+		}
+		if err := msg.Check(origin, account, s.now()); err != nil {
+			return apiErr(http.StatusForbidden, CodeForbidden, "the wallet does not sign this Sign-In with Ethereum message: "+strings.TrimPrefix(err.Error(), "siwe: "))
+		}
+	}
+	return nil
+}

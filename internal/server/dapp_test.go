@@ -1,0 +1,204 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/niomon/niomon/internal/api"
+	"github.com/niomon/niomon/internal/apps"
+	"github.com/niomon/niomon/internal/apps/appstest"
+	"github.com/niomon/niomon/internal/authdb"
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/phishing"
+	"github.com/niomon/niomon/internal/policy"
+	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/secretd"
+)
+
+// dappWorld: alice with a wallet (an API key signs her requests); a
+// verified app at https://swap.example.org (its domain proved by DNS,
+// vetted by the administrator); bob's pending app at
+// http://localhost:5173; and a phishing list that blocks evil.example.
+type dappWorld struct {
+	*appsWorld
+	alice   *nioapi.Client
+	aliceID string
+	key     *secretd.P256Key
+	eth     string // alice's ethereum address
+	bob     *nioapi.Client
+	bobID   string
+	bobKey  *secretd.P256Key
+}
+
+func newDappWorld(t *testing.T) *dappWorld {
+	t.Helper()
+	list, err := phishing.ParsePlain("test-list", strings.NewReader("evil.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := phishing.New(phishing.Config{Lists: []*phishing.List{list}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := appstest.DNSServer(t, nil)
+	e := newEnv(t, envOptions{
+		config:   func(c *server.Config) { c.Admins = []string{"admin@example.com"} },
+		verifier: &apps.Verifier{Resolver: zone.Resolver()},
+		phishing: checker,
+	})
+	w := &dappWorld{appsWorld: &appsWorld{e: e, zone: zone, dev: e.client(), root: e.client()}}
+	w.devID = e.emailSignIn(w.dev, "dev@example.org", true).User.ID
+	e.emailSignIn(w.root, "admin@example.com", true)
+	ctx := context.Background()
+
+	newUser := func() (*nioapi.Client, string, *secretd.P256Key) {
+		c, k := e.client(), newAPIKey(t)
+		s, err := c.APIKeySignup(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.createWallet(c, s.User.ID, k)
+		return c, s.User.ID, k
+	}
+	w.alice, w.aliceID, w.key = newUser()
+	w.bob, w.bobID, w.bobKey = newUser()
+	wal, err := w.alice.Wallet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range wal.Addresses {
+		if a.Chain == "ethereum" {
+			w.eth = a.Address
+		}
+	}
+
+	app, err := w.register(t, w.dev, nioapi.NewApp{Name: "Example Swap", Contact: "dev@example.org", Origins: []string{"https://swap.example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := originOf(t, app, "https://swap.example.org")
+	zone.Set(o.TXTName, o.TXTValue)
+	if err := w.dev.Do(ctx, http.MethodPost, "/v1/apps/"+app.ID+"/origins/verify", nioapi.VerifyOrigin{Origin: o.Origin, Method: "dns"}, &nioapi.App{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.root.Do(ctx, http.MethodPost, "/v1/admin/apps/"+app.ID+"/status", nioapi.AppStatus{Status: authdb.AppVerified, Reason: "reviewed"}, &nioapi.App{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.register(t, w.bob, nioapi.NewApp{Name: "Bob's Game", Contact: "bob@example.net", Origins: []string{"http://localhost:5173"}}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// signFrom has c's wallet sign params as asked by origin ("" for the
+// wallet itself).
+func (w *dappWorld) signFrom(t *testing.T, c *nioapi.Client, userID string, key nioapi.Signer, origin string, p policy.SignParams) (*nioapi.SignResult, error) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := c.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := nioapi.NewRequest(cfg, policy.MethodSign, userID, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := nioapi.StampWith(key, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Origin = origin
+	var out nioapi.SignResult
+	return &out, c.Post(ctx, "/v1/wallet/sign", st, &out)
+}
+
+func siweMessage(domain, uri, address string, extra string) string {
+	return fmt.Sprintf("%s wants you to sign in with your Ethereum account:\n%s\n\nSign in to Example Swap.\n\nURI: %s\nVersion: 1\nChain ID: 1\nNonce: abcdef1234\nIssued At: %s%s",
+		domain, address, uri, time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), extra)
+}
+
+func TestDappSign_OnlyRegisteredUnblockedSitesGetSignaturesAndSIWEIsBoundToItsSite(t *testing.T) {
+	w := newDappWorld(t)
+	const path = "m/44'/60'/0'/0/0"
+	personal := func(msg string) policy.SignParams {
+		return policy.SignParams{Scheme: api.SchemeEthPersonal, Path: path, Message: []byte(msg)}
+	}
+	cases := []struct {
+		name   string
+		bob    bool
+		origin string
+		msg    string
+		refuse string // "" to sign; else words the refusal must carry
+	}{
+		{"the verified app's origin", false, "https://swap.example.org", "hello", ""},
+		{"the wallet itself", false, "", "hello", ""},
+		{"an unregistered site", false, "https://unknown.example", "hello", "not the origin of a registered"},
+		{"a blocked site", false, "https://app.evil.example", "hello", "evil.example"},
+		{"a pending app, for someone else", false, "http://localhost:5173", "hello", "not the origin of a registered"},
+		{"a pending app, for its developer", true, "http://localhost:5173", "hello", ""},
+		{"not an origin", false, "https://swap.example.org/path?q=1", "hello", "origin"},
+		{"SIWE for the asking site", false, "https://swap.example.org", siweMessage("swap.example.org", "https://swap.example.org/login", "ETH", ""), ""},
+		{"SIWE for another site", false, "https://swap.example.org", siweMessage("bank.example", "https://bank.example/login", "ETH", ""), "bank.example"},
+		{"SIWE with a URI elsewhere", false, "https://swap.example.org", siweMessage("swap.example.org", "https://bank.example/login", "ETH", ""), "URI"},
+		{"SIWE for another account", false, "https://swap.example.org", siweMessage("swap.example.org", "https://swap.example.org/login", "0x0000000000000000000000000000000000000001", ""), "account"},
+		{"SIWE that expired", false, "https://swap.example.org", siweMessage("swap.example.org", "https://swap.example.org/login", "ETH", "\nExpiration Time: 2020-01-01T00:00:00Z"), "expired"},
+		{"malformed SIWE from the wallet itself", false, "", siweMessage("swap.example.org", "https://swap.example.org/login", "ETH", "")[:120], "malformed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := strings.ReplaceAll(tc.msg, "ETH", w.eth)
+			c, id, key := w.alice, w.aliceID, w.key
+			if tc.bob {
+				c, id, key = w.bob, w.bobID, w.bobKey
+			}
+			r, err := w.signFrom(t, c, id, key, tc.origin, personal(msg))
+			if tc.refuse != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.refuse) {
+					t.Fatalf("got %v, want a refusal naming %q", err, tc.refuse)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.bob {
+				return
+			}
+			sig := append([]byte{}, r.Signature...)
+			sig[64] -= 27
+			pub, err := crypto.SigToPub(accounts.TextHash([]byte(msg)), sig)
+			if err != nil || crypto.PubkeyToAddress(*pub) != common.HexToAddress(w.eth) {
+				t.Fatalf("go-ethereum does not recover alice's address from the signature: %v", err)
+			}
+		})
+	}
+}
+
+func TestDappSign_TheLookupTellsTheWalletWhoIsAsking(t *testing.T) {
+	w := newDappWorld(t)
+	look := func(origin string) (nioapi.SiteCheck, error) {
+		var out nioapi.SiteCheck
+		err := w.alice.Do(context.Background(), http.MethodGet, "/v1/apps/lookup?origin="+url.QueryEscape(origin), nil, &out)
+		return out, err
+	}
+	got, err := look("https://swap.example.org")
+	if err != nil || got.App == nil || got.App.Name != "Example Swap" || got.Verdict != "allow" || got.Reason != "registered" {
+		t.Fatalf("the verified app: %v %+v", err, got)
+	}
+	got, err = look("https://login.evil.example")
+	if err != nil || got.App != nil || got.Verdict != "block" || !strings.Contains(got.Explanation, "test-list") {
+		t.Fatalf("a blocked site: %v %+v", err, got)
+	}
+	if _, err := look("javascript:alert(1)"); errCode(err) != server.CodeInvalidRequest {
+		t.Fatalf("not an origin: %v, want invalid_request", err)
+	}
+}
