@@ -96,6 +96,7 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"AnOIDCRefreshTokenIsUsedOnceAndItsReplayEndsTheFamily", testOIDCRefresh},
 		{"OIDCClientsKeysAndConsentsRoundTrip", testOIDCClientsKeysConsents},
 		{"ConcurrentUsesOfOneOIDCCodeEndItsGrant", testOIDCCodeRace},
+		{"PhishingOverridesAreKeptAndEveryChangeIsAudited", testPhishingOverrides},
 		// addresses, audit
 		{"PutAddressWritesOnceAndRefusesADifferentValue", testAddresses},
 		{"AuditLogAppendsAndPages", testAudit},

@@ -467,3 +467,45 @@ type AppSummary struct {
 	IconURL string `json:"icon_url,omitempty"`
 	Status  string `json:"status"`
 }
+
+// PhishingStatus is GET /v1/admin/phishing: the lists, the overrides and
+// what the checker holds.
+type PhishingStatus struct {
+	Lists     []PhishingListStatus `json:"lists"`
+	Overrides []PhishingOverride   `json:"overrides"`
+	// Deny, Allow and Targets count the checker's entries (Targets: the
+	// registered domains look-alikes are judged against).
+	Deny    int `json:"deny"`
+	Allow   int `json:"allow"`
+	Targets int `json:"targets"`
+}
+
+// PhishingListStatus is one configured list.
+type PhishingListStatus struct {
+	Name     string    `json:"name"`
+	Source   string    `json:"source"` // its file or URL
+	Deny     int       `json:"deny"`
+	Allow    int       `json:"allow"`
+	SyncedAt time.Time `json:"synced_at,omitzero"` // the last full read that worked
+	Error    string    `json:"error,omitempty"`    // the last read's failure, if it failed
+}
+
+// PhishingOverride is an administrator's verdict for a host and its
+// subdomains (POST /v1/admin/phishing/overrides).
+type PhishingOverride struct {
+	Host      string    `json:"host"`
+	Verdict   string    `json:"verdict"` // allow, warn or block
+	Reason    string    `json:"reason"`
+	Appeal    string    `json:"appeal,omitempty"`
+	AdminID   string    `json:"admin_id,omitempty"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// PhishingDiff is POST /v1/admin/phishing/lists/{name}/diff: a hot
+// update of one list, kept until its next full sync.
+type PhishingDiff struct {
+	AddDeny     []string `json:"add_deny,omitempty"`
+	RemoveDeny  []string `json:"remove_deny,omitempty"`
+	AddAllow    []string `json:"add_allow,omitempty"`
+	RemoveAllow []string `json:"remove_allow,omitempty"`
+}

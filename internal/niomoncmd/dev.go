@@ -166,6 +166,7 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, l
 		log.Info("reconciled sign-ups", "activated", res.Activated, "removed", res.Removed)
 	}
 	go srv.RunHousekeeping(hctx, 10*time.Minute)
+	go srv.RunPhishingSync(hctx, time.Minute)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var err error

@@ -49,11 +49,6 @@ func (s *Server) setupProvider() error {
 		return err
 	}
 	s.op = p
-	if s.phish == nil {
-		if s.phish, err = phishing.New(phishing.Config{}); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

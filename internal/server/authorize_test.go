@@ -562,3 +562,36 @@ func TestLoginWithNiomon_SigningKeysRotateAndOldTokensStillVerify(t *testing.T) 
 		t.Fatalf("the first ID token after rotation: %v", err)
 	}
 }
+
+func TestLoginWithNiomon_AConfidentialClientMustAuthenticate(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	secret, err := e.srv.SetOIDCClientSecret(context.Background(), w.app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		secret string
+		ok     bool
+	}{
+		{"no secret", "", false},
+		{"a wrong secret", secret[:len(secret)-1] + "x", false},
+		{"its secret", secret, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := w.conf
+			conf.ClientSecret = tc.secret
+			f := w.start()
+			code := w.login(t, w.browser, f)
+			_, err := conf.Exchange(w.ctx, code, oauth2.VerifierOption(f.verifier))
+			if (err == nil) != tc.ok {
+				t.Fatalf("exchange: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	if strings.Contains(e.logs.String(), secret) {
+		t.Fatal("the client secret is in the server's log")
+	}
+}

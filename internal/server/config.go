@@ -82,6 +82,13 @@ type Config struct {
 		// a wallet may live (default 90 days).
 		SessionKeyTTL Duration `json:"session_key_ttl"`
 	} `json:"users"`
+	// Phishing configures the phishing checker: the lists it loads and
+	// re-reads every Sync (default 1h), and what blocked users are told.
+	Phishing struct {
+		Lists  []PhishingList `json:"lists"`
+		Sync   Duration       `json:"sync"`
+		Appeal string         `json:"appeal"`
+	} `json:"phishing"`
 	// Admins are the email addresses of the administrators who vet
 	// registered apps (an account with one of them, verified).
 	Admins   []string `json:"admins"`
@@ -90,6 +97,16 @@ type Config struct {
 		MaxAge      Duration `json:"max_age"`      // default 30 days
 		RotateAfter Duration `json:"rotate_after"` // default 1 day
 	} `json:"sessions"`
+}
+
+// PhishingList is a phishing list the server loads: a file, or an https
+// URL (fetched with the server's HTTP client), in MetaMask's
+// eth-phishing-detect format, Polkadot's all.json, or one domain a line
+// (told apart by content).
+type PhishingList struct {
+	Name string `json:"name"`
+	File string `json:"file,omitempty"`
+	URL  string `json:"url,omitempty"`
 }
 
 // OIDCProvider is an upstream OpenID Connect provider.
@@ -254,6 +271,19 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return &SettingError{"listen", "want host:port"}
 	}
+	names := map[string]bool{}
+	for i, l := range c.Phishing.Lists {
+		setting := fmt.Sprintf("phishing.lists[%d]", i)
+		switch {
+		case l.Name == "" || names[l.Name]:
+			return &SettingError{setting + ".name", "each list needs a name of its own (verdicts name it)"}
+		case (l.File == "") == (l.URL == ""):
+			return &SettingError{setting, "give a file or a url, not both"}
+		case l.URL != "" && !strings.HasPrefix(l.URL, "https://"):
+			return &SettingError{setting + ".url", "want an https:// URL"}
+		}
+		names[l.Name] = true
+	}
 	for i, a := range c.Admins {
 		if at := strings.LastIndexByte(a, '@'); at < 1 || at == len(a)-1 || strings.ContainsAny(a, " <>\t") {
 			return &SettingError{fmt.Sprintf("admins[%d]", i), "want an email address, e.g. ops@example.com"}
@@ -314,6 +344,9 @@ func (c *Config) defaults() {
 	}
 	if c.Sessions.MaxAge.Duration == 0 {
 		c.Sessions.MaxAge.Duration = 30 * 24 * time.Hour
+	}
+	if c.Phishing.Sync.Duration == 0 {
+		c.Phishing.Sync.Duration = time.Hour
 	}
 	if c.Users.PendingTTL.Duration == 0 {
 		c.Users.PendingTTL.Duration = 24 * time.Hour

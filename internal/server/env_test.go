@@ -63,6 +63,9 @@ type envOptions struct {
 	verifier *apps.Verifier
 	// phishing judges sites (nil: the server's own, of verified apps).
 	phishing *phishing.Checker
+	// newErr, when set, receives server.New's error instead of failing
+	// the test.
+	newErr *error
 }
 
 // syncBuffer collects the server's log for the no-secrets-in-logs checks.
@@ -136,6 +139,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 		AppVerifier: o.verifier,
 		Phishing:    o.phishing,
 	})
+	if err != nil && o.newErr != nil {
+		*o.newErr = err
+		return e
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

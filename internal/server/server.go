@@ -82,6 +82,8 @@ type Server struct {
 	op       *oidcop.Provider // "Login with Niomon"
 	phish    *phishing.Checker
 	verifier *apps.Verifier
+	// phishLists is the state of the configured phishing lists.
+	phishLists phishState
 }
 
 // New checks opts, reads the cluster's public keys from secretd, and
@@ -146,8 +148,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.setupProvider(); err != nil {
 		return nil, fmt.Errorf("server: the OpenID Provider: %w", err)
 	}
-	if err := s.refreshPhishingApps(ctx); err != nil {
-		return nil, fmt.Errorf("server: reading the verified apps: %w", err)
+	if err := s.setupPhishing(ctx); err != nil {
+		return nil, err
 	}
 	s.handler = s.common(s.routes())
 	return s, nil
@@ -230,6 +232,11 @@ func routeTable() []route {
 		{"POST", "/v1/apps/{id}/client-secret", user, true, (*Server).newClientSecret},
 		{"GET", "/v1/admin/apps", user, true, (*Server).adminListApps},
 		{"POST", "/v1/admin/apps/{id}/status", user, true, (*Server).adminSetAppStatus},
+		{"GET", "/v1/admin/phishing", user, true, (*Server).adminPhishing},
+		{"POST", "/v1/admin/phishing/lists/{name}/diff", user, true, (*Server).adminPhishingDiff},
+		{"POST", "/v1/admin/phishing/lists/{name}/sync", user, true, (*Server).adminPhishingSync},
+		{"POST", "/v1/admin/phishing/overrides", user, true, (*Server).adminPutOverride},
+		{"DELETE", "/v1/admin/phishing/overrides/{host}", user, true, (*Server).adminDeleteOverride},
 
 		{"POST", "/v1/wallet", user, true, (*Server).createWallet},
 		{"POST", "/v1/wallet/import", user, true, (*Server).importWallet},
