@@ -90,3 +90,40 @@ func churnBucket(t *testing.T, oid string, every time.Duration, n int, creators 
 	t.Cleanup(stop)
 	return created, failed, stop
 }
+
+// TestReplicaServesABucketWrittenTwiceSinceItsLastRead: B's last read of
+// the witnesses is still within its lease and saw one write to alice's
+// bucket (B holds the bucket from before it), and A has written the
+// bucket twice more since (wallets of an app's own at her bucket mates),
+// so the store holds the head's version + 2. B must read the witnesses
+// again, find that head certified, and serve alice, not call the store
+// rolled back. (CI found B refusing alice for a second at a time under
+// churn: its background reads, once a second, fell two writes behind.)
+func TestReplicaServesABucketWrittenTwiceSinceItsLastRead(t *testing.T) {
+	a, b, _, _, pb := replicaPair(t, 3)
+	onA, onB := a.dial(), b.dial()
+	k1, _, _ := warmAliceOnBoth(t, onA, onB)
+	mates := bucketMates(t, "alice", 3)
+
+	if _, err := onA.CreateWallet(ctx(t), mates[0], secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
+		t.Fatalf("setup: a wallet at %s on A: %v", mates[0], err)
+	}
+	cut := cutAfterARead(t, pb)
+	for _, oid := range mates[1:] {
+		if _, err := onA.CreateWallet(ctx(t), oid, secretd.CreateOptions{Words: 12}, apiKey(t)); err != nil {
+			t.Fatalf("setup: a wallet at %s on A: %v", oid, err)
+		}
+	}
+	for _, p := range pb {
+		p.setMode(nil)
+	}
+	sinceRead := time.Since(cut)
+	_, err := onB.Sign(ctx(t), "alice", signParams("two writes later"), k1)
+	t.Logf("B was asked %v after its last witness read", sinceRead.Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("B refused alice after two writes to her bucket on A: %v", err)
+	}
+	if sinceRead > 2*time.Second {
+		t.Logf("the two creates took %v: B's lease may have run out, so this run may not have tested a stale view", sinceRead)
+	}
+}

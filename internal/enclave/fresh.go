@@ -57,6 +57,12 @@ var errNoLease = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluste
 // errStaleStore: the store's index is not what the witnesses hold.
 var errStaleStore = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the store's wallet index is older than, or differs from, what the cluster's witnesses hold (the store was rolled back or edited)"}
 
+// errStoreAhead: the store's bucket is later than the head this
+// enclave's views certify (a write elsewhere since the last read of the
+// witnesses). Never returned to a client: current reads the witnesses
+// again, and reports errStaleStore if they do not certify it either.
+var errStoreAhead = errors.New("the store's index bucket is later than the certified head read")
+
 // errDiverged: two certified heads of one version (more witnesses collude
 // than the cluster tolerates).
 var errDiverged = &wire.RPCError{Code: wire.CodeUnavailable, Message: "the cluster's witnesses certify two different wallet index versions; more of them collude than the cluster tolerates"}
@@ -705,6 +711,22 @@ func (f *freshness) current(ctx context.Context, b uint32) (*bucket, certified, 
 	}
 	f.mu.Unlock()
 	bk, h, err := f.load(ctx, b, h)
+	for reread := 0; errors.Is(err, errStoreAhead) && reread < maxAheadRereads; reread++ {
+		// The store holds a later version than this enclave's views: a
+		// replica's writes outran the background reads (a bucket written
+		// twice within one refresh). Read the witnesses now, and check
+		// the store against what they certify.
+		if err := f.renew(ctx); err != nil {
+			return nil, certified{}, errNoLease
+		}
+		if h, err = f.head(ctx, b); err != nil {
+			return nil, certified{}, err
+		}
+		bk, h, err = f.load(ctx, b, h)
+	}
+	if errors.Is(err, errStoreAhead) {
+		err = errStaleStore
+	}
 	if err != nil {
 		return nil, certified{}, err
 	}
@@ -763,6 +785,9 @@ func (f *freshness) load(ctx context.Context, b uint32, ch certified) (*bucket, 
 		if c, err := f.repropose(ctx, b, bk); err == nil {
 			return bk, c, nil
 		}
+	}
+	if bk.version > h.Version {
+		return nil, certified{}, errStoreAhead
 	}
 	f.e.log.Warn("the store's index bucket is not the one the witnesses hold", "bucket", b, "store_version", bk.version, "head_version", h.Version)
 	return nil, certified{}, errStaleStore

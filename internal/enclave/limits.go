@@ -117,6 +117,9 @@ const (
 	// maxIndexRetries bounds the retries of a bucket write that another
 	// enclave's write overtook.
 	maxIndexRetries = 3
+	// maxAheadRereads bounds the witness reads a request makes when the
+	// store holds a later bucket than the heads it read certify.
+	maxAheadRereads = 2
 	// maxSettleRereads bounds how often a bucket is taken again because
 	// a newer head came while it was read and settled (a write elsewhere
 	// each time).
