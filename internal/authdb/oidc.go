@@ -179,6 +179,33 @@ func (d *DB) SetOIDCCode(ctx context.Context, id string, code Digest) error {
 	return nil
 }
 
+// GetOIDCGrantByCode reads the grant a code was issued for, changing
+// nothing (CodeUsed says whether it was spent). ErrNotFound for an
+// unknown code; ErrRevoked or ErrExpired (with the grant) for a grant
+// that can no longer be used.
+func (d *DB) GetOIDCGrantByCode(ctx context.Context, code Digest, now time.Time) (OIDCGrant, error) {
+	g, err := scanGrant(d.db.QueryRowContext(ctx, d.q(`SELECT `+grantColumns+` FROM oidc_grants WHERE code_digest = ?`), code[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return OIDCGrant{}, notFound("code")
+	}
+	if err != nil {
+		return OIDCGrant{}, dbError("get grant by code", err)
+	}
+	return g, grantError(g, now)
+}
+
+// RevokeOIDCAppGrants ends every live grant of an app except those of
+// keepUserID ("" keeps none): an app that stops being verified keeps
+// only its developer's sign-ins, a suspended one none.
+func (d *DB) RevokeOIDCAppGrants(ctx context.Context, appID, keepUserID string, now time.Time) (int64, error) {
+	n, err := affected(d.db.ExecContext(ctx, d.q(`UPDATE oidc_grants SET revoked_at = ?
+		WHERE app_id = ? AND revoked_at IS NULL AND (user_id IS NULL OR user_id <> ?)`), d.t(now), appID, keepUserID))
+	if err != nil {
+		return 0, dbError("revoke app grants", err)
+	}
+	return n, nil
+}
+
 // SpendOIDCCode spends a code once, extending its grant's life to keep
 // (the refresh tokens' lifetime). A second use revokes the grant, and so
 // every token issued from it, and is ErrRevoked (so is the loser of two
@@ -372,18 +399,14 @@ func (d *DB) GetOIDCToken(ctx context.Context, id string, now time.Time) (OIDCTo
 	return d.getToken(ctx, `t.id = ?`, id, now)
 }
 
-// GetOIDCRefreshToken reads a refresh token by its digest. A token
-// already used is a replay: its grant is revoked and the answer is
-// ErrRevoked.
+// GetOIDCRefreshToken reads a refresh token by its digest. It changes
+// nothing: a token already used comes back with UsedAt set, and its
+// replay is caught (and its grant revoked) only when it is spent again
+// through CreateOIDCTokens, which the provider calls once the client
+// has authenticated. (A read that revoked would let anyone who saw a
+// used token end another client's grant.)
 func (d *DB) GetOIDCRefreshToken(ctx context.Context, digest Digest, now time.Time) (OIDCToken, OIDCGrant, error) {
-	t, g, err := d.getToken(ctx, `t.digest = ?`, digest[:], now)
-	if err == nil && !t.UsedAt.IsZero() {
-		if err := d.RevokeOIDCGrant(ctx, g.ID, now); err != nil {
-			return OIDCToken{}, OIDCGrant{}, err
-		}
-		return t, g, ErrRevoked
-	}
-	return t, g, err
+	return d.getToken(ctx, `t.digest = ?`, digest[:], now)
 }
 
 // RevokeOIDCToken ends one token. An unknown token is not an error

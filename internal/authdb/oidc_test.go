@@ -29,8 +29,16 @@ func testOIDCCodes(t *testing.T, st storage) {
 	_, err := d.SpendOIDCCode(ctx, digest("unknown"), t0, keep)
 	wantErr(t, "an unknown code", err, ErrNotFound)
 
+	peek, err := d.GetOIDCGrantByCode(ctx, digest("code-1"), t0)
+	wantErr(t, "reading the grant by its code", err, nil)
+	if peek.ID != g.ID || peek.CodeUsed {
+		t.Fatalf("the grant read by its code: %+v", peek)
+	}
 	got, err := d.SpendOIDCCode(ctx, digest("code-1"), t0.Add(time.Minute), keep)
 	wantErr(t, "the first use of the code", err, nil)
+	if peek, err = d.GetOIDCGrantByCode(ctx, digest("code-1"), t0.Add(time.Minute)); err != nil || !peek.CodeUsed {
+		t.Fatalf("after the spend, the grant reads %+v, %v; want the code used", peek, err)
+	}
 	wantEqual(t, "the grant's user", got.UserID, userID)
 	wantEqual(t, "the grant's amr", got.AMR, "hwk")
 	tok := OIDCToken{ID: NewOIDCID(), GrantID: g.ID, Kind: "access", Scopes: "openid", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
@@ -85,16 +93,36 @@ func testOIDCRefresh(t *testing.T, st storage) {
 	s2 := OIDCToken{ID: NewOIDCID(), GrantID: g2.ID, Kind: "refresh", Digest: digest("s2"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	wantErr(t, "s1", d.CreateOIDCTokens(ctx, Digest{}, t0, s1), nil)
 	wantErr(t, "s1 to s2", d.CreateOIDCTokens(ctx, s1.Digest, t0, s2), nil)
-	_, _, err = d.GetOIDCRefreshToken(ctx, s1.Digest, t0)
-	wantErr(t, "reading a used refresh token", err, ErrRevoked)
+	// Reading a used token changes nothing (a read is not
+	// authenticated); spending it again ends the family.
+	u, _, err := d.GetOIDCRefreshToken(ctx, s1.Digest, t0)
+	wantErr(t, "reading a used refresh token", err, nil)
+	if u.UsedAt.IsZero() {
+		t.Fatal("a used refresh token reads as unused")
+	}
+	_, _, err = d.GetOIDCRefreshToken(ctx, s2.Digest, t0)
+	wantErr(t, "its successor after a read of the used one", err, nil)
+	wantErr(t, "spending the used one", d.CreateOIDCTokens(ctx, s1.Digest, t0, OIDCToken{ID: NewOIDCID(), GrantID: g2.ID, Kind: "refresh", Digest: digest("s3"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}), ErrRevoked)
 	_, _, err = d.GetOIDCRefreshToken(ctx, s2.Digest, t0)
 	wantErr(t, "its successor", err, ErrRevoked)
+
+	// An app that stops being verified keeps only its developer's grants.
+	_, g4 := oidcFixtureAgain(t, d, userID, g.AppID)
+	n, err := d.RevokeOIDCAppGrants(ctx, g.AppID, userID, t0)
+	wantErr(t, "RevokeOIDCAppGrants keeping the user", err, nil)
+	_, err = d.GetOIDCGrant(ctx, g4.ID, t0)
+	wantErr(t, "the kept user's grant", err, nil)
+	n, err = d.RevokeOIDCAppGrants(ctx, g.AppID, "", t0)
+	wantErr(t, "RevokeOIDCAppGrants keeping none", err, nil)
+	wantEqual(t, "grants ended", n, int64(1))
+	_, err = d.GetOIDCGrant(ctx, g4.ID, t0)
+	wantErr(t, "the grant after all were ended", err, ErrRevoked)
 
 	// Ending a user's grants to an app (logout) ends their tokens.
 	_, g3 := oidcFixtureAgain(t, d, userID, g.AppID)
 	a3 := OIDCToken{ID: NewOIDCID(), GrantID: g3.ID, Kind: "access", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	wantErr(t, "a3", d.CreateOIDCTokens(ctx, Digest{}, t0, a3), nil)
-	n, err := d.RevokeOIDCGrants(ctx, userID, g.AppID, t0)
+	n, err = d.RevokeOIDCGrants(ctx, userID, g.AppID, t0)
 	wantErr(t, "RevokeOIDCGrants", err, nil)
 	wantEqual(t, "live grants ended", n, int64(1))
 	_, _, err = d.GetOIDCToken(ctx, a3.ID, t0)

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -62,13 +63,14 @@ type keyring struct {
 	db   *authdb.DB
 	aead cipher.AEAD
 	now  func() time.Time
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	current *signingKey
 	until   time.Time // current is re-read after this
 }
 
-func newKeyring(db *authdb.DB, d Digester, now func() time.Time) *keyring {
+func newKeyring(db *authdb.DB, d Digester, now func() time.Time, log *slog.Logger) *keyring {
 	k := d.Digest(purposeKeySeal, "aes-256-gcm")
 	defer clear(k[:])
 	b, err := aes.NewCipher(k[:])
@@ -79,7 +81,7 @@ func newKeyring(db *authdb.DB, d Digester, now func() time.Time) *keyring {
 	if err != nil {
 		panic(err)
 	}
-	return &keyring{db: db, aead: g, now: now}
+	return &keyring{db: db, aead: g, now: now, log: log}
 }
 
 func (r *keyring) seal(id string, priv *ecdsa.PrivateKey) ([]byte, error) {
@@ -139,20 +141,51 @@ func (r *keyring) signing(ctx context.Context) (*signingKey, error) {
 			return nil, err
 		}
 	}
+	opened := r.usable(keys)
+	if len(opened) == 0 { // none opens (edited rows, or another token key)
+		k, err := r.add(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		if opened = r.usable([]authdb.OIDCKey{k}); len(opened) == 0 {
+			return nil, errors.New("a new signing key does not open")
+		}
+	}
 	// The newest key published long enough; the newest of all if none is.
-	pick := keys[0]
-	for _, k := range keys {
+	pick := opened[0]
+	for _, k := range opened {
 		if now.Sub(k.CreatedAt) >= keyPublishLead {
 			pick = k
 			break
 		}
 	}
-	priv, err := r.open(pick)
+	priv, err := r.open(pick.OIDCKey)
 	if err != nil {
 		return nil, err
 	}
 	r.current, r.until = &signingKey{id: pick.ID, priv: priv}, now.Add(keyCacheFor)
 	return r.current, nil
+}
+
+// openedKey is a stored key that opens under this server's token key.
+type openedKey struct {
+	authdb.OIDCKey
+	pub *ecdsa.PublicKey
+}
+
+// usable is keys that open, in order; the others are logged and skipped
+// (one bad row must not stop every sign-in).
+func (r *keyring) usable(keys []authdb.OIDCKey) []openedKey {
+	out := make([]openedKey, 0, len(keys))
+	for _, k := range keys {
+		priv, err := r.open(k)
+		if err != nil {
+			r.log.Error("oidc: a stored signing key is skipped", "key", k.ID, "err", err)
+			continue
+		}
+		out = append(out, openedKey{OIDCKey: k, pub: &priv.PublicKey})
+	}
+	return out
 }
 
 func (r *keyring) add(ctx context.Context, now time.Time) (authdb.OIDCKey, error) {
@@ -178,13 +211,9 @@ func (r *keyring) published(ctx context.Context) ([]op.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]op.Key, 0, len(keys))
-	for _, k := range keys {
-		priv, err := r.open(k)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, publicKey{id: k.ID, pub: &priv.PublicKey})
+	out := []op.Key{}
+	for _, k := range r.usable(keys) {
+		out = append(out, publicKey{id: k.ID, pub: k.pub})
 	}
 	return out, nil
 }

@@ -108,7 +108,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	st := &storage{db: cfg.DB, tokens: cfg.Tokens, now: cfg.Now, log: cfg.Log, loginURL: cfg.LoginURL,
-		keys: newKeyring(cfg.DB, cfg.Tokens, cfg.Now)}
+		keys: newKeyring(cfg.DB, cfg.Tokens, cfg.Now, cfg.Log)}
 	crypto := cfg.Tokens.Digest(purposeAccessCrypto, "aes-256-gcm")
 	defer clear(crypto[:])
 	opc := &op.Config{

@@ -33,6 +33,10 @@ type request struct {
 type authRequest struct {
 	g   authdb.OIDCGrant
 	req request
+	// code is the digest of the code this request was read by, to be
+	// spent when op issues tokens for it (after it checked the client and
+	// PKCE); zero otherwise.
+	code authdb.Digest
 }
 
 func decodeGrant(g authdb.OIDCGrant) (*authRequest, error) {

@@ -92,6 +92,19 @@ func (s *storage) CreateAuthRequest(ctx context.Context, ar *oidc.AuthRequest, u
 	if err != nil {
 		return nil, err
 	}
+	if ar.ResponseMode != "" && ar.ResponseMode != oidc.ResponseModeQuery {
+		return nil, oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
+	}
+	var scopes []string
+	for _, sc := range ar.Scopes {
+		if !slices.Contains(scopes, sc) {
+			scopes = append(scopes, sc)
+		}
+	}
+	if len(strings.Join(scopes, " ")) > authdb.MaxOIDCScopesLen {
+		return nil, oidc.ErrInvalidScope().WithDescription("the scopes are too long")
+	}
+	ar.Scopes = scopes
 	if ar.ResponseType != oidc.ResponseTypeCode {
 		return nil, oidc.ErrInvalidRequest().WithDescription("only the authorization code flow (response_type=code) is supported")
 	}
@@ -123,17 +136,78 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	return s.authRequest(ctx, id)
 }
 
-// AuthRequestByCode spends the code: a second use revokes its grant.
+// AuthRequestByCode reads the request a code was issued for and changes
+// nothing: op checks the client, its authentication, the redirect URI
+// and PKCE next, and only then asks for tokens, which spends the code
+// (spendCode). So someone who saw a code can neither burn it nor, once
+// it was used, revoke what it gave; a second use by the client itself
+// revokes its grant.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	now := s.now()
-	g, err := s.db.SpendOIDCCode(ctx, s.digest(purposeCode, code), now, now.Add(RefreshTokenLifetime))
+	d := s.digest(purposeCode, code)
+	g, err := s.db.GetOIDCGrantByCode(ctx, d, s.now())
 	if err != nil {
 		return nil, s.storageErr("the code", err)
 	}
 	if g.UserID == "" {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code was not approved")
 	}
-	return decodeGrant(g)
+	ar, err := decodeGrant(g)
+	if err != nil {
+		return nil, err
+	}
+	ar.code = d
+	return ar, nil
+}
+
+// spendCode spends the code ar was read by, if any: a second use revokes
+// the grant and is refused.
+func (s *storage) spendCode(ctx context.Context, ar *authRequest) error {
+	if ar.code.IsZero() {
+		return nil
+	}
+	now := s.now()
+	g, err := s.db.SpendOIDCCode(ctx, ar.code, now, now.Add(RefreshTokenLifetime))
+	if err != nil {
+		if errors.Is(err, authdb.ErrRevoked) {
+			s.log.Warn("oidc: a code was used twice; its grant is revoked", "grant", ar.g.ID)
+		}
+		return s.storageErr("the code", err)
+	}
+	ar.g, ar.code = g, authdb.Digest{}
+	return nil
+}
+
+// appAllows reports whether app may still give userID's data to its
+// client: a verified app for anyone, a pending or rejected one only for
+// its developer, a suspended one for nobody.
+func (s *storage) appAllows(ctx context.Context, appID, userID string) error {
+	app, err := s.db.GetApp(ctx, appID)
+	if err != nil {
+		return oidc.ErrInvalidClient().WithDescription("unknown client")
+	}
+	switch {
+	case app.Status == authdb.AppSuspended:
+		return oidc.ErrUnauthorizedClient().WithDescription("this app is suspended")
+	case app.Status != authdb.AppVerified && userID != app.OwnerID:
+		return oidc.ErrAccessDenied().WithDescription("this app is not verified: it may sign in only its developer")
+	}
+	return nil
+}
+
+// issuable spends ar's code (if it came by one) and checks that the app
+// may still give the user's data.
+func (s *storage) issuable(ctx context.Context, tr op.TokenRequest) (*authRequest, error) {
+	ar, ok := grantOf(tr)
+	if !ok {
+		return nil, oidc.ErrUnsupportedGrantType()
+	}
+	if err := s.appAllows(ctx, ar.g.AppID, ar.g.UserID); err != nil {
+		return nil, err
+	}
+	if err := s.spendCode(ctx, ar); err != nil {
+		return nil, err
+	}
+	return ar, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -148,9 +222,9 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 func (s *storage) CreateAccessToken(ctx context.Context, tr op.TokenRequest) (string, time.Time, error) {
-	ar, ok := grantOf(tr)
-	if !ok {
-		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	ar, err := s.issuable(ctx, tr)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	now := s.now()
 	t := authdb.OIDCToken{ID: authdb.NewOIDCID(), GrantID: ar.g.ID, Kind: "access", Scopes: strings.Join(tr.GetScopes(), " "),
@@ -165,9 +239,9 @@ func (s *storage) CreateAccessToken(ctx context.Context, tr op.TokenRequest) (st
 // token; with current, a refresh: current is spent in the same
 // transaction, and if it was spent already, the grant is revoked.
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, tr op.TokenRequest, current string) (string, string, time.Time, error) {
-	ar, ok := grantOf(tr)
-	if !ok {
-		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+	ar, err := s.issuable(ctx, tr)
+	if err != nil {
+		return "", "", time.Time{}, err
 	}
 	now := s.now()
 	scopes := strings.Join(tr.GetScopes(), " ")
@@ -180,8 +254,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, tr op.TokenR
 		spent = s.digest(purposeRefresh, current)
 	}
 	if err := s.db.CreateOIDCTokens(ctx, spent, now, at, rt); err != nil {
+		if errors.Is(err, authdb.ErrRevoked) && !spent.IsZero() {
+			s.log.Warn("oidc: a refresh token was used twice; its grant is revoked", "grant", ar.g.ID)
+		}
 		if errors.Is(err, authdb.ErrRevoked) || errors.Is(err, authdb.ErrNotFound) {
-			return "", "", time.Time{}, op.ErrInvalidRefreshToken
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("the refresh token was used before, or its grant ended; the grant is revoked")
 		}
 		return "", "", time.Time{}, s.storageErr("the grant", err)
 	}
@@ -189,11 +266,10 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, tr op.TokenR
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	// A used token comes back too: op authenticates the client next, and
+	// spending it again (CreateAccessAndRefreshTokens) revokes its grant.
 	t, g, err := s.db.GetOIDCRefreshToken(ctx, s.digest(purposeRefresh, token), s.now())
 	if err != nil {
-		if errors.Is(err, authdb.ErrRevoked) {
-			s.log.Warn("oidc: a spent or revoked refresh token was presented; its grant is revoked", "grant", g.ID)
-		}
 		return nil, op.ErrInvalidRefreshToken
 	}
 	ar, err := decodeGrant(g)
@@ -206,6 +282,9 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 // TerminateSession ends the user's grants to the app (RP-initiated
 // logout). The user's Niomon session is theirs, and stays.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	if userID == "" { // no id_token_hint: nothing names whose grants to end
+		return nil
+	}
 	if _, err := s.db.RevokeOIDCGrants(ctx, userID, clientID, s.now()); err != nil {
 		return s.storageErr("the session", err)
 	}
@@ -238,7 +317,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenID, userID, clientID str
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
 	t, g, err := s.db.GetOIDCRefreshToken(ctx, s.digest(purposeRefresh, token), s.now())
-	if err != nil || g.AppID != clientID {
+	if err != nil || g.AppID != clientID || !t.UsedAt.IsZero() {
 		return "", "", op.ErrInvalidRefreshToken
 	}
 	return g.UserID, t.ID, nil
@@ -274,6 +353,9 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 	want, err := s.db.GetOIDCClient(ctx, id)
 	if err != nil || want.IsZero() || !want.Equal(s.digest(purposeClientSecret, secret)) {
 		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	if app, err := s.db.GetApp(ctx, id); err != nil || app.Status == authdb.AppSuspended {
+		return oidc.ErrUnauthorizedClient().WithDescription("this app is suspended")
 	}
 	return nil
 }
@@ -318,7 +400,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	if err != nil || t.Kind != "access" || g.UserID != subject {
 		return oidc.ErrInvalidRequest().WithDescription("the access token is invalid, expired or revoked")
 	}
-	if _, err := s.client(ctx, g.AppID); err != nil {
+	if err := s.appAllows(ctx, g.AppID, g.UserID); err != nil {
 		return err
 	}
 	return s.SetUserinfoFromScopes(ctx, ui, subject, g.AppID, strings.Fields(t.Scopes))
@@ -326,7 +408,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, ir *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	t, g, err := s.db.GetOIDCToken(ctx, tokenID, s.now())
-	if err != nil || g.UserID != subject || g.AppID != clientID {
+	if err != nil || g.UserID != subject || g.AppID != clientID || s.appAllows(ctx, g.AppID, g.UserID) != nil {
 		return oidc.ErrInvalidRequest().WithDescription("the token is invalid, expired or revoked")
 	}
 	ir.Active, ir.Scope, ir.ClientID, ir.Subject = true, strings.Fields(t.Scopes), g.AppID, g.UserID

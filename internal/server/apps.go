@@ -308,6 +308,18 @@ func (s *Server) adminSetAppStatus(w http.ResponseWriter, r *http.Request, a *au
 	if err != nil {
 		return err
 	}
+	// An app that is no longer verified keeps only its developer's
+	// sign-ins; a suspended one none. (Uses are also checked against the
+	// status; this keeps a later re-verification from reviving them.)
+	if app.Status != authdb.AppVerified {
+		keep := app.OwnerID
+		if app.Status == authdb.AppSuspended {
+			keep = ""
+		}
+		if _, err := s.db.RevokeOIDCAppGrants(ctx, app.ID, keep, s.now()); err != nil {
+			return err
+		}
+	}
 	v, err := s.appView(ctx, app)
 	if err != nil {
 		return err

@@ -175,7 +175,11 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, id, decision 
 	}
 
 	now := s.now()
-	if !signedIn || !req.AuthFresh(a.sess.AuthTime, now) {
+	// The app's id_token_hint names the account it expects: another one
+	// signed in here must sign in again (as the one meant, or knowingly
+	// as itself).
+	otherAccount := signedIn && req.HintSubject != "" && req.HintSubject != a.user.ID
+	if !signedIn || otherAccount || !req.AuthFresh(a.sess.AuthTime, now) {
 		if silent {
 			return deny(oidc.ErrLoginRequired())
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/server"
 )
 
 // "Login with Niomon" tested as an app would use it: go-oidc and
@@ -329,8 +330,39 @@ func TestLoginWithNiomon_CodesAndTokensAreBoundToTheirClient(t *testing.T) {
 			if err := tc.try(f, code); err == nil {
 				t.Fatal("accepted")
 			}
+			// Whoever saw the code could not burn it: the app still
+			// exchanges it, and a replay that fails the checks again
+			// does not end what the app got.
+			tok, _, err := w.exchange(t, f, code)
+			if err != nil {
+				t.Fatalf("the app's own exchange after the refused one: %v", err)
+			}
+			_ = tc.try(f, code)
+			if _, err := w.prov.UserInfo(w.ctx, oauth2.StaticTokenSource(tok)); err != nil {
+				t.Fatalf("the app's token after a refused replay of its code: %v", err)
+			}
 		})
 	}
+	t.Run("another client revokes a spent refresh token of the app's", func(t *testing.T) {
+		f := w.start()
+		tok, _, err := w.exchange(t, f, w.login(t, w.browser, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := w.refresh(tok.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {other.ID}}
+		resp, err := e.httpClient().PostForm(e.url+"/oidc/revoke", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if _, err := w.refresh(next.RefreshToken); err != nil {
+			t.Fatalf("the app's live refresh token after another client revoked its spent one: %v", err)
+		}
+	})
 	t.Run("another client presents a refresh token", func(t *testing.T) {
 		f := w.start()
 		tok, _, err := w.exchange(t, f, w.login(t, w.browser, f))
@@ -593,5 +625,101 @@ func TestLoginWithNiomon_AConfidentialClientMustAuthenticate(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), secret) {
 		t.Fatal("the client secret is in the server's log")
+	}
+}
+
+func TestLoginWithNiomon_AnAppThatLosesItsVerificationLosesItsUsersTokens(t *testing.T) {
+	for _, status := range []string{authdb.AppPending, authdb.AppRejected, authdb.AppSuspended} {
+		t.Run(status, func(t *testing.T) {
+			e := newEnv(t, envOptions{config: func(c *server.Config) { c.Admins = []string{"admin@example.com"} }})
+			w := newLoginWorld(t, e, authdb.AppVerified)
+			f := w.start()
+			tok, _, err := w.exchange(t, f, w.login(t, w.browser, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending := w.start()
+			code := w.login(t, w.browser, pending) // approved, not yet exchanged
+			root := e.client()
+			e.emailSignIn(root, "admin@example.com", true)
+			vet := func(to string) {
+				t.Helper()
+				if err := root.Do(context.Background(), http.MethodPost, "/v1/admin/apps/"+w.app.ID+"/status", nioapi.AppStatus{Status: to, Reason: "test"}, &nioapi.App{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			vet(status)
+			if _, err := w.prov.UserInfo(w.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+				t.Fatal("userinfo with alice's token still works")
+			}
+			if _, err := w.refresh(tok.RefreshToken); err == nil {
+				t.Fatal("alice's refresh token still works")
+			}
+			if _, _, err := w.exchange(t, pending, code); err == nil {
+				t.Fatal("a code approved before the change was exchanged")
+			}
+			vet(authdb.AppVerified)
+			if _, err := w.refresh(tok.RefreshToken); err == nil {
+				t.Fatal("re-verification revived alice's refresh token")
+			}
+		})
+	}
+}
+
+func TestLoginWithNiomon_ForAnotherAccountsHintTheUserMustSignInAgain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	// The developer signs in to the app: an ID token naming them.
+	fd := w.start()
+	tok, devID, err := w.exchange(t, fd, w.login(t, w.dev, fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint := tok.Extra("id_token").(string)
+	w.login(t, w.browser, w.start()) // alice consents once
+	to, _, _ := w.open(t, w.browser, w.start(oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", hint)).url)
+	if to == nil || to.Query().Get("error") != "login_required" {
+		t.Fatalf("alice's browser, a hint naming %s, prompt=none: %v, want login_required", devID.Subject, to)
+	}
+	to, _, _ = w.open(t, w.browser, w.start(oauth2.SetAuthURLParam("id_token_hint", hint)).url)
+	if to == nil || to.Path != "/" || to.Query().Get("reauth") != "1" {
+		t.Fatalf("alice's browser, a hint naming another account: %v, want a new sign-in", to)
+	}
+}
+
+func TestLoginWithNiomon_OddRequestsAndABadKeyRowAreHandled(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	// Three hundred copies of a scope are one scope.
+	f := w.start(oauth2.SetAuthURLParam("scope", "openid"+strings.Repeat(" email", 300)))
+	if _, _, err := w.exchange(t, f, w.login(t, w.browser, f)); err != nil {
+		t.Fatalf("a request with a scope repeated 300 times: %v", err)
+	}
+	// form_post would need a page the CSP forbids: refused up front.
+	to, _, _ := w.open(t, w.browser, w.start(oauth2.SetAuthURLParam("response_mode", "form_post")).url)
+	if to == nil || to.Query().Get("error") != "invalid_request" {
+		t.Fatalf("response_mode=form_post: %v, want error=invalid_request", to)
+	}
+	// A key row that does not open is skipped: keys are still published
+	// and tokens still signed.
+	keys, err := e.db.ListOIDCKeys(context.Background())
+	if err != nil || len(keys) == 0 {
+		t.Fatal(err)
+	}
+	if err := e.db.AddOIDCKey(context.Background(), authdb.OIDCKey{ID: "edited", Sealed: []byte(strings.Repeat("x", 200)), CreatedAt: keys[0].CreatedAt.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.httpClient().Get(e.url + "/oidc/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the key set with a bad row: %d", resp.StatusCode)
+	}
+	e.advance(2 * time.Minute) // past the signing key's cache
+	f = w.start()
+	if _, _, err := w.exchange(t, f, w.login(t, w.browser, f)); err != nil {
+		t.Fatalf("a sign-in with a bad key row: %v", err)
 	}
 }
