@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,5 +177,64 @@ func TestBrowser_AnAppSignsAUserInWithLoginWithNiomon(t *testing.T) {
 	p.shot("login-with-niomon-suspended")
 	if got := p.text("#oidc-detail"); got != "Reason given: asked users for their recovery phrase" {
 		t.Fatalf("the refusal gives the reason %q, want the administrator's", got)
+	}
+}
+
+// TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt: the
+// developer console and the administration screen, in two browsers.
+func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing.T) {
+	b := newBrowser(t)
+	dir := t.TempDir()
+	config := filepath.Join(dir, "niomon.json")
+	if err := os.WriteFile(config, []byte(`{"admins": ["admin@example.com"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil, "--config", config)
+
+	dev := b.tab()
+	dev.signInByEmail(d, "dev@example.org", 1, "")
+	dev.addresses()
+	dev.run("open the developer console", chromedp.Click(chromedp.CSS("#developers")), chromedp.WaitVisible(chromedp.CSS("#app-form")))
+	if n := get(dev, "the administration link", chromedp.Evaluate[int](`document.querySelectorAll('#admin').length`)); n != 0 {
+		t.Fatal("a developer who is not an administrator is offered the administration screen")
+	}
+	dev.run("register an app",
+		chromedp.SendKeys(chromedp.CSS("#app-name"), "Example Swap"),
+		chromedp.SendKeys(chromedp.CSS("#app-contact"), "dev@example.org"),
+		chromedp.SendKeys(chromedp.CSS("#app-origins"), "https://swap.example.org\nhttp://localhost:3000"),
+		chromedp.SendKeys(chromedp.CSS("#app-redirects"), "https://swap.example.org/callback"),
+		chromedp.Click(chromedp.CSS(`#app-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#apps .app`)))
+	dev.shot("developer-console")
+	if got := dev.text(`#apps .origin[data-origin="https://swap.example.org"] .proof`); !strings.Contains(got, "_niomon-challenge.swap.example.org") || !strings.Contains(got, "niomon-verify=") {
+		t.Fatalf("the console tells the developer %q, want the TXT record to publish", got)
+	}
+	dev.run("a client secret", chromedp.Click(chromedp.CSS(".new-secret")), chromedp.WaitVisible(chromedp.CSS("#client-secret")))
+	if s := dev.text("#client-secret"); len(s) < 40 {
+		t.Fatalf("the client secret shown is %q", s)
+	}
+
+	admin := b.newProfile()
+	admin.signInByEmail(d, "admin@example.com", 1, "")
+	admin.addresses()
+	admin.run("open the administration screen", chromedp.Click(chromedp.CSS("#developers")), chromedp.WaitVisible(chromedp.CSS("#admin")),
+		chromedp.Click(chromedp.CSS("#admin")), chromedp.WaitVisible(chromedp.CSS("#admin-apps .app")))
+	admin.run("verifying without a reason is refused", chromedp.Click(chromedp.CSS("#admin-apps .set-verified")))
+	if s := admin.says(); !strings.Contains(s, "reason") {
+		t.Fatalf("verifying without a reason: the page says %q", s)
+	}
+	admin.run("verify with a reason",
+		chromedp.SendKeys(chromedp.CSS("#admin-apps .reason"), "site and contact reviewed"),
+		chromedp.Click(chromedp.CSS("#admin-apps .set-verified")),
+		chromedp.WaitVisible(chromedp.CSS("#status.info")))
+	admin.shot("admin-apps")
+	if s := admin.says(); !strings.Contains(s, "Example Swap is now verified") {
+		t.Fatalf("after verifying, the page says %q", s)
+	}
+
+	dev.run("the developer looks again", chromedp.Click(chromedp.CSS("#back")), chromedp.WaitVisible(chromedp.CSS("#developers")),
+		chromedp.Click(chromedp.CSS("#developers")), chromedp.WaitVisible(chromedp.CSS(`#apps .status-verified`)))
+	if got := dev.text("#apps .app .muted"); !strings.Contains(got, "site and contact reviewed") {
+		t.Fatalf("the developer reads %q, want the administrator's reason", got)
 	}
 }

@@ -37,7 +37,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP address (loopback)")
 	data := fs.String("data", filepath.Join(".data", "niomon"), "data directory")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	config := fs.String("config", "", "optional config file: its rate_limits, users, sessions and oidc settings apply (also NIOMON_* variables)")
+	config := fs.String("config", "", "optional config file: its rate_limits, users, sessions, oidc, admins and phishing settings apply (also NIOMON_* variables)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -120,6 +120,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	publicURL := "http://localhost:" + lport
 	cfg := server.DevConfig(publicURL)
 	cfg.RateLimits, cfg.Users, cfg.Sessions, cfg.OIDC = over.RateLimits, over.Users, over.Sessions, over.OIDC
+	cfg.Admins, cfg.Phishing = over.Admins, over.Phishing
 	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log, DevMailbox: mbox.Handler()})
 	if err != nil {
 		ln.Close()

@@ -249,6 +249,7 @@ async function home(user) {
     h('h1', {}, 'Your wallet'),
     h('p', { class: 'who' }, 'Signed in as ', h('strong', {}, user.email || user.id), ' · ',
       h('button', { type: 'button', class: 'link', id: 'security', onclick: () => securityScreen(user) }, 'Security'), ' · ',
+      h('button', { type: 'button', class: 'link', id: 'developers', onclick: async () => (await import('./developer.js')).developerScreen(() => home(user)) }, 'Developers'), ' · ',
       h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out')),
     w.canSign ? null : h('div', { class: 'notice' },
       h('p', {}, 'This browser holds no key of your wallet, so it can show your addresses but not sign. A device that holds your wallet can approve this one.'),
