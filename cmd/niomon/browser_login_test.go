@@ -219,6 +219,7 @@ func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing
 	admin.addresses()
 	admin.run("open the administration screen", chromedp.Click(chromedp.CSS("#developers")), chromedp.WaitVisible(chromedp.CSS("#admin")),
 		chromedp.Click(chromedp.CSS("#admin")), chromedp.WaitVisible(chromedp.CSS("#admin-apps .app")))
+	admin.shot("admin-apps-pending")
 	admin.run("verifying without a reason is refused", chromedp.Click(chromedp.CSS("#admin-apps .set-verified")))
 	if s := admin.says(); !strings.Contains(s, "reason") {
 		t.Fatalf("verifying without a reason: the page says %q", s)

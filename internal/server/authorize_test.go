@@ -723,3 +723,59 @@ func TestLoginWithNiomon_OddRequestsAndABadKeyRowAreHandled(t *testing.T) {
 		t.Fatalf("a sign-in with a bad key row: %v", err)
 	}
 }
+
+func TestLoginWithNiomon_RevocationAndLogoutEndWhatTheyName(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	session := func() (*oauth2.Token, string) {
+		f := w.start()
+		tok, _, err := w.exchange(t, f, w.login(t, w.browser, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok, tok.Extra("id_token").(string)
+	}
+	revoke := func(token, hint string) {
+		t.Helper()
+		resp, err := e.httpClient().PostForm(e.url+"/oidc/revoke", url.Values{"token": {token}, "token_type_hint": {hint}, "client_id": {w.app.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("revoke: %d", resp.StatusCode)
+		}
+	}
+	// An access token alone.
+	tok, _ := session()
+	revoke(tok.AccessToken, "access_token")
+	if _, err := w.prov.UserInfo(w.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Fatal("a revoked access token still works")
+	}
+	if _, err := w.refresh(tok.RefreshToken); err != nil {
+		t.Fatalf("the refresh token after its access token was revoked: %v", err)
+	}
+	// A refresh token, with its grant.
+	tok, _ = session()
+	revoke(tok.RefreshToken, "refresh_token")
+	if _, err := w.refresh(tok.RefreshToken); err == nil {
+		t.Fatal("a revoked refresh token still works")
+	}
+	if _, err := w.prov.UserInfo(w.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Fatal("the access token of a revoked refresh token still works")
+	}
+	// Logout with a hint ends the user's grants to the app and returns to
+	// a registered URI; an unregistered one is refused.
+	tok, idt := session()
+	to, status, _ := w.open(t, w.browser, e.url+"/oidc/end_session?"+url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {"https://evil.example.com/"}}.Encode())
+	if to != nil && to.Host == "evil.example.com" {
+		t.Fatalf("logout redirected to an unregistered URI: %v (%d)", to, status)
+	}
+	to, _, _ = w.open(t, w.browser, e.url+"/oidc/end_session?"+url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {appRedirect}, "state": {"bye"}}.Encode())
+	if to == nil || !strings.HasPrefix(to.String(), appRedirect) || to.Query().Get("state") != "bye" {
+		t.Fatalf("logout: %v, want the registered URI with the state", to)
+	}
+	if _, err := w.refresh(tok.RefreshToken); err == nil {
+		t.Fatal("a refresh token still works after logout")
+	}
+}

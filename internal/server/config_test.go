@@ -115,7 +115,7 @@ func TestConfig_TheGuidesCompleteExampleLoads(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.OIDC) != 3 || cfg.OIDC[1].SignedClientSecret == nil || len(cfg.TrustedProxies) != 1 {
+	if len(cfg.OIDC) != 3 || cfg.OIDC[1].SignedClientSecret == nil || len(cfg.TrustedProxies) != 1 || len(cfg.Admins) != 1 || len(cfg.Phishing.Lists) != 2 {
 		t.Fatalf("the example as loaded: %d providers, apple signed secret %v, trusted proxies %v", len(cfg.OIDC), cfg.OIDC[1].SignedClientSecret, cfg.TrustedProxies)
 	}
 }
