@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +238,54 @@ func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing
 		chromedp.Click(chromedp.CSS("#developers")), chromedp.WaitVisible(chromedp.CSS(`#apps .status-verified`)))
 	if got := dev.text("#apps .app .muted"); !strings.Contains(got, "site and contact reviewed") {
 		t.Fatalf("the developer reads %q, want the administrator's reason", got)
+	}
+}
+
+// TestBrowser_ASignInToABlockedSiteShowsWhyAndWhatToDo: an app whose
+// redirect is on the operator's phishing list; the user sees the block,
+// the list and the appeal, and the app gets nothing.
+func TestBrowser_ASignInToABlockedSiteShowsWhyAndWhatToDo(t *testing.T) {
+	b := newBrowser(t)
+	dir := t.TempDir()
+	list := filepath.Join(dir, "blocked.txt")
+	if err := os.WriteFile(list, []byte("evil.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "niomon.json")
+	cfg := fmt.Sprintf(`{"phishing": {"lists": [{"name": "ops-list", "file": %q}], "appeal": "Think this is wrong? Write to abuse@example.com."}}`, list)
+	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	d := startDev(t, data, freePort(t), nil, "--config", config)
+	p := b.tab()
+	p.signInByEmail(d, "alice@example.com", 1, "")
+	p.addresses()
+	db, err := authdb.Open(context.Background(), sqldb.Config{SQLitePath: filepath.Join(data, "niomon.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	who, err := db.LookupEmail(context.Background(), "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := db.CreateApp(context.Background(), authdb.App{OwnerID: who.UserID, Name: "Totally Swap", Contact: "x@example.com",
+		Origins: []authdb.AppOrigin{{Origin: "https://login.evil.example"}}, RedirectURIs: []string{"https://login.evil.example/cb"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppVerified, Reason: "missed in review", AdminID: who.UserID, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"client_id": {app.ID}, "redirect_uri": {"https://login.evil.example/cb"}, "response_type": {"code"}, "scope": {"openid wallet"},
+		"state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	p.run("the app's sign-in", chromedp.Navigate(d.url+"/oidc/authorize?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#oidc-error")))
+	p.shot("login-with-niomon-blocked")
+	if got := p.text("#oidc-error"); !strings.Contains(got, "login.evil.example is on the phishing list ops-list") {
+		t.Fatalf("the block page says %q, want the host and the list", got)
+	}
+	if got := p.text("#oidc-detail"); !strings.Contains(got, "abuse@example.com") {
+		t.Fatalf("the block page tells the user %q, want the appeal", got)
 	}
 }

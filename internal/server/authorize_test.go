@@ -18,6 +18,7 @@ import (
 
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/phishing"
 	"github.com/niomon/niomon/internal/server"
 )
 
@@ -777,5 +778,67 @@ func TestLoginWithNiomon_RevocationAndLogoutEndWhatTheyName(t *testing.T) {
 	}
 	if _, err := w.refresh(tok.RefreshToken); err == nil {
 		t.Fatal("a refresh token still works after logout")
+	}
+}
+
+func TestLoginWithNiomon_ABlockedRedirectIsRefusedWithItsReason(t *testing.T) {
+	list, err := phishing.ParsePlain("test-list", strings.NewReader("evil.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := phishing.New(phishing.Config{Lists: []*phishing.List{list}, Appeal: "Write to abuse@example.com."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{phishing: checker})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	bad, err := e.db.CreateApp(context.Background(), authdb.App{OwnerID: w.alice, Name: "Totally Swap", Contact: "x@example.com",
+		Origins: []authdb.AppOrigin{{Origin: "https://login.evil.example"}}, RedirectURIs: []string{"https://login.evil.example/cb"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetAppStatus(context.Background(), authdb.Vetting{AppID: bad.ID, Status: authdb.AppVerified, Reason: "missed it", AdminID: w.alice, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	conf := w.conf
+	conf.ClientID, conf.RedirectURL = bad.ID, "https://login.evil.example/cb"
+	u := conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	to, status, body := w.open(t, w.browser, u)
+	if to != nil || status != http.StatusForbidden || !strings.Contains(body, "Sign-in blocked") || !strings.Contains(body, "test-list") || !strings.Contains(body, "abuse@example.com") {
+		t.Fatalf("a blocked redirect: %v %d %.500s; want the block page naming the list and the appeal", to, status, body)
+	}
+}
+
+func TestLoginWithNiomon_ALookAlikeOfARegisteredAppIsRefusedWithItsReason(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	ctx := context.Background()
+	mk := func(name, origin, redirect string, prove bool) authdb.App {
+		t.Helper()
+		app, err := e.db.CreateApp(ctx, authdb.App{OwnerID: w.alice, Name: name, Contact: "x@example.com",
+			Origins: []authdb.AppOrigin{{Origin: origin}}, RedirectURIs: []string{redirect}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prove {
+			if err := e.db.VerifyAppOrigin(ctx, app.ID, origin, "dns", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.db.SetAppStatus(ctx, authdb.Vetting{AppID: app.ID, Status: authdb.AppVerified, Reason: "test", AdminID: w.alice, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	mk("Uniswap", "https://app.uniswap.org", "https://app.uniswap.org/cb", true)
+	fake := mk("Uniswap Claims", "https://uniswap-claim.io", "https://uniswap-claim.io/cb", false)
+	if err := e.srv.SyncPhishing(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	conf := w.conf
+	conf.ClientID, conf.RedirectURL = fake.ID, "https://uniswap-claim.io/cb"
+	to, status, body := w.open(t, w.browser, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if to != nil || status != http.StatusForbidden || !strings.Contains(body, "uniswap.org, a registered app") {
+		t.Fatalf("a look-alike redirect: %v %d %.500s; want the block page naming the registered domain", to, status, body)
 	}
 }

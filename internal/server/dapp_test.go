@@ -202,3 +202,22 @@ func TestDappSign_TheLookupTellsTheWalletWhoIsAsking(t *testing.T) {
 		t.Fatalf("not an origin: %v, want invalid_request", err)
 	}
 }
+
+func TestDappSign_ASuspendedAppGetsNoSignatureEvenForItsDeveloper(t *testing.T) {
+	w := newDappWorld(t)
+	ctx := context.Background()
+	var bobs []nioapi.App
+	if err := w.bob.Do(ctx, http.MethodGet, "/v1/apps", nil, &bobs); err != nil || len(bobs) != 1 {
+		t.Fatalf("bob's apps: %v %d", err, len(bobs))
+	}
+	p := policy.SignParams{Scheme: api.SchemeEthPersonal, Path: "m/44'/60'/0'/0/0", Message: []byte("hello")}
+	if _, err := w.signFrom(t, w.bob, w.bobID, w.bobKey, "http://localhost:5173", p); err != nil {
+		t.Fatalf("bob's own pending app: %v", err)
+	}
+	if err := w.root.Do(ctx, http.MethodPost, "/v1/admin/apps/"+bobs[0].ID+"/status", nioapi.AppStatus{Status: authdb.AppSuspended, Reason: "abuse"}, &nioapi.App{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.signFrom(t, w.bob, w.bobID, w.bobKey, "http://localhost:5173", p); errCode(err) != server.CodeForbidden {
+		t.Fatalf("bob's suspended app: %v, want forbidden", err)
+	}
+}
