@@ -1,13 +1,18 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -840,5 +845,58 @@ func TestLoginWithNiomon_ALookAlikeOfARegisteredAppIsRefusedWithItsReason(t *tes
 	to, status, body := w.open(t, w.browser, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	if to != nil || status != http.StatusForbidden || !strings.Contains(body, "uniswap.org, a registered app") {
 		t.Fatalf("a look-alike redirect: %v %d %.500s; want the block page naming the registered domain", to, status, body)
+	}
+}
+
+// rpNodeDir holds the openid-client relying party (npm ci there first;
+// .ci/run does).
+const rpNodeDir = "../oidcop/testdata/rp-node"
+
+func runRPNode(t *testing.T, e *env, args ...string) map[string]any {
+	t.Helper()
+	certFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.ts.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{"rp.mjs"}, args...)...)
+	cmd.Dir = rpNodeDir
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certFile, "NIOMON_LOOPBACK="+e.ts.Listener.Addr().String())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node rp.mjs %s: %v\n%s", args[0], err, stderr.String())
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("node rp.mjs %s printed %q", args[0], out)
+	}
+	return v
+}
+
+func TestLoginWithNiomon_PanvasOpenIDClientSignsAUserInAndRefreshes(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(rpNodeDir, "node_modules", "openid-client")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("internal/oidcop/testdata/rp-node/node_modules is missing: .ci/run must run npm ci there")
+		}
+		t.Skip("run npm ci in internal/oidcop/testdata/rp-node to test with openid-client")
+	}
+	e := newEnv(t, envOptions{})
+	w := newLoginWorld(t, e, authdb.AppVerified)
+	issuer := e.url + "/oidc"
+	start := runRPNode(t, e, "start", issuer, w.app.ID, appRedirect)
+	to, status, body := w.open(t, w.browser, start["url"].(string))
+	if to == nil && status == http.StatusOK {
+		to, status, body = w.answer(t, w.browser, body, "allow")
+	}
+	if to == nil || to.Query().Get("code") == "" {
+		t.Fatalf("no code for openid-client: %d %.300s", status, body)
+	}
+	got := runRPNode(t, e, "finish", issuer, w.app.ID, appRedirect, to.String(), start["verifier"].(string), start["state"].(string), start["nonce"].(string))
+	addrs, _ := got["wallet_addresses"].([]any)
+	if got["sub"] != w.alice || got["email"] != "alice@example.com" || len(addrs) == 0 || got["refreshed"] != true || got["reuse_refused"] != true {
+		t.Fatalf("openid-client got %v; want alice, her email and addresses, a refresh, and the reused refresh token refused", got)
 	}
 }
