@@ -36,6 +36,13 @@ type OverrideChange struct {
 	At        time.Time
 }
 
+func (c OverrideChange) check() error {
+	if err := checkUserID(c.AdminID); err != nil {
+		return err
+	}
+	return checkTime("at", c.At)
+}
+
 func (d *DB) overrideAudit(ctx context.Context, tx *sql.Tx, c OverrideChange, detail map[string]string) error {
 	b, err := json.Marshal(detail)
 	if err != nil {
@@ -64,10 +71,7 @@ func (d *DB) PutPhishingOverride(ctx context.Context, o PhishingOverride, c Over
 	if err := checkText("appeal", o.Appeal, 0, MaxPhishingReasonLen); err != nil {
 		return err
 	}
-	if err := checkUserID(c.AdminID); err != nil {
-		return err
-	}
-	if err := checkTime("at", c.At); err != nil {
+	if err := c.check(); err != nil {
 		return err
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
@@ -91,10 +95,7 @@ func (d *DB) DeletePhishingOverride(ctx context.Context, host, reason string, c 
 	if err := checkText("reason", reason, 1, MaxPhishingReasonLen); err != nil {
 		return err
 	}
-	if err := checkUserID(c.AdminID); err != nil {
-		return err
-	}
-	if err := checkTime("at", c.At); err != nil {
+	if err := c.check(); err != nil {
 		return err
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {

@@ -80,6 +80,16 @@ func (s *Server) appView(ctx context.Context, a authdb.App) (nioapi.App, error) 
 	return v, nil
 }
 
+// writeApp answers app as its developer sees it.
+func (s *Server) writeApp(w http.ResponseWriter, ctx context.Context, app authdb.App) error {
+	v, err := s.appView(ctx, app)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // ownApp reads app id for its owner; an administrator may read any.
 func (s *Server) ownApp(ctx context.Context, a *auth, id string, adminToo bool) (authdb.App, error) {
 	app, err := s.db.GetApp(ctx, id)
@@ -179,12 +189,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, a *auth) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.appView(r.Context(), app)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeApp(w, r.Context(), app)
 }
 
 // verifyOrigin is POST /v1/apps/{id}/origins/verify: the server looks
@@ -233,12 +238,7 @@ func (s *Server) verifyOrigin(w http.ResponseWriter, r *http.Request, a *auth) e
 	if app, err = s.db.GetApp(ctx, app.ID); err != nil {
 		return err
 	}
-	v, err := s.appView(ctx, app)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeApp(w, ctx, app)
 }
 
 // newClientSecret is POST /v1/apps/{id}/client-secret: the app becomes a
@@ -320,12 +320,7 @@ func (s *Server) adminSetAppStatus(w http.ResponseWriter, r *http.Request, a *au
 			return err
 		}
 	}
-	v, err := s.appView(ctx, app)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return s.writeApp(w, ctx, app)
 }
 
 // auditDetail is an audit event's detail from key, value pairs.

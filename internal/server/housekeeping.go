@@ -92,14 +92,7 @@ func (s *Server) Housekeep(ctx context.Context) error {
 // interval (the first time after one interval) until ctx ends. Errors are
 // logged.
 func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		if res, err := s.Reconcile(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -111,5 +104,20 @@ func (s *Server) RunHousekeeping(ctx context.Context, interval time.Duration) {
 		if err := s.Housekeep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("housekeeping failed", "err", err)
 		}
+	})
+}
+
+// every runs fn every interval (the first time after one interval) until
+// ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
 	}
 }

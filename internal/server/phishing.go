@@ -137,18 +137,11 @@ func (s *Server) SyncPhishing(ctx context.Context, all bool) error {
 
 // RunPhishingSync runs SyncPhishing every interval until ctx ends.
 func (s *Server) RunPhishingSync(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		if err := s.SyncPhishing(ctx, false); err != nil && ctx.Err() == nil {
 			s.log.Error("phishing sync failed", "err", err)
 		}
-	}
+	})
 }
 
 func (s *Server) phishingStatus(ctx context.Context) (nioapi.PhishingStatus, error) {
