@@ -425,6 +425,10 @@ type AppOrigin struct {
 	TXTValue    string    `json:"txt_value,omitempty"`    // ...holding this
 	FileURL     string    `json:"file_url,omitempty"`     // or a file here...
 	FileContent string    `json:"file_content,omitempty"` // ...holding this
+	// Verdict and Flagged, when the phishing checker does not allow the
+	// origin: its verdict (warn or block) and why, for the developer.
+	Verdict string `json:"verdict,omitempty"`
+	Flagged string `json:"flagged,omitempty"`
 }
 
 // VerifyOrigin is POST /v1/apps/{id}/origins/verify.

@@ -12,6 +12,7 @@ import (
 	"github.com/niomon/niomon/internal/apps"
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/phishing"
 )
 
 // The app registry's API: a developer registers an app, proves its
@@ -74,6 +75,10 @@ func (s *Server) appView(ctx context.Context, a authdb.App) (nioapi.App, error) 
 		if po, err := apps.ParseOrigin(o.Origin); err == nil && !po.Development() {
 			c := apps.Challenge{Domain: po.Domain(), Token: o.Token}
 			ov.Domain, ov.TXTName, ov.TXTValue, ov.FileURL, ov.FileContent = c.Domain, c.TXTName(), c.TXTValue(), c.FileURL(), c.Token
+			// Why users would be warned off it, if they would.
+			if res := s.phish.Check(po.Scheme + "://" + po.Domain()); res.Verdict != phishing.Allow {
+				ov.Verdict, ov.Flagged = string(res.Verdict), res.Explain()
+			}
 		}
 		v.Origins = append(v.Origins, ov)
 	}

@@ -220,3 +220,18 @@ func TestPhishing_AListThatCannotBeReadAtStartStopsTheServerNamingIt(t *testing.
 		t.Fatalf("a list with a file and a URL: %v, want a SettingError naming phishing.lists[0]", err)
 	}
 }
+
+func TestPhishing_ADeveloperSeesWhyTheirOriginIsFlagged(t *testing.T) {
+	w := newPhishWorld(t)
+	var app nioapi.App
+	in := nioapi.NewApp{Name: "Evil Corp", Contact: "a@example.com", Origins: []string{"https://app.evil.example", "https://fine.example"}}
+	if err := w.user.Do(context.Background(), http.MethodPost, "/v1/apps", in, &app); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range app.Origins {
+		flagged := o.Origin == "https://app.evil.example"
+		if flagged != (o.Verdict == "block") || flagged != strings.Contains(o.Flagged, "ops-file") {
+			t.Fatalf("origin %s: verdict %q, flagged %q", o.Origin, o.Verdict, o.Flagged)
+		}
+	}
+}

@@ -87,6 +87,7 @@ function appCard(a, reload) {
     return h('li', { class: 'origin', 'data-origin': o.origin },
       h('code', {}, o.origin), ' ',
       o.verified ? h('span', { class: 'tag ok' }, `proved by ${o.method}`) : o.domain ? h('span', { class: 'tag' }, 'not proved') : h('span', { class: 'tag' }, 'development'),
+      o.flagged ? h('p', { class: 'error flagged' }, `Users are ${o.verdict === 'block' ? 'blocked from' : 'warned about'} this origin: ${o.flagged}.`) : null,
       !o.verified && o.domain ? h('div', { class: 'proof' },
         h('p', {}, 'Publish either a TXT record ', h('code', {}, o.txt_name), ' holding ', h('code', {}, o.txt_value)),
         h('p', {}, 'or the file ', h('code', {}, o.file_url), ' holding ', h('code', {}, o.file_content)),
