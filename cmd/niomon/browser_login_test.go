@@ -34,7 +34,9 @@ type relyingParty struct {
 	pending map[string][2]string // state: verifier, nonce
 }
 
-func startRelyingParty(t *testing.T, issuer, clientID string, ln net.Listener) *relyingParty {
+// startRelyingParty runs it for clientID (a public client when secret is
+// "", else a confidential one) on ln.
+func startRelyingParty(t *testing.T, issuer, clientID, secret string, ln net.Listener) *relyingParty {
 	t.Helper()
 	rp := &relyingParty{url: "http://localhost:" + portOf(ln), pending: map[string][2]string{}}
 	prov, err := gooidc.NewProvider(context.Background(), issuer)
@@ -42,7 +44,7 @@ func startRelyingParty(t *testing.T, issuer, clientID string, ln net.Listener) *
 		t.Fatalf("the app's discovery of %s: %v", issuer, err)
 	}
 	rp.prov = prov
-	rp.conf = oauth2.Config{ClientID: clientID, Endpoint: prov.Endpoint(), RedirectURL: rp.url + "/callback",
+	rp.conf = oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: prov.Endpoint(), RedirectURL: rp.url + "/callback",
 		Scopes: []string{gooidc.ScopeOpenID, "email", "wallet"}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +144,7 @@ func TestBrowser_AnAppSignsAUserInWithLoginWithNiomon(t *testing.T) {
 	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppVerified, Reason: "reviewed in a test", AdminID: users.UserID, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	rp := startRelyingParty(t, d.url+"/oidc", app.ID, ln)
+	rp := startRelyingParty(t, d.url+"/oidc", app.ID, "", ln)
 	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#email")))
 
 	// Signed out, the user starts at the app.
@@ -191,6 +193,11 @@ func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing
 		t.Fatal(err)
 	}
 	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil, "--config", config)
+	rpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpOrigin := "http://localhost:" + portOf(rpLn)
 
 	dev := b.tab()
 	dev.signInByEmail(d, "dev@example.org", 1, "")
@@ -202,8 +209,8 @@ func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing
 	dev.run("register an app",
 		chromedp.SendKeys(chromedp.CSS("#app-name"), "Example Swap"),
 		chromedp.SendKeys(chromedp.CSS("#app-contact"), "dev@example.org"),
-		chromedp.SendKeys(chromedp.CSS("#app-origins"), "https://swap.example.org\nhttp://localhost:3000"),
-		chromedp.SendKeys(chromedp.CSS("#app-redirects"), "https://swap.example.org/callback"),
+		chromedp.SendKeys(chromedp.CSS("#app-origins"), "https://swap.example.org\n"+rpOrigin),
+		chromedp.SendKeys(chromedp.CSS("#app-redirects"), "https://swap.example.org/callback\n"+rpOrigin+"/callback"),
 		chromedp.Click(chromedp.CSS(`#app-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#apps .app`)))
 	dev.shot("developer-console")
@@ -211,8 +218,9 @@ func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing
 		t.Fatalf("the console tells the developer %q, want the TXT record to publish", got)
 	}
 	dev.run("a client secret", chromedp.Click(chromedp.CSS(".new-secret")), chromedp.WaitVisible(chromedp.CSS("#client-secret")))
-	if s := dev.text("#client-secret"); len(s) < 40 {
-		t.Fatalf("the client secret shown is %q", s)
+	secret := dev.text("#client-secret")
+	if len(secret) < 40 {
+		t.Fatalf("the client secret shown is %q", secret)
 	}
 
 	admin := b.newProfile()
@@ -238,6 +246,21 @@ func TestBrowser_ADeveloperRegistersAnAppAndAnAdministratorVerifiesIt(t *testing
 		chromedp.Click(chromedp.CSS("#developers")), chromedp.WaitVisible(chromedp.CSS(`#apps .status-verified`)))
 	if got := dev.text("#apps .app .muted"); !strings.Contains(got, "site and contact reviewed") {
 		t.Fatalf("the developer reads %q, want the administrator's reason", got)
+	}
+
+	// The app, registered and verified here, signs a user in with go-oidc
+	// (as the confidential client the console made it, with its secret)
+	// and gets their address in the ID token.
+	clientID := get(dev, "the client id", chromedp.Evaluate[string](`document.querySelector('#apps .app').dataset.app`))
+	rp := startRelyingParty(t, d.url+"/oidc", clientID, secret, rpLn)
+	user := b.newProfile()
+	user.signInByEmail(d, "carol@example.com", 1, "")
+	addrs := user.addresses()
+	user.run("log in to the app", chromedp.Navigate(rp.url+"/start"), chromedp.WaitVisible(chromedp.CSS("#oidc-allow")),
+		chromedp.Click(chromedp.CSS("#oidc-allow")), chromedp.WaitVisible(chromedp.CSS("#signed-in, #error")))
+	want := fmt.Sprintf("Signed in as carol@example.com with wallet %s", addrs["ethereum"])
+	if got := user.text("body p"); !strings.EqualFold(got, want) {
+		t.Fatalf("the app says %q, want %q", got, want)
 	}
 }
 
