@@ -81,6 +81,9 @@ func newKeyring(db *authdb.DB, d Digester, now func() time.Time, log *slog.Logge
 	if err != nil {
 		panic(err)
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &keyring{db: db, aead: g, now: now, log: log}
 }
 
