@@ -29,7 +29,7 @@ var ErrOrigin = errors.New("apps: not an origin an app can register")
 // ParseOrigin reads an origin as a developer writes it and refuses what
 // an app may not register, saying why.
 func ParseOrigin(s string) (Origin, error) {
-	fail := func(why string) (Origin, error) { return Origin{}, fmt.Errorf("%w: %q: %s", ErrOrigin, s, why) }
+	fail := func(why string) (Origin, error) { return Origin{}, fmt.Errorf("%w: %q: %s", ErrOrigin, short(s), why) }
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		return fail("write it as https://host")
@@ -162,7 +162,9 @@ func (o Origin) Matches(origin string) bool {
 // host (with a path, no fragment), or http://localhost:PORT for
 // development. Redirect URIs are compared exactly.
 func ParseRedirectURI(s string) (string, error) {
-	fail := func(why string) (string, error) { return "", fmt.Errorf("%w: redirect URI %q: %s", ErrOrigin, s, why) }
+	fail := func(why string) (string, error) {
+		return "", fmt.Errorf("%w: redirect URI %q: %s", ErrOrigin, short(s), why)
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return fail("not an absolute URL")
@@ -181,4 +183,12 @@ func ParseRedirectURI(s string) (string, error) {
 		return fail("a redirect URI names one host")
 	}
 	return s, nil
+}
+
+// short is what an error repeats of an input: at most 100 bytes of it.
+func short(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
 }

@@ -425,6 +425,9 @@ type AppOrigin struct {
 	TXTValue    string    `json:"txt_value,omitempty"`    // ...holding this
 	FileURL     string    `json:"file_url,omitempty"`     // or a file here...
 	FileContent string    `json:"file_content,omitempty"` // ...holding this
+	// AwaitingReview: proved after the administrator's last decision
+	// about a verified app, so not trusted until the app is reviewed again.
+	AwaitingReview bool `json:"awaiting_review,omitempty"`
 	// Verdict and Flagged, when the phishing checker does not allow the
 	// origin: its verdict (warn or block) and why, for the developer.
 	Verdict string `json:"verdict,omitempty"`

@@ -73,9 +73,9 @@ func (s *storage) client(ctx context.Context, id string) (*client, error) {
 	if err != nil {
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
-	// A pending or rejected app still signs in its own developer (the
-	// login page checks who); a suspended one signs in nobody.
-	if app.Status == authdb.AppSuspended {
+	// A pending app still signs in its own developer (the login page
+	// checks who); a rejected or suspended one signs in nobody.
+	if app.Status == authdb.AppSuspended || app.Status == authdb.AppRejected {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this app is %s and cannot sign users in", app.Status)
 	}
 	secret, err := s.db.GetOIDCClient(ctx, id)
@@ -178,16 +178,16 @@ func (s *storage) spendCode(ctx context.Context, ar *authRequest) error {
 }
 
 // appAllows reports whether app may still give userID's data to its
-// client: a verified app for anyone, a pending or rejected one only for
-// its developer, a suspended one for nobody.
+// client: a verified app for anyone, a pending one only for its
+// developer, a rejected or suspended one for nobody.
 func (s *storage) appAllows(ctx context.Context, appID, userID string) error {
 	app, err := s.db.GetApp(ctx, appID)
 	if err != nil {
 		return oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	switch {
-	case app.Status == authdb.AppSuspended:
-		return oidc.ErrUnauthorizedClient().WithDescription("this app is suspended")
+	case app.Status == authdb.AppSuspended || app.Status == authdb.AppRejected:
+		return oidc.ErrUnauthorizedClient().WithDescription("this app is %s", app.Status)
 	case app.Status != authdb.AppVerified && userID != app.OwnerID:
 		return oidc.ErrAccessDenied().WithDescription("this app is not verified: it may sign in only its developer")
 	}
@@ -354,8 +354,8 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 	if err != nil || want.IsZero() || !want.Equal(s.digest(purposeClientSecret, secret)) {
 		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
-	if app, err := s.db.GetApp(ctx, id); err != nil || app.Status == authdb.AppSuspended {
-		return oidc.ErrUnauthorizedClient().WithDescription("this app is suspended")
+	if app, err := s.db.GetApp(ctx, id); err != nil || app.Status == authdb.AppSuspended || app.Status == authdb.AppRejected {
+		return oidc.ErrUnauthorizedClient().WithDescription("this app may not sign users in")
 	}
 	return nil
 }

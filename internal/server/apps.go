@@ -38,7 +38,7 @@ func (s *Server) isAdmin(ctx context.Context, userID string) (bool, error) {
 		return false, err
 	}
 	for _, e := range emails {
-		if !e.VerifiedAt.IsZero() && slices.ContainsFunc(s.cfg.Admins, func(a string) bool { return strings.EqualFold(a, e.Email) }) {
+		if !e.VerifiedAt.IsZero() && slices.ContainsFunc(s.cfg.Admins, func(a string) bool { return asciiLower(a) == asciiLower(e.Email) }) {
 			return true, nil
 		}
 	}
@@ -71,7 +71,8 @@ func (s *Server) appView(ctx context.Context, a authdb.App) (nioapi.App, error) 
 		return nioapi.App{}, err
 	}
 	for _, o := range a.Origins {
-		ov := nioapi.AppOrigin{Origin: o.Origin, Verified: !o.VerifiedAt.IsZero(), Method: o.Method, VerifiedAt: o.VerifiedAt}
+		ov := nioapi.AppOrigin{Origin: o.Origin, Verified: !o.VerifiedAt.IsZero(), Method: o.Method, VerifiedAt: o.VerifiedAt,
+			AwaitingReview: a.Status == authdb.AppVerified && !o.VerifiedAt.IsZero() && !reviewed(a, o)}
 		if po, err := apps.ParseOrigin(o.Origin); err == nil && !po.Development() {
 			c := apps.Challenge{Domain: po.Domain(), Token: o.Token}
 			ov.Domain, ov.TXTName, ov.TXTValue, ov.FileURL, ov.FileContent = c.Domain, c.TXTName(), c.TXTValue(), c.FileURL(), c.Token
@@ -148,7 +149,11 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, a *auth) erro
 	case err != nil:
 		return err
 	}
-	s.audit(r, a.user.ID, "app.registered", auditDetail("app", created.ID))
+	origins := make([]string, 0, len(created.Origins))
+	for _, o := range created.Origins {
+		origins = append(origins, o.Origin)
+	}
+	s.audit(r, a.user.ID, "app.registered", auditDetail("app", created.ID, "origins", strings.Join(origins, " ")))
 	v, err := s.appView(r.Context(), created)
 	if err != nil {
 		return err
@@ -220,6 +225,9 @@ func (s *Server) verifyOrigin(w http.ResponseWriter, r *http.Request, a *auth) e
 	if err != nil || po.Development() {
 		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a development origin (http://localhost) has no domain to prove")
 	}
+	if po.Wildcard && in.Method != string(apps.MethodDNS) {
+		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a wildcard origin covers every subdomain, so it is proved by its DNS TXT record only")
+	}
 	if err := s.allow(ctx, "domain_checks_per_user", a.user.ID); err != nil {
 		return err
 	}
@@ -279,6 +287,18 @@ func (s *Server) adminListApps(w http.ResponseWriter, r *http.Request, a *auth) 
 	if err != nil {
 		return err
 	}
+	if status == authdb.AppPending {
+		// Verified apps with an origin proved since their review wait too.
+		verified, err := s.db.ListAppsByStatus(r.Context(), authdb.AppVerified)
+		if err != nil {
+			return err
+		}
+		for _, a := range verified {
+			if slices.ContainsFunc(a.Origins, func(o authdb.AppOrigin) bool { return !o.VerifiedAt.IsZero() && !reviewed(a, o) }) {
+				list = append(list, a)
+			}
+		}
+	}
 	return s.writeApps(w, r.Context(), list)
 }
 
@@ -314,11 +334,11 @@ func (s *Server) adminSetAppStatus(w http.ResponseWriter, r *http.Request, a *au
 		return err
 	}
 	// An app that is no longer verified keeps only its developer's
-	// sign-ins; a suspended one none. (Uses are also checked against the
+	// sign-ins while pending; a rejected or suspended one none. (Uses are also checked against the
 	// status; this keeps a later re-verification from reviving them.)
 	if app.Status != authdb.AppVerified {
 		keep := app.OwnerID
-		if app.Status == authdb.AppSuspended {
+		if app.Status != authdb.AppPending {
 			keep = ""
 		}
 		if _, err := s.db.RevokeOIDCAppGrants(ctx, app.ID, keep, s.now()); err != nil {
@@ -336,4 +356,16 @@ func auditDetail(kv ...string) []byte {
 	}
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// asciiLower lowercases A-Z only: an administrator's address matches
+// only itself, not a Unicode case-fold of it (ſ is not s).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

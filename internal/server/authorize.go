@@ -23,9 +23,9 @@ import (
 // sends the browser to for every authorization request. The page
 // decides, in this order:
 //
-//  1. the app may sign this user in: a verified app anyone; a pending or
-//     rejected one (development mode) only its own developer; a
-//     suspended one nobody;
+//  1. the app may sign this user in: a verified app anyone; a pending one
+//     (development mode) only its own developer; a rejected or suspended
+//     one nobody;
 //  2. the redirect URI is not a phishing site (a block refuses; a warning
 //     is shown on the consent page);
 //  3. the user is signed in (a cookie session of an active user), recently
@@ -62,7 +62,7 @@ func (s *Server) refreshPhishingApps(ctx context.Context) error {
 	for _, a := range apps {
 		pa := phishing.App{Name: a.Name}
 		for _, o := range a.Origins {
-			if !o.VerifiedAt.IsZero() {
+			if reviewed(a, o) {
 				pa.Origins = append(pa.Origins, o.Origin)
 			}
 		}
@@ -160,12 +160,11 @@ func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request, id, decision 
 	// 1. May this app sign this user in?
 	dev := req.App.Status != authdb.AppVerified
 	switch {
-	case req.App.Status == authdb.AppSuspended:
+	case req.App.Status == authdb.AppSuspended || req.App.Status == authdb.AppRejected:
 		if silent {
-			return deny(oidc.ErrAccessDenied().WithDescription("the app is suspended"))
+			return deny(oidc.ErrAccessDenied().WithDescription("the app is %s", req.App.Status))
 		}
-		return s.refusePage(w, http.StatusForbidden, "App suspended",
-			"Niomon has suspended "+req.App.Name+": it cannot sign anyone in.", "Reason given: "+req.App.StatusReason)
+		return refuseApp(s, w, req.App)
 	case dev && signedIn && a.user.ID != req.App.OwnerID:
 		if silent {
 			return deny(oidc.ErrAccessDenied().WithDescription("the app is not verified"))
@@ -282,13 +281,21 @@ func (s *Server) oidcGate(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if r.URL.Path == oidcop.IssuerPath+"/authorize" {
 			if id := r.FormValue("client_id"); id != "" {
-				if app, err := s.db.GetApp(r.Context(), id); err == nil && app.Status == authdb.AppSuspended {
-					_ = s.refusePage(w, http.StatusForbidden, "App suspended",
-						"Niomon has suspended "+app.Name+": it cannot sign anyone in.", "Reason given: "+app.StatusReason)
+				if app, err := s.db.GetApp(r.Context(), id); err == nil && (app.Status == authdb.AppSuspended || app.Status == authdb.AppRejected) {
+					_ = refuseApp(s, w, app)
 					return
 				}
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuseApp is the page of an app that may sign nobody in.
+func refuseApp(s *Server, w http.ResponseWriter, app authdb.App) error {
+	title, what := "App suspended", "Niomon has suspended "+app.Name+": it cannot sign anyone in."
+	if app.Status == authdb.AppRejected {
+		title, what = "App not accepted", "Niomon did not accept "+app.Name+": it cannot sign anyone in."
+	}
+	return s.refusePage(w, http.StatusForbidden, title, what, "Reason given: "+app.StatusReason)
 }

@@ -466,7 +466,7 @@ func TestLoginWithNiomon_VettingDecidesWhoMaySignIn(t *testing.T) {
 	}{
 		{authdb.AppVerified, true, true},
 		{authdb.AppPending, false, true},
-		{authdb.AppRejected, false, true},
+		{authdb.AppRejected, false, false},
 		{authdb.AppSuspended, false, false},
 	}
 	e := newEnv(t, envOptions{})

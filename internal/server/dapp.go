@@ -42,24 +42,45 @@ func (s *Server) siteApp(ctx context.Context, userID, origin string) (*authdb.Ap
 	for _, list := range [][]authdb.App{verified, own} {
 		for i := range list {
 			app := &list[i]
-			if app.Status == authdb.AppSuspended {
-				continue
+			if app.Status != authdb.AppVerified && app.Status != authdb.AppPending {
+				continue // rejected or suspended: nobody
 			}
 			for _, o := range app.Origins {
 				po, err := apps.ParseOrigin(o.Origin)
 				if err != nil || !po.Matches(origin) {
 					continue
 				}
-				if app.Status == authdb.AppVerified && !o.VerifiedAt.IsZero() {
+				if app.Status == authdb.AppVerified && reviewed(*app, o) {
 					return app, nil
 				}
-				if app.OwnerID == userID && (po.Development() || !o.VerifiedAt.IsZero() || app.Status != authdb.AppVerified) {
+				// Development mode: the developer, on a development
+				// origin or one they proved.
+				if app.OwnerID == userID && (po.Development() || !o.VerifiedAt.IsZero()) {
 					return app, nil
 				}
 			}
 		}
 	}
 	return nil, nil
+}
+
+// reviewed reports whether origin o of app was proved before the
+// administrator's last decision about the app: an origin proved after
+// it is not trusted until the app is reviewed again (a developer cannot
+// add a domain to a verified app unseen).
+func reviewed(app authdb.App, o authdb.AppOrigin) bool {
+	return !o.VerifiedAt.IsZero() && !o.VerifiedAt.After(app.UpdatedAt)
+}
+
+// dappSchemes are the schemes a dApp may ask for: those whose content the
+// wallet shows and the server can judge. A raw digest could be anything
+// (an EIP-191 hash of a Sign-In with Ethereum message for another site,
+// a transaction's sighash), so it is signed only in the wallet itself.
+var dappSchemes = map[string]bool{
+	api.SchemeEthPersonal:  true,
+	api.SchemeEthTypedData: true,
+	api.SchemeEthTx:        true,
+	api.SchemeEd25519:      true, // Solana messages and transactions
 }
 
 // checkSite judges origin for userID.
@@ -114,6 +135,9 @@ func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *p
 	}
 	if _, err := parseWebOrigin(origin); err != nil {
 		return err
+	}
+	if !dappSchemes[p.Scheme] {
+		return apiErr(http.StatusForbidden, CodeForbidden, "a site may not ask for a "+p.Scheme+" signature: the wallet signs raw digests only for its own user, who can see what they are")
 	}
 	site, err := s.checkSite(ctx, a.user.ID, origin)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,98 @@ func TestDappSign_ASuspendedAppGetsNoSignatureEvenForItsDeveloper(t *testing.T) 
 	}
 	if _, err := w.signFrom(t, w.bob, w.bobID, w.bobKey, "http://localhost:5173", p); errCode(err) != server.CodeForbidden {
 		t.Fatalf("bob's suspended app: %v, want forbidden", err)
+	}
+}
+
+func TestDappSign_ASiteGetsNoRawDigestSignature(t *testing.T) {
+	w := newDappWorld(t)
+	bank := siweMessage("bank.example", "https://bank.example/login", w.eth, "")
+	digest := accounts.TextHash([]byte(bank))
+	for _, scheme := range []string{api.SchemeSecp256k1, api.SchemeBTCECDSA, api.SchemeBTCSchnorr, api.SchemeP256} {
+		t.Run(scheme, func(t *testing.T) {
+			_, err := w.signFrom(t, w.alice, w.aliceID, w.key, "https://swap.example.org", policy.SignParams{Scheme: scheme, Path: "m/44'/60'/0'/0/0", Digest: digest})
+			if errCode(err) != server.CodeForbidden || !strings.Contains(err.Error(), "may not ask") {
+				t.Fatalf("a site asks for a %s signature of a digest: %v, want forbidden", scheme, err)
+			}
+		})
+	}
+	// In the wallet itself the user may still sign a digest.
+	if _, err := w.signFrom(t, w.alice, w.aliceID, w.key, "", policy.SignParams{Scheme: api.SchemeSecp256k1, Path: "m/44'/60'/0'/0/0", Digest: digest}); err != nil {
+		t.Fatalf("a digest signed in the wallet itself: %v", err)
+	}
+}
+
+func TestDappSign_AnOriginProvedAfterReviewWaitsForTheNextReview(t *testing.T) {
+	w := newDappWorld(t)
+	ctx := context.Background()
+	// The verified app gains an origin (a domain that is also on a
+	// phishing list) after its review.
+	var out nioapi.App
+	reg := nioapi.NewApp{Name: "Example Swap Two", Contact: "dev@example.org", Origins: []string{"https://good.example.org", "https://app.evil.example"}}
+	if err := w.dev.Do(ctx, http.MethodPost, "/v1/apps", reg, &out); err != nil {
+		t.Fatal(err)
+	}
+	prove := func(origin string) nioapi.App {
+		t.Helper()
+		o := originOf(t, out, origin)
+		w.zone.Set(o.TXTName, o.TXTValue)
+		var got nioapi.App
+		if err := w.dev.Do(ctx, http.MethodPost, "/v1/apps/"+out.ID+"/origins/verify", nioapi.VerifyOrigin{Origin: origin, Method: "dns"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	prove("https://good.example.org")
+	if err := w.root.Do(ctx, http.MethodPost, "/v1/admin/apps/"+out.ID+"/status", nioapi.AppStatus{Status: authdb.AppVerified, Reason: "reviewed good.example.org"}, &nioapi.App{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // the proof comes after the review, in the database's millisecond time
+	after := prove("https://app.evil.example")
+	if !originOf(t, after, "https://app.evil.example").AwaitingReview {
+		t.Fatal("an origin proved after the review is not marked as awaiting review")
+	}
+	p := policy.SignParams{Scheme: api.SchemeEthPersonal, Path: "m/44'/60'/0'/0/0", Message: []byte("hello")}
+	if _, err := w.signFrom(t, w.alice, w.aliceID, w.key, "https://app.evil.example", p); errCode(err) != server.CodeForbidden {
+		t.Fatalf("a signature for an origin proved after the review: %v, want forbidden", err)
+	}
+	if _, err := w.signFrom(t, w.alice, w.aliceID, w.key, "https://good.example.org", p); err != nil {
+		t.Fatalf("the reviewed origin of the same app: %v", err)
+	}
+	var pending []nioapi.App
+	if err := w.root.Do(ctx, http.MethodGet, "/v1/admin/apps", nil, &pending); err != nil || !slices.ContainsFunc(pending, func(a nioapi.App) bool { return a.ID == out.ID }) {
+		t.Fatalf("the administrators' queue: %v %d, want the app with the new origin in it", err, len(pending))
+	}
+	// A wildcard origin is proved by DNS only.
+	var wild nioapi.App
+	if err := w.dev.Do(ctx, http.MethodPost, "/v1/apps", nioapi.NewApp{Name: "Wild", Contact: "dev@example.org", Origins: []string{"https://*.wild.example.org"}}, &wild); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.dev.Do(ctx, http.MethodPost, "/v1/apps/"+wild.ID+"/origins/verify", nioapi.VerifyOrigin{Origin: "https://*.wild.example.org", Method: "file"}, &nioapi.App{}); errCode(err) != server.CodeInvalidRequest {
+		t.Fatalf("a wildcard proved by a file: %v, want invalid_request", err)
+	}
+}
+
+func TestDappSign_ARejectedAppAndAnUnprovedOriginGetNothingEvenForTheDeveloper(t *testing.T) {
+	w := newDappWorld(t)
+	ctx := context.Background()
+	p := policy.SignParams{Scheme: api.SchemeEthPersonal, Path: "m/44'/60'/0'/0/0", Message: []byte("hello")}
+	var app nioapi.App
+	if err := w.bob.Do(ctx, http.MethodPost, "/v1/apps", nioapi.NewApp{Name: "Bank Clone", Contact: "bob@example.net", Origins: []string{"https://bank.example"}}, &app); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.signFrom(t, w.bob, w.bobID, w.bobKey, "https://bank.example", p); errCode(err) != server.CodeForbidden {
+		t.Fatalf("the developer, on an origin they never proved: %v, want forbidden", err)
+	}
+	var bobs []nioapi.App
+	if err := w.bob.Do(ctx, http.MethodGet, "/v1/apps", nil, &bobs); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range bobs {
+		if err := w.root.Do(ctx, http.MethodPost, "/v1/admin/apps/"+a.ID+"/status", nioapi.AppStatus{Status: authdb.AppRejected, Reason: "no"}, &nioapi.App{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.signFrom(t, w.bob, w.bobID, w.bobKey, "http://localhost:5173", p); errCode(err) != server.CodeForbidden {
+		t.Fatalf("the developer of a rejected app: %v, want forbidden", err)
 	}
 }

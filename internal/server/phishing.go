@@ -111,7 +111,20 @@ func (s *Server) refreshOverrides(ctx context.Context) error {
 	for _, o := range list {
 		out = append(out, phishing.Override{Host: o.Host, Verdict: phishing.Verdict(o.Verdict), Reason: o.Reason, Appeal: o.Appeal})
 	}
-	return s.phish.SetOverrides(out)
+	if err := s.phish.SetOverrides(out); err == nil {
+		return nil
+	}
+	// One row the checker refuses (edited in the database) must not drop
+	// the others, nor stop the server: keep those that load.
+	var good []phishing.Override
+	for _, o := range out {
+		if err := s.phish.SetOverrides(append(good, o)); err != nil {
+			s.log.Error("a phishing override is skipped", "host", o.Host, "err", err)
+			continue
+		}
+		good = append(good, o)
+	}
+	return s.phish.SetOverrides(good)
 }
 
 // SyncPhishing re-reads the verified apps and the overrides, and, when
@@ -207,8 +220,8 @@ func (s *Server) adminPhishingDiff(w http.ResponseWriter, r *http.Request, a *au
 	if err := s.phish.Apply(phishing.Diff{List: l.Name, AddDeny: in.AddDeny, RemoveDeny: in.RemoveDeny, AddAllow: in.AddAllow, RemoveAllow: in.RemoveAllow}); err != nil {
 		return apiErr(http.StatusBadRequest, CodeInvalidRequest, strings.TrimPrefix(err.Error(), "phishing: "))
 	}
-	s.audit(r, a.user.ID, "phishing.diff", auditDetail("list", l.Name, "add_deny", fmt.Sprint(len(in.AddDeny)), "remove_deny", fmt.Sprint(len(in.RemoveDeny)),
-		"add_allow", fmt.Sprint(len(in.AddAllow)), "remove_allow", fmt.Sprint(len(in.RemoveAllow))))
+	s.audit(r, a.user.ID, "phishing.diff", auditDetail("list", l.Name, "add_deny", auditList(in.AddDeny), "remove_deny", auditList(in.RemoveDeny),
+		"add_allow", auditList(in.AddAllow), "remove_allow", auditList(in.RemoveAllow)))
 	return s.writePhishingStatus(w, ctx)
 }
 
@@ -244,9 +257,15 @@ func (s *Server) adminPutOverride(w http.ResponseWriter, r *http.Request, a *aut
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
+	if strings.Contains(in.Host, "*") {
+		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "host: write the domain without *.: an override covers its subdomains already")
+	}
 	h, err := phishing.Normalize(in.Host)
 	if err != nil {
 		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "host: "+strings.TrimPrefix(err.Error(), "phishing: "))
+	}
+	if h.IP || h.Registrable == "" {
+		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "host: an override names a domain someone registered, not an IP address or a public suffix such as "+h.Name)
 	}
 	err = s.db.PutPhishingOverride(ctx, authdb.PhishingOverride{Host: h.Name, Verdict: in.Verdict, Reason: strings.TrimSpace(in.Reason), Appeal: strings.TrimSpace(in.Appeal)}, s.overrideChange(r, a))
 	if errors.Is(err, authdb.ErrInvalid) {
@@ -286,4 +305,13 @@ func (s *Server) adminDeleteOverride(w http.ResponseWriter, r *http.Request, a *
 		return err
 	}
 	return s.writePhishingStatus(w, ctx)
+}
+
+// auditList is entries for an audit event: the first few, and how many.
+func auditList(entries []string) string {
+	const show = 20
+	if len(entries) <= show {
+		return strings.Join(entries, " ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(entries[:show], " "), len(entries)-show)
 }

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/nioapi"
 	"github.com/niomon/niomon/internal/server"
 )
@@ -232,6 +234,50 @@ func TestPhishing_ADeveloperSeesWhyTheirOriginIsFlagged(t *testing.T) {
 		flagged := o.Origin == "https://app.evil.example"
 		if flagged != (o.Verdict == "block") || flagged != strings.Contains(o.Flagged, "ops-file") {
 			t.Fatalf("origin %s: verdict %q, flagged %q", o.Origin, o.Verdict, o.Flagged)
+		}
+	}
+}
+
+func TestPhishing_AnOverrideNamesARegisteredDomainAndABadRowStopsNothing(t *testing.T) {
+	w := newPhishWorld(t)
+	ctx := context.Background()
+	for _, host := range []string{"[2001:db8::1]", "192.0.2.1", "*.wild.example", "example", "co.uk"} {
+		err := w.root.Do(ctx, http.MethodPost, "/v1/admin/phishing/overrides", nioapi.PhishingOverride{Host: host, Verdict: "allow", Reason: "test"}, &nioapi.PhishingStatus{})
+		if errCode(err) != server.CodeInvalidRequest {
+			t.Fatalf("an override for %s: %v, want invalid_request", host, err)
+		}
+	}
+	// A row the checker refuses, written straight into the database,
+	// is skipped: the other overrides hold, and a new server starts.
+	admin, err := w.e.db.LookupEmail(ctx, "admin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e.db.PutPhishingOverride(ctx, authdb.PhishingOverride{Host: "[2001:db8::1]", Verdict: "block", Reason: "edited"}, authdb.OverrideChange{AdminID: admin.UserID, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.root.Do(ctx, http.MethodPost, "/v1/admin/phishing/overrides", nioapi.PhishingOverride{Host: "later.example", Verdict: "block", Reason: "scam"}, &nioapi.PhishingStatus{}); err != nil {
+		t.Fatalf("an override after a bad row: %v", err)
+	}
+	if got := w.verdict(t, "later.example"); got.Verdict != "block" {
+		t.Fatalf("later.example after a bad row: %+v", got)
+	}
+	if err := w.e.srv.SyncPhishing(ctx, true); err != nil {
+		t.Fatalf("a sync with a bad row: %v", err)
+	}
+}
+
+func TestPhishing_AnAdministratorsAddressMatchesOnlyItself(t *testing.T) {
+	e := newEnv(t, envOptions{config: func(c *server.Config) { c.Admins = []string{"ops@example.com"} }})
+	for _, tc := range []struct {
+		addr  string
+		admin bool
+	}{{"OPS@example.com", true}, {"opſ@example.com", false}} {
+		c := e.client()
+		e.emailSignIn(c, tc.addr, true)
+		err := c.Do(context.Background(), http.MethodGet, "/v1/admin/apps", nil, &[]nioapi.App{})
+		if (err == nil) != tc.admin {
+			t.Fatalf("%s listing the vetting queue: %v, want admin %v", tc.addr, err, tc.admin)
 		}
 	}
 }

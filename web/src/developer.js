@@ -9,7 +9,7 @@ import { h, show, status, busy } from './ui.js';
 const statusWords = {
   pending: 'Pending review: it signs in only you, its developer.',
   verified: 'Verified: it signs in every user.',
-  rejected: 'Rejected: it signs in only you, its developer.',
+  rejected: 'Rejected: it signs in nobody. Fix what the reason says and ask for a new review.',
   suspended: 'Suspended: it signs in nobody.',
 };
 
@@ -87,6 +87,7 @@ function appCard(a, reload) {
     return h('li', { class: 'origin', 'data-origin': o.origin },
       h('code', {}, o.origin), ' ',
       o.verified ? h('span', { class: 'tag ok' }, `proved by ${o.method}`) : o.domain ? h('span', { class: 'tag' }, 'not proved') : h('span', { class: 'tag' }, 'development'),
+      o.awaiting_review ? h('p', { class: 'notice' }, 'Proved after the app was verified: not trusted until an administrator reviews the app again.') : null,
       o.flagged ? h('p', { class: 'error flagged' }, `Users are ${o.verdict === 'block' ? 'blocked from' : 'warned about'} this origin: ${o.flagged}.`) : null,
       !o.verified && o.domain ? h('div', { class: 'proof' },
         h('p', {}, 'Publish either a TXT record ', h('code', {}, o.txt_name), ' holding ', h('code', {}, o.txt_value)),
