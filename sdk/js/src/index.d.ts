@@ -1,0 +1,77 @@
+// Types of @niomon/sdk.
+
+export interface RequestArguments {
+  readonly method: string;
+  readonly params?: readonly unknown[];
+}
+
+export declare class ProviderRpcError extends Error {
+  constructor(code: number, message: string, data?: unknown);
+  code: number;
+  data?: unknown;
+}
+
+export declare const USER_REJECTED: 4001;
+export declare const UNAUTHORIZED: 4100;
+export declare const UNSUPPORTED_METHOD: 4200;
+export declare const DISCONNECTED: 4900;
+export declare const CHAIN_DISCONNECTED: 4901;
+export declare const UNRECOGNIZED_CHAIN: 4902;
+export declare const INVALID_PARAMS: -32602;
+export declare const INTERNAL: -32603;
+
+export interface ChainConfig {
+  chainName: string;
+  rpcUrls: string[];
+  nativeCurrency: { name: string; symbol: string; decimals: 18 };
+}
+
+export interface Transport {
+  request(method: string, params: readonly unknown[], context: { chainId: string }): Promise<unknown>;
+}
+
+export type ProviderEvent = 'connect' | 'disconnect' | 'accountsChanged' | 'chainChanged' | 'message';
+
+export declare class NiomonProvider {
+  constructor(options: { transport: Transport; chains?: Record<string, ChainConfig>; chainId?: string | number; fetch?: typeof fetch });
+  readonly isNiomon: true;
+  chainId: string;
+  accounts: string[];
+  request(args: RequestArguments): Promise<unknown>;
+  on(event: ProviderEvent, listener: (...args: any[]) => void): this;
+  once(event: ProviderEvent, listener: (...args: any[]) => void): this;
+  removeListener(event: ProviderEvent, listener: (...args: any[]) => void): this;
+  off(event: ProviderEvent, listener: (...args: any[]) => void): this;
+  disconnect(): void;
+}
+
+export declare function popupTransport(options: { walletURL: string; win?: Window; timeoutMs?: number; pollMs?: number }): Transport & { walletOrigin: string };
+
+export interface EIP6963ProviderInfo {
+  readonly uuid: string;
+  readonly name: string;
+  readonly icon: string;
+  readonly rdns: string;
+}
+
+export declare const NIOMON_RDNS: string;
+export declare const NIOMON_ICON: string;
+export declare function announceProvider(provider: NiomonProvider, options?: { target?: EventTarget; uuid?: string; name?: string; icon?: string; rdns?: string }): () => void;
+
+export declare function createProvider(options: { walletURL: string; chains?: Record<string, ChainConfig>; chainId?: string | number; announce?: boolean; win?: Window }): NiomonProvider;
+
+export declare class LoginError extends Error {
+  code: string;
+}
+
+export interface LoginResult {
+  claims: Record<string, unknown> & { sub: string; email?: string; wallet_addresses?: { chain: string; path: string; address: string }[] };
+  idToken: string;
+  accessToken: string;
+  refreshToken?: string;
+  expiresIn?: number;
+}
+
+export declare function startLogin(options: { issuer: string; clientId: string; redirectUri: string; scope?: string; prompt?: string; storage?: Storage; location?: Location; fetch?: typeof fetch }): Promise<string>;
+export declare function finishLogin(options?: { url?: string; storage?: Storage; fetch?: typeof fetch; now?: () => number }): Promise<LoginResult>;
+export declare function verifyIDToken(token: string, options: { jwks: { keys: JsonWebKey[] }; issuer: string; clientId: string; nonce: string; now?: number; skewSeconds?: number }): Promise<Record<string, unknown>>;

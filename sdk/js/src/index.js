@@ -1,0 +1,25 @@
+// @niomon/sdk: Niomon for dApps.
+//
+//   import { createProvider, startLogin, finishLogin } from '@niomon/sdk';
+//   const provider = createProvider({ walletURL: 'https://wallet.example.com', chains: { '0x1': { chainName: 'Ethereum', rpcUrls: ['https://…'], nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 } } } });
+//   const [account] = await provider.request({ method: 'eth_requestAccounts' });
+//
+// createProvider also announces the provider through EIP-6963.
+
+import { NiomonProvider } from './provider.js';
+import { popupTransport } from './transport.js';
+import { announceProvider } from './eip6963.js';
+
+export { NiomonProvider } from './provider.js';
+export { popupTransport } from './transport.js';
+export { announceProvider, NIOMON_RDNS, NIOMON_ICON } from './eip6963.js';
+export { startLogin, finishLogin, verifyIDToken, LoginError } from './login.js';
+export * from './errors.js';
+
+// createProvider makes a provider that asks the wallet at walletURL
+// through a popup, and announces it (announce: false to skip).
+export function createProvider({ walletURL, chains, chainId, announce = true, win = globalThis.window } = {}) {
+  const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win }), chains, chainId });
+  if (announce && win) announceProvider(provider, { target: win });
+  return provider;
+}
