@@ -644,6 +644,11 @@ func TestLoginWithNiomon_AnAppThatLosesItsVerificationLosesItsUsersTokens(t *tes
 			if err != nil {
 				t.Fatal(err)
 			}
+			fd := w.start()
+			devTok, _, err := w.exchange(t, fd, w.login(t, w.dev, fd)) // the developer's own sign-in
+			if err != nil {
+				t.Fatal(err)
+			}
 			pending := w.start()
 			code := w.login(t, w.browser, pending) // approved, not yet exchanged
 			root := e.client()
@@ -663,6 +668,10 @@ func TestLoginWithNiomon_AnAppThatLosesItsVerificationLosesItsUsersTokens(t *tes
 			}
 			if _, _, err := w.exchange(t, pending, code); err == nil {
 				t.Fatal("a code approved before the change was exchanged")
+			}
+			_, err = w.prov.UserInfo(w.ctx, oauth2.StaticTokenSource(devTok))
+			if keeps := status == authdb.AppPending; (err == nil) != keeps {
+				t.Fatalf("the developer's own token after the app became %s: %v, want it to work %v", status, err, keeps)
 			}
 			vet(authdb.AppVerified)
 			if _, err := w.refresh(tok.RefreshToken); err == nil {
