@@ -61,6 +61,11 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.WindowSize(1280, 900),
 		chromedp.Flag("disable-gpu", true),
+		// A dApp's request opens the wallet in a popup, a window behind the
+		// dApp's: without these Chromium freezes it as a background page.
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

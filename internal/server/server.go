@@ -251,6 +251,7 @@ func routeTable() []route {
 		{"POST", loginPath, public, false, (*Server).oidcLoginForm},
 
 		{"GET", "/{$}", public, false, (*Server).home},
+		{"GET", "/dapp", public, false, (*Server).home}, // Ditto answering a dApp (sdk/js)
 		{"GET", "/assets/{name}", public, false, (*Server).asset},
 		{"GET", "/healthz", public, false, (*Server).healthz},
 		{"GET", "/readyz", public, false, (*Server).readyz},

@@ -209,6 +209,10 @@ async function signedIn(session, key) {
     }
   }
   if (goNext()) return;
+  if (location.pathname === '/dapp') {
+    (await import('./dapp.js')).dappScreen(cfg, user);
+    return;
+  }
   await home(user);
 }
 

@@ -62,9 +62,10 @@ export function createParams(credentials) {
 
 // signParams asks for one signature: message is what the scheme signs
 // (eth_personal_sign, ed25519), digest a 32-byte hash (secp256k1).
-export function signParams(scheme, path, { message, digest } = {}) {
+export function signParams(scheme, path, { message, digest, typedData } = {}) {
   const p = { scheme, path };
   if (digest) p.digest = digest;
   if (message) p.message = message;
+  if (typedData) p.typed_data = typedData;
   return p;
 }

@@ -300,6 +300,58 @@ export async function signMessage(cfg, user, text) {
   return '0x' + toHex(sig);
 }
 
+// ethAccount is the wallet's Ethereum address as the cluster signed it,
+// lower case: what a site that connects is given.
+export async function ethAccount(cfg, user) {
+  return verifiedEthAddress(cfg, user);
+}
+
+// siteMessage is the bytes of a personal_sign message as a site sends it:
+// 0x-prefixed hex, or text.
+export function siteMessage(m) {
+  if (typeof m === 'string' && /^0x([0-9a-fA-F]{2})*$/.test(m)) {
+    return Uint8Array.from(m.slice(2).match(/../g) || [], (b) => parseInt(b, 16));
+  }
+  return utf8(String(m));
+}
+
+// signForSite signs what the site at origin asked for (personal_sign or
+// eth_signTypedData_v4) with the Ethereum account, naming the site to the
+// server (which signs only for a registered app, and binds a Sign-In
+// with Ethereum message to its site), and checks the answer.
+export async function signForSite(cfg, user, origin, method, params) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet yet.');
+  let p;
+  let message = null;
+  if (method === 'personal_sign') {
+    message = siteMessage(params[0]);
+    p = signParams('eth_personal_sign', ethPath, { message });
+  } else if (method === 'eth_signTypedData_v4') {
+    p = signParams('eth_typed_data_v4', ethPath, { typedData: typeof params[1] === 'string' ? params[1] : JSON.stringify(params[1]) });
+  } else {
+    throw new Error(`Niomon does not sign ${method} for sites yet.`);
+  }
+  const req = newRequest(cfg, MethodSign, user.id, p);
+  const out = await api.call('POST', '/v1/wallet/sign', { ...api.stamped(req, await stampWith(dev.key, req)), origin });
+  if (dev.instance && !equal(fromBase64(out.instance), dev.instance)) {
+    throw new VerifyError('The signature came from another wallet than yours. Do not use it.');
+  }
+  const sig = fromBase64(out.signature);
+  if (message) {
+    let signer = '';
+    try {
+      signer = (await chain()).personalSigner(message, sig);
+    } catch {
+      // refused below
+    }
+    if (signer !== await verifiedEthAddress(cfg, user)) {
+      throw new VerifyError('The signature the server returned is not by your wallet\'s Ethereum account.');
+    }
+  }
+  return '0x' + toHex(sig);
+}
+
 // exportPhrase asks the enclave for the wallet's recovery phrase, sealed
 // to a key made here for this one call, and opens it. The phrase is
 // checked to be the pinned wallet's before it opens (the instance is in

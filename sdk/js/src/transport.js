@@ -28,19 +28,24 @@ export function popupTransport({ walletURL, win = globalThis.window, timeoutMs =
     request(method, params, context = {}) {
       return new Promise((resolve, reject) => {
         const id = newID(win);
-        const popup = win.open(`${walletOrigin}/dapp`, 'niomon', FEATURES);
+        const popup = win.open(`${walletOrigin}/dapp`, `niomon-${id.slice(0, 12)}`, FEATURES); // a window per request: one closing must not take the next
         if (!popup) {
           reject(new ProviderRpcError(USER_REJECTED, 'the browser blocked the Niomon window: allow popups for this site and try again'));
           return;
         }
         let sent = false;
-        const finish = (fn, v) => {
+        // The wallet's window closes itself once the user answered; after
+        // a refusal it stays open so the user can read why. It is closed
+        // from here only when it never answered.
+        const finish = (fn, v, close = false) => {
           win.removeEventListener('message', onMessage);
           clearInterval(poll);
           clearTimeout(timer);
-          try {
-            popup.close();
-          } catch { /* already closed */ }
+          if (close) {
+            try {
+              popup.close();
+            } catch { /* already closed */ }
+          }
           fn(v);
         };
         const onMessage = (ev) => {
@@ -59,7 +64,7 @@ export function popupTransport({ walletURL, win = globalThis.window, timeoutMs =
         const poll = setInterval(() => {
           if (popup.closed) finish(reject, new ProviderRpcError(USER_REJECTED, 'the Niomon window was closed'));
         }, pollMs);
-        const timer = setTimeout(() => finish(reject, new ProviderRpcError(USER_REJECTED, 'no answer from the Niomon window')), timeoutMs);
+        const timer = setTimeout(() => finish(reject, new ProviderRpcError(USER_REJECTED, 'no answer from the Niomon window'), true), timeoutMs);
       });
     },
   };
