@@ -24,7 +24,6 @@ import (
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
 	"github.com/niomon/niomon/internal/authdb"
-	"github.com/niomon/niomon/internal/sqldb"
 )
 
 // startDappPage serves a dApp page on ln that loads the SDK (sdk/js/src)
@@ -136,19 +135,7 @@ func TestBrowser_ADappConnectsAndItsUserApprovesEachSignatureInTheWallet(t *test
 		t.Fatal(err)
 	}
 	origin := "http://localhost:" + portOf(ln)
-	db, err := authdb.Open(context.Background(), sqldb.Config{SQLitePath: filepath.Join(data, "niomon.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	who, err := db.LookupEmail(context.Background(), "alice@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateApp(context.Background(), authdb.App{OwnerID: who.UserID, Name: "Example dApp", Contact: "alice@example.com",
-		Origins: []authdb.AppOrigin{{Origin: origin}}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	devApp(t, data, "alice@example.com", authdb.App{Name: "Example dApp", Contact: "alice@example.com", Origins: []authdb.AppOrigin{{Origin: origin}}}, authdb.AppPending)
 	startDappPage(t, ln, d.url)
 	p.run("open the dApp", chromedp.Navigate(origin+"/"), chromedp.WaitVisible(chromedp.CSS("#sdk-ready")))
 

@@ -127,23 +127,8 @@ func TestBrowser_AnAppSignsAUserInWithLoginWithNiomon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := authdb.Open(context.Background(), sqldb.Config{SQLitePath: filepath.Join(data, "niomon.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	users, err := db.LookupEmail(context.Background(), "alice@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := db.CreateApp(context.Background(), authdb.App{OwnerID: users.UserID, Name: "Example Swap", Contact: "alice@example.com",
-		Origins: []authdb.AppOrigin{{Origin: "http://localhost:" + portOf(ln)}}, RedirectURIs: []string{"http://localhost:" + portOf(ln) + "/callback"}}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppVerified, Reason: "reviewed in a test", AdminID: users.UserID, At: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	db, app, aliceID := devApp(t, data, "alice@example.com", authdb.App{Name: "Example Swap", Contact: "alice@example.com",
+		Origins: []authdb.AppOrigin{{Origin: "http://localhost:" + portOf(ln)}}, RedirectURIs: []string{"http://localhost:" + portOf(ln) + "/callback"}}, authdb.AppVerified)
 	rp := startRelyingParty(t, d.url+"/oidc", app.ID, "", ln)
 	p.run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#email")))
 
@@ -173,7 +158,7 @@ func TestBrowser_AnAppSignsAUserInWithLoginWithNiomon(t *testing.T) {
 	}
 
 	// Suspended, the app signs nobody in, and the user reads why.
-	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppSuspended, Reason: "asked users for their recovery phrase", AdminID: users.UserID, At: time.Now()}); err != nil {
+	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppSuspended, Reason: "asked users for their recovery phrase", AdminID: aliceID, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	p.run("sign in to the suspended app", chromedp.Navigate(rp.url+"/start"), chromedp.WaitVisible(chromedp.CSS("#oidc-error")))
@@ -284,23 +269,8 @@ func TestBrowser_ASignInToABlockedSiteShowsWhyAndWhatToDo(t *testing.T) {
 	p := b.tab()
 	p.signInByEmail(d, "alice@example.com", 1, "")
 	p.addresses()
-	db, err := authdb.Open(context.Background(), sqldb.Config{SQLitePath: filepath.Join(data, "niomon.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	who, err := db.LookupEmail(context.Background(), "alice@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := db.CreateApp(context.Background(), authdb.App{OwnerID: who.UserID, Name: "Totally Swap", Contact: "x@example.com",
-		Origins: []authdb.AppOrigin{{Origin: "https://login.evil.example"}}, RedirectURIs: []string{"https://login.evil.example/cb"}}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.SetAppStatus(context.Background(), authdb.Vetting{AppID: app.ID, Status: authdb.AppVerified, Reason: "missed in review", AdminID: who.UserID, At: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	_, app, _ := devApp(t, data, "alice@example.com", authdb.App{Name: "Totally Swap", Contact: "x@example.com",
+		Origins: []authdb.AppOrigin{{Origin: "https://login.evil.example"}}, RedirectURIs: []string{"https://login.evil.example/cb"}}, authdb.AppVerified)
 	q := url.Values{"client_id": {app.ID}, "redirect_uri": {"https://login.evil.example/cb"}, "response_type": {"code"}, "scope": {"openid wallet"},
 		"state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
 	p.run("the app's sign-in", chromedp.Navigate(d.url+"/oidc/authorize?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("#oidc-error")))
@@ -311,4 +281,31 @@ func TestBrowser_ASignInToABlockedSiteShowsWhyAndWhatToDo(t *testing.T) {
 	if got := p.text("#oidc-detail"); !strings.Contains(got, "abuse@example.com") {
 		t.Fatalf("the block page tells the user %q, want the appeal", got)
 	}
+}
+
+// devApp registers app for the account of owner (an email) straight in
+// the database of the niomon dev at data, and gives it status (pending:
+// as made). It returns the database, the app and the owner's user id.
+func devApp(t *testing.T, data, owner string, app authdb.App, status string) (*authdb.DB, authdb.App, string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := authdb.Open(ctx, sqldb.Config{SQLitePath: filepath.Join(data, "niomon.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	who, err := db.LookupEmail(ctx, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.OwnerID = who.UserID
+	if app, err = db.CreateApp(ctx, app, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if status != authdb.AppPending {
+		if err := db.SetAppStatus(ctx, authdb.Vetting{AppID: app.ID, Status: status, Reason: "reviewed in a test", AdminID: who.UserID, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, app, who.UserID
 }
