@@ -9,16 +9,17 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-// Bundle builds dist/ from src/main.js in dir (this package's directory,
-// with node_modules installed by npm ci) and returns its files by name:
-// app.js, and the chunks it imports when first needed (chunk-HASH.js).
-// It writes nothing.
+// Bundle builds the scripts the server embeds from the sources in dir
+// (this package's directory, with node_modules installed by npm ci) and
+// returns them by path under dir: Ditto's dist/app.js and the chunks it
+// imports when first needed (dist/chunk-HASH.js), and the demo dApp's
+// demo/dist/demo.js (demo/demo.js with the SDK from sdk/js and viem). It
+// writes nothing.
 func Bundle(dir string) (map[string][]byte, error) {
-	res := api.Build(api.BuildOptions{
-		EntryPoints:       []string{filepath.Join(dir, "src", "main.js")},
+	out := map[string][]byte{}
+	common := api.BuildOptions{
 		AbsWorkingDir:     dir,
 		Bundle:            true,
-		Splitting:         true,
 		Format:            api.FormatESModule,
 		Target:            api.ES2022,
 		Platform:          api.PlatformBrowser,
@@ -28,27 +29,42 @@ func Bundle(dir string) (map[string][]byte, error) {
 		LegalComments:     api.LegalCommentsEndOfFile,
 		Charset:           api.CharsetUTF8,
 		Write:             false,
-		Outdir:            filepath.Join(dir, "dist"),
-		EntryNames:        "app",
-		ChunkNames:        "chunk-[hash]",
-	})
-	if len(res.Errors) > 0 {
-		var msgs []string
-		for _, m := range res.Errors {
-			loc := ""
-			if m.Location != nil {
-				loc = fmt.Sprintf("%s:%d: ", m.Location.File, m.Location.Line)
+	}
+	wallet := common
+	wallet.EntryPoints = []string{filepath.Join(dir, "src", "main.js")}
+	wallet.Splitting = true
+	wallet.Outdir = filepath.Join(dir, "dist")
+	wallet.EntryNames = "app"
+	wallet.ChunkNames = "chunk-[hash]"
+	demo := common
+	demo.EntryPoints = []string{filepath.Join(dir, "demo", "demo.js")}
+	demo.Outdir = filepath.Join(dir, "demo", "dist")
+	demo.EntryNames = "demo"
+	for _, opts := range []api.BuildOptions{wallet, demo} {
+		res := api.Build(opts)
+		if len(res.Errors) > 0 {
+			var msgs []string
+			for _, m := range res.Errors {
+				loc := ""
+				if m.Location != nil {
+					loc = fmt.Sprintf("%s:%d: ", m.Location.File, m.Location.Line)
+				}
+				msgs = append(msgs, loc+m.Text)
 			}
-			msgs = append(msgs, loc+m.Text)
+			return nil, errors.New("web: bundling failed: " + strings.Join(msgs, "; "))
 		}
-		return nil, errors.New("web: bundling failed: " + strings.Join(msgs, "; "))
+		for _, f := range res.OutputFiles {
+			rel, err := filepath.Rel(dir, f.Path)
+			if err != nil {
+				return nil, err
+			}
+			out[filepath.ToSlash(rel)] = f.Contents
+		}
 	}
-	out := map[string][]byte{}
-	for _, f := range res.OutputFiles {
-		out[filepath.Base(f.Path)] = f.Contents
-	}
-	if out["app.js"] == nil {
-		return nil, errors.New("web: esbuild wrote no app.js")
+	for _, want := range []string{"dist/app.js", "demo/dist/demo.js"} {
+		if out[want] == nil {
+			return nil, errors.New("web: esbuild wrote no " + want)
+		}
 	}
 	return out, nil
 }

@@ -29,30 +29,40 @@ func TestBundleMatchesSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	committedScripts := func() []string {
+		var all []string
+		for _, g := range []string{"dist/*.js", "demo/dist/*.js"} {
+			m, err := filepath.Glob(filepath.FromSlash(g))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, m...)
+		}
+		return all
+	}
 	if *update {
-		old, _ := filepath.Glob(filepath.Join("dist", "*.js"))
-		for _, f := range old {
-			if _, keep := got[filepath.Base(f)]; !keep {
+		for _, f := range committedScripts() {
+			if _, keep := got[filepath.ToSlash(f)]; !keep {
 				os.Remove(f)
 			}
 		}
 		for name, b := range got {
-			if err := os.WriteFile(filepath.Join("dist", name), b, 0o644); err != nil {
+			if err := os.MkdirAll(filepath.Dir(filepath.FromSlash(name)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.FromSlash(name), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	committed, err := filepath.Glob(filepath.Join("dist", "*.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	committed := committedScripts()
 	if len(committed) != len(got) {
-		t.Fatalf("web/dist holds %d scripts, the sources make %d: run go test ./web -run TestBundleMatchesSources -update and commit dist", len(committed), len(got))
+		t.Fatalf("web/dist and web/demo/dist hold %d scripts, the sources make %d: run go test ./web -run TestBundleMatchesSources -update and commit them", len(committed), len(got))
 	}
 	for name, b := range got {
-		want, err := os.ReadFile(filepath.Join("dist", name))
+		want, err := os.ReadFile(filepath.FromSlash(name))
 		if err != nil || !bytes.Equal(b, want) {
-			t.Fatalf("web/dist/%s does not match web/src: run go test ./web -run TestBundleMatchesSources -update and commit dist", name)
+			t.Fatalf("web/%s does not match its sources: run go test ./web -run TestBundleMatchesSources -update and commit it", name)
 		}
 	}
 }

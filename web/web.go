@@ -1,6 +1,6 @@
 // Package web holds Ditto, the web wallet, as the niomon server serves
 // it: the page and its stylesheet (static/) and the script bundled from
-// src/ (dist/app.js). The bundle is committed, so the server builds with
+// src/ (dist/app.js), and the demo dApp niomon dev serves (demo/). The bundle is committed, so the server builds with
 // Go alone; TestBundleMatchesSources rebuilds it with esbuild's Go API
 // and fails when it differs (run it with -update to write it).
 package web
@@ -10,7 +10,7 @@ import (
 	"io/fs"
 )
 
-//go:embed static dist
+//go:embed static dist demo/index.html demo/demo.css demo/dist
 var files embed.FS
 
 // Asset is one file the server serves.
@@ -34,6 +34,17 @@ func Assets() map[string]Asset {
 		out[f.Name()] = mustRead("dist/"+f.Name(), "text/javascript; charset=utf-8")
 	}
 	return out
+}
+
+// Demo is the demo dApp niomon dev serves at an origin of its own, by
+// name: index.html (its wallet URL is the placeholder WALLET_URL in a
+// meta tag), demo.css and demo.js.
+func Demo() map[string]Asset {
+	return map[string]Asset{
+		"index.html": mustRead("demo/index.html", "text/html; charset=utf-8"),
+		"demo.css":   mustRead("demo/demo.css", "text/css; charset=utf-8"),
+		"demo.js":    mustRead("demo/dist/demo.js", "text/javascript; charset=utf-8"),
+	}
 }
 
 // FirstLoad is what a first visit fetches: the page, the stylesheet and

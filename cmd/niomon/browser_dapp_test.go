@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,10 +23,9 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
-
-	"github.com/niomon/niomon/internal/authdb"
 )
 
 // startDappPage serves a dApp page on ln that loads the SDK (sdk/js/src)
@@ -115,82 +117,193 @@ func permitJSON(owner string) string {
 		owner, new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1)).String())
 }
 
-// TestBrowser_ADappConnectsAndItsUserApprovesEachSignatureInTheWallet: a
-// dApp page with the SDK asks for accounts, a personal_sign and an
-// EIP-2612 permit with an unlimited amount; the wallet's window shows who
-// asks and what, and go-ethereum verifies each signature against the
-// account; a rejection reaches the dApp as 4001; the same page at an
-// unregistered origin is refused with the reason.
-func TestBrowser_ADappConnectsAndItsUserApprovesEachSignatureInTheWallet(t *testing.T) {
+// TestBrowser_TheDemoDappConnectsAndItsUserApprovesEachRequestInTheWallet:
+// the demo dApp niomon dev serves at its own origin finds the wallet
+// through EIP-6963, connects, and asks for a personal_sign, an EIP-2612
+// permit with an unlimited amount and an EIP-1559 transaction. The
+// wallet's window shows who asks and what; viem in the page verifies
+// each answer, and go-ethereum checks them again here. A rejection
+// reaches the dApp as 4001.
+func TestBrowser_TheDemoDappConnectsAndItsUserApprovesEachRequestInTheWallet(t *testing.T) {
 	b := newBrowser(t)
-	data := filepath.Join(t.TempDir(), "data")
-	d := startDev(t, data, freePort(t), nil)
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
 	p := b.tab()
 	p.signInByEmail(d, "alice@example.com", 1, "")
 	addrs := p.addresses()
+	var screens []screen
 
-	// alice's own app, in development mode, at http://localhost:PORT.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The picker finds Niomon by EIP-6963.
+	p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitVisible(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
+	if got := p.text(`#wallets button[data-rdns="io.niomon"]`); !strings.Contains(got, "Niomon") || !strings.Contains(got, "io.niomon") {
+		t.Fatalf("the EIP-6963 picker lists %q, want Niomon (io.niomon)", got)
 	}
-	origin := "http://localhost:" + portOf(ln)
-	devApp(t, data, "alice@example.com", authdb.App{Name: "Example dApp", Contact: "alice@example.com", Origins: []authdb.AppOrigin{{Origin: origin}}}, authdb.AppPending)
-	startDappPage(t, ln, d.url)
-	p.run("open the dApp", chromedp.Navigate(origin+"/"), chromedp.WaitVisible(chromedp.CSS("#sdk-ready")))
+	p.shot("demo-dapp-picker")
 
 	// Connect.
-	w := p.dappAsk(`niomon.request({ method: 'eth_requestAccounts' })`)
+	w := p.dappAsk(`demo.connect()`)
 	seen := w.answerPopup("#dapp-approve", []string{"#dapp-app"}, "#dapp-approve")
-	saveScreen(t, "dapp-connect", seen["html"])
-	if got := seen["#dapp-app"]; !strings.Contains(got, "Example dApp") || !strings.Contains(got, origin) {
-		t.Fatalf("the connect screen names %q, want the app and its origin", got)
+	screens = append(screens, screen{"dapp-connect", seen["html"]})
+	if got := seen["#dapp-app"]; !strings.Contains(got, "Niomon demo dApp") || !strings.Contains(got, d.demo) || !strings.Contains(got, "verified") {
+		t.Fatalf("the connect screen names %q, want the verified demo app and its origin", got)
 	}
 	answer, code, msg := p.dappAnswer()
 	var accounts []string
 	if code != 0 || json.Unmarshal(answer, &accounts) != nil || len(accounts) != 1 || !strings.EqualFold(accounts[0], addrs["ethereum"]) {
 		t.Fatalf("eth_requestAccounts: %s %d %s, want the wallet's address %s", answer, code, msg, addrs["ethereum"])
 	}
+	account := accounts[0]
 
-	// personal_sign, approved.
-	text := "Hello from Example dApp"
-	w = p.dappAsk(fmt.Sprintf(`niomon.request({ method: 'personal_sign', params: ['0x%s', %q] })`, hex.EncodeToString([]byte(text)), accounts[0]))
+	// personal_sign, approved: viem's verifyMessage in the page, and
+	// go-ethereum here.
+	var signed struct {
+		Signature string
+		Raw       string
+		Sender    string
+		Valid     bool
+	}
+	w = p.dappAsk(`demo.signMessage()`)
 	seen = w.answerPopup("#dapp-approve", []string{"#dapp-message"}, "#dapp-approve")
-	saveScreen(t, "dapp-personal-sign", seen["html"])
+	screens = append(screens, screen{"dapp-personal-sign", seen["html"]})
+	text := "Welcome to the Niomon demo dApp.\n\nSigning this proves you hold this account. It costs nothing."
 	if got := seen["#dapp-message"]; got != text {
 		t.Fatalf("the wallet shows %q, want the decoded text", got)
 	}
 	answer, code, msg = p.dappAnswer()
-	var sig string
-	if code != 0 || json.Unmarshal(answer, &sig) != nil {
-		t.Fatalf("personal_sign: %s %d %s", answer, code, msg)
+	if code != 0 || json.Unmarshal(answer, &signed) != nil || !signed.Valid {
+		t.Fatalf("personal_sign: %s %d %s, want a signature viem verifies", answer, code, msg)
 	}
-	if got := personalSigner(t, text, sig); !strings.EqualFold(got, accounts[0]) {
-		t.Fatalf("go-ethereum recovers %s from the signature, want %s", got, accounts[0])
+	if got := p.text("#message-result"); !strings.Contains(got, "verifyMessage says the signature is valid") {
+		t.Fatalf("the demo shows %q", got)
+	}
+	if got := personalSigner(t, text, signed.Signature); !strings.EqualFold(got, account) {
+		t.Fatalf("go-ethereum recovers %s from the signature, want %s", got, account)
 	}
 
-	// personal_sign, rejected: 4001.
-	w = p.dappAsk(fmt.Sprintf(`niomon.request({ method: 'personal_sign', params: ['0x6869', %q] })`, accounts[0]))
+	// personal_sign, rejected: 4001, and the demo says so.
+	w = p.dappAsk(`demo.signMessage()`)
 	w.answerPopup("#dapp-reject", nil, "#dapp-reject")
 	if _, code, msg = p.dappAnswer(); code != 4001 {
 		t.Fatalf("a rejection reached the dApp as %d %q, want 4001", code, msg)
 	}
+	if got := p.text("#message-result"); !strings.HasPrefix(got, "Rejected (4001)") {
+		t.Fatalf("after a rejection the demo shows %q", got)
+	}
 
-	// An unlimited EIP-2612 permit: the warning, then a signature go-ethereum
-	// verifies for the typed data.
-	permit := permitJSON(accounts[0])
-	w = p.dappAsk(fmt.Sprintf(`niomon.request({ method: 'eth_signTypedData_v4', params: [%q, %q] })`, accounts[0], permit))
-	seen = w.answerPopup("#dapp-approve", []string{"#dapp-unlimited"}, "#dapp-approve")
-	saveScreen(t, "dapp-permit", seen["html"])
+	// An unlimited EIP-2612 permit: the warning, then a signature viem's
+	// verifyTypedData accepts and go-ethereum verifies with EIP-712 hashing.
+	w = p.dappAsk(`demo.signPermit()`)
+	seen = w.answerPopup("#dapp-approve", []string{"#dapp-unlimited", "#dapp-shape", "#dapp-summary"}, "#dapp-approve")
+	screens = append(screens, screen{"dapp-permit", seen["html"]})
 	if got := seen["#dapp-unlimited"]; !strings.Contains(got, "Unlimited approval") {
 		t.Fatalf("the permit screen warns %q", got)
 	}
-	answer, code, msg = p.dappAnswer()
-	if code != 0 || json.Unmarshal(answer, &sig) != nil {
-		t.Fatalf("eth_signTypedData_v4: %s %d %s", answer, code, msg)
+	if got := seen["#dapp-shape"]; !strings.Contains(got, "EIP-2612 permit") {
+		t.Fatalf("the permit screen names it %q", got)
 	}
+	for _, want := range []string{"TokenUSD Coin at 0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "Spender0x1111111254eeb25477b68fb85ed929f73a960582", "Amountunlimited", "Deadline2030-01-01 00:00:00 UTC"} {
+		if !strings.Contains(seen["#dapp-summary"], want) {
+			t.Fatalf("the permit's summary %q does not show %q", seen["#dapp-summary"], want)
+		}
+	}
+	answer, code, msg = p.dappAnswer()
+	if code != 0 || json.Unmarshal(answer, &signed) != nil || !signed.Valid {
+		t.Fatalf("eth_signTypedData_v4: %s %d %s, want a signature viem verifies", answer, code, msg)
+	}
+	if got := typedSigner(t, permitJSON(account), signed.Signature); !strings.EqualFold(got, account) {
+		t.Fatalf("go-ethereum recovers %s from the permit's signature, want %s", got, account)
+	}
+
+	// An EIP-1559 transaction calling transfer on USDC: the screen names
+	// the chain, the function and its arguments; viem recovers the sender
+	// from the signed bytes, and so does go-ethereum.
+	w = p.dappAsk(`demo.signTransaction()`)
+	seen = w.answerPopup("#dapp-approve", []string{"#dapp-tx", "#dapp-function"}, "#dapp-approve")
+	screens = append(screens, screen{"dapp-transaction", seen["html"]})
+	if got := seen["#dapp-function"]; got != "transfer(address to, uint256 amount)" {
+		t.Fatalf("the transaction screen names the call %q", got)
+	}
+	for _, want := range []string{"Ethereum", "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "0 ETH", "to0x2222222222222222222222222222222222222222", "amount1500000 (in the token's smallest unit)", "at most 0.0018 ETH"} {
+		if !strings.Contains(seen["#dapp-tx"], want) {
+			t.Fatalf("the transaction screen %q does not show %q", seen["#dapp-tx"], want)
+		}
+	}
+	answer, code, msg = p.dappAnswer()
+	if code != 0 || json.Unmarshal(answer, &signed) != nil || !signed.Valid || !strings.EqualFold(signed.Sender, account) {
+		t.Fatalf("eth_signTransaction: %s %d %s, want a transaction viem recovers the account from", answer, code, msg)
+	}
+	raw, err := hex.DecodeString(strings.TrimPrefix(signed.Raw, "0x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx types.Transaction
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		t.Fatal(err)
+	}
+	from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), &tx)
+	if err != nil || !strings.EqualFold(from.Hex(), account) || tx.Type() != types.DynamicFeeTxType || tx.ChainId().Int64() != 1 || tx.Gas() != 60000 {
+		t.Fatalf("go-ethereum reads the transaction as type %d, chain %v, gas %d, from %s (%v)", tx.Type(), tx.ChainId(), tx.Gas(), from.Hex(), err)
+	}
+	if got := p.text("#tx-result"); !strings.Contains(got, "viem recovers the sender") {
+		t.Fatalf("the demo shows %q", got)
+	}
+	p.shot("demo-dapp-results")
+	for _, s := range screens {
+		p.shotScreen(s, d.url)
+	}
+}
+
+// TestBrowser_TheSDKAtAnUnregisteredOrALookAlikeOriginIsRefusedWithTheReason:
+// the same SDK page served from an origin no app registered gets 4100,
+// and from a look-alike of a protected domain (app.un1swap.org, which the
+// browser resolves to loopback, against uniswap.org on the operator's
+// list) the wallet blocks it; in both the user reads why.
+func TestBrowser_TheSDKAtAnUnregisteredOrALookAlikeOriginIsRefusedWithTheReason(t *testing.T) {
+	b := newBrowser(t)
+	dir := t.TempDir()
+	list := filepath.Join(dir, "protect.json")
+	if err := os.WriteFile(list, []byte(`{"version": 2, "tolerance": 1, "fuzzylist": ["uniswap.org"], "blocklist": [], "allowlist": []}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "niomon.json")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`{"phishing": {"lists": [{"name": "ops-list", "file": %q}]}}`, list)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, filepath.Join(dir, "data"), freePort(t), nil, "--config", config)
+	p := b.tab()
+	p.signInByEmail(d, "alice@example.com", 1, "")
+	p.addresses()
+
+	for _, c := range []struct {
+		name, host, title, reason string
+		code                      int
+	}{
+		{"dapp-unregistered", "127.0.0.1", "Not a registered app", "is not the origin of an app registered with Niomon", 4100},
+		{"dapp-lookalike", lookAlikeHost, "Blocked", "app.un1swap.org is spelled almost like uniswap.org, a domain the list ops-list protects", 4001},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		startDappPage(t, ln, d.url)
+		p.run("open "+c.name, chromedp.Navigate("http://"+c.host+":"+portOf(ln)+"/"), chromedp.WaitVisible(chromedp.CSS("#sdk-ready")))
+		w := p.dappAsk(`niomon.request({ method: 'eth_requestAccounts' })`)
+		seen := w.answerPopup("#dapp-reason", []string{"#dapp-refused", "#dapp-reason"}, "")
+		if seen["#dapp-refused"] != c.title || !strings.Contains(seen["#dapp-reason"], c.reason) {
+			t.Fatalf("%s: the wallet shows %q: %q, want %q and %q", c.name, seen["#dapp-refused"], seen["#dapp-reason"], c.title, c.reason)
+		}
+		if _, code, msg := p.dappAnswer(); code != c.code || !strings.Contains(msg, c.reason) {
+			t.Fatalf("%s: the dApp got %d %q, want %d with the reason", c.name, code, msg, c.code)
+		}
+		p.shotScreen(screen{c.name, seen["html"]}, d.url)
+	}
+}
+
+// typedSigner recovers, with go-ethereum's EIP-712 hashing, the address
+// that signed typed data (JSON) with sig (0x r ‖ s ‖ v, v = 27 or 28).
+func typedSigner(t *testing.T, typedData, sig string) string {
+	t.Helper()
 	var td apitypes.TypedData
-	if err := json.Unmarshal([]byte(permit), &td); err != nil {
+	if err := json.Unmarshal([]byte(typedData), &td); err != nil {
 		t.Fatal(err)
 	}
 	digest, _, err := apitypes.TypedDataAndHash(td)
@@ -203,37 +316,39 @@ func TestBrowser_ADappConnectsAndItsUserApprovesEachSignatureInTheWallet(t *test
 	}
 	raw[64] -= 27
 	pub, err := crypto.SigToPub(digest, raw)
-	if err != nil || !strings.EqualFold(crypto.PubkeyToAddress(*pub).Hex(), accounts[0]) {
-		t.Fatalf("go-ethereum does not recover the account from the permit's signature: %v", err)
-	}
-
-	// The same page at an origin no app registered: refused, with the reason.
-	other, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	startDappPage(t, other, d.url)
-	p.run("open the unregistered copy", chromedp.Navigate("http://127.0.0.1:"+portOf(other)+"/"), chromedp.WaitVisible(chromedp.CSS("#sdk-ready")))
-	w = p.dappAsk(`niomon.request({ method: 'eth_requestAccounts' })`)
-	seen = w.answerPopup("#dapp-reason", []string{"#dapp-reason"}, "")
-	saveScreen(t, "dapp-unregistered", seen["html"])
-	got := seen["#dapp-reason"]
-	if !strings.Contains(got, "not the origin of an app registered") {
-		t.Fatalf("the wallet tells the user %q", got)
-	}
-	if _, code, msg = p.dappAnswer(); code != 4100 {
-		t.Fatalf("an unregistered origin got %d %q, want 4100", code, msg)
-	}
+	return crypto.PubkeyToAddress(*pub).Hex()
 }
 
-// saveScreen keeps a wallet window's screen, as its HTML was when the
-// test answered it, beside the screenshots (name.html): a hidden popup
-// draws no frames to capture, in headless Chromium.
-func saveScreen(t *testing.T, name, html string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(artifacts(t), name+".html"), []byte(html), 0o644); err != nil {
-		t.Fatal(err)
+// screen is a wallet window's screen as the test answered it.
+type screen struct{ name, html string }
+
+// shotScreen keeps a wallet window's screen: its HTML (name.html) and,
+// since a hidden popup draws no frames to capture in headless Chromium,
+// screenshots of that HTML drawn in this tab with the wallet's stylesheet
+// (scripts removed, so it is the screen as the user saw it, frozen).
+func (p *tab) shotScreen(s screen, walletURL string) {
+	p.t.Helper()
+	if err := os.WriteFile(filepath.Join(artifacts(p.t), s.name+".html"), []byte(s.html), 0o644); err != nil {
+		p.t.Fatal(err)
 	}
+	// The wallet's assets are same-origin only (Cross-Origin-Resource-
+	// Policy), so the stylesheet goes in inline.
+	resp, err := http.Get(walletURL + "/assets/app.css")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	css, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		p.t.Fatalf("the wallet's stylesheet: %d %v", resp.StatusCode, err)
+	}
+	frozen := regexp.MustCompile(`(?s)<script\b.*?</script>|<link rel="stylesheet"[^>]*>`).ReplaceAllString(s.html, "")
+	frozen = strings.Replace(frozen, "<head>", "<head><style>"+string(css)+"</style>", 1)
+	p.run("draw "+s.name, chromedp.Navigate("data:text/html;base64,"+base64.StdEncoding.EncodeToString([]byte(frozen))), chromedp.WaitVisible(chromedp.CSS("main")))
+	p.shot(s.name)
 }
 
 // The wallet's popup is a hidden tab in headless Chromium: it draws no

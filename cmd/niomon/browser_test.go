@@ -66,6 +66,8 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
+		// A look-alike domain for the phishing tests, on loopback.
+		chromedp.Flag("host-resolver-rules", "MAP "+lookAlikeHost+" 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -80,6 +82,10 @@ func newBrowser(t *testing.T) *browser {
 	}
 	return &browser{t: t, alloc: alloc, first: first}
 }
+
+// lookAlikeHost is a look-alike of uniswap.org that the test browser
+// resolves to 127.0.0.1.
+const lookAlikeHost = "app.un1swap.org"
 
 // tab is one page in a profile.
 type tab struct {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,6 +178,7 @@ func alive(pid int) bool {
 type devStack struct {
 	p    *proc
 	url  string
+	demo string // the demo dApp's URL
 	data string
 }
 
@@ -194,9 +196,17 @@ func freePort(t testing.TB) string {
 
 func startDev(t testing.TB, data, listen string, env []string, extra ...string) *devStack {
 	t.Helper()
-	p := startProc(t, env, append([]string{"dev", "--listen", listen, "--data", data}, extra...)...)
+	args := []string{"dev", "--listen", listen, "--data", data}
+	if !slices.Contains(extra, "--demo") {
+		args = append(args, "--demo", "127.0.0.1:0")
+	}
+	p := startProc(t, env, append(args, extra...)...)
 	u := strings.Fields(p.waitFor("open:"))[0] // the URL, then what it is
-	return &devStack{p: p, url: strings.TrimRight(u, "/"), data: data}
+	d := &devStack{p: p, url: strings.TrimRight(u, "/"), data: data}
+	if !slices.Contains(extra, "none") {
+		d.demo = strings.TrimRight(strings.Fields(p.waitFor("demo:"))[0], "/")
+	}
+	return d
 }
 
 var codeRe = regexp.MustCompile(`(?m)^\s+(\d{6}|[0-9A-Z]{5}-[0-9A-Z]{5})\s*$`)

@@ -37,6 +37,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP address (loopback)")
 	data := fs.String("data", filepath.Join(".data", "niomon"), "data directory")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	demo := fs.String("demo", "127.0.0.1:8081", `HTTP address of the demo dApp (loopback), served at an origin of its own; "none" to not serve it`)
 	config := fs.String("config", "", "optional config file: its rate_limits, users, sessions, oidc, admins and phishing settings apply (also NIOMON_* variables)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -55,6 +56,17 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	host, _, err := net.SplitHostPort(*listen)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 		return usagef("--listen: niomon dev serves only on loopback, e.g. 127.0.0.1:8080")
+	}
+	var demoLn net.Listener
+	if *demo != "none" {
+		h, _, err := net.SplitHostPort(*demo)
+		if ip := net.ParseIP(h); err != nil || (h != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return usagef(`--demo: the demo dApp is served only on loopback, e.g. 127.0.0.1:8081 (or "none")`)
+		}
+		if demoLn, err = net.Listen("tcp", *demo); err != nil {
+			return fmt.Errorf("--demo: %w", err)
+		}
+		defer demoLn.Close()
 	}
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
@@ -121,13 +133,29 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := server.DevConfig(publicURL)
 	cfg.RateLimits, cfg.Users, cfg.Sessions, cfg.OIDC = over.RateLimits, over.Users, over.Sessions, over.OIDC
 	cfg.Admins, cfg.Phishing = over.Admins, over.Phishing
-	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log, DevMailbox: mbox.Handler()})
+	opts := server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log, DevMailbox: mbox.Handler()}
+	demoURL := ""
+	if demoLn != nil {
+		// Its own origin: localhost, on its own port.
+		_, dport, _ := net.SplitHostPort(demoLn.Addr().String())
+		demoURL = "http://localhost:" + dport
+		opts.BuiltinApps = []authdb.App{demoApp(demoURL)}
+	}
+	srv, err := server.New(ctx, opts)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	if demoLn != nil {
+		ds := newHTTPServer(demoHandler(publicURL), log, readTimeout)
+		go func() { _ = ds.Serve(demoLn) }()
+		defer ds.Close()
+	}
 	fmt.Fprintf(stdout, "niomon is running (data in %s)\n", *data)
 	fmt.Fprintf(stdout, "  open:     %s/   (the web wallet: sign up with your email)\n", publicURL)
+	if demoURL != "" {
+		fmt.Fprintf(stdout, "  demo:     %s/   (a dApp that uses your wallet, once you have signed up)\n", demoURL)
+	}
 	fmt.Fprintf(stdout, "  mailbox:  %s/dev/mailbox/   (the sign-in codes land here)\n", publicURL)
 	fmt.Fprintf(stdout, "  terminal: go run ./cmd/niomon client --server %s email login you@example.com\n", publicURL)
 	fmt.Fprintf(stdout, "  enclave:  dev, PCR0 %x (add --allow-dev-enclave --pcr 0=%x to check its attestation)\n", pcr0, pcr0)

@@ -76,19 +76,28 @@ func (r Result) Explain() string {
 	case ReasonBlocklisted:
 		return fmt.Sprintf("%s is on the phishing list %s (entry %s)", r.Host, r.Source, r.Matched)
 	case ReasonConfusable:
-		return fmt.Sprintf("%s uses letters that look like those of %s, a registered app's domain", r.Host, r.Matched)
+		return fmt.Sprintf("%s uses letters that look like those of %s, %s", r.Host, r.Matched, r.whose())
 	case ReasonSpelling:
-		return fmt.Sprintf("%s is spelled almost like %s, a registered app's domain", r.Host, r.Matched)
+		return fmt.Sprintf("%s is spelled almost like %s, %s", r.Host, r.Matched, r.whose())
 	case ReasonOtherSuffix:
-		return fmt.Sprintf("%s has the name of %s, a registered app's domain, under another suffix", r.Host, r.Matched)
+		return fmt.Sprintf("%s has the name of %s, %s, under another suffix", r.Host, r.Matched, r.whose())
 	case ReasonEmbedded:
-		return fmt.Sprintf("%s puts %s, a registered app's domain, in front of a domain its owner does not hold", r.Host, r.Matched)
+		return fmt.Sprintf("%s puts %s, %s, in front of a domain its owner does not hold", r.Host, r.Matched, r.whose())
 	case ReasonCombo:
-		return fmt.Sprintf("%s adds to the name of %s, a registered app's domain", r.Host, r.Matched)
+		return fmt.Sprintf("%s adds to the name of %s, %s", r.Host, r.Matched, r.whose())
 	case ReasonInvalid:
 		return "not a valid URL or host: " + r.Note
 	}
 	return fmt.Sprintf("%s is on no list and looks like no registered app", r.Host)
+}
+
+// whose says where a look-alike's original comes from: a registered app,
+// or a list that protects it.
+func (r Result) whose() string {
+	if r.Source == "" || r.Source == SourceRegistry {
+		return "a registered app's domain"
+	}
+	return "a domain the list " + r.Source + " protects"
 }
 
 // App is a registered, verified app as the checker needs it: its

@@ -204,6 +204,15 @@ func TestLookalikesAreFlaggedWithTheirReason(t *testing.T) {
 			if wantBlock && (r.Appeal == "" || !strings.Contains(r.Explain(), tc.matched)) {
 				t.Fatalf("a blocked user is told %q, appeal %q", r.Explain(), r.Appeal)
 			}
+			if strings.HasPrefix(string(tc.reason), "lookalike-") {
+				whose := "a registered app's domain"
+				if r.Source != SourceRegistry {
+					whose = "a domain the list " + r.Source + " protects"
+				}
+				if !strings.Contains(r.Explain(), whose) {
+					t.Fatalf("a look-alike of %s (source %s) is explained as %q, want %q", r.Matched, r.Source, r.Explain(), whose)
+				}
+			}
 		})
 	}
 }

@@ -53,6 +53,10 @@ type Options struct {
 	// AppVerifier checks developers' domain proofs. nil: apps.NewVerifier
 	// (the system resolver; HTTPS to public addresses only).
 	AppVerifier *apps.Verifier
+	// BuiltinApps are apps the server knows without the database, each
+	// verified at every origin it names: niomon dev's demo dApp. A real
+	// deployment has none; its apps are registered and vetted.
+	BuiltinApps []authdb.App
 }
 
 // Server is the niomon HTTP server.
@@ -81,6 +85,7 @@ type Server struct {
 	ready    readiness        // the last /readyz answer
 	op       *oidcop.Provider // "Login with Niomon"
 	phish    *phishing.Checker
+	builtin  []authdb.App
 	verifier *apps.Verifier
 	// phishLists is the state of the configured phishing lists.
 	phishLists phishState
@@ -95,7 +100,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, db: opts.DB, mail: opts.Mail, sd: opts.Secretd, tokens: opts.Tokens,
 		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox, assets: web.Assets(),
-		phish: opts.Phishing, verifier: opts.AppVerifier,
+		phish: opts.Phishing, verifier: opts.AppVerifier, builtin: opts.BuiltinApps,
 	}
 	if s.verifier == nil {
 		s.verifier = apps.NewVerifier()

@@ -9,9 +9,9 @@ import * as api from './api.js';
 import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { toHex } from './bytes.js';
+import { readTx, call, units, CHAINS, UNLIMITED } from './ethtx.js';
 
 const rejected = { code: 4001, message: 'User rejected the request.' };
-const MAX_UINT = (1n << 256n) - 1n;
 
 function reply(origin, id, payload) {
   window.opener.postMessage({ niomon: 1, type: 'response', id, ...payload }, origin);
@@ -47,7 +47,8 @@ async function serve(cfg, user, origin, m) {
     return;
   }
   if (!site.app) {
-    refuse('Not a registered app', `${origin} is not the origin of an app registered with Niomon, so your wallet does not answer it.`, 4100);
+    const warning = site.verdict === 'warn' ? ` Be careful: ${site.explanation}.` : '';
+    refuse('Not a registered app', `${origin} is not the origin of an app registered with Niomon, so your wallet does not answer it.${warning}`, 4100);
     return;
   }
   const who = [
@@ -92,6 +93,20 @@ async function serve(cfg, user, origin, m) {
       ask('Sign this data?', typedView(data), () => wallet.signForSite(cfg, user, origin, m.method, m.params));
       return;
     }
+    case 'eth_signTransaction': {
+      let tx;
+      try {
+        if (m.params[0] && m.params[0].from !== undefined && String(m.params[0].from).toLowerCase() !== account) {
+          throw new Error(`it is from ${String(m.params[0].from).slice(0, 42)}, not your account`);
+        }
+        tx = readTx(m.params[0], m.chainId);
+      } catch (e) {
+        refuse('Unreadable transaction', `The site sent a transaction the wallet cannot sign: ${e.message}.`, -32602);
+        return;
+      }
+      ask('Sign this transaction?', txView(tx), () => wallet.signForSite(cfg, user, origin, m.method, [tx]));
+      return;
+    }
     default:
       refuse('Not supported', `Niomon does not answer ${m.method} for sites yet.`, 4200);
   }
@@ -118,25 +133,88 @@ function messageView(bytes) {
   return out;
 }
 
-// typedView shows EIP-712 data as a tree, naming known shapes and calling
-// out an unlimited token approval.
+// typedView shows EIP-712 data as a tree, with a summary of known shapes
+// (EIP-2612 permits, Permit2, Seaport orders: token, spender, amount,
+// deadline) and an unlimited token approval called out.
 function typedView(data) {
   const out = [];
   const primary = data && data.primaryType;
   const msg = (data && data.message) || {};
-  const known = { Permit: 'an EIP-2612 permit: it lets the spender move your tokens without asking again', PermitSingle: 'a Permit2 approval', PermitBatch: 'a Permit2 approval', OrderComponents: 'a Seaport order' };
+  const domain = (data && data.domain) || {};
+  const known = { Permit: 'an EIP-2612 permit: it lets the spender move your tokens without asking again', PermitSingle: 'a Permit2 approval: it lets the spender move your tokens through Permit2', PermitBatch: 'a Permit2 approval of several tokens', OrderComponents: 'a Seaport order: it lists what you give and what you get for it' };
   if (known[primary]) out.push(h('p', { id: 'dapp-shape' }, `This is ${known[primary]}.`));
-  const amount = msg.value ?? msg.amount ?? (msg.details && msg.details.amount);
-  let unlimited = false;
-  try {
-    unlimited = amount !== undefined && BigInt(amount) >= MAX_UINT >> 96n; // 2^160 and more: no real balance
-  } catch {
-    unlimited = false;
+  const big = (v) => {
+    try {
+      return v === undefined || v === null || typeof v === 'object' ? null : BigInt(v);
+    } catch {
+      return null;
+    }
+  };
+  const amount = (v) => {
+    const n = big(v);
+    return n === null ? String(v) : (n >= UNLIMITED ? `unlimited (${n})` : `${n} (in the token's smallest unit)`);
+  };
+  const when = (v) => {
+    const n = big(v);
+    if (n === null) return String(v);
+    if (n === 0n) return 'none';
+    return n < 10n ** 12n ? `${new Date(Number(n) * 1000).toISOString().replace('.000Z', ' UTC').replace('T', ' ')} (${n})` : String(n);
+  };
+  const rows = [];
+  const approvals = [];
+  if (primary === 'Permit') {
+    rows.push(['Token', `${domain.name ?? '?'} at ${domain.verifyingContract ?? '?'}`], ['Spender', msg.spender], ['Amount', amount(msg.value)], ['Deadline', when(msg.deadline)]);
+    approvals.push(msg.value);
+  } else if (primary === 'PermitSingle' || primary === 'PermitBatch') {
+    const details = Array.isArray(msg.details) ? msg.details : [msg.details || {}];
+    for (const d of details) {
+      rows.push(['Token', d.token], ['Amount', amount(d.amount)], ['Expires', when(d.expiration)]);
+      approvals.push(d.amount);
+    }
+    rows.push(['Spender', msg.spender], ['Signature valid until', when(msg.sigDeadline)]);
+  } else if (primary === 'OrderComponents') {
+    const n = (x) => (Array.isArray(x) ? x.length : 0);
+    rows.push(['Offerer', msg.offerer], ['You give', `${n(msg.offer)} item(s)`], ['In return', `${n(msg.consideration)} item(s), to the recipients listed below`], ['Ends', when(msg.endTime)]);
   }
-  if (unlimited) out.push(h('p', { class: 'error', role: 'alert', id: 'dapp-unlimited' }, 'Unlimited approval: the spender may take all of this token, now and later.'));
+  if (rows.length) out.push(h('dl', { class: 'fields', id: 'dapp-summary' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v ?? '?'))])));
+  if (approvals.some((v) => (big(v) ?? 0n) >= UNLIMITED)) {
+    out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'Unlimited approval: the spender may take all of this token, now and later.'));
+  }
   const tree = (v) => (v !== null && typeof v === 'object'
     ? h('ul', { class: 'tree' }, Object.entries(v).map(([k, x]) => h('li', {}, h('strong', {}, k), ': ', typeof x === 'object' && x !== null ? tree(x) : String(x))))
     : String(v));
-  out.push(h('h2', {}, 'Domain'), tree(data.domain || {}), h('h2', {}, primary || 'Message'), h('div', { id: 'dapp-typed' }, tree(msg)));
+  out.push(h('details', { open: rows.length === 0 }, h('summary', {}, rows.length ? 'Everything it signs' : 'What it signs'),
+    h('h2', {}, 'Domain'), tree(domain), h('h2', {}, primary || 'Message'), h('div', { id: 'dapp-typed' }, tree(msg))));
+  return out;
+}
+
+// txView shows a transaction: the chain, the recipient, the value in the
+// chain's unit, the function called when its selector is known (and an
+// unlimited approval called out), the data otherwise, and the most it
+// can cost in fees.
+function txView(t) {
+  const [chainName, unit] = CHAINS[Number(t.chainId)] || [`chain ${t.chainId}`, 'of the native coin'];
+  const rows = [
+    ['Network', chainName],
+    ['To', t.to ? h('code', {}, t.to) : 'nobody: this creates a contract'],
+    ['Sends', `${units(t.value)} ${unit}`],
+  ];
+  const out = [];
+  const fn = call(t.data);
+  if (fn) {
+    rows.push(['Calls', h('code', { id: 'dapp-function' }, `${fn.name}(${fn.args.map(([n, type]) => `${type} ${n}`).join(', ')})`)]);
+    for (const [n, type, v] of fn.args) rows.push([` ${n}`, type === 'uint256' ? `${v} (in the token's smallest unit)` : h('code', {}, v)]);
+    if (fn.unlimited) {
+      out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, fn.name === 'setApprovalForAll'
+        ? 'Approval for all: the operator may move every token of this collection you own, now and later.'
+        : 'Unlimited approval: the spender may take all of this token, now and later.'));
+    }
+  } else if (t.data.length) {
+    rows.push(['Data', h('pre', { class: 'message', id: 'dapp-data' }, '0x' + toHex(t.data.length > 1024 ? t.data.subarray(0, 1024) : t.data) + (t.data.length > 1024 ? `… (${t.data.length} bytes)` : ''))]);
+  }
+  const fee = t.gas * (t.type === 2 ? t.maxFeePerGas : t.gasPrice);
+  rows.push(['Network fee', `at most ${units(fee)} ${unit}`], ['Nonce', String(t.nonce)]);
+  if (!t.to) out.push(h('p', { class: 'notice', role: 'alert' }, 'This transaction deploys a new contract.'));
+  out.push(h('dl', { class: 'fields', id: 'dapp-tx' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
   return out;
 }

@@ -10,11 +10,13 @@ import * as store from './store.js';
 import { equal, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
 import { newRequest, createParams, signParams, canonical, strictDecode, MethodCreate, MethodImport, MethodSign, MethodExport, MethodUpdatePolicy, RightSign, RightExport, RightPolicy } from './request.js';
 import { pairingCode, normalizeCode } from './pairing.js';
+import { enclaveTx } from './ethtx.js';
 // The libraries for exports, imports and independent checks load when
 // first needed (separate chunks), which keeps the first load small.
 const exporting = () => import('./export.js');
 const importing = () => import('./import.js');
 const chain = () => import('./chain.js');
+const txcheck = () => import('./txcheck.js');
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
 import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError, ethPath } from './verify.js';
@@ -315,8 +317,9 @@ export function siteMessage(m) {
   return utf8(String(m));
 }
 
-// signForSite signs what the site at origin asked for (personal_sign or
-// eth_signTypedData_v4) with the Ethereum account, naming the site to the
+// signForSite signs what the site at origin asked for (personal_sign,
+// eth_signTypedData_v4, or eth_signTransaction with the transaction as
+// ethtx.readTx read it) with the Ethereum account, naming the site to the
 // server (which signs only for a registered app, and binds a Sign-In
 // with Ethereum message to its site), and checks the answer.
 export async function signForSite(cfg, user, origin, method, params) {
@@ -324,11 +327,16 @@ export async function signForSite(cfg, user, origin, method, params) {
   if (!dev) throw new Error('This browser holds no key of your wallet yet.');
   let p;
   let message = null;
+  let tx = null;
   if (method === 'personal_sign') {
     message = siteMessage(params[0]);
     p = signParams('eth_personal_sign', ethPath, { message });
   } else if (method === 'eth_signTypedData_v4') {
     p = signParams('eth_typed_data_v4', ethPath, { typedData: typeof params[1] === 'string' ? params[1] : JSON.stringify(params[1]) });
+  } else if (method === 'eth_signTransaction') {
+    tx = params[0]; // ethtx.readTx's form, as the user saw it
+    p = signParams('eth_transaction', ethPath, {});
+    p.tx = enclaveTx(tx);
   } else {
     throw new Error(`Niomon does not sign ${method} for sites yet.`);
   }
@@ -336,6 +344,12 @@ export async function signForSite(cfg, user, origin, method, params) {
   const out = await api.call('POST', '/v1/wallet/sign', { ...api.stamped(req, await stampWith(dev.key, req)), origin });
   if (dev.instance && !equal(fromBase64(out.instance), dev.instance)) {
     throw new VerifyError('The signature came from another wallet than yours. Do not use it.');
+  }
+  if (tx) {
+    const raw = '0x' + toHex(fromBase64(out.raw_tx || ''));
+    const wrong = await (await txcheck()).checkSignedTx(raw, tx, await verifiedEthAddress(cfg, user));
+    if (wrong) throw new VerifyError(`The transaction the server returned is not the one you approved: ${wrong}. Do not use it.`);
+    return raw;
   }
   const sig = fromBase64(out.signature);
   if (message) {

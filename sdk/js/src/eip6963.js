@@ -13,10 +13,20 @@ export const NIOMON_ICON = 'data:image/svg+xml,' + encodeURIComponent(
 // whenever a page asks (eip6963:requestProvider). It returns a function
 // that stops answering.
 export function announceProvider(provider, { target = globalThis.window, uuid, name = 'Niomon', icon = NIOMON_ICON, rdns = NIOMON_RDNS } = {}) {
-  const info = Object.freeze({ uuid: uuid || globalThis.crypto.randomUUID(), name, icon, rdns });
+  const info = Object.freeze({ uuid: uuid || uuidV4(), name, icon, rdns });
   const detail = Object.freeze({ info, provider });
   const announce = () => target.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail }));
   target.addEventListener('eip6963:requestProvider', announce);
   announce();
   return () => target.removeEventListener('eip6963:requestProvider', announce);
+}
+
+// uuidV4 is a random UUID (RFC 9562 version 4). crypto.randomUUID exists
+// only in secure contexts, and a dApp in development may be on plain http.
+function uuidV4() {
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = Array.from(b, (v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

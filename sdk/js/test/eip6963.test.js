@@ -14,7 +14,7 @@ test('the provider announces itself, and again whenever a page asks', () => {
   assert.equal(seen[0].provider, provider);
   assert.equal(info.rdns, NIOMON_RDNS);
   assert.equal(info.name, 'Niomon');
-  assert.match(info.uuid, /^[0-9a-f-]{36}$/);
+  assert.match(info.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a version 4 UUID');
   assert.match(info.icon, /^data:image\/svg\+xml,/);
   assert.ok(Object.isFrozen(seen[0]) && Object.isFrozen(info));
   win.dispatchEvent(new Event('eip6963:requestProvider'));
