@@ -358,8 +358,10 @@ func (p *tab) shotScreen(s screen, walletURL string) {
 // answerPopup does, in one evaluation (a hidden popup target answers one
 // CDP command, then stalls), what the user does in the wallet's window:
 // waits for sel, reads the text of each of read, and clicks press (none
-// when ""). It returns the texts by selector.
-func (p *tab) answerPopup(sel string, read []string, press string) map[string]string {
+// when ""). It returns the texts by selector. With after, it then waits
+// for that element too and returns its text and the screen then (as
+// "after" and "htmlAfter").
+func (p *tab) answerPopup(sel string, read []string, press string, after ...string) map[string]string {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 40*time.Second)
 	defer cancel()
@@ -386,10 +388,19 @@ func (p *tab) answerPopup(sel string, read []string, press string) map[string]st
 			out.html = document.documentElement.outerHTML;
 			const b = %q && document.querySelector(%q);
 			if (b) b.click();
-			resolve(JSON.stringify(out));
+			const after = %q;
+			if (!after) { resolve(JSON.stringify(out)); return; }
+			const g = () => {
+				const a = document.querySelector(after);
+				if (!a) { setTimeout(g, 50); return; }
+				out.after = a.textContent.trim();
+				out.htmlAfter = document.documentElement.outerHTML;
+				resolve(JSON.stringify(out));
+			};
+			g();
 		};
 		f();
-	})`, sel, readJS, press, press), chromedp.EvalAwaitPromise, userGesture))
+	})`, sel, readJS, press, press, strings.Join(after, ", ")), chromedp.EvalAwaitPromise, userGesture))
 	if err != nil {
 		ctx2, cancel2 := context.WithTimeout(p.ctx, 5*time.Second)
 		defer cancel2()

@@ -18,6 +18,7 @@ const RECIPIENT = '0x2222222222222222222222222222222222222222';
 
 let provider = null; // the one the user picks
 let account = null;
+let nextNonce = 0; // the demo only signs, so it counts its own nonces
 
 function result(id, ok, text) {
   const el = $(id);
@@ -127,7 +128,7 @@ async function signPermit() {
 
 async function signTransaction() {
   const tx = {
-    from: account, to: USDC, value: '0x0', type: '0x2', chainId: '0x1', nonce: '0x0', gas: '0xea60',
+    from: account, to: USDC, value: '0x0', type: '0x2', chainId: '0x1', nonce: `0x${nextNonce.toString(16)}`, gas: '0xea60',
     maxFeePerGas: '0x6fc23ac00', maxPriorityFeePerGas: '0x3b9aca00',
     data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [RECIPIENT, 1500000n] }),
   };
@@ -135,7 +136,8 @@ async function signTransaction() {
   const sender = await recoverTransactionAddress({ serializedTransaction: raw });
   const parsed = parseTransaction(raw);
   const valid = sender.toLowerCase() === account.toLowerCase() && parsed.type === 'eip1559' && parsed.to === USDC && parsed.data === tx.data;
-  result('tx-result', valid, valid ? `viem recovers the sender ${sender} from the signed EIP-1559 transaction (${raw.length / 2 - 1} bytes).` : `viem recovers ${sender}, not this account, or the transaction changed.`);
+  if (valid) nextNonce++;
+  result('tx-result', valid, valid ? `viem recovers the sender ${sender} from the signed EIP-1559 transaction (nonce ${parsed.nonce}, ${raw.length / 2 - 1} bytes).` : `viem recovers ${sender}, not this account, or the transaction changed.`);
   return { raw, sender, valid };
 }
 

@@ -66,7 +66,18 @@ async function serve(cfg, user, origin, m) {
       window.close();
     });
     yes.addEventListener('click', () => busy(box, async () => {
-      const result = await run();
+      let result;
+      try {
+        result = await run();
+      } catch (e) {
+        // The site hears that it failed, and the user reads why (a
+        // forged answer from the server is refused here, not passed on).
+        const why = e.message || String(e);
+        reply(origin, m.id, { error: { code: -32603, message: `The wallet could not answer: ${why}` } });
+        show(h('h1', { id: 'dapp-failed' }, 'Not signed'), h('p', { class: 'error', role: 'alert', id: 'dapp-reason' }, why),
+          h('button', { type: 'button', id: 'dapp-close', onclick: () => window.close() }, 'Close'));
+        return;
+      }
       reply(origin, m.id, { result });
       show(h('h1', { id: 'dapp-done' }, 'Done'), h('p', {}, 'The site has your answer. You can close this window.'));
       window.close();
