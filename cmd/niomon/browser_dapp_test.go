@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
@@ -246,6 +248,61 @@ func TestBrowser_TheDemoDappConnectsAndItsUserApprovesEachRequestInTheWallet(t *
 	if got := p.text("#tx-result"); !strings.Contains(got, "viem recovers the sender") {
 		t.Fatalf("the demo shows %q", got)
 	}
+
+	// Solana, through the wallet-standard: connect, a message and a
+	// transfer, each checked by the browser's Ed25519 in the page and by
+	// Go's crypto/ed25519 here.
+	if got := p.text("#solana-found"); !strings.Contains(got, "Niomon") {
+		t.Fatalf("the demo's wallet-standard list says %q", got)
+	}
+	w = p.dappAsk(`demo.solanaConnect()`)
+	seen = w.answerPopup("#dapp-approve", []string{"main"}, "#dapp-approve")
+	screens = append(screens, screen{"dapp-solana-connect", seen["html"]})
+	if !strings.Contains(seen["main"], addrs["solana"]) {
+		t.Fatalf("the Solana connect screen shows %q, want the address %s", seen["main"], addrs["solana"])
+	}
+	var sol struct {
+		Address     string
+		Signature   string
+		Transaction string
+		Valid       bool
+	}
+	answer, code, msg = p.dappAnswer()
+	if code != 0 || json.Unmarshal(answer, &sol) != nil || sol.Address != addrs["solana"] {
+		t.Fatalf("solana connect: %s %d %s, want %s", answer, code, msg, addrs["solana"])
+	}
+	pub := ed25519.PublicKey(base58.Decode(addrs["solana"]))
+	if len(pub) != ed25519.PublicKeySize {
+		t.Fatalf("the Solana address %s is not a key", addrs["solana"])
+	}
+	w = p.dappAsk(`demo.solanaSignMessage()`)
+	seen = w.answerPopup("#dapp-approve", []string{"#dapp-message"}, "#dapp-approve")
+	solText := "Welcome to the Niomon demo dApp, on Solana."
+	if seen["#dapp-message"] != solText {
+		t.Fatalf("the wallet shows the Solana message as %q", seen["#dapp-message"])
+	}
+	answer, code, msg = p.dappAnswer()
+	if code != 0 || json.Unmarshal(answer, &sol) != nil || !sol.Valid || !ed25519.Verify(pub, []byte(solText), base58.Decode(sol.Signature)) {
+		t.Fatalf("solana signMessage: %s %d %s, want a signature Ed25519 verifies", answer, code, msg)
+	}
+	w = p.dappAsk(`demo.solanaSignTransaction()`)
+	seen = w.answerPopup("#dapp-approve", []string{"#dapp-instructions", "#dapp-tx"}, "#dapp-approve")
+	screens = append(screens, screen{"dapp-solana-transaction", seen["html"]})
+	if want := "Send 0.01 SOL from " + addrs["solana"] + " (you) to 8qbHbw2BbbTHBW1sbeqakYXVKRQM8Ne7pLK7m6CVfeR"; seen["#dapp-instructions"] != want {
+		t.Fatalf("the Solana transaction screen says %q, want %q", seen["#dapp-instructions"], want)
+	}
+	if !strings.Contains(seen["#dapp-tx"], "Solana Devnet") || !strings.Contains(seen["#dapp-tx"], addrs["solana"]+" (you)") {
+		t.Fatalf("the Solana transaction screen shows %q, want the network and the fee payer", seen["#dapp-tx"])
+	}
+	answer, code, msg = p.dappAnswer()
+	if code != 0 || json.Unmarshal(answer, &sol) != nil || !sol.Valid {
+		t.Fatalf("solana signTransaction: %s %d %s", answer, code, msg)
+	}
+	signedTx, err := base64.StdEncoding.DecodeString(sol.Transaction)
+	if err != nil || len(signedTx) < 65+3 || signedTx[0] != 1 || !ed25519.Verify(pub, signedTx[65:], signedTx[1:65]) {
+		t.Fatalf("the signed Solana transaction (%d bytes, %v) does not verify with Ed25519 over its message", len(signedTx), err)
+	}
+
 	p.shot("demo-dapp-results")
 	for _, s := range screens {
 		p.shotScreen(s, d.url)

@@ -6,7 +6,8 @@
 // window.demo holds the same actions as the buttons, each returning the
 // request's promise (the browser tests call them).
 
-import { createProvider } from '../../sdk/js/src/index.js';
+import { createProvider, createSolanaWallet } from '../../sdk/js/src/index.js';
+import { base58 } from '@scure/base';
 import { verifyMessage, verifyTypedData, recoverTransactionAddress, parseTransaction, maxUint256, encodeFunctionData, erc20Abi } from 'viem';
 
 const walletURL = document.querySelector('meta[name="niomon-wallet"]').content;
@@ -141,7 +142,65 @@ async function signTransaction() {
   return { raw, sender, valid };
 }
 
-window.demo = { connect, signMessage, signPermit, signTransaction };
+// --- Solana, through the wallet-standard: the page is an app that asks
+// for wallets; Niomon's registers. Signatures are checked with the
+// browser's own Ed25519 (WebCrypto).
+
+const solanaWallets = [];
+window.addEventListener('wallet-standard:register-wallet', (ev) => ev.detail({ register: (w) => solanaWallets.push(w) }));
+createSolanaWallet({ walletURL });
+window.dispatchEvent(new CustomEvent('wallet-standard:app-ready', { detail: { register: (w) => solanaWallets.push(w) } }));
+$('solana-found').textContent = `Wallets found through the Solana wallet-standard: ${[...new Set(solanaWallets.map((w) => w.name))].join(', ') || 'none'}.`;
+let solanaAccount = null;
+
+async function ed25519Valid(publicKey, message, signature) {
+  const key = await crypto.subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);
+  return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
+}
+
+async function solanaConnect() {
+  const w = solanaWallets.find((x) => x.name === 'Niomon');
+  const { accounts } = await w.features['standard:connect'].connect().catch((e) => failed('solana-result', e));
+  solanaAccount = accounts[0];
+  $('solana-account').textContent = `Solana account ${solanaAccount.address}`;
+  return { address: solanaAccount.address };
+}
+
+async function solanaSignMessage() {
+  const w = solanaWallets.find((x) => x.name === 'Niomon');
+  const message = new TextEncoder().encode('Welcome to the Niomon demo dApp, on Solana.');
+  const [out] = await w.features['solana:signMessage'].signMessage({ account: solanaAccount, message }).catch((e) => failed('solana-result', e));
+  const valid = await ed25519Valid(solanaAccount.publicKey, message, out.signature);
+  result('solana-result', valid, valid ? 'The browser\'s Ed25519 says the message\'s signature is by your Solana account.' : 'The signature is NOT by this account.');
+  return { signature: base58.encode(out.signature), valid };
+}
+
+// A legacy transaction: one System Program transfer of 0.01 SOL from the
+// account to a fixed address, with a made-up recent blockhash.
+function solanaTransfer(from) {
+  const to = new Uint8Array(32).fill(2); // a made-up recipient
+  const lamports = 10000000n;
+  const data = new Uint8Array(12);
+  new DataView(data.buffer).setUint32(0, 2, true);
+  new DataView(data.buffer).setBigUint64(4, lamports, true);
+  const message = Uint8Array.from([1, 0, 1, 3, ...from, ...to, ...new Uint8Array(32), ...crypto.getRandomValues(new Uint8Array(32)), 1, 2, 2, 0, 1, 12, ...data]);
+  return Uint8Array.from([1, ...new Uint8Array(64), ...message]);
+}
+
+async function solanaSignTransaction() {
+  const w = solanaWallets.find((x) => x.name === 'Niomon');
+  const transaction = solanaTransfer(solanaAccount.publicKey);
+  const [out] = await w.features['solana:signTransaction'].signTransaction({ account: solanaAccount, transaction, chain: 'solana:devnet' }).catch((e) => failed('solana-result', e));
+  const signed = out.signedTransaction;
+  const valid = await ed25519Valid(solanaAccount.publicKey, signed.subarray(65), signed.subarray(1, 65));
+  result('solana-result', valid, valid ? 'The browser\'s Ed25519 says the transaction is signed by your Solana account.' : 'The transaction is NOT signed by this account.');
+  return { transaction: btoa(String.fromCharCode(...signed)), valid };
+}
+
+window.demo = { connect, signMessage, signPermit, signTransaction, solanaConnect, solanaSignMessage, solanaSignTransaction };
+$('solana-connect').addEventListener('click', () => busy('solana-connect', solanaConnect).catch(() => {}));
+$('solana-sign-message').addEventListener('click', () => busy('solana-sign-message', solanaSignMessage).catch(() => {}));
+$('solana-sign-tx').addEventListener('click', () => busy('solana-sign-tx', solanaSignTransaction).catch(() => {}));
 $('sign-message').addEventListener('click', () => busy('sign-message', signMessage).catch(() => {}));
 $('sign-permit').addEventListener('click', () => busy('sign-permit', signPermit).catch(() => {}));
 $('sign-tx').addEventListener('click', () => busy('sign-tx', signTransaction).catch(() => {}));

@@ -10,6 +10,7 @@ import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { toHex } from './bytes.js';
 import { readTx, call, units, CHAINS, UNLIMITED } from './ethtx.js';
+import * as solana from './solana.js';
 
 const rejected = { code: 4001, message: 'User rejected the request.' };
 
@@ -84,6 +85,10 @@ async function serve(cfg, user, origin, m) {
     }));
     show(h('h1', {}, title), ...who, ...details, box);
   };
+  if (m.method.startsWith('solana_')) {
+    await serveSolana(cfg, user, origin, m, ask, refuse);
+    return;
+  }
   const account = await wallet.ethAccount(cfg, user);
   switch (m.method) {
     case 'eth_requestAccounts':
@@ -227,5 +232,73 @@ function txView(t) {
   rows.push(['Network fee', `at most ${units(fee)} ${unit}`], ['Nonce', String(t.nonce)]);
   if (!t.to) out.push(h('p', { class: 'notice', role: 'alert' }, 'This transaction deploys a new contract.'));
   out.push(h('dl', { class: 'fields', id: 'dapp-tx' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+  return out;
+}
+
+const SOLANA_CHAINS = { 'solana:mainnet': 'Solana', 'solana:devnet': 'Solana Devnet', 'solana:testnet': 'Solana Testnet' };
+
+// serveSolana answers the SDK's Solana wallet-standard entry: connect,
+// signMessage and signTransaction (the wire form, signed in place).
+async function serveSolana(cfg, user, origin, m, ask, refuse) {
+  const account = await wallet.solanaAccount(cfg, user);
+  const bytes = (v) => (v instanceof Uint8Array ? v : null);
+  switch (m.method) {
+    case 'solana_connect':
+      ask('Connect to this site?', [h('p', {}, 'It will see your Solana address ', h('code', {}, account.address), '. It cannot sign anything unless you approve each request.')],
+        async () => ({ address: account.address, publicKey: account.publicKey }));
+      return;
+    case 'solana_signMessage': {
+      const msg = bytes(m.params[0]);
+      if (!msg || msg.length === 0 || msg.length > 4096) {
+        refuse('Unreadable request', 'The message must be 1 to 4096 bytes.', -32602);
+        return;
+      }
+      if (solana.isTransactionMessage(msg)) {
+        refuse('Refused', 'The site asked you to sign a Solana transaction as if it were a message. Niomon does not, since the signature would make the transaction valid.', 4001);
+        return;
+      }
+      ask('Sign this message?', messageView(msg), async () => ({ signature: await wallet.signSolanaForSite(cfg, user, origin, msg) }));
+      return;
+    }
+    case 'solana_signTransaction': {
+      const wire = bytes(m.params[0]);
+      let tx;
+      let at = -1;
+      try {
+        tx = solana.readTx(wire);
+        at = solana.signerIndex(tx, account.address);
+        if (at < 0) throw new Error('your account is not one of its signers');
+      } catch (e) {
+        refuse('Unreadable transaction', `The site sent a transaction the wallet cannot sign: ${e.message}.`, -32602);
+        return;
+      }
+      ask('Sign this transaction?', solanaView(tx, account.address, m.params[1]), async () => {
+        const sig = await wallet.signSolanaForSite(cfg, user, origin, tx.message);
+        return { signedTransaction: solana.withSignature(wire, at, sig) };
+      });
+      return;
+    }
+    default:
+      refuse('Not supported', `Niomon does not answer ${m.method} for sites.`, 4200);
+  }
+}
+
+// solanaView shows a Solana transaction: the network, who pays the fee,
+// each instruction in words when its program is known, and warnings.
+function solanaView(tx, me, chain) {
+  const out = [];
+  const you = (k) => (k === me ? `${k} (you)` : k);
+  const described = tx.instructions.map((ins) => solana.describe(ins));
+  if (described.some((d) => d.unlimited)) {
+    out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'This hands over control of your tokens: the other account may take all of them, now and later.'));
+  }
+  const rows = [
+    ['Network', SOLANA_CHAINS[chain] || (typeof chain === 'string' ? chain.slice(0, 40) : 'not named by the site')],
+    ['Fee payer', h('code', {}, you(tx.keys[0]))],
+    ['Signers', String(tx.header.required)],
+  ];
+  if (tx.lookups) rows.push(['Lookup tables', `${tx.lookups}: some accounts come from them and are not shown`]);
+  out.push(h('dl', { class: 'fields', id: 'dapp-tx' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])));
+  out.push(h('h2', {}, 'What it does'), h('ol', { class: 'tree', id: 'dapp-instructions' }, described.map((d) => h('li', {}, d.text.split(me).join(`${me} (you)`)))));
   return out;
 }

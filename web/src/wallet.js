@@ -19,7 +19,7 @@ const chain = () => import('./chain.js');
 const txcheck = () => import('./txcheck.js');
 import { newDeviceKey, stampWith } from './stamp.js';
 import * as passkey from './passkey.js';
-import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError, ethPath } from './verify.js';
+import { verifyReceipt, verifyAddress, holds, unexpected, VerifyError, ethPath, ed25519Verify } from './verify.js';
 
 export { VerifyError };
 
@@ -261,7 +261,7 @@ export async function load(cfg, user) {
     if (!equal(inst, pinned)) {
       throw new VerifyError(`The server's ${a.chain} address ${a.address} belongs to another wallet than yours. Do not use it.`);
     }
-    addresses.push({ chain: a.chain, path: a.path, address: a.address });
+    addresses.push({ chain: a.chain, path: a.path, address: a.address, publicKey: a.public_key });
   }
   // The verified Ethereum address is kept with the key: signatures and
   // exports are checked against it.
@@ -364,6 +364,37 @@ export async function signForSite(cfg, user, origin, method, params) {
     }
   }
   return '0x' + toHex(sig);
+}
+
+// solanaPath is the Solana account's path (the default account).
+const solanaPath = "m/44'/501'/0'/0'";
+
+// solanaAccount is the wallet's Solana account as the cluster signed it:
+// { address (base58), publicKey (32 bytes) }.
+export async function solanaAccount(cfg, user) {
+  const w = await load(cfg, user);
+  const a = w.addresses.find((x) => x.chain === 'solana' && x.path === solanaPath);
+  if (!a || typeof a.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(a.publicKey)) throw new VerifyError('The server shows no Solana address the cluster signed for your wallet.');
+  return { address: a.address, publicKey: Uint8Array.from(a.publicKey.match(/../g), (x) => parseInt(x, 16)) };
+}
+
+// signSolanaForSite signs message (a Solana transaction's message, or an
+// off-chain message) with the Solana account for the site at origin, and
+// checks the signature against the account's verified key.
+export async function signSolanaForSite(cfg, user, origin, message) {
+  const dev = await device(user);
+  if (!dev) throw new Error('This browser holds no key of your wallet yet.');
+  const account = await solanaAccount(cfg, user);
+  const req = newRequest(cfg, MethodSign, user.id, signParams('ed25519', solanaPath, { message }));
+  const out = await api.call('POST', '/v1/wallet/sign', { ...api.stamped(req, await stampWith(dev.key, req)), origin });
+  if (dev.instance && !equal(fromBase64(out.instance), dev.instance)) {
+    throw new VerifyError('The signature came from another wallet than yours. Do not use it.');
+  }
+  const sig = fromBase64(out.signature);
+  if (sig.length !== 64 || !(await ed25519Verify(account.publicKey, message, sig))) {
+    throw new VerifyError('The signature the server returned is not by your wallet\'s Solana account.');
+  }
+  return sig;
 }
 
 // exportPhrase asks the enclave for the wallet's recovery phrase, sealed

@@ -60,6 +60,41 @@ export declare function announceProvider(provider: NiomonProvider, options?: { t
 
 export declare function createProvider(options: { walletURL: string; chains?: Record<string, ChainConfig>; chainId?: string | number; announce?: boolean; win?: Window }): NiomonProvider;
 
+export type SolanaChain = 'solana:mainnet' | 'solana:devnet' | 'solana:testnet';
+export declare const SOLANA_CHAINS: readonly SolanaChain[];
+
+export interface SolanaAccount {
+  readonly address: string;
+  readonly publicKey: Uint8Array;
+  readonly chains: readonly SolanaChain[];
+  readonly features: readonly string[];
+  readonly label?: string;
+}
+
+// A Solana wallet-standard Wallet.
+export declare class NiomonSolanaWallet {
+  constructor(options: { transport: Transport; name?: string; icon?: string });
+  readonly version: '1.0.0';
+  readonly name: string;
+  readonly icon: string;
+  readonly chains: readonly SolanaChain[];
+  readonly accounts: readonly SolanaAccount[];
+  readonly features: {
+    'standard:connect': { version: '1.0.0'; connect(input?: { silent?: boolean }): Promise<{ accounts: readonly SolanaAccount[] }> };
+    'standard:disconnect': { version: '1.0.0'; disconnect(): Promise<void> };
+    'standard:events': { version: '1.0.0'; on(event: 'change', listener: (properties: { accounts: readonly SolanaAccount[] }) => void): () => void };
+    'solana:signMessage': { version: '1.0.0'; signMessage(...inputs: { account: SolanaAccount; message: Uint8Array }[]): Promise<{ signedMessage: Uint8Array; signature: Uint8Array }[]> };
+    'solana:signTransaction': {
+      version: '1.0.0';
+      supportedTransactionVersions: readonly ('legacy' | 0)[];
+      signTransaction(...inputs: { account: SolanaAccount; transaction: Uint8Array; chain?: SolanaChain }[]): Promise<{ signedTransaction: Uint8Array }[]>;
+    };
+  };
+}
+
+export declare function registerWallet(wallet: NiomonSolanaWallet, options?: { target?: EventTarget }): void;
+export declare function createSolanaWallet(options: { walletURL: string; register?: boolean; win?: Window }): NiomonSolanaWallet;
+
 export declare class LoginError extends Error {
   code: string;
 }

@@ -4,15 +4,19 @@
 //   const provider = createProvider({ walletURL: 'https://wallet.example.com', chains: { '0x1': { chainName: 'Ethereum', rpcUrls: ['https://…'], nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 } } } });
 //   const [account] = await provider.request({ method: 'eth_requestAccounts' });
 //
-// createProvider also announces the provider through EIP-6963.
+// createProvider also announces the provider through EIP-6963;
+// createSolanaWallet registers Niomon's Solana wallet with the
+// wallet-standard.
 
 import { NiomonProvider } from './provider.js';
 import { popupTransport } from './transport.js';
 import { announceProvider } from './eip6963.js';
+import { NiomonSolanaWallet, registerWallet } from './solana.js';
 
 export { NiomonProvider } from './provider.js';
 export { popupTransport } from './transport.js';
 export { announceProvider, NIOMON_RDNS, NIOMON_ICON } from './eip6963.js';
+export { NiomonSolanaWallet, registerWallet, SOLANA_CHAINS } from './solana.js';
 export { startLogin, finishLogin, verifyIDToken, LoginError } from './login.js';
 export * from './errors.js';
 
@@ -22,4 +26,13 @@ export function createProvider({ walletURL, chains, chainId, announce = true, wi
   const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win }), chains, chainId });
   if (announce && win) announceProvider(provider, { target: win });
   return provider;
+}
+
+// createSolanaWallet makes the Solana wallet-standard wallet that asks the
+// wallet at walletURL through a popup, and registers it with the page's
+// wallet-standard apps (register: false to skip).
+export function createSolanaWallet({ walletURL, register = true, win = globalThis.window } = {}) {
+  const wallet = new NiomonSolanaWallet({ transport: popupTransport({ walletURL, win }) });
+  if (register && win) registerWallet(wallet, { target: win });
+  return wallet;
 }

@@ -1,0 +1,191 @@
+// A dApp's Solana transaction (the wire form: signatures, then the
+// message, legacy or version 0), read for the approval screen; and the
+// place of the user's signature in it. Reading is strict: anything left
+// over or out of range is an error the site gets back.
+//
+// https://solana.com/docs/core/transactions (the wire format)
+
+import { base58 } from '@scure/base';
+
+export const SYSTEM = '11111111111111111111111111111111';
+export const TOKEN = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
+export const TOKEN_2022 = 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb';
+const PROGRAMS = {
+  [SYSTEM]: 'System Program',
+  [TOKEN]: 'Token Program',
+  [TOKEN_2022]: 'Token-2022 Program',
+  ComputeBudget111111111111111111111111111111: 'Compute Budget',
+  ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL: 'Associated Token Account Program',
+  MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr: 'Memo Program',
+};
+const U64_MAX = (1n << 64n) - 1n;
+
+class Reader {
+  constructor(b) {
+    this.b = b;
+    this.i = 0;
+  }
+
+  bytes(n) {
+    if (this.i + n > this.b.length) throw new Error('the transaction ends early');
+    const out = this.b.subarray(this.i, this.i + n);
+    this.i += n;
+    return out;
+  }
+
+  u8() {
+    return this.bytes(1)[0];
+  }
+
+  // compact-u16: 1 to 3 bytes, 7 bits each, shortest form only.
+  shortvec() {
+    let v = 0;
+    for (let k = 0; k < 3; k++) {
+      const b = this.u8();
+      v |= (b & 0x7f) << (7 * k);
+      if (!(b & 0x80)) {
+        if (k > 0 && b === 0) throw new Error('a length is not in its shortest form');
+        if (v > 0xffff) break;
+        return v;
+      }
+    }
+    throw new Error('a length is out of range');
+  }
+}
+
+function le(bytes) {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]);
+  return n;
+}
+
+// readTx reads a serialized transaction: { signatures (Uint8Array[]),
+// message (the bytes signed), version ('legacy' or 0), header, keys
+// (base58), blockhash, instructions [{ program, accounts, data }],
+// lookups (the number of address lookup tables) }.
+export function readTx(wire) {
+  if (!(wire instanceof Uint8Array)) throw new Error('the transaction is not bytes');
+  if (wire.length > 1232) throw new Error('the transaction is longer than a Solana packet (1232 bytes)');
+  const r = new Reader(wire);
+  const nsig = r.shortvec();
+  const signatures = [];
+  for (let i = 0; i < nsig; i++) signatures.push(r.bytes(64));
+  const start = r.i;
+  let version = 'legacy';
+  if (wire[start] & 0x80) {
+    version = r.u8() & 0x7f;
+    if (version !== 0) throw new Error(`the wallet reads transactions of version 0 and legacy ones, not version ${version}`);
+  }
+  const header = { required: r.u8(), readonlySigned: r.u8(), readonlyUnsigned: r.u8() };
+  const nkeys = r.shortvec();
+  const keys = [];
+  for (let i = 0; i < nkeys; i++) keys.push(base58.encode(r.bytes(32)));
+  if (header.required === 0 || header.required > nkeys || header.readonlySigned >= header.required || header.readonlyUnsigned > nkeys - header.required) {
+    throw new Error('the message header does not fit its accounts');
+  }
+  if (nsig !== header.required) throw new Error(`the transaction has room for ${nsig} signatures and needs ${header.required}`);
+  const blockhash = base58.encode(r.bytes(32));
+  const ninstr = r.shortvec();
+  const raw = [];
+  for (let i = 0; i < ninstr; i++) {
+    const program = r.u8();
+    const n = r.shortvec();
+    const accounts = Array.from(r.bytes(n));
+    const data = r.bytes(r.shortvec());
+    raw.push({ program, accounts, data });
+  }
+  let lookups = 0;
+  let looked = 0;
+  if (version === 0) {
+    lookups = r.shortvec();
+    for (let i = 0; i < lookups; i++) {
+      r.bytes(32);
+      looked += r.bytes(r.shortvec()).length;
+      looked += r.bytes(r.shortvec()).length;
+    }
+  }
+  if (r.i !== wire.length) throw new Error('the transaction has bytes after its message');
+  const total = nkeys + looked;
+  const name = (k) => (k < nkeys ? keys[k] : `account ${k} of a lookup table`);
+  const instructions = raw.map((x) => {
+    if (x.program >= nkeys) throw new Error('an instruction\'s program is not among the transaction\'s accounts');
+    if (x.accounts.some((a) => a >= total)) throw new Error('an instruction names an account the transaction does not have');
+    return { program: keys[x.program], accounts: x.accounts.map(name), data: x.data };
+  });
+  return { signatures, message: wire.subarray(start), version, header, keys, blockhash, instructions, lookups };
+}
+
+// isTransactionMessage reports whether bytes read as a transaction's
+// message: the wallet does not sign those as a "message", since the
+// signature would make the transaction valid.
+export function isTransactionMessage(bytes) {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) return false;
+  const n = bytes[0] & 0x80 ? bytes[1] : bytes[0];
+  if (!n || n > 127) return false;
+  const wire = new Uint8Array(1 + 64 * n + bytes.length);
+  wire[0] = n;
+  wire.set(bytes, 1 + 64 * n);
+  try {
+    readTx(wire);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// signerIndex is the place of key (base58) among the transaction's
+// signers, or -1.
+export function signerIndex(tx, key) {
+  return tx.keys.slice(0, tx.header.required).indexOf(key);
+}
+
+// withSignature returns the wire transaction with sig at signer index i.
+export function withSignature(wire, i, sig) {
+  const out = new Uint8Array(wire);
+  const r = new Reader(out);
+  r.shortvec();
+  out.set(sig, r.i + 64 * i);
+  return out;
+}
+
+// describe says what an instruction does, for the known programs: a text,
+// and whether it hands over control of tokens without a limit.
+export function describe(ins) {
+  const d = ins.data;
+  const name = PROGRAMS[ins.program];
+  if (ins.program === SYSTEM && d.length === 12 && le(d.subarray(0, 4)) === 2n) {
+    return { text: `Send ${sol(le(d.subarray(4, 12)))} SOL from ${ins.accounts[0]} to ${ins.accounts[1]}` };
+  }
+  if ((ins.program === TOKEN || ins.program === TOKEN_2022) && d.length >= 9) {
+    const amount = le(d.subarray(1, 9));
+    switch (d[0]) {
+      case 3:
+        if (d.length === 9) return { text: `Move ${amount} token units from ${ins.accounts[0]} to ${ins.accounts[1]}` };
+        break;
+      case 12:
+        if (d.length === 10) return { text: `Move ${units(amount, d[9])} tokens of mint ${ins.accounts[1]} from ${ins.accounts[0]} to ${ins.accounts[2]}` };
+        break;
+      case 4:
+        if (d.length === 9) return { text: `Let ${ins.accounts[1]} move ${amount === U64_MAX ? 'all' : amount} token units from ${ins.accounts[0]}`, unlimited: amount === U64_MAX };
+        break;
+      case 13:
+        if (d.length === 10) return { text: `Let ${ins.accounts[2]} move ${amount === U64_MAX ? 'all' : units(amount, d[9])} tokens from ${ins.accounts[0]}`, unlimited: amount === U64_MAX };
+        break;
+    }
+  }
+  if (ins.program === TOKEN && d.length >= 2 && d[0] === 6) {
+    return { text: `Change an authority of ${ins.accounts[0]}: the new one can do anything with it`, unlimited: true };
+  }
+  return { text: `${name || `Program ${ins.program}`}: ${d.length} bytes of instruction data, ${ins.accounts.length} accounts` };
+}
+
+function units(n, decimals) {
+  const base = 10n ** BigInt(decimals);
+  const frac = (n % base).toString().padStart(decimals, '0').replace(/0+$/, '');
+  return frac ? `${n / base}.${frac}` : `${n / base}`;
+}
+
+// sol shows lamports in SOL.
+export function sol(lamports) {
+  return units(lamports, 9);
+}

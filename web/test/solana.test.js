@@ -1,0 +1,87 @@
+// Ditto's reading of a dApp's Solana transaction (src/solana.js), with
+// node's own test runner.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { base58 } from '@scure/base';
+
+import { readTx, signerIndex, withSignature, describe, isTransactionMessage, SYSTEM, TOKEN } from '../src/solana.js';
+
+const me = base58.encode(new Uint8Array(32).fill(7));
+const bob = base58.encode(new Uint8Array(32).fill(9));
+const key = (s) => base58.decode(s);
+const u32 = (n) => Uint8Array.of(n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24);
+const u64 = (n) => {
+  const out = new Uint8Array(8);
+  for (let i = 0; i < 8; i++) out[i] = Number((BigInt(n) >> BigInt(8 * i)) & 0xffn);
+  return out;
+};
+const cat = (...parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let i = 0;
+  for (const p of parts) {
+    out.set(p, i);
+    i += p.length;
+  }
+  return out;
+};
+
+// A transfer of lamports from me to bob: legacy, or version 0 with no
+// lookup tables.
+function transferMessage(lamports, v0 = false, program = 2) {
+  return cat(v0 ? Uint8Array.of(0x80) : new Uint8Array(), Uint8Array.of(1, 0, 1, 3), key(me), key(bob), key(SYSTEM), new Uint8Array(32).fill(1),
+    Uint8Array.of(1, program, 2, 0, 1, 12), u32(2), u64(lamports), v0 ? Uint8Array.of(0) : new Uint8Array());
+}
+const wire = (msg, n = 1) => cat(Uint8Array.of(n), new Uint8Array(64 * n), msg);
+
+test('a legacy and a version 0 transfer read the same, with the signer found', () => {
+  for (const v0 of [false, true]) {
+    const msg = transferMessage(1500000000n, v0);
+    const tx = readTx(wire(msg));
+    assert.equal(tx.version, v0 ? 0 : 'legacy');
+    assert.deepEqual(tx.message, msg);
+    assert.deepEqual(tx.keys, [me, bob, SYSTEM]);
+    assert.equal(signerIndex(tx, me), 0);
+    assert.equal(signerIndex(tx, bob), -1, 'bob is not a signer');
+    assert.equal(describe(tx.instructions[0]).text, `Send 1.5 SOL from ${me} to ${bob}`);
+  }
+});
+
+test('the signature goes in its slot and nowhere else', () => {
+  const w = wire(transferMessage(1n));
+  const sig = new Uint8Array(64).fill(0xee);
+  const out = withSignature(w, 0, sig);
+  assert.deepEqual(out.subarray(1, 65), sig);
+  assert.deepEqual(out.subarray(65), w.subarray(65));
+  assert.equal(w[1], 0, 'the input is not changed');
+});
+
+test('transactions the wallet must not guess at are refused', () => {
+  const msg = transferMessage(1n);
+  const cases = [
+    ['no bytes', new Uint8Array(), /ends early/],
+    ['a signature slot short', cat(Uint8Array.of(1), new Uint8Array(63)), /ends early/],
+    ['more slots than signers', wire(msg, 2), /room for 2 signatures and needs 1/],
+    ['bytes after the message', cat(wire(msg), Uint8Array.of(0)), /after its message/],
+    ['version 1', wire(cat(Uint8Array.of(0x81), msg.subarray(0))), /version 1/],
+    ['a program out of range', wire(transferMessage(1n, false, 9)), /program/],
+    ['a length not in shortest form', cat(Uint8Array.of(0x81, 0x00), new Uint8Array(64), msg), /shortest/],
+    ['longer than a packet', new Uint8Array(1300), /1232/],
+    ['not bytes', 'tx', /not bytes/],
+  ];
+  for (const [name, w, want] of cases) assert.throws(() => readTx(w), want, name);
+});
+
+test('token approvals without a limit are called out', () => {
+  const approve = (amount) => ({ program: TOKEN, accounts: [me, bob, me], data: cat(Uint8Array.of(4), u64(amount)) });
+  assert.equal(describe(approve((1n << 64n) - 1n)).unlimited, true);
+  assert.equal(describe(approve(5n)).unlimited, false);
+  assert.match(describe(approve(5n)).text, /move 5 token units/);
+  assert.match(describe({ program: bob, accounts: [me], data: new Uint8Array(3) }).text, /^Program .*: 3 bytes/);
+});
+
+test('a transaction\'s message is not signed as a message', () => {
+  assert.equal(isTransactionMessage(transferMessage(1n)), true);
+  assert.equal(isTransactionMessage(transferMessage(1n, true)), true);
+  assert.equal(isTransactionMessage(new TextEncoder().encode('Sign in to example.com')), false);
+  assert.equal(isTransactionMessage(new Uint8Array()), false);
+});
