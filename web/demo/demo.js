@@ -69,7 +69,7 @@ window.addEventListener('eip6963:announceProvider', (ev) => {
 
 // The SDK, loaded by this page, announces Niomon; asking again finds any
 // other wallet too.
-createProvider({ walletURL, chains: { '0x1': { chainName: 'Ethereum', rpcUrls: [], nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 } } }, chainId: '0x1' });
+const niomon = createProvider({ walletURL, chains: { '0x1': { chainName: 'Ethereum', rpcUrls: [], nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 } } }, chainId: '0x1' });
 window.dispatchEvent(new Event('eip6963:requestProvider'));
 
 async function connect(rdns = 'io.niomon') {
@@ -77,6 +77,10 @@ async function connect(rdns = 'io.niomon') {
   if (!w) throw new Error(`no wallet ${rdns} announced itself`);
   provider = w.provider;
   const [a] = await provider.request({ method: 'eth_requestAccounts' });
+  return connected(a);
+}
+
+async function connected(a) {
   account = a;
   $('account').textContent = a;
   $('chain').textContent = `chain ${parseInt(await provider.request({ method: 'eth_chainId' }), 16)}`;
@@ -91,6 +95,10 @@ async function signMessage() {
   const message = $('message-text').value;
   const hex = '0x' + Array.from(new TextEncoder().encode(message), (b) => b.toString(16).padStart(2, '0')).join('');
   const signature = await provider.request({ method: 'personal_sign', params: [hex, account] }).catch((e) => failed('message-result', e));
+  return checkMessage(message, signature);
+}
+
+async function checkMessage(message, signature) {
   const valid = await verifyMessage({ address: account, message, signature });
   result('message-result', valid, valid ? `Signed by ${account}: viem's verifyMessage says the signature is valid.` : 'viem\'s verifyMessage says the signature is NOT by this account.');
   return { signature, valid };
@@ -204,3 +212,27 @@ $('solana-sign-tx').addEventListener('click', () => busy('solana-sign-tx', solan
 $('sign-message').addEventListener('click', () => busy('sign-message', signMessage).catch(() => {}));
 $('sign-permit').addEventListener('click', () => busy('sign-permit', signPermit).catch(() => {}));
 $('sign-tx').addEventListener('click', () => busy('sign-tx', signTransaction).catch(() => {}));
+
+// --- Back from the wallet: where the browser blocked the popup, the SDK
+// sent this page to the wallet, which sent it back with the answer. The
+// connection itself survives in the session.
+(async () => {
+  const back = niomon.finishRedirect();
+  if (niomon.accounts.length) {
+    provider = niomon;
+    await connected(niomon.accounts[0]);
+  }
+  if (!back) return;
+  const where = { personal_sign: 'message-result', eth_signTypedData_v4: 'permit-result', eth_signTransaction: 'tx-result' }[back.method];
+  if (back.error) {
+    if (where) result(where, false, `${back.error.code === 4001 ? 'Rejected' : 'Refused'} (${back.error.code}): ${back.error.message}`);
+    else $('wallets').prepend(Object.assign(document.createElement('li'), { className: 'result bad', id: 'connect-result', textContent: `Not connected (${back.error.code}): ${back.error.message}` }));
+    return;
+  }
+  if (back.method === 'personal_sign') {
+    const bytes = Uint8Array.from(back.params[0].slice(2).match(/../g) || [], (x) => parseInt(x, 16));
+    await checkMessage(new TextDecoder().decode(bytes), back.result);
+  } else if (where) {
+    result(where, true, `The wallet answered: ${String(back.result).slice(0, 80)}`);
+  }
+})();

@@ -14,13 +14,69 @@ import * as solana from './solana.js';
 
 const rejected = { code: 4001, message: 'User rejected the request.' };
 
-function reply(origin, id, payload) {
-  window.opener.postMessage({ niomon: 1, type: 'response', id, ...payload }, origin);
+// The two ways a request arrives and its answer leaves: from the window
+// that opened this one, answered with postMessage to the origin it came
+// from; or, where the site's popup was blocked, in this page's URL
+// (#niomon-request=…), answered by going back to the site's return URL
+// with #niomon-response=…. The return URL's origin is the one judged, so
+// the answer goes only to the site the user was shown.
+function popupChannel(origin) {
+  return {
+    reply: (id, payload) => window.opener.postMessage({ niomon: 1, type: 'response', id, ...payload }, origin),
+    close: () => window.close(),
+  };
 }
 
-// dappScreen serves the request of the window that opened this one.
+function redirectChannel(back) {
+  return {
+    redirect: true,
+    reply: (id, payload) => location.replace(`${back}#niomon-response=${b64url(JSON.stringify({ niomon: 1, type: 'response', id, ...payload }))}`),
+    close: () => location.assign('/'),
+  };
+}
+
+function b64url(text) {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function unb64url(s) {
+  return new TextDecoder().decode(Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)));
+}
+
+// redirectRequest reads a request from the URL: { m, back } or null.
+function redirectRequest() {
+  const raw = new URLSearchParams(location.hash.slice(1)).get('niomon-request');
+  if (!raw) return null;
+  let m;
+  let back;
+  try {
+    m = JSON.parse(unb64url(raw));
+    back = new URL(m.return);
+  } catch {
+    return { error: 'The request in the address is unreadable.' };
+  }
+  if (!m || m.niomon !== 1 || m.type !== 'request' || typeof m.id !== 'string' || typeof m.method !== 'string' || !Array.isArray(m.params) ||
+    (back.protocol !== 'https:' && back.protocol !== 'http:') || back.username || back.password) {
+    return { error: 'The request in the address is not one Niomon answers.' };
+  }
+  back.hash = '';
+  return { m, back: back.href, origin: back.origin };
+}
+
+// dappScreen serves the request of the window that opened this one, or
+// the one in the address.
 export function dappScreen(cfg, user) {
   if (!window.opener) {
+    const r = redirectRequest();
+    if (r && r.error) {
+      show(h('h1', { id: 'dapp-refused' }, 'Nothing to approve'), h('p', { class: 'error', id: 'dapp-reason' }, r.error));
+      return;
+    }
+    if (r) {
+      history.replaceState(null, '', location.pathname); // served once: a reload asks nothing
+      serve(cfg, user, r.origin, r.m, redirectChannel(r.back)).catch((e) => status(e.message, 'error'));
+      return;
+    }
     show(h('h1', {}, 'Nothing to approve'), h('p', {}, 'This window opens when a site asks Niomon for something.'));
     return;
   }
@@ -29,19 +85,24 @@ export function dappScreen(cfg, user) {
     const m = ev.data;
     if (ev.source !== window.opener || served || !m || m.niomon !== 1 || m.type !== 'request') return;
     served = true;
-    serve(cfg, user, ev.origin, m).catch((e) => status(e.message, 'error'));
+    serve(cfg, user, ev.origin, m, popupChannel(ev.origin)).catch((e) => status(e.message, 'error'));
   });
   show(h('h1', {}, 'Waiting for the site…'));
   window.opener.postMessage({ niomon: 1, type: 'ready' }, '*'); // says nothing but "ready"
 }
 
-async function serve(cfg, user, origin, m) {
+async function serve(cfg, user, origin, m, ch) {
   const site = await api.call('GET', `/v1/apps/lookup?origin=${encodeURIComponent(origin)}`);
   const refuse = (title, text, code) => {
-    reply(origin, m.id, { error: { code, message: `${title}: ${text}` } });
+    const error = { code, message: `${title}: ${text}` };
+    // A popup's site hears it now; after a redirect the user reads why
+    // first, and goes back to the site only if it is not blocked.
+    if (!ch.redirect) ch.reply(m.id, { error });
+    const leave = ch.redirect && site.verdict !== 'block'
+      ? h('button', { type: 'button', id: 'dapp-close', onclick: () => ch.reply(m.id, { error }) }, 'Back to the site')
+      : h('button', { type: 'button', id: 'dapp-close', onclick: () => ch.close() }, ch.redirect ? 'Go to your wallet' : 'Close');
     show(h('h1', { id: 'dapp-refused' }, title), h('p', { class: 'error', role: 'alert', id: 'dapp-reason' }, text),
-      site.appeal ? h('p', { class: 'muted' }, site.appeal) : null,
-      h('button', { type: 'button', id: 'dapp-close', onclick: () => window.close() }, 'Close'));
+      site.appeal ? h('p', { class: 'muted' }, site.appeal) : null, leave);
   };
   if (site.verdict === 'block') {
     refuse('Blocked', `Niomon will not serve ${origin}: ${site.explanation}.`, 4001);
@@ -62,9 +123,9 @@ async function serve(cfg, user, origin, m) {
     const no = h('button', { type: 'button', id: 'dapp-reject' }, 'Reject');
     const box = h('div', { class: 'card' }, yes, no);
     no.addEventListener('click', () => {
-      reply(origin, m.id, { error: rejected });
       show(h('h1', {}, 'Rejected'), h('p', {}, 'The site was told you said no.'));
-      window.close();
+      ch.reply(m.id, { error: rejected });
+      if (!ch.redirect) ch.close();
     });
     yes.addEventListener('click', () => busy(box, async () => {
       let result;
@@ -74,14 +135,15 @@ async function serve(cfg, user, origin, m) {
         // The site hears that it failed, and the user reads why (a
         // forged answer from the server is refused here, not passed on).
         const why = e.message || String(e);
-        reply(origin, m.id, { error: { code: -32603, message: `The wallet could not answer: ${why}` } });
+        const error = { code: -32603, message: `The wallet could not answer: ${why}` };
+        if (!ch.redirect) ch.reply(m.id, { error });
         show(h('h1', { id: 'dapp-failed' }, 'Not signed'), h('p', { class: 'error', role: 'alert', id: 'dapp-reason' }, why),
-          h('button', { type: 'button', id: 'dapp-close', onclick: () => window.close() }, 'Close'));
+          h('button', { type: 'button', id: 'dapp-close', onclick: () => (ch.redirect ? ch.reply(m.id, { error }) : ch.close()) }, ch.redirect ? 'Back to the site' : 'Close'));
         return;
       }
-      reply(origin, m.id, { result });
-      show(h('h1', { id: 'dapp-done' }, 'Done'), h('p', {}, 'The site has your answer. You can close this window.'));
-      window.close();
+      show(h('h1', { id: 'dapp-done' }, 'Done'), h('p', {}, ch.redirect ? 'Taking you back to the site…' : 'The site has your answer. You can close this window.'));
+      ch.reply(m.id, { result });
+      if (!ch.redirect) ch.close();
     }));
     show(h('h1', {}, title), ...who, ...details, box);
   };

@@ -33,7 +33,7 @@ export interface Transport {
 export type ProviderEvent = 'connect' | 'disconnect' | 'accountsChanged' | 'chainChanged' | 'message';
 
 export declare class NiomonProvider {
-  constructor(options: { transport: Transport; chains?: Record<string, ChainConfig>; chainId?: string | number; fetch?: typeof fetch });
+  constructor(options: { transport: Transport; chains?: Record<string, ChainConfig>; chainId?: string | number; fetch?: typeof fetch; storage?: Storage });
   readonly isNiomon: true;
   chainId: string;
   accounts: string[];
@@ -43,9 +43,17 @@ export declare class NiomonProvider {
   removeListener(event: ProviderEvent, listener: (...args: any[]) => void): this;
   off(event: ProviderEvent, listener: (...args: any[]) => void): this;
   disconnect(): void;
+  finishRedirect(): RedirectAnswer | null;
 }
 
-export declare function popupTransport(options: { walletURL: string; win?: Window; timeoutMs?: number; pollMs?: number }): Transport & { walletOrigin: string };
+export interface RedirectAnswer {
+  method: string;
+  params: unknown[];
+  result?: unknown;
+  error?: ProviderRpcError;
+}
+
+export declare function popupTransport(options: { walletURL: string; win?: Window; timeoutMs?: number; pollMs?: number; redirect?: boolean }): Transport & { walletOrigin: string; finishRedirect(): RedirectAnswer | null };
 
 export interface EIP6963ProviderInfo {
   readonly uuid: string;
@@ -58,7 +66,7 @@ export declare const NIOMON_RDNS: string;
 export declare const NIOMON_ICON: string;
 export declare function announceProvider(provider: NiomonProvider, options?: { target?: EventTarget; uuid?: string; name?: string; icon?: string; rdns?: string }): () => void;
 
-export declare function createProvider(options: { walletURL: string; chains?: Record<string, ChainConfig>; chainId?: string | number; announce?: boolean; win?: Window }): NiomonProvider;
+export declare function createProvider(options: { walletURL: string; chains?: Record<string, ChainConfig>; chainId?: string | number; announce?: boolean; redirect?: boolean; win?: Window }): NiomonProvider;
 
 export type SolanaChain = 'solana:mainnet' | 'solana:devnet' | 'solana:testnet';
 export declare const SOLANA_CHAINS: readonly SolanaChain[];

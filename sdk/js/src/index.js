@@ -22,8 +22,11 @@ export * from './errors.js';
 
 // createProvider makes a provider that asks the wallet at walletURL
 // through a popup, and announces it (announce: false to skip).
-export function createProvider({ walletURL, chains, chainId, announce = true, win = globalThis.window } = {}) {
-  const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win }), chains, chainId });
+// Where popups are blocked, a request sends the page to the wallet and
+// back (redirect: false to refuse instead): call provider.finishRedirect()
+// when the page loads to take the answer.
+export function createProvider({ walletURL, chains, chainId, announce = true, redirect = true, win = globalThis.window } = {}) {
+  const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win, redirect }), chains, chainId, storage: win && win.sessionStorage });
   if (announce && win) announceProvider(provider, { target: win });
   return provider;
 }

@@ -39,7 +39,9 @@ export class NiomonProvider {
   // options.chains: { [chainId]: { chainName, rpcUrls: [url], nativeCurrency } }
   // options.chainId: the chain to start on (default: the first configured, else 0x1)
   // options.fetch: for node requests (default: globalThis.fetch)
-  constructor({ transport, chains = {}, chainId, fetch: fetchFn } = {}) {
+  // options.storage: where the connection survives a reload or a
+  // redirect (sessionStorage in a page; none: it does not)
+  constructor({ transport, chains = {}, chainId, fetch: fetchFn, storage } = {}) {
     if (!transport || typeof transport.request !== 'function') throw new TypeError('NiomonProvider needs a transport');
     this.transport = transport;
     this.fetch = fetchFn || globalThis.fetch;
@@ -47,6 +49,12 @@ export class NiomonProvider {
     for (const [id, c] of Object.entries(chains)) this.chains.set(normalizeChainId(id), { ...c });
     this.chainId = chainId !== undefined ? normalizeChainId(chainId) : (this.chains.keys().next().value || '0x1');
     this.accounts = [];
+    this.storage = storage || null;
+    this.storageKey = `niomon:accounts:${transport.walletOrigin || 'wallet'}`;
+    try {
+      const kept = this.storage && JSON.parse(this.storage.getItem(this.storageKey));
+      if (Array.isArray(kept) && kept.every((a) => ADDRESS.test(a))) this.accounts = kept;
+    } catch { /* nothing kept */ }
     this.listeners = new Map();
     this.isNiomon = true;
     this.rpcID = 0;
@@ -123,12 +131,39 @@ export class NiomonProvider {
     if (!Array.isArray(got) || got.length === 0 || !got.every((a) => ADDRESS.test(a))) {
       throw new ProviderRpcError(DISCONNECTED, 'the wallet answered no account');
     }
+    this.setAccounts(got);
+    return [...this.accounts];
+  }
+
+  setAccounts(got) {
     const first = this.accounts.length === 0;
     const changed = got.join() !== this.accounts.join();
     this.accounts = [...got];
-    if (first) this.emit('connect', { chainId: this.chainId });
+    this.keep();
+    if (first && got.length) this.emit('connect', { chainId: this.chainId });
     if (changed) this.emit('accountsChanged', [...this.accounts]);
-    return [...this.accounts];
+  }
+
+  keep() {
+    if (!this.storage) return;
+    if (this.accounts.length) this.storage.setItem(this.storageKey, JSON.stringify(this.accounts));
+    else this.storage.removeItem(this.storageKey);
+  }
+
+  // finishRedirect takes the answer the wallet sent back after the page
+  // went to it (popups blocked): { method, params, result } or { method,
+  // params, error }, or null. Call it when the page loads. An answer to
+  // eth_requestAccounts connects the provider, as a popup's would.
+  finishRedirect() {
+    const back = this.transport.finishRedirect ? this.transport.finishRedirect() : null;
+    if (!back || back.error) return back;
+    if (back.method === 'eth_requestAccounts') {
+      if (!Array.isArray(back.result) || back.result.length === 0 || !back.result.every((a) => ADDRESS.test(a))) {
+        return { ...back, result: undefined, error: new ProviderRpcError(DISCONNECTED, 'the wallet answered no account') };
+      }
+      this.setAccounts(back.result);
+    }
+    return back;
   }
 
   requireAccount(address) {
@@ -222,6 +257,7 @@ export class NiomonProvider {
   disconnect() {
     if (this.accounts.length === 0) return;
     this.accounts = [];
+    this.keep();
     this.emit('accountsChanged', []);
     this.emit('disconnect', new ProviderRpcError(DISCONNECTED, 'disconnected'));
   }

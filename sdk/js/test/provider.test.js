@@ -122,3 +122,27 @@ test('disconnect forgets the accounts and fires accountsChanged and disconnect (
   assert.equal(seen[1][1].code, 4900);
   await rejects(p.request({ method: 'personal_sign', params: ['0x68', ALICE] }), 4100);
 });
+
+test('a connection survives a reload in the storage given, and an answer brought back by a redirect connects', async () => {
+  const store = new Map();
+  const storage = { getItem: (k) => (store.has(k) ? store.get(k) : null), setItem: (k, v) => store.set(k, String(v)), removeItem: (k) => store.delete(k) };
+  const account = '0x' + 'ab'.repeat(20);
+  let answer = null;
+  const transport = { walletOrigin: 'https://wallet.example.com', request: async () => [account], finishRedirect: () => answer };
+  const first = new NiomonProvider({ transport, storage });
+  assert.equal(first.finishRedirect(), null);
+  await first.request({ method: 'eth_requestAccounts' });
+  const again = new NiomonProvider({ transport, storage });
+  assert.deepEqual(await again.request({ method: 'eth_accounts' }), [account], 'the reload keeps the connection');
+  again.disconnect();
+  const after = new NiomonProvider({ transport, storage });
+  assert.deepEqual(await after.request({ method: 'eth_accounts' }), [], 'a disconnect forgets it');
+  const seen = [];
+  after.on('accountsChanged', (a) => seen.push(a));
+  answer = { method: 'eth_requestAccounts', params: [], result: [account] };
+  assert.deepEqual(after.finishRedirect().result, [account]);
+  assert.deepEqual(await after.request({ method: 'eth_accounts' }), [account]);
+  assert.deepEqual(seen, [[account]]);
+  answer = { method: 'eth_requestAccounts', params: [], result: ['not an address'] };
+  assert.equal(after.finishRedirect().error.code, 4900);
+});

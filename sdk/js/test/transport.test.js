@@ -23,8 +23,19 @@ function browser({ blockPopups = false } = {}) {
     Object.assign(ev, { data, origin, source });
     win.dispatchEvent(ev);
   };
+  // A page's address, history and session storage, for the redirect.
+  win.location = {
+    href: 'https://dapp.example/swap?x=1', pathname: '/swap', search: '?x=1', hash: '',
+    assign(url) { win.went = url; },
+  };
+  win.history = { replaceState(_, __, url) { win.location.hash = ''; win.replaced = url; } };
+  const store = new Map();
+  win.sessionStorage = { getItem: (k) => (store.has(k) ? store.get(k) : null), setItem: (k, v) => store.set(k, String(v)), removeItem: (k) => store.delete(k) };
   return win;
 }
+
+const b64url = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const unb64url = (s) => JSON.parse(Buffer.from(s, 'base64url').toString());
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -66,7 +77,43 @@ test('a closed window or a blocked popup is a rejection (4001)', async () => {
   const answer = t.request('eth_requestAccounts', [], {});
   win.popups[0].closed = true;
   await assert.rejects(answer, (e) => e.code === 4001 && /closed/.test(e.message));
-  const blocked = popupTransport({ walletURL: WALLET, win: browser({ blockPopups: true }) });
+  const blocked = popupTransport({ walletURL: WALLET, win: browser({ blockPopups: true }), redirect: false });
   await assert.rejects(blocked.request('eth_requestAccounts', [], {}), (e) => e.code === 4001 && /popups/.test(e.message));
   await tick();
+});
+
+test('where popups are blocked, the page goes to the wallet and takes the answer it brings back', async () => {
+  const win = browser({ blockPopups: true });
+  const t = popupTransport({ walletURL: WALLET, win });
+  let settled = false;
+  t.request('personal_sign', ['0x68', '0xabc'], { chainId: '0x1' }).finally(() => { settled = true; });
+  await tick();
+  assert.equal(settled, false, 'the page is leaving: the request does not settle');
+  const [base, frag] = win.went.split('#niomon-request=');
+  assert.equal(base, `${WALLET}/dapp`);
+  const req = unb64url(frag);
+  assert.deepEqual([req.niomon, req.type, req.method, req.params, req.chainId, req.return], [1, 'request', 'personal_sign', ['0x68', '0xabc'], '0x1', 'https://dapp.example/swap?x=1']);
+  assert.match(req.id, /^[0-9a-f]{32}$/);
+
+  // The page loads again, with the wallet's answer in its address.
+  const forged = { niomon: 1, type: 'response', id: 'f'.repeat(32), result: '0xforged' };
+  win.location.hash = `#niomon-response=${b64url(forged)}`;
+  assert.equal(t.finishRedirect(), null, 'an answer to a request this page did not send is ignored');
+  win.sessionStorage.setItem('niomon:pending', JSON.stringify({ id: req.id, method: req.method, params: req.params }));
+  win.location.hash = `#niomon-response=${b64url({ niomon: 1, type: 'response', id: req.id, result: '0xsig' })}`;
+  const back = t.finishRedirect();
+  assert.deepEqual(back, { method: 'personal_sign', params: ['0x68', '0xabc'], result: '0xsig' });
+  assert.equal(win.replaced, '/swap?x=1', 'the answer leaves the address');
+  assert.equal(t.finishRedirect(), null, 'and is taken once');
+});
+
+test('a redirect brings back refusals as errors, and requests with bytes need the popup', async () => {
+  const win = browser({ blockPopups: true });
+  const t = popupTransport({ walletURL: WALLET, win });
+  t.request('eth_requestAccounts', [], {});
+  const req = unb64url(win.went.split('#niomon-request=')[1]);
+  win.location.hash = `#niomon-response=${b64url({ niomon: 1, type: 'response', id: req.id, error: { code: 4001, message: 'User rejected the request.' } })}`;
+  const back = t.finishRedirect();
+  assert.ok(back.error instanceof ProviderRpcError && back.error.code === 4001);
+  await assert.rejects(t.request('solana_signMessage', [new Uint8Array(3)], {}), (e) => e.code === 4200 && /popups/.test(e.message));
 });
