@@ -40,7 +40,7 @@ type dappWorld struct {
 	bobKey  *secretd.P256Key
 }
 
-func newDappWorld(t *testing.T) *dappWorld {
+func newDappWorld(t *testing.T, builtin ...authdb.App) *dappWorld {
 	t.Helper()
 	list, err := phishing.ParsePlain("test-list", strings.NewReader("evil.example\n"))
 	if err != nil {
@@ -55,6 +55,7 @@ func newDappWorld(t *testing.T) *dappWorld {
 		config:   func(c *server.Config) { c.Admins = []string{"admin@example.com"} },
 		verifier: &apps.Verifier{Resolver: zone.Resolver()},
 		phishing: checker,
+		builtin:  builtin,
 	})
 	w := &dappWorld{appsWorld: &appsWorld{e: e, zone: zone, dev: e.client(), root: e.client()}}
 	w.devID = e.emailSignIn(w.dev, "dev@example.org", true).User.ID
@@ -313,5 +314,48 @@ func TestDappSign_ARejectedAppAndAnUnprovedOriginGetNothingEvenForTheDeveloper(t
 	}
 	if _, err := w.signFrom(t, w.bob, w.bobID, w.bobKey, "http://localhost:5173", p); errCode(err) != server.CodeForbidden {
 		t.Fatalf("the developer of a rejected app: %v, want forbidden", err)
+	}
+}
+
+// TestDappSign_ABuiltInAppServesEveryUserAtItsOriginsAndNowhereElse:
+// niomon dev's demo dApp is known to the server without the database; it
+// is verified for every user at its own origin, and another port or
+// scheme of the same host is not it. A server without it (every real
+// deployment) does not know the origin.
+func TestDappSign_ABuiltInAppServesEveryUserAtItsOriginsAndNowhereElse(t *testing.T) {
+	demo := authdb.App{ID: "niomon-dev-demo-dapp", Name: "Niomon demo dApp", Status: authdb.AppVerified, Origins: []authdb.AppOrigin{{Origin: "http://localhost:4000"}}}
+	w := newDappWorld(t, demo)
+	plain := newDappWorld(t)
+	p := policy.SignParams{Scheme: api.SchemeEthPersonal, Path: "m/44'/60'/0'/0/0", Message: []byte("hello")}
+	for _, tc := range []struct {
+		name   string
+		w      *dappWorld
+		bob    bool
+		origin string
+		signs  bool
+	}{
+		{"alice at the demo's origin", w, false, "http://localhost:4000", true},
+		{"bob at the demo's origin", w, true, "http://localhost:4000", true},
+		{"another port", w, false, "http://localhost:4001", false},
+		{"https on the same port", w, false, "https://localhost:4000", false},
+		{"a server without the built-in app", plain, false, "http://localhost:4000", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, id, key := tc.w.alice, tc.w.aliceID, tc.w.key
+			if tc.bob {
+				c, id, key = tc.w.bob, tc.w.bobID, tc.w.bobKey
+			}
+			_, err := tc.w.signFrom(t, c, id, key, tc.origin, p)
+			if tc.signs != (err == nil) {
+				t.Fatalf("signs: %v, want %v", err, tc.signs)
+			}
+			var site nioapi.SiteCheck
+			if err := c.Do(context.Background(), http.MethodGet, "/v1/apps/lookup?origin="+url.QueryEscape(tc.origin), nil, &site); err != nil {
+				t.Fatal(err)
+			}
+			if got := site.App != nil && site.App.Name == demo.Name && site.App.Status == authdb.AppVerified; got != tc.signs {
+				t.Fatalf("the lookup names the app %+v, want it: %v", site.App, tc.signs)
+			}
+		})
 	}
 }

@@ -66,6 +66,8 @@ type envOptions struct {
 	// newErr, when set, receives server.New's error instead of failing
 	// the test.
 	newErr *error
+	// builtin apps (niomon dev's demo dApp).
+	builtin []authdb.App
 }
 
 // syncBuffer collects the server's log for the no-secrets-in-logs checks.
@@ -138,6 +140,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		HTTPClient:  o.httpClient,
 		AppVerifier: o.verifier,
 		Phishing:    o.phishing,
+		BuiltinApps: o.builtin,
 	})
 	if err != nil && o.newErr != nil {
 		*o.newErr = err

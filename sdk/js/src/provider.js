@@ -244,10 +244,31 @@ export class NiomonProvider {
 
   // eth_sendTransaction: the wallet signs (the user approves), the
   // dApp's node sends.
+  // What the dApp leaves out (nonce, gas, fees) the node fills in before
+  // the user is asked, so the wallet shows what will be sent.
   async sendTransaction(tx) {
     if (!tx || typeof tx !== 'object') throw new ProviderRpcError(INVALID_PARAMS, 'eth_sendTransaction takes a transaction object');
     this.rpcURL(); // before the user is asked
-    const signed = await this.walletRequest('eth_signTransaction', [{ ...tx, chainId: tx.chainId || this.chainId }]);
+    this.requireAccount(tx.from);
+    const from = tx.from || this.accounts[0];
+    const full = { ...tx, from, chainId: tx.chainId || this.chainId };
+    if (full.nonce === undefined) full.nonce = await this.nodeRequest('eth_getTransactionCount', [from, 'pending']);
+    if (full.gas === undefined && full.gasLimit === undefined) {
+      const call = { from };
+      for (const k of ['to', 'value', 'data', 'input']) if (full[k] !== undefined) call[k] = full[k];
+      full.gas = await this.nodeRequest('eth_estimateGas', [call]);
+    }
+    if (full.gasPrice === undefined && full.maxFeePerGas === undefined) {
+      const block = await this.nodeRequest('eth_getBlockByNumber', ['latest', false]);
+      if (block && typeof block.baseFeePerGas === 'string') {
+        const tip = full.maxPriorityFeePerGas ?? await this.nodeRequest('eth_maxPriorityFeePerGas', []);
+        full.maxPriorityFeePerGas = tip;
+        full.maxFeePerGas = `0x${(2n * BigInt(block.baseFeePerGas) + BigInt(tip)).toString(16)}`;
+      } else {
+        full.gasPrice = await this.nodeRequest('eth_gasPrice', []);
+      }
+    }
+    const signed = await this.walletRequest('eth_signTransaction', [full]);
     const raw = typeof signed === 'string' ? signed : signed && signed.raw;
     if (typeof raw !== 'string' || !/^0x[0-9a-f]+$/i.test(raw)) throw new ProviderRpcError(INVALID_PARAMS, 'the wallet answered no signed transaction');
     return this.nodeRequest('eth_sendRawTransaction', [raw]);

@@ -92,7 +92,30 @@ test('eth_sendTransaction: the wallet signs for the current chain, the dApp\'s n
   await p.request({ method: 'eth_requestAccounts' });
   assert.equal(await p.request({ method: 'eth_sendTransaction', params: [{ from: ALICE, to: ALICE, value: '0x1' }] }), '0xhash');
   assert.deepEqual(w.calls.at(-1).params[0].chainId, '0x1');
-  assert.deepEqual(n.calls.map((c) => [c.url, c.method, c.params]), [['https://rpc.example/eth', 'eth_sendRawTransaction', ['0x02f81']]]);
+  assert.deepEqual(n.calls.map((c) => [c.url, c.method]).at(-1), ['https://rpc.example/eth', 'eth_sendRawTransaction']);
+  assert.deepEqual(n.calls.at(-1).params, ['0x02f81']);
+});
+
+test('eth_sendTransaction: the node fills in what the dApp left out before the wallet is asked', async () => {
+  const w = wallet({ eth_requestAccounts: () => [ALICE], eth_signTransaction: () => '0x02ab' });
+  const n = node({
+    eth_getTransactionCount: '0x7', eth_estimateGas: '0x5208', eth_getBlockByNumber: { baseFeePerGas: '0x3b9aca00' },
+    eth_maxPriorityFeePerGas: '0x59682f00', eth_gasPrice: '0x1', eth_sendRawTransaction: '0xhash',
+  });
+  const p = new NiomonProvider({ transport: w, chains: { '0x1': ETH }, fetch: n.fetch });
+  await p.request({ method: 'eth_requestAccounts' });
+  await p.request({ method: 'eth_sendTransaction', params: [{ to: ALICE, value: '0x1' }] });
+  const tx = w.calls.at(-1).params[0];
+  assert.deepEqual([tx.from, tx.nonce, tx.gas, tx.maxPriorityFeePerGas, tx.maxFeePerGas, tx.gasPrice], [ALICE, '0x7', '0x5208', '0x59682f00', `0x${(2n * 1000000000n + 1500000000n).toString(16)}`, undefined]);
+  assert.deepEqual(n.calls.find((c) => c.method === 'eth_estimateGas').params, [{ from: ALICE, to: ALICE, value: '0x1' }]);
+  // A chain without EIP-1559 gets a gas price; what the dApp set stays.
+  const legacy = node({ eth_getBlockByNumber: { number: '0x1' }, eth_gasPrice: '0x9', eth_sendRawTransaction: '0xhash' });
+  const q = new NiomonProvider({ transport: w, chains: { '0x1': ETH }, fetch: legacy.fetch });
+  await q.request({ method: 'eth_requestAccounts' });
+  await q.request({ method: 'eth_sendTransaction', params: [{ from: ALICE, to: ALICE, nonce: '0x1', gas: '0x5208' }] });
+  const t2 = w.calls.at(-1).params[0];
+  assert.deepEqual([t2.nonce, t2.gas, t2.gasPrice, t2.maxFeePerGas], ['0x1', '0x5208', '0x9', undefined]);
+  await rejects(q.request({ method: 'eth_sendTransaction', params: [{ from: '0x' + '00'.repeat(20), to: ALICE }] }), 4100);
 });
 
 test('read-only methods go to the node, a node error keeps its code, and without an RPC URL it is 4200', async () => {
