@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/signer/core/apitypes"
+
+	"github.com/niomon/niomon/internal/nioapi"
+	"github.com/niomon/niomon/internal/policy"
 )
 
 // The server relays a dApp's eth_signTransaction and could answer with
@@ -97,5 +102,60 @@ func TestBrowserAttack_ADappTransactionTheServerSwappedIsNotPassedOn(t *testing.
 				t.Fatal("the forged bytes reached the dApp")
 			}
 		})
+	}
+}
+
+// The same for typed data: a server that answers a site's permit with
+// the operator's signature of it (or any other) is caught by the wallet,
+// which recovers the signer of the EIP-712 hash of the data it showed.
+func TestBrowserAttack_ADappTypedDataSignatureTheServerSwappedIsNotPassedOn(t *testing.T) {
+	f := startOriginFront(t)
+	d := f.d
+	p := newBrowser(t).tab()
+	p.signInByEmail(d, "review-dapp-typed@example.com", 1, "")
+	p.addresses()
+	p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitVisible(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
+	w := p.dappAsk(`demo.connect()`)
+	w.answerPopup("#dapp-approve", nil, "#dapp-approve")
+	if _, code, msg := p.dappAnswer(); code != 0 {
+		t.Fatalf("connect: %d %s", code, msg)
+	}
+	operator, _ := crypto.GenerateKey()
+	f.lie(nil, func(r *http.Request, reqBody []byte, body map[string]any) {
+		if r.URL.Path != "/v1/wallet/sign" {
+			return
+		}
+		var in nioapi.Stamped
+		json.Unmarshal(reqBody, &in)
+		var params policy.SignParams
+		if _, err := policy.Decode(in.Request, &params); err != nil {
+			t.Error(err)
+			return
+		}
+		var td apitypes.TypedData
+		if err := json.Unmarshal([]byte(params.TypedData), &td); err != nil {
+			t.Error(err)
+			return
+		}
+		digest, _, err := apitypes.TypedDataAndHash(td)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sig, err := crypto.Sign(digest, operator)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sig[64] += 27
+		body["signature"] = base64.StdEncoding.EncodeToString(sig)
+	})
+	w = p.dappAsk(`demo.signPermit()`)
+	seen := w.answerPopup("#dapp-approve", nil, "#dapp-approve", "#dapp-failed")
+	if want := "not your account's signature of the data you were shown"; seen["after"] != "Not signed" || !strings.Contains(seen["htmlAfter"], want) {
+		t.Fatalf("the wallet shows %q, want a refusal saying %q", seen["after"], want)
+	}
+	if _, code, msg := p.dappAnswer(); code != -32603 {
+		t.Fatalf("the dApp got %d %q, want -32603", code, msg)
 	}
 }

@@ -1,8 +1,10 @@
-// The wallet's own check of a transaction the server returns signed, with
-// viem (loaded only when a site asks for a transaction): the signed bytes
-// must say what the user approved, and be signed by their account.
+// The wallet's own checks, with viem (loaded only when a site asks), of
+// what the server returns for a site: a signed transaction must say what
+// the user approved and be signed by their account; a typed-data
+// signature must be their account's over the EIP-712 hash of the data
+// they were shown.
 
-import { parseTransaction, recoverTransactionAddress } from 'viem';
+import { parseTransaction, recoverTransactionAddress, recoverTypedDataAddress } from 'viem';
 
 const TYPES = { 0: 'legacy', 1: 'eip2930', 2: 'eip1559' };
 
@@ -38,4 +40,17 @@ export async function checkSignedTx(raw, t, account) {
     return 'its signature does not recover';
   }
   return signer === account ? null : 'it is not signed by your account';
+}
+
+// checkTypedSignature returns null when signature (0x hex) is account's
+// (lower case) over the EIP-712 hash of data (the parsed JSON the user
+// was shown), else what is wrong.
+export async function checkTypedSignature(data, signature, account) {
+  let signer = '';
+  try {
+    signer = (await recoverTypedDataAddress({ ...data, signature })).toLowerCase();
+  } catch {
+    return 'the wallet cannot hash this typed data to check it';
+  }
+  return signer === account ? null : 'it is not your account\'s signature of the data you were shown';
 }

@@ -352,6 +352,12 @@ export async function signForSite(cfg, user, origin, method, params) {
     return raw;
   }
   const sig = fromBase64(out.signature);
+  if (method === 'eth_signTypedData_v4') {
+    const hex = '0x' + toHex(sig);
+    const wrong = await (await txcheck()).checkTypedSignature(JSON.parse(p.typed_data), hex, await verifiedEthAddress(cfg, user));
+    if (wrong) throw new VerifyError(`The signature the server returned is not good: ${wrong}. Do not use it.`);
+    return hex;
+  }
   if (message) {
     let signer = '';
     try {

@@ -1,0 +1,1 @@
+import{R as a,S as b,T as c,U as d}from"./chunk-NWL32Y2K.js";import"./chunk-RFR6PB2U.js";import"./chunk-SQE76S5B.js";export{d as ccipRequest,c as offchainLookup,b as offchainLookupAbiItem,a as offchainLookupSignature};

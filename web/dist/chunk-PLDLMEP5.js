@@ -1,1 +1,0 @@
-import{K as a,L as b,M as c,N as d}from"./chunk-QTQXGQDV.js";import"./chunk-RFR6PB2U.js";import"./chunk-SQE76S5B.js";export{d as ccipRequest,c as offchainLookup,b as offchainLookupAbiItem,a as offchainLookupSignature};
