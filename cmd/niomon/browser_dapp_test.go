@@ -148,6 +148,9 @@ func TestBrowser_TheDemoDappConnectsAndItsUserApprovesEachRequestInTheWallet(t *
 	if got := seen["#dapp-app"]; !strings.Contains(got, "Niomon demo dApp") || !strings.Contains(got, d.demo) || !strings.Contains(got, "verified") {
 		t.Fatalf("the connect screen names %q, want the verified demo app and its origin", got)
 	}
+	if !regexp.MustCompile(`<img [^>]*id="dapp-icon"[^>]*src="data:image/png;base64,`).MatchString(seen["html"]) {
+		t.Fatal("the connect screen shows no icon of the app (or it did not load from the server)")
+	}
 	answer, code, msg := p.dappAnswer()
 	var accounts []string
 	if code != 0 || json.Unmarshal(answer, &accounts) != nil || len(accounts) != 1 || !strings.EqualFold(accounts[0], addrs["ethereum"]) {
@@ -439,7 +442,17 @@ func (p *tab) answerPopup(sel string, read []string, press string, after ...stri
 	readJS, _ := json.Marshal(read)
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`new Promise((resolve) => {
 		const f = () => {
-			if (!document.querySelector(%q)) { setTimeout(f, 50); return; }
+			if (!document.querySelector(%q) || ![...document.images].every((i) => i.complete)) { setTimeout(f, 50); return; }
+			// Images go into the saved screen as data: URLs (drawn
+			// again outside the wallet's origin, they would not load).
+			for (const img of document.images) {
+				if (!img.naturalWidth) continue;
+				const c = document.createElement('canvas');
+				c.width = img.naturalWidth;
+				c.height = img.naturalHeight;
+				c.getContext('2d').drawImage(img, 0, 0);
+				img.src = c.toDataURL();
+			}
 			const out = {};
 			for (const r of %s) out[r] = ((document.querySelector(r) || {}).textContent || '').trim();
 			out.html = document.documentElement.outerHTML;

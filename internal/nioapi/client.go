@@ -94,12 +94,23 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RequestID: eb.Error.RequestID}
 	}
+	if raw, ok := out.(*RawAnswer); ok {
+		raw.Header, raw.Body = resp.Header, b
+		return nil
+	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
 			return fmt.Errorf("niomon: decoding the answer to %s %s: %w", method, path, err)
 		}
 	}
 	return nil
+}
+
+// RawAnswer, as Do's out, takes an answer that is not JSON (an app's
+// icon) as it came.
+type RawAnswer struct {
+	Header http.Header
+	Body   []byte
 }
 
 // signedIn keeps what a sign-in answer grants.

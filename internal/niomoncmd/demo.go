@@ -1,14 +1,39 @@
 package niomoncmd
 
 import (
+	"bytes"
 	"html"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/niomon/niomon/internal/apps"
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/web"
 )
+
+const demoAppID = "niomon-dev-demo-dapp"
+
+// demoIcon is the demo dApp's icon: a 64x64 PNG in its colours, a
+// diagonal band on orange.
+func demoIcon() apps.Icon {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			c := color.RGBA{R: 0xb4, G: 0x53, B: 0x1a, A: 0xff}
+			if d := x - y; d > -12 && d < 12 {
+				c = color.RGBA{R: 0xfb, G: 0xf7, B: 0xf0, A: 0xff}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	_ = png.Encode(&b, img) // into memory: cannot fail
+	return apps.Icon{Body: b.Bytes(), ContentType: "image/png"}
+}
 
 // demoApp is the demo dApp's registration in niomon dev: a verified app at
 // origin, known to the server without the database (server.Options
@@ -16,7 +41,7 @@ import (
 // other deployment.
 func demoApp(origin string) authdb.App {
 	return authdb.App{
-		ID: "niomon-dev-demo-dapp", Name: "Niomon demo dApp", Contact: "dev@niomon.localhost",
+		ID: demoAppID, Name: "Niomon demo dApp", Contact: "dev@niomon.localhost", IconURL: "builtin:demo",
 		Status: authdb.AppVerified, StatusReason: "niomon dev's own demo",
 		Origins:   []authdb.AppOrigin{{Origin: origin, Method: "dev", VerifiedAt: time.Unix(0, 0)}},
 		CreatedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0),

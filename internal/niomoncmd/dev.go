@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/niomon/niomon/internal/apps"
 	"github.com/niomon/niomon/internal/attest/devattest"
 	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/childproc"
@@ -140,6 +141,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		_, dport, _ := net.SplitHostPort(demoLn.Addr().String())
 		demoURL = "http://localhost:" + dport
 		opts.BuiltinApps = []authdb.App{demoApp(demoURL)}
+		opts.BuiltinIcons = map[string]apps.Icon{demoAppID: demoIcon()}
 	}
 	srv, err := server.New(ctx, opts)
 	if err != nil {

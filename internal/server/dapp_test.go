@@ -1,12 +1,19 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"image"
+	"image/png"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -357,5 +364,95 @@ func TestDappSign_ABuiltInAppServesEveryUserAtItsOriginsAndNowhereElse(t *testin
 				t.Fatalf("the lookup names the app %+v, want it: %v", site.App, tc.signs)
 			}
 		})
+	}
+}
+
+// TestApps_AnAppsIconIsFetchedCheckedAndServedFromTheServersOrigin: the
+// wallet shows an app's icon from the server, which fetched it once from
+// the developer's URL and checked it; an icon that is not a small raster
+// image, and the icon of an app the user may not see, are not served.
+func TestApps_AnAppsIconIsFetchedCheckedAndServedFromTheServersOrigin(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	var icon bytes.Buffer
+	if err := png.Encode(&icon, img); err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/icon.png":
+			w.Write(icon.Bytes())
+		default:
+			w.Header().Set("Content-Type", "image/png")
+			w.Write([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
+		}
+	}))
+	defer srv.Close()
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
+	zone := appstest.DNSServer(t, nil)
+	e := newEnv(t, envOptions{
+		config:   func(c *server.Config) { c.Admins = []string{"admin@example.com"} },
+		verifier: &apps.Verifier{Resolver: zone.Resolver(), HTTP: &http.Client{Transport: tr, CheckRedirect: apps.NewVerifier().HTTP.CheckRedirect}},
+	})
+	w := &appsWorld{e: e, zone: zone, dev: e.client(), root: e.client()}
+	e.emailSignIn(w.dev, "dev@example.org", true)
+	e.emailSignIn(w.root, "admin@example.com", true)
+	alice := e.client()
+	e.emailSignIn(alice, "alice@example.com", true)
+	ctx := context.Background()
+	mk := func(name, iconURL, status string) string {
+		app, err := w.register(t, w.dev, nioapi.NewApp{Name: name, Contact: "dev@example.org", IconURL: iconURL, Origins: []string{"http://localhost:3000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != "" {
+			if err := w.root.Do(ctx, http.MethodPost, "/v1/admin/apps/"+app.ID+"/status", nioapi.AppStatus{Status: status, Reason: "reviewed"}, &nioapi.App{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return app.ID
+	}
+	good := mk("Good", "https://icons.example.com/icon.png", authdb.AppVerified)
+	bad := mk("Script", "https://icons.example.com/evil.png", authdb.AppVerified)
+	pending := mk("Pending", "https://icons.example.com/icon.png", "")
+	for _, tc := range []struct {
+		name   string
+		c      *nioapi.Client
+		id     string
+		serves bool
+	}{
+		{"a verified app's PNG, to any user", alice, good, true},
+		{"the same again, from the cache", alice, good, true},
+		{"SVG with script, sent as image/png", alice, bad, false},
+		{"a pending app's icon, to another user", alice, pending, false},
+		{"a pending app's icon, to its developer", w.dev, pending, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got nioapi.RawAnswer
+			err := tc.c.Do(ctx, http.MethodGet, "/v1/apps/"+tc.id+"/icon", nil, &got)
+			if !tc.serves {
+				if errCode(err) != server.CodeNotFound {
+					t.Fatalf("got %v, want not_found", err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got.Body, icon.Bytes()) {
+				t.Fatalf("got %v and %d bytes, want the PNG", err, len(got.Body))
+			}
+			for k, v := range map[string]string{"Content-Type": "image/png", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"} {
+				if got.Header.Get(k) != v {
+					t.Fatalf("%s: %q, want %q", k, got.Header.Get(k), v)
+				}
+			}
+		})
+	}
+	if n := hits.Load(); n != 3 {
+		t.Fatalf("the icon host saw %d requests, want 3 (one per app: the answers are kept)", n)
 	}
 }

@@ -57,6 +57,8 @@ type Options struct {
 	// verified at every origin it names: niomon dev's demo dApp. A real
 	// deployment has none; its apps are registered and vetted.
 	BuiltinApps []authdb.App
+	// BuiltinIcons are the built-in apps' icons, by app id.
+	BuiltinIcons map[string]apps.Icon
 }
 
 // Server is the niomon HTTP server.
@@ -86,6 +88,8 @@ type Server struct {
 	op       *oidcop.Provider // "Login with Niomon"
 	phish    *phishing.Checker
 	builtin  []authdb.App
+	icons    iconCache
+	bicons   map[string]apps.Icon
 	verifier *apps.Verifier
 	// phishLists is the state of the configured phishing lists.
 	phishLists phishState
@@ -100,7 +104,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, db: opts.DB, mail: opts.Mail, sd: opts.Secretd, tokens: opts.Tokens,
 		log: opts.Log, now: opts.Now, hc: opts.HTTPClient, devMail: opts.DevMailbox, assets: web.Assets(),
-		phish: opts.Phishing, verifier: opts.AppVerifier, builtin: opts.BuiltinApps,
+		phish: opts.Phishing, verifier: opts.AppVerifier, builtin: opts.BuiltinApps, bicons: opts.BuiltinIcons,
 	}
 	if s.verifier == nil {
 		s.verifier = apps.NewVerifier()
@@ -233,6 +237,7 @@ func routeTable() []route {
 		{"GET", "/v1/apps", user, true, (*Server).listApps},
 		{"GET", "/v1/apps/lookup", user, true, (*Server).lookupSite},
 		{"GET", "/v1/apps/{id}", user, true, (*Server).getApp},
+		{"GET", "/v1/apps/{id}/icon", user, true, (*Server).appIcon},
 		{"POST", "/v1/apps/{id}/origins/verify", user, true, (*Server).verifyOrigin},
 		{"POST", "/v1/apps/{id}/client-secret", user, true, (*Server).newClientSecret},
 		{"GET", "/v1/admin/apps", user, true, (*Server).adminListApps},

@@ -114,7 +114,10 @@ async function serve(cfg, user, origin, m, ch) {
     return;
   }
   const who = [
-    h('p', { class: 'who', id: 'dapp-app' }, h('strong', {}, site.app.name), ` at ${origin}`,
+    h('p', { class: 'who', id: 'dapp-app' },
+      // The icon comes from this server, which fetched and checked it.
+      site.app.icon_url ? h('img', { class: 'app-icon', id: 'dapp-icon', src: `/v1/apps/${encodeURIComponent(site.app.id)}/icon`, alt: '', width: 40, height: 40, onerror: (e) => e.target.remove() }) : null,
+      h('strong', {}, site.app.name), ` at ${origin}`,
       site.app.status === 'verified' ? h('span', { class: 'tag ok' }, 'verified') : h('span', { class: 'tag' }, `${site.app.status}: only its developer can use it`)),
     site.verdict === 'warn' ? h('p', { class: 'notice', role: 'alert', id: 'dapp-warning' }, `Be careful: ${site.explanation}.`) : null,
   ];
