@@ -31,12 +31,7 @@ func TestBrowserAttack_ADappTransactionTheServerSwappedIsNotPassedOn(t *testing.
 	p := newBrowser(t).tab()
 	p.signInByEmail(d, "review-dapp-tx@example.com", 1, "")
 	p.addresses()
-	p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitVisible(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
-	w := p.dappAsk(`demo.connect()`)
-	w.answerPopup("#dapp-approve", nil, "#dapp-approve")
-	if _, code, msg := p.dappAnswer(); code != 0 {
-		t.Fatalf("connect: %d %s", code, msg)
-	}
+	p.connectDemo(d)
 
 	// A first transaction, relayed honestly: the user's genuine signature,
 	// which the operator keeps.
@@ -50,7 +45,7 @@ func TestBrowserAttack_ADappTransactionTheServerSwappedIsNotPassedOn(t *testing.
 		}
 	}
 	f.lie(nil, keep)
-	w = p.dappAsk(`demo.signTransaction()`)
+	w := p.dappAsk(`demo.signTransaction()`)
 	w.answerPopup("#dapp-approve", nil, "#dapp-approve")
 	if _, code, msg := p.dappAnswer(); code != 0 {
 		t.Fatalf("an honest relay: %d %s", code, msg)
@@ -114,22 +109,14 @@ func TestBrowserAttack_ADappTypedDataSignatureTheServerSwappedIsNotPassedOn(t *t
 	p := newBrowser(t).tab()
 	p.signInByEmail(d, "review-dapp-typed@example.com", 1, "")
 	p.addresses()
-	p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitVisible(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
-	w := p.dappAsk(`demo.connect()`)
-	w.answerPopup("#dapp-approve", nil, "#dapp-approve")
-	if _, code, msg := p.dappAnswer(); code != 0 {
-		t.Fatalf("connect: %d %s", code, msg)
-	}
+	p.connectDemo(d)
 	operator, _ := crypto.GenerateKey()
 	f.lie(nil, func(r *http.Request, reqBody []byte, body map[string]any) {
 		if r.URL.Path != "/v1/wallet/sign" {
 			return
 		}
-		var in nioapi.Stamped
-		json.Unmarshal(reqBody, &in)
-		var params policy.SignParams
-		if _, err := policy.Decode(in.Request, &params); err != nil {
-			t.Error(err)
+		params, ok := signParamsOf(t, reqBody)
+		if !ok {
 			return
 		}
 		var td apitypes.TypedData
@@ -150,7 +137,7 @@ func TestBrowserAttack_ADappTypedDataSignatureTheServerSwappedIsNotPassedOn(t *t
 		sig[64] += 27
 		body["signature"] = base64.StdEncoding.EncodeToString(sig)
 	})
-	w = p.dappAsk(`demo.signPermit()`)
+	w := p.dappAsk(`demo.signPermit()`)
 	seen := w.answerPopup("#dapp-approve", nil, "#dapp-approve", "#dapp-failed")
 	if want := "not your account's signature of the data you were shown"; seen["after"] != "Not signed" || !strings.Contains(seen["htmlAfter"], want) {
 		t.Fatalf("the wallet shows %q, want a refusal saying %q", seen["after"], want)
@@ -158,4 +145,31 @@ func TestBrowserAttack_ADappTypedDataSignatureTheServerSwappedIsNotPassedOn(t *t
 	if _, code, msg := p.dappAnswer(); code != -32603 {
 		t.Fatalf("the dApp got %d %q, want -32603", code, msg)
 	}
+}
+
+// connectDemo opens the demo dApp in p and connects it to the wallet.
+func (p *tab) connectDemo(d *devStack) {
+	p.t.Helper()
+	p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitVisible(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
+	w := p.dappAsk(`demo.connect()`)
+	w.answerPopup("#dapp-approve", nil, "#dapp-approve")
+	if _, code, msg := p.dappAnswer(); code != 0 {
+		p.t.Fatalf("connect: %d %s", code, msg)
+	}
+}
+
+// signParamsOf reads the sign request in a relayed POST /v1/wallet/sign
+// body (false, with the test marked failed, when it does not read).
+func signParamsOf(t *testing.T, reqBody []byte) (policy.SignParams, bool) {
+	var in nioapi.Stamped
+	var params policy.SignParams
+	if err := json.Unmarshal(reqBody, &in); err != nil {
+		t.Error(err)
+		return params, false
+	}
+	if _, err := policy.Decode(in.Request, &params); err != nil {
+		t.Error(err)
+		return params, false
+	}
+	return params, true
 }

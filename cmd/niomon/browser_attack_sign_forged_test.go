@@ -2,16 +2,13 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"github.com/chromedp/chromedp"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/niomon/niomon/internal/nioapi"
-	"github.com/niomon/niomon/internal/policy"
 )
 
 // signMessage checks only the answer's "instance" field, which the
@@ -31,11 +28,8 @@ func TestBrowserAttack_ASignatureIsCheckedAgainstTheWalletsAddress(t *testing.T)
 		if r.Method != http.MethodPost || r.URL.Path != "/v1/wallet/sign" {
 			return
 		}
-		var in nioapi.Stamped
-		json.Unmarshal(reqBody, &in)
-		var params policy.SignParams
-		if _, err := policy.Decode(in.Request, &params); err != nil {
-			t.Error(err)
+		params, ok := signParamsOf(t, reqBody)
+		if !ok {
 			return
 		}
 		sig, err := crypto.Sign(accounts.TextHash(params.Message), operator)

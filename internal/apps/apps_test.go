@@ -2,9 +2,7 @@ package apps
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -173,7 +171,8 @@ func TestVerifyByFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hits atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Every domain resolves to the test server, which the client trusts.
+	client := appstest.HTTPSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		switch r.Host + r.URL.Path {
 		case "app.example.com" + WellKnownPath:
@@ -188,15 +187,7 @@ func TestVerifyByFile(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	}))
-	defer srv.Close()
-	// Every domain resolves to the test server, which the client trusts.
-	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, srv.Listener.Addr().String())
-	}
-	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
-	v := &Verifier{HTTP: &http.Client{Transport: tr, CheckRedirect: NewVerifier().HTTP.CheckRedirect}}
+	v := &Verifier{HTTP: client}
 	runVerifyCases(t, v, ch, MethodFile, []verifyCase{
 		{"the file with the token proves it", "app.example.com", nil},
 		{"another token does not", "wrong.example.com", ErrNotProved},

@@ -3,15 +3,15 @@ package apps
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"image"
 	"image/color"
 	"image/png"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/niomon/niomon/internal/apps/appstest"
 )
 
 func pngOf(t testing.TB, w, h int) []byte {
@@ -27,7 +27,7 @@ func pngOf(t testing.TB, w, h int) []byte {
 
 func TestFetchIconTakesSmallRasterImagesOnly(t *testing.T) {
 	small, huge := pngOf(t, 64, 64), pngOf(t, 2000, 10)
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := appstest.HTTPSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/icon.png":
 			w.Write(small)
@@ -46,14 +46,7 @@ func TestFetchIconTakesSmallRasterImagesOnly(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	}))
-	defer srv.Close()
-	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, srv.Listener.Addr().String())
-	}
-	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
-	v := &Verifier{HTTP: &http.Client{Transport: tr, CheckRedirect: NewVerifier().HTTP.CheckRedirect}}
+	v := &Verifier{HTTP: client}
 	for _, tc := range []struct {
 		name, url string
 		ok        bool
@@ -79,6 +72,8 @@ func TestFetchIconTakesSmallRasterImagesOnly(t *testing.T) {
 		})
 	}
 	// The server's own client does not fetch from its own network.
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
 	if _, err := NewVerifier().FetchIcon(context.Background(), "https://"+srv.Listener.Addr().String()+"/icon.png"); !errors.Is(err, ErrPrivateAddress) {
 		t.Fatalf("a loopback icon URL: %v, want ErrPrivateAddress", err)
 	}

@@ -3,13 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"image"
 	"image/png"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -378,7 +375,7 @@ func TestApps_AnAppsIconIsFetchedCheckedAndServedFromTheServersOrigin(t *testing
 		t.Fatal(err)
 	}
 	var hits atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := appstest.HTTPSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		switch r.URL.Path {
 		case "/icon.png":
@@ -388,17 +385,10 @@ func TestApps_AnAppsIconIsFetchedCheckedAndServedFromTheServersOrigin(t *testing
 			w.Write([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
 		}
 	}))
-	defer srv.Close()
-	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, srv.Listener.Addr().String())
-	}
-	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs, ServerName: "example.com"}
 	zone := appstest.DNSServer(t, nil)
 	e := newEnv(t, envOptions{
 		config:   func(c *server.Config) { c.Admins = []string{"admin@example.com"} },
-		verifier: &apps.Verifier{Resolver: zone.Resolver(), HTTP: &http.Client{Transport: tr, CheckRedirect: apps.NewVerifier().HTTP.CheckRedirect}},
+		verifier: &apps.Verifier{Resolver: zone.Resolver(), HTTP: client},
 	})
 	w := &appsWorld{e: e, zone: zone, dev: e.client(), root: e.client()}
 	e.emailSignIn(w.dev, "dev@example.org", true)
