@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/niomon/niomon/internal/api"
 	"github.com/niomon/niomon/internal/chain/eth"
@@ -192,7 +191,7 @@ func (c *cli) sign(ctx context.Context, what string, args []string) error {
 		so.Digest = hex.EncodeToString(out.Digest)
 	}
 	if out.RawTx != nil {
-		so.RawTx, so.TxHash = hexutil.Encode(out.RawTx), hexutil.Encode(out.TxHash)
+		so.RawTx, so.TxHash = hex0x(out.RawTx), hex0x(out.TxHash)
 	}
 	return c.print(so, func(w io.Writer) {
 		if so.RawTx != "" {
@@ -257,20 +256,20 @@ func readFile(path string) ([]byte, error) {
 
 // ethTxJSON is a transaction in the JSON-RPC form (eth_signTransaction).
 type ethTxJSON struct {
-	Type                 *hexutil.Uint64 `json:"type"`
-	ChainID              *hexutil.Big    `json:"chainId"`
-	Nonce                *hexutil.Uint64 `json:"nonce"`
-	GasPrice             *hexutil.Big    `json:"gasPrice"`
-	MaxPriorityFeePerGas *hexutil.Big    `json:"maxPriorityFeePerGas"`
-	MaxFeePerGas         *hexutil.Big    `json:"maxFeePerGas"`
-	Gas                  *hexutil.Uint64 `json:"gas"`
-	To                   *hexutil.Bytes  `json:"to"`
-	Value                *hexutil.Big    `json:"value"`
-	Data                 *hexutil.Bytes  `json:"data"`
-	Input                *hexutil.Bytes  `json:"input"`
+	Type                 *hexUint64 `json:"type"`
+	ChainID              *hexBig    `json:"chainId"`
+	Nonce                *hexUint64 `json:"nonce"`
+	GasPrice             *hexBig    `json:"gasPrice"`
+	MaxPriorityFeePerGas *hexBig    `json:"maxPriorityFeePerGas"`
+	MaxFeePerGas         *hexBig    `json:"maxFeePerGas"`
+	Gas                  *hexUint64 `json:"gas"`
+	To                   *hexBytes  `json:"to"`
+	Value                *hexBig    `json:"value"`
+	Data                 *hexBytes  `json:"data"`
+	Input                *hexBytes  `json:"input"`
 	AccessList           []struct {
-		Address     hexutil.Bytes   `json:"address"`
-		StorageKeys []hexutil.Bytes `json:"storageKeys"`
+		Address     hexBytes   `json:"address"`
+		StorageKeys []hexBytes `json:"storageKeys"`
 	} `json:"accessList"`
 }
 
@@ -283,7 +282,7 @@ func parseEthTx(b []byte) (*eth.Tx, error) {
 	if err := dec.Decode(&j); err != nil {
 		return nil, fmt.Errorf("not a transaction: %v", err)
 	}
-	q := func(x *hexutil.Big) (eth.Quantity, error) {
+	q := func(x *hexBig) (eth.Quantity, error) {
 		if x == nil {
 			return nil, nil
 		}

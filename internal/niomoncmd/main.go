@@ -1,7 +1,7 @@
 // Package niomoncmd is the niomon command: the server, its one-command
 // development stack, migrations, and the command-line client.
 //
-//	niomon dev     [--listen 127.0.0.1:8080] [--data .data/niomon]
+//	niomon dev     [--listen 127.0.0.1:8080] [--demo 127.0.0.1:8081] [--data .data/niomon]
 //	niomon serve   --config FILE
 //	niomon migrate --config FILE
 //	niomon client  [--server URL] [--json] COMMAND ...
@@ -22,14 +22,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/niomon/niomon/internal/buildinfo"
 	"github.com/niomon/niomon/internal/secretdcmd"
 )
 
 const usage = `niomon: passwordless sign-in and wallets on every chain, with keys in secretd.
 
 Usage:
-  niomon dev     [--listen ADDR] [--data DIR] [--config FILE] [--log-level LEVEL]
-                 everything on this machine: SQLite, secretd, a mailbox, the server
+  niomon dev     [--listen ADDR] [--demo ADDR] [--data DIR] [--config FILE] [--log-level LEVEL]
+                 everything on this machine: SQLite, secretd, a mailbox, the server, a demo dApp
   niomon serve   --config FILE [--log-level LEVEL]
                  the server, for production (settings also from NIOMON_* variables)
   niomon migrate --config FILE
@@ -41,9 +42,8 @@ Usage:
   niomon secretd COMMAND ...
                  the secretd key service (run "niomon secretd help")
   niomon version
+                 the module version and the revision this binary was built from
 `
-
-var version = "dev"
 
 // Run runs niomon with args (without the program name) and returns the
 // exit code.
@@ -71,7 +71,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case "phishing":
 		err = cmdPhishing(args[1:], os.Stdin, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "niomon", version)
+		fmt.Fprintln(stdout, "niomon", buildinfo.Read())
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 	default:

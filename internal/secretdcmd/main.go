@@ -13,6 +13,7 @@ package secretdcmd
 
 import (
 	"context"
+	"github.com/niomon/niomon/internal/buildinfo"
 
 	"errors"
 	"flag"
@@ -44,8 +45,6 @@ Usage:
 
 Run "secretd COMMAND -h" for a command's flags.
 `
-
-var version = "dev"
 
 // SelfArgs are the arguments that make this binary run secretd, for the
 // child processes secretd starts (the dev enclave): none for the secretd
@@ -81,7 +80,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case "ceremony":
 		err = cmdCeremony(ctx, args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "secretd", version)
+		fmt.Fprintln(stdout, "secretd", buildinfo.Read())
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 	default:
