@@ -27,6 +27,7 @@ function popupChannel(origin) {
   };
 }
 
+// redirectChannel is kept for when return URLs are registered (see dappScreen).
 function redirectChannel(back) {
   return {
     redirect: true,
@@ -73,8 +74,14 @@ export function dappScreen(cfg, user) {
       return;
     }
     if (r) {
-      history.replaceState(null, '', location.pathname); // served once: a reload asks nothing
-      serve(cfg, user, r.origin, r.m, redirectChannel(r.back)).catch((e) => status(e.message, 'error'));
+      // A request that arrives in a link cannot be tied to the app: anyone
+      // can write one naming the app's origin, and an open redirect on the
+      // app's site would pass the answer on. Until return URLs are
+      // registered, such requests are refused and answer nothing.
+      history.replaceState(null, '', location.pathname);
+      show(h('h1', { id: 'dapp-refused' }, 'Not answered'),
+        h('p', { class: 'error', role: 'alert', id: 'dapp-reason' }, `This request came in a link that names ${r.origin}. Niomon cannot tell that the site sent it, so it does not answer. Allow popups for the site and ask again from there.`),
+        h('button', { type: 'button', id: 'dapp-close', onclick: () => location.assign('/') }, 'Go to your wallet'));
       return;
     }
     show(h('h1', {}, 'Nothing to approve'), h('p', {}, 'This window opens when a site asks Niomon for something.'));

@@ -22,10 +22,10 @@ export * from './errors.js';
 
 // createProvider makes a provider that asks the wallet at walletURL
 // through a popup, and announces it (announce: false to skip).
-// Where popups are blocked, a request sends the page to the wallet and
-// back (redirect: false to refuse instead): call provider.finishRedirect()
-// when the page loads to take the answer.
-export function createProvider({ walletURL, chains, chainId, announce = true, redirect = true, win = globalThis.window } = {}) {
+// Where popups are blocked, a request is refused (4001, saying so). The
+// redirect round trip (redirect: true) is off: the wallet does not yet
+// answer requests that arrive in a link (it cannot tie them to the app).
+export function createProvider({ walletURL, chains, chainId, announce = true, redirect = false, win = globalThis.window } = {}) {
   const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win, redirect }), chains, chainId, storage: win && win.sessionStorage });
   if (announce && win) announceProvider(provider, { target: win });
   return provider;
