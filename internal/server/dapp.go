@@ -128,6 +128,9 @@ func parseWebOrigin(origin string) (*url.URL, error) {
 	return u, nil
 }
 
+// solanaPath is the Solana account a site may ask signatures of.
+const solanaPath = "m/44'/501'/0'/0'"
+
 // checkDappSign applies the rules above to a sign request.
 func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *policy.SignParams) error {
 	isSIWE := p.Scheme == api.SchemeEthPersonal && siwe.Looks(string(p.Message))
@@ -146,6 +149,9 @@ func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *p
 	}
 	if !dappSchemes[p.Scheme] {
 		return apiErr(http.StatusForbidden, CodeForbidden, "a site may not ask for a "+p.Scheme+" signature: the wallet signs raw digests only for its own user, who can see what they are")
+	}
+	if p.Scheme == api.SchemeEd25519 && p.Path != solanaPath {
+		return apiErr(http.StatusForbidden, CodeForbidden, "a site may ask for ed25519 signatures of the Solana account ("+solanaPath+") only")
 	}
 	site, err := s.checkSite(ctx, a.user.ID, origin)
 	if err != nil {

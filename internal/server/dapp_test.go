@@ -446,3 +446,21 @@ func TestApps_AnAppsIconIsFetchedCheckedAndServedFromTheServersOrigin(t *testing
 		t.Fatalf("the icon host saw %d requests, want 3 (one per app: the answers are kept)", n)
 	}
 }
+
+func TestDappSign_ASiteGetsEd25519SignaturesOfTheSolanaAccountOnly(t *testing.T) {
+	w := newDappWorld(t)
+	for _, tc := range []struct {
+		name, path string
+		signs      bool
+	}{
+		{"the Solana account", "m/44'/501'/0'/0'", true},
+		{"another ed25519 path", "m/44'/784'/0'/0'/0'", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.signFrom(t, w.alice, w.aliceID, w.key, "https://swap.example.org", policy.SignParams{Scheme: api.SchemeEd25519, Path: tc.path, Message: []byte("hello")})
+			if tc.signs != (err == nil) {
+				t.Fatalf("signs: %v, want %v", err, tc.signs)
+			}
+		})
+	}
+}

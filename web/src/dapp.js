@@ -365,7 +365,7 @@ function solanaView(tx, me, chain) {
     out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'This hands over control of your tokens: the other account may take all of them, now and later.'));
   }
   const rows = [
-    ['Network', SOLANA_CHAINS[chain] || (typeof chain === 'string' ? chain.slice(0, 40) : 'not named by the site')],
+    ['Network, as the site names it', SOLANA_CHAINS[chain] || (typeof chain === 'string' ? chain.slice(0, 40) : 'not named')],
     ['Fee payer', h('code', {}, you(tx.keys[0]))],
     ['Signers', String(tx.header.required)],
   ];
