@@ -9,7 +9,8 @@ import * as api from './api.js';
 import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { toHex } from './bytes.js';
-import { readTx, call, units, CHAINS, UNLIMITED } from './ethtx.js';
+import { readTx, call, units, CHAINS } from './ethtx.js';
+import { summary } from './typed.js';
 import * as solana from './solana.js';
 
 const rejected = { code: 4001, message: 'User rejected the request.' };
@@ -222,56 +223,27 @@ function messageView(bytes) {
 }
 
 // typedView shows EIP-712 data as a tree, with a summary of known shapes
-// (EIP-2612 permits, Permit2, Seaport orders: token, spender, amount,
-// deadline) and an unlimited token approval called out.
+// (see typed.js) and an unlimited token approval called out. Data that
+// names a known type without its fields gets no summary: its tree opens.
 function typedView(data) {
   const out = [];
   const primary = data && data.primaryType;
   const msg = (data && data.message) || {};
   const domain = (data && data.domain) || {};
-  const known = { Permit: 'an EIP-2612 permit: it lets the spender move your tokens without asking again', PermitSingle: 'a Permit2 approval: it lets the spender move your tokens through Permit2', PermitBatch: 'a Permit2 approval of several tokens', OrderComponents: 'a Seaport order: it lists what you give and what you get for it' };
-  if (known[primary]) out.push(h('p', { id: 'dapp-shape' }, `This is ${known[primary]}.`));
-  const big = (v) => {
-    try {
-      return v === undefined || v === null || typeof v === 'object' ? null : BigInt(v);
-    } catch {
-      return null;
-    }
-  };
-  const amount = (v) => {
-    const n = big(v);
-    return n === null ? String(v) : (n >= UNLIMITED ? `unlimited (${n})` : `${n} (in the token's smallest unit)`);
-  };
-  const when = (v) => {
-    const n = big(v);
-    if (n === null) return String(v);
-    if (n === 0n) return 'none';
-    return n < 10n ** 12n ? `${new Date(Number(n) * 1000).toISOString().replace('.000Z', ' UTC').replace('T', ' ')} (${n})` : String(n);
-  };
-  const rows = [];
-  const approvals = [];
-  if (primary === 'Permit') {
-    rows.push(['Token', `${domain.name ?? '?'} at ${domain.verifyingContract ?? '?'}`], ['Spender', msg.spender], ['Amount', amount(msg.value)], ['Deadline', when(msg.deadline)]);
-    approvals.push(msg.value);
-  } else if (primary === 'PermitSingle' || primary === 'PermitBatch') {
-    const details = Array.isArray(msg.details) ? msg.details : [msg.details || {}];
-    for (const d of details) {
-      rows.push(['Token', d.token], ['Amount', amount(d.amount)], ['Expires', when(d.expiration)]);
-      approvals.push(d.amount);
-    }
-    rows.push(['Spender', msg.spender], ['Signature valid until', when(msg.sigDeadline)]);
-  } else if (primary === 'OrderComponents') {
-    const n = (x) => (Array.isArray(x) ? x.length : 0);
-    rows.push(['Offerer', msg.offerer], ['You give', `${n(msg.offer)} item(s)`], ['In return', `${n(msg.consideration)} item(s), to the recipients listed below`], ['Ends', when(msg.endTime)]);
+  const sum = summary(data);
+  if (sum.shape) {
+    out.push(h('p', { id: 'dapp-shape' }, `This is ${sum.shape}.`));
+    out.push(h('dl', { class: 'fields', id: 'dapp-summary' }, sum.rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v ?? '?'))])));
+  } else if (/permit|order/i.test(String(primary))) {
+    out.push(h('p', { class: 'notice', role: 'alert', id: 'dapp-shape' }, `It calls itself ${String(primary).slice(0, 60)}, but its fields are not those of a shape the wallet knows. Read every field below.`));
   }
-  if (rows.length) out.push(h('dl', { class: 'fields', id: 'dapp-summary' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v ?? '?'))])));
-  if (approvals.some((v) => (big(v) ?? 0n) >= UNLIMITED)) {
+  if (sum.unlimited) {
     out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'Unlimited approval: the spender may take all of this token, now and later.'));
   }
   const tree = (v) => (v !== null && typeof v === 'object'
     ? h('ul', { class: 'tree' }, Object.entries(v).map(([k, x]) => h('li', {}, h('strong', {}, k), ': ', typeof x === 'object' && x !== null ? tree(x) : String(x))))
     : String(v));
-  out.push(h('details', { open: rows.length === 0 }, h('summary', {}, rows.length ? 'Everything it signs' : 'What it signs'),
+  out.push(h('details', { open: !sum.shape }, h('summary', {}, sum.shape ? 'Everything it signs' : 'What it signs'),
     h('h2', {}, 'Domain'), tree(domain), h('h2', {}, primary || 'Message'), h('div', { id: 'dapp-typed' }, tree(msg))));
   return out;
 }
@@ -297,7 +269,12 @@ function txView(t) {
         ? 'Approval for all: the operator may move every token of this collection you own, now and later.'
         : 'Unlimited approval: the spender may take all of this token, now and later.'));
     }
-  } else if (t.data.length) {
+    if (fn.warnings.length) {
+      out.push(h('div', { class: 'alert', role: 'alert', id: 'dapp-malformed' }, h('p', {}, 'The data is not what a wallet sends:'),
+        h('ul', {}, fn.warnings.map((w) => h('li', {}, w)))));
+    }
+  }
+  if (t.data.length && (!fn || fn.warnings.length)) {
     rows.push(['Data', h('pre', { class: 'message', id: 'dapp-data' }, '0x' + toHex(t.data.length > 1024 ? t.data.subarray(0, 1024) : t.data) + (t.data.length > 1024 ? `… (${t.data.length} bytes)` : ''))]);
   }
   const fee = t.gas * (t.type === 2 ? t.maxFeePerGas : t.gasPrice);
@@ -362,7 +339,11 @@ function solanaView(tx, me, chain) {
   const you = (k) => (k === me ? `${k} (you)` : k);
   const described = tx.instructions.map((ins) => solana.describe(ins));
   if (described.some((d) => d.unlimited)) {
-    out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'This hands over control of your tokens: the other account may take all of them, now and later.'));
+    out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'This hands over control: another account or program may take all of your tokens or SOL in it, now and later.'));
+  }
+  const warnings = described.filter((d) => d.warning).map((d) => d.warning);
+  if (warnings.length) {
+    out.push(h('div', { class: 'alert', role: 'alert', id: 'dapp-malformed' }, h('p', {}, 'The transaction is not what a wallet sends:'), h('ul', {}, warnings.map((w) => h('li', {}, w)))));
   }
   const rows = [
     ['Network, as the site names it', SOLANA_CHAINS[chain] || (typeof chain === 'string' ? chain.slice(0, 40) : 'not named')],

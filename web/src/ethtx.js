@@ -24,8 +24,9 @@ export const FUNCTIONS = {
   '42842e0e': ['safeTransferFrom', [['from', 'address'], ['to', 'address'], ['tokenId', 'uint256']]],
 };
 
-// An amount of 2^160 or more is no real balance: an unlimited approval.
-export const UNLIMITED = 1n << 160n;
+// An amount of 2^160 - 1 or more is no real balance: an unlimited
+// approval. 2^160 - 1 is Permit2's maximum, which it treats as no limit.
+export const UNLIMITED = (1n << 160n) - 1n;
 
 function quantity(name, v, required) {
   if (v === undefined || v === null) {
@@ -135,12 +136,28 @@ export function units(n, decimals = 18) {
 }
 
 // call names the function the data calls when its selector is known:
-// { name, args: [[name, type, shown value]], unlimited } or null.
+// { name, args: [[name, type, shown value]], unlimited, warnings } or
+// null. It reads the data as a contract might, not only as it should:
+// Solidity reads the words it expects and ignores any bytes after them,
+// and older compilers drop the high bits of an address word and take any
+// non-zero bool as true. So extra bytes, dirty words and data too short
+// for the arguments are read that way and warned about, never a reason to
+// fall back to showing hex without the warning an approval deserves.
 export function call(data) {
   if (data.length < 4) return null;
   const sel = Array.from(data.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('');
   const f = FUNCTIONS[sel];
-  if (!f || data.length !== 4 + 32 * f[1].length) return null;
+  if (!f) return null;
+  const need = 4 + 32 * f[1].length;
+  const warnings = [];
+  const approval = ['approve', 'increaseAllowance', 'setApprovalForAll'].includes(f[0]);
+  if (data.length < need) {
+    warnings.push(`The data is ${data.length} bytes, too short for ${f[0]}'s arguments (${need}). A contract may refuse it, or read the missing bytes as zeros.`);
+    return { name: f[0], args: [], unlimited: approval, warnings };
+  }
+  if (data.length > need) {
+    warnings.push(`${data.length - need} bytes follow ${f[0]}'s arguments. The contract ignores them, or reads them in a way the wallet cannot show.`);
+  }
   let unlimited = false;
   const args = [];
   for (let i = 0; i < f[1].length; i++) {
@@ -148,16 +165,17 @@ export function call(data) {
     const n = BigInt('0x' + Array.from(word, (b) => b.toString(16).padStart(2, '0')).join(''));
     const [name, type] = f[1][i];
     if (type === 'address') {
-      if (n >= 1n << 160n) return null;
-      args.push([name, type, '0x' + n.toString(16).padStart(40, '0')]);
+      const a = '0x' + (n & ((1n << 160n) - 1n)).toString(16).padStart(40, '0');
+      if (n >= 1n << 160n) warnings.push(`The ${name} word has bits set above its 20 bytes. Some contracts refuse it, others drop them and use ${a}.`);
+      args.push([name, type, a]);
     } else if (type === 'bool') {
-      if (n > 1n) return null;
-      args.push([name, type, n === 1n ? 'true' : 'false']);
-      if (f[0] === 'setApprovalForAll' && n === 1n) unlimited = true;
+      if (n > 1n) warnings.push(`The ${name} word is neither 0 nor 1. Some contracts refuse it, others read it as true.`);
+      args.push([name, type, n !== 0n ? 'true' : 'false']);
+      if (f[0] === 'setApprovalForAll' && n !== 0n) unlimited = true;
     } else {
       args.push([name, type, n.toString()]);
       if ((f[0] === 'approve' || f[0] === 'increaseAllowance') && n >= UNLIMITED) unlimited = true;
     }
   }
-  return { name: f[0], args, unlimited };
+  return { name: f[0], args, unlimited, warnings };
 }

@@ -149,32 +149,47 @@ export function withSignature(wire, i, sig) {
 }
 
 // describe says what an instruction does, for the known programs: a text,
-// and whether it hands over control of tokens without a limit.
+// whether it hands over control of tokens or SOL without a limit, and a
+// warning when its data is not what a wallet sends. The programs read the
+// bytes they expect and ignore any after them (the Token programs' unpack,
+// the System Program's bincode), so an instruction is read that way, with
+// extra bytes warned about: never a reason to hide what it does.
 export function describe(ins) {
   const d = ins.data;
   const name = PROGRAMS[ins.program];
-  if (ins.program === SYSTEM && d.length === 12 && le(d.subarray(0, 4)) === 2n) {
-    return { text: `Send ${sol(le(d.subarray(4, 12)))} SOL from ${ins.accounts[0]} to ${ins.accounts[1]}` };
-  }
-  if ((ins.program === TOKEN || ins.program === TOKEN_2022) && d.length >= 9) {
-    const amount = le(d.subarray(1, 9));
-    switch (d[0]) {
-      case 3:
-        if (d.length === 9) return { text: `Move ${amount} token units from ${ins.accounts[0]} to ${ins.accounts[1]}` };
-        break;
-      case 12:
-        if (d.length === 10) return { text: `Move ${units(amount, d[9])} tokens of mint ${ins.accounts[1]} from ${ins.accounts[0]} to ${ins.accounts[2]}` };
-        break;
-      case 4:
-        if (d.length === 9) return { text: `Let ${ins.accounts[1]} move ${amount === U64_MAX ? 'all' : amount} token units from ${ins.accounts[0]}`, unlimited: amount === U64_MAX };
-        break;
-      case 13:
-        if (d.length === 10) return { text: `Let ${ins.accounts[2]} move ${amount === U64_MAX ? 'all' : units(amount, d[9])} tokens from ${ins.accounts[0]}`, unlimited: amount === U64_MAX };
-        break;
+  const extra = (need, what) => (d.length > need ? { warning: `${d.length - need} bytes follow the ${what} instruction's data. The program ignores them, or reads them in a way the wallet cannot show.` } : {});
+  if (ins.program === SYSTEM && d.length >= 4) {
+    const op = le(d.subarray(0, 4));
+    if (op === 2n && d.length >= 12) {
+      return { text: `Send ${sol(le(d.subarray(4, 12)))} SOL from ${ins.accounts[0]} to ${ins.accounts[1]}`, ...extra(12, 'transfer') };
+    }
+    if (op === 1n && d.length >= 36) {
+      return { text: `Hand ${ins.accounts[0]} to program ${base58.encode(d.subarray(4, 36))}: it can then do anything with the account and its SOL`, unlimited: true, ...extra(36, 'assign') };
+    }
+    if (op === 10n) {
+      return { text: `Hand an account derived from ${ins.accounts[1]} to another program: it can then do anything with the account and its SOL`, unlimited: true };
     }
   }
-  if (ins.program === TOKEN && d.length >= 2 && d[0] === 6) {
-    return { text: `Change an authority of ${ins.accounts[0]}: the new one can do anything with it`, unlimited: true };
+  if ((ins.program === TOKEN || ins.program === TOKEN_2022) && d.length >= 1) {
+    const amount = d.length >= 9 ? le(d.subarray(1, 9)) : 0n;
+    switch (d[0]) {
+      case 3:
+        if (d.length >= 9) return { text: `Move ${amount} token units from ${ins.accounts[0]} to ${ins.accounts[1]}`, ...extra(9, 'transfer') };
+        break;
+      case 12:
+        if (d.length >= 10) return { text: `Move ${units(amount, d[9])} tokens of mint ${ins.accounts[1]} from ${ins.accounts[0]} to ${ins.accounts[2]}`, ...extra(10, 'transfer') };
+        break;
+      case 4:
+        if (d.length >= 9) return { text: `Let ${ins.accounts[1]} move ${amount === U64_MAX ? 'all' : amount} token units from ${ins.accounts[0]}`, unlimited: amount === U64_MAX, ...extra(9, 'approve') };
+        break;
+      case 13:
+        if (d.length >= 10) return { text: `Let ${ins.accounts[2]} move ${amount === U64_MAX ? 'all' : units(amount, d[9])} tokens from ${ins.accounts[0]}`, unlimited: amount === U64_MAX, ...extra(10, 'approve') };
+        break;
+      case 6:
+        return { text: `Change an authority of ${ins.accounts[0]}: the new one can do anything with it`, unlimited: true };
+      case 9:
+        return { text: `Close the token account ${ins.accounts[0]}; its SOL goes to ${ins.accounts[1]}` };
+    }
   }
   return { text: `${name || `Program ${ins.program}`}: ${d.length} bytes of instruction data, ${ins.accounts.length} accounts` };
 }

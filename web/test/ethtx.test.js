@@ -71,6 +71,8 @@ test('known selectors are named with their arguments, and unlimited approvals ca
     ['transfer', transfer, 'transfer', false, ['0x' + '22'.repeat(20), '1500000']],
     ['a limited approve', '0x095ea7b3' + word('33'.repeat(20)) + word('64'), 'approve', false, ['0x' + '33'.repeat(20), '100']],
     ['an unlimited approve', '0x095ea7b3' + word('33'.repeat(20)) + 'f'.repeat(64), 'approve', true, null],
+    ['an approve of Permit2\'s maximum, 2^160 - 1', '0x095ea7b3' + word('33'.repeat(20)) + word('f'.repeat(40)), 'approve', true, null],
+    ['an approve just under it', '0x095ea7b3' + word('33'.repeat(20)) + word('f'.repeat(39) + 'e'), 'approve', false, null],
     ['approval for all', '0xa22cb465' + word('33'.repeat(20)) + word('1'), 'setApprovalForAll', true, ['0x' + '33'.repeat(20), 'true']],
   ];
   for (const [name, data, fn, unlimited, args] of cases) {
@@ -79,9 +81,31 @@ test('known selectors are named with their arguments, and unlimited approvals ca
     assert.equal(got.unlimited, unlimited, name);
     if (args) assert.deepEqual(got.args.map((a) => a[2]), args, name);
   }
-  for (const [name, data] of [['an unknown selector', '0xdeadbeef' + word('1')], ['a known one with extra bytes', transfer + '00'], ['a dirty address word', '0xa9059cbb' + 'f'.repeat(64) + word('1')], ['no selector', '0x']]) {
+  for (const [name, data] of [['an unknown selector', '0xdeadbeef' + word('1')], ['no selector', '0x']]) {
     assert.equal(call(readTx({ ...base, data }, '0x1').data), null, name);
   }
+});
+
+test('a known selector with data a contract reads differently is still named, its approval still called out, and warned about', () => {
+  const spender = word('33'.repeat(20));
+  const cases = [
+    // Solidity reads the words it expects and ignores the rest: this is approve(max).
+    ['an unlimited approve with a byte after it', '0x095ea7b3' + spender + 'f'.repeat(64) + '00', 'approve', true, /1 bytes follow approve/],
+    ['a limited transfer with a word after it', transfer + word('1'), 'transfer', false, /32 bytes follow transfer/],
+    // Older compilers drop an address word's high bits.
+    ['a dirty spender word', '0x095ea7b3' + 'ff'.repeat(12) + '33'.repeat(20) + word('64'), 'approve', false, /drop them and use 0x3333/],
+    // ...and take any non-zero bool as true.
+    ['approval for all with a bool of 2', '0xa22cb465' + spender + word('2'), 'setApprovalForAll', true, /neither 0 nor 1/],
+    ['an approve too short for its arguments', '0x095ea7b3' + spender, 'approve', true, /too short for approve/],
+  ];
+  for (const [name, data, fn, unlimited, warning] of cases) {
+    const got = call(readTx({ ...base, data }, '0x1').data);
+    assert.equal(got.name, fn, name);
+    assert.equal(got.unlimited, unlimited, name);
+    assert.equal(got.warnings.length, 1, name);
+    assert.match(got.warnings[0], warning, name);
+  }
+  assert.deepEqual(call(readTx({ ...base, data: transfer }, '0x1').data).warnings, [], 'a well-formed call has no warning');
 });
 
 test('amounts are shown in whole units', () => {

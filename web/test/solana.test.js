@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { base58 } from '@scure/base';
 
-import { readTx, signerIndex, withSignature, describe, isTransactionMessage, SYSTEM, TOKEN } from '../src/solana.js';
+import { readTx, signerIndex, withSignature, describe, isTransactionMessage, SYSTEM, TOKEN, TOKEN_2022 } from '../src/solana.js';
 
 const me = base58.encode(new Uint8Array(32).fill(7));
 const bob = base58.encode(new Uint8Array(32).fill(9));
@@ -77,6 +77,26 @@ test('token approvals without a limit are called out', () => {
   assert.equal(describe(approve(5n)).unlimited, false);
   assert.match(describe(approve(5n)).text, /move 5 token units/);
   assert.match(describe({ program: bob, accounts: [me], data: new Uint8Array(3) }).text, /^Program .*: 3 bytes/);
+});
+
+test('instructions a program reads past their end, and those that hand over an account, are still called out', () => {
+  const approve = (program, amount, tail) => ({ program, accounts: [me, bob, me], data: cat(Uint8Array.of(4), u64(amount), tail) });
+  const cases = [
+    // The Token programs read the bytes they expect and ignore the rest.
+    ['an unlimited approve with a byte after it', approve(TOKEN, (1n << 64n) - 1n, Uint8Array.of(0)), true, /1 bytes follow the approve/],
+    ['the same on Token-2022', approve(TOKEN_2022, (1n << 64n) - 1n, new Uint8Array(8)), true, /8 bytes follow/],
+    ['a Token-2022 SetAuthority', { program: TOKEN_2022, accounts: [me, me], data: cat(Uint8Array.of(6, 2, 1), base58.decode(bob)) }, true, null],
+    ['a System Assign', { program: SYSTEM, accounts: [me], data: cat(Uint8Array.of(1, 0, 0, 0), base58.decode(bob)) }, true, null],
+    ['a System AssignWithSeed', { program: SYSTEM, accounts: [me, me], data: cat(Uint8Array.of(10, 0, 0, 0), new Uint8Array(48)) }, true, null],
+    ['a System transfer with a byte after it', { program: SYSTEM, accounts: [me, bob], data: cat(Uint8Array.of(2, 0, 0, 0), u64(1n), Uint8Array.of(0)) }, undefined, /1 bytes follow the transfer/],
+  ];
+  for (const [name, ins, unlimited, warning] of cases) {
+    const got = describe(ins);
+    assert.equal(got.unlimited, unlimited, name);
+    if (warning) assert.match(got.warning, warning, name);
+    else assert.equal(got.warning, undefined, name);
+  }
+  assert.match(describe(cases[3][1]).text, new RegExp(`to program ${bob}`));
 });
 
 test('a transaction\'s message is not signed as a message', () => {

@@ -1,0 +1,51 @@
+// Ditto's reading of a dApp's EIP-712 typed data (src/typed.js), with
+// node's own test runner.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { summary } from '../src/typed.js';
+
+const spender = '0x' + '33'.repeat(20);
+const holder = '0x' + 'ab'.repeat(20);
+const token = '0x' + '44'.repeat(20);
+const max = ((1n << 256n) - 1n).toString();
+const domain = { name: 'Dai Stablecoin', version: '1', chainId: 1, verifyingContract: '0x6b175474e89094c44da98b954eedeac495271d0f' };
+const row = (sum, label) => (sum.rows.find(([k]) => k === label) || [])[1];
+
+test('each known shape is named, with its amount and whether it is unlimited', () => {
+  const cases = [
+    ['an EIP-2612 permit of a limited amount', { primaryType: 'Permit', domain, message: { owner: holder, spender, value: '100', nonce: 0, deadline: 1893456000 } }, /EIP-2612 permit/, false, '100 (in'],
+    ['an EIP-2612 permit of the maximum', { primaryType: 'Permit', domain, message: { owner: holder, spender, value: max, nonce: 0, deadline: 1893456000 } }, /EIP-2612 permit/, true, 'unlimited'],
+    // DAI's permit has no amount: allowed true is every token, with no end.
+    ['a DAI permit that allows', { primaryType: 'Permit', domain, message: { holder, spender, nonce: 0, expiry: 0, allowed: true } }, /DAI-style permit/, true, 'unlimited'],
+    ['a DAI permit that takes the approval back', { primaryType: 'Permit', domain, message: { holder, spender, nonce: 0, expiry: 0, allowed: false } }, /DAI-style permit/, false, 'none'],
+    ['a Permit2 single approval', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: ((1n << 160n) - 1n).toString(), expiration: 1893456000, nonce: 0 }, spender, sigDeadline: 1893456000 } }, /Permit2 approval/, true, 'unlimited (1461501637330902918203684832716283019655932542975)'],
+    ['a Permit2 single approval just under its maximum', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: ((1n << 160n) - 2n).toString(), expiration: 0, nonce: 0 }, spender, sigDeadline: 1 } }, /Permit2 approval/, false, '1461501637330902918203684832716283019655932542974 (in'],
+    ['a Permit2 batch with one unlimited token', { primaryType: 'PermitBatch', domain, message: { details: [{ token, amount: '5', expiration: 0, nonce: 0 }, { token, amount: max, expiration: 0, nonce: 0 }], spender, sigDeadline: 1 } }, /several tokens/, true, '5 (in'],
+    ['a Permit2 signature transfer', { primaryType: 'PermitTransferFrom', domain, message: { permitted: { token, amount: '7' }, spender, nonce: 0, deadline: 1 } }, /Permit2 transfer/, false, '7 (in'],
+    ['a Seaport order', { primaryType: 'OrderComponents', domain, message: { offerer: holder, offer: [{}], consideration: [{}, {}], endTime: 1 } }, /Seaport order/, false, undefined],
+  ];
+  for (const [name, data, shape, unlimited, firstAmount] of cases) {
+    const got = summary(data);
+    assert.match(got.shape, shape, name);
+    assert.equal(got.unlimited, unlimited, name);
+    if (firstAmount !== undefined) assert.ok(String(row(got, 'Amount')).startsWith(firstAmount), `${name}: amount ${row(got, 'Amount')}`);
+    for (const [k, v] of got.rows) assert.ok(v !== undefined && !String(v).includes('undefined'), `${name}: ${k} reads ${v}`);
+  }
+});
+
+test('data that names a known type without its fields is not summarised', () => {
+  const cases = [
+    ['a Permit with neither value nor allowed', { primaryType: 'Permit', domain, message: { owner: holder, spender, nonce: 0 } }],
+    ['a PermitSingle without details', { primaryType: 'PermitSingle', domain, message: { spender, sigDeadline: 1 } }],
+    ['a PermitBatch with an empty list', { primaryType: 'PermitBatch', domain, message: { details: [], spender, sigDeadline: 1 } }],
+    ['an unknown type', { primaryType: 'Mail', domain, message: { contents: 'hi' } }],
+    ['nothing', null],
+  ];
+  for (const [name, data] of cases) {
+    const got = summary(data);
+    assert.equal(got.shape, null, name);
+    assert.equal(got.unlimited, false, name);
+    assert.deepEqual(got.rows, [], name);
+  }
+});
