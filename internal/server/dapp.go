@@ -133,12 +133,19 @@ const solanaPath = "m/44'/501'/0'/0'"
 
 // checkDappSign applies the rules above to a sign request.
 func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *policy.SignParams) error {
-	isSIWE := p.Scheme == api.SchemeEthPersonal && siwe.Looks(string(p.Message))
 	var msg *siwe.Message
-	if isSIWE {
+	kind := "Sign-In with Ethereum"
+	switch {
+	case p.Scheme == api.SchemeEthPersonal && siwe.Looks(string(p.Message)):
 		var err error
 		if msg, err = siwe.Parse(string(p.Message)); err != nil {
 			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a malformed Sign-In with Ethereum message: "+strings.TrimPrefix(err.Error(), "siwe: "))
+		}
+	case p.Scheme == api.SchemeEd25519 && siwe.LooksSolana(string(p.Message)):
+		var err error
+		kind = "Sign In With Solana"
+		if msg, err = siwe.ParseSolana(string(p.Message)); err != nil {
+			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a malformed Sign In With Solana message: "+strings.TrimPrefix(err.Error(), "siwe: "))
 		}
 	}
 	if origin == "" {
@@ -168,17 +175,21 @@ func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *p
 		if err != nil {
 			return err
 		}
+		chain := "ethereum"
+		if msg.Account == siwe.Solana {
+			chain = "solana"
+		}
 		account := ""
 		for _, ad := range addrs {
-			if ad.Path == p.Path && strings.HasPrefix(ad.Address, "0x") {
+			if ad.Path == p.Path && ad.Chain == chain {
 				account = ad.Address
 			}
 		}
 		if account == "" {
-			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a Sign-In with Ethereum message must be signed by a wallet account the server lists (path "+p.Path+" is not one)")
+			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "a "+kind+" message must be signed by a wallet account the server lists (path "+p.Path+" is not one)")
 		}
 		if err := msg.Check(origin, account, s.now()); err != nil {
-			return apiErr(http.StatusForbidden, CodeForbidden, "the wallet does not sign this Sign-In with Ethereum message: "+strings.TrimPrefix(err.Error(), "siwe: "))
+			return apiErr(http.StatusForbidden, CodeForbidden, "the wallet does not sign this "+kind+" message: "+strings.TrimPrefix(err.Error(), "siwe: "))
 		}
 	}
 	return nil

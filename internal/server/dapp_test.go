@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/png"
@@ -38,7 +40,8 @@ type dappWorld struct {
 	alice   *nioapi.Client
 	aliceID string
 	key     *secretd.P256Key
-	eth     string // alice's ethereum address
+	eth     string         // alice's ethereum address
+	sol     nioapi.Address // alice's Solana account
 	bob     *nioapi.Client
 	bobID   string
 	bobKey  *secretd.P256Key
@@ -82,8 +85,11 @@ func newDappWorld(t *testing.T, builtin ...authdb.App) *dappWorld {
 		t.Fatal(err)
 	}
 	for _, a := range wal.Addresses {
-		if a.Chain == "ethereum" {
+		switch a.Chain {
+		case "ethereum":
 			w.eth = a.Address
+		case "solana":
+			w.sol = a
 		}
 	}
 
@@ -460,6 +466,55 @@ func TestDappSign_ASiteGetsEd25519SignaturesOfTheSolanaAccountOnly(t *testing.T)
 			_, err := w.signFrom(t, w.alice, w.aliceID, w.key, "https://swap.example.org", policy.SignParams{Scheme: api.SchemeEd25519, Path: tc.path, Message: []byte("hello")})
 			if tc.signs != (err == nil) {
 				t.Fatalf("signs: %v, want %v", err, tc.signs)
+			}
+		})
+	}
+}
+
+func TestDappSign_ASignInWithSolanaMessageIsBoundToItsSiteAndTheSolanaAccount(t *testing.T) {
+	w := newDappWorld(t)
+	siws := func(domain, address, fields string) string {
+		return domain + " wants you to sign in with your Solana account:\n" + address + "\n\nSign in to Example Swap." + fields
+	}
+	const uri = "\n\nURI: https://swap.example.org/login\nVersion: 1\nChain ID: mainnet\nNonce: abcdef1234"
+	cases := []struct {
+		name   string
+		origin string
+		msg    string
+		refuse string // "" to sign; else words the refusal must carry
+	}{
+		{"SIWS for the asking site", "https://swap.example.org", siws("swap.example.org", "SOL", uri), ""},
+		{"SIWS with no fields", "https://swap.example.org", siws("swap.example.org", "SOL", ""), ""},
+		{"SIWS for another site", "https://swap.example.org", siws("bank.example", "SOL", ""), "bank.example"},
+		{"SIWS with a URI elsewhere", "https://swap.example.org", siws("swap.example.org", "SOL", strings.Replace(uri, "swap.example.org", "bank.example", 1)), "URI"},
+		{"SIWS for another account", "https://swap.example.org", siws("swap.example.org", "11111111111111111111111111111111", ""), "account"},
+		{"SIWS that expired", "https://swap.example.org", siws("swap.example.org", "SOL", uri+"\nExpiration Time: 2020-01-01T00:00:00Z"), "expired"},
+		{"malformed SIWS", "https://swap.example.org", siws("swap.example.org", "SOL", "\nURI: x"), "malformed Sign In With Solana"},
+		{"SIWS words in an Ethereum personal_sign are only text", "https://swap.example.org", siws("bank.example", "SOL", ""), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := []byte(strings.ReplaceAll(tc.msg, "SOL", w.sol.Address))
+			p := policy.SignParams{Scheme: api.SchemeEd25519, Path: w.sol.Path, Message: msg}
+			if strings.Contains(tc.name, "Ethereum") {
+				p = policy.SignParams{Scheme: api.SchemeEthPersonal, Path: "m/44'/60'/0'/0/0", Message: msg}
+			}
+			r, err := w.signFrom(t, w.alice, w.aliceID, w.key, tc.origin, p)
+			if tc.refuse != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.refuse) {
+					t.Fatalf("got %v, want a refusal naming %q", err, tc.refuse)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Scheme != api.SchemeEd25519 {
+				return
+			}
+			pub, err := hex.DecodeString(w.sol.PublicKey)
+			if err != nil || len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, msg, r.Signature) {
+				t.Fatalf("the signature does not verify with alice's Solana key (%v)", err)
 			}
 		})
 	}

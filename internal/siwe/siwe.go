@@ -1,9 +1,11 @@
-// Package siwe reads Sign-In with Ethereum messages (EIP-4361) and checks
-// one against the site that asks the wallet to sign it, as the EIP asks
-// wallets to: the message's domain must be the requesting origin's host,
-// its URI on that origin, its address the signing account's, and its
-// validity window open. It has no HTTP and does no cryptography (the
-// signature is an ordinary personal_sign of the message).
+// Package siwe reads Sign-In with Ethereum messages (EIP-4361) and their
+// Solana form (Sign In With Solana, the wallet-standard's solana:signIn
+// message text), and checks one against the site that asks the wallet to
+// sign it, as EIP-4361 asks wallets to: the message's domain must be the
+// requesting origin's host, its URI on that origin, its address the
+// signing account's, and its validity window open. It has no HTTP and
+// does no cryptography (the signature is an ordinary signature of the
+// message's bytes).
 package siwe
 
 import (
@@ -16,15 +18,25 @@ import (
 	"time"
 )
 
-// Message is a parsed EIP-4361 message.
+// Account is the kind of account a message signs in with.
+type Account int
+
+const (
+	Ethereum Account = iota // EIP-4361
+	Solana                  // Sign In With Solana
+)
+
+// Message is a parsed EIP-4361 or Sign In With Solana message.
 type Message struct {
+	Account        Account
 	Scheme         string // optional: "https" when the message names it
 	Domain         string // host[:port], the site asking
-	Address        string // 0x + 40 hex digits, as written (EIP-55)
+	Address        string // Ethereum: 0x + 40 hex digits, as written (EIP-55); Solana: base58
 	Statement      string
-	URI            string
+	URI            string // required for Ethereum, optional for Solana
 	Version        string
-	ChainID        uint64
+	ChainID        uint64 // Ethereum
+	Chain          string // Solana: as written, e.g. "mainnet" or "solana:mainnet"; optional
 	Nonce          string
 	IssuedAt       time.Time
 	ExpirationTime time.Time // zero: none
@@ -37,15 +49,23 @@ type Message struct {
 // line is not the preamble): an ordinary message.
 var ErrNotSIWE = errors.New("siwe: not a Sign-In with Ethereum message")
 
+// ErrNotSIWS means the text is not a Sign In With Solana message.
+var ErrNotSIWS = errors.New("siwe: not a Sign In With Solana message")
+
 // MaxLen bounds a message.
 const MaxLen = 16 << 10
 
-const preamble = " wants you to sign in with your Ethereum account:"
+const (
+	preamble       = " wants you to sign in with your Ethereum account:"
+	solanaPreamble = " wants you to sign in with your Solana account:"
+)
 
 var (
-	addressRe = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
-	nonceRe   = regexp.MustCompile(`^[A-Za-z0-9]{8,}$`)
-	domainRe  = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$`)
+	addressRe       = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
+	solanaAddressRe = regexp.MustCompile(`^[1-9A-HJ-NP-Za-km-z]{32,44}$`)
+	solanaChainRe   = regexp.MustCompile(`^[A-Za-z0-9:_\-]{1,64}$`)
+	nonceRe         = regexp.MustCompile(`^[A-Za-z0-9]{8,}$`)
+	domainRe        = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$`)
 )
 
 // Looks reports whether text starts like an EIP-4361 message (its first
@@ -56,6 +76,13 @@ func Looks(text string) bool {
 	return strings.HasSuffix(first, preamble)
 }
 
+// LooksSolana reports whether text starts like a Sign In With Solana
+// message: such a text must then parse, or be refused.
+func LooksSolana(text string) bool {
+	first, _, _ := strings.Cut(text, "\n")
+	return strings.HasSuffix(first, solanaPreamble)
+}
+
 // Parse reads text as an EIP-4361 message. ErrNotSIWE if it does not
 // start like one; another error, saying what is wrong, if it starts like
 // one but is malformed.
@@ -63,22 +90,10 @@ func Parse(text string) (*Message, error) {
 	if !Looks(text) {
 		return nil, ErrNotSIWE
 	}
-	if len(text) > MaxLen {
-		return nil, fmt.Errorf("siwe: the message is over %d bytes", MaxLen)
+	m, lines, err := head(text, preamble)
+	if err != nil {
+		return nil, err
 	}
-	fail := func(format string, a ...any) (*Message, error) {
-		return nil, fmt.Errorf("siwe: "+format, a...)
-	}
-	lines := strings.Split(text, "\n")
-	m := &Message{}
-	head := strings.TrimSuffix(lines[0], preamble)
-	if s, d, ok := strings.Cut(head, "://"); ok {
-		m.Scheme, head = s, d
-	}
-	if !domainRe.MatchString(head) {
-		return fail("the domain %q is not a host[:port]", head)
-	}
-	m.Domain = head
 	if len(lines) < 4 {
 		return fail("the message ends after its first line")
 	}
@@ -97,42 +112,126 @@ func Parse(text string) (*Message, error) {
 		}
 	}
 	i++
-	fields := []struct {
-		name     string
-		required bool
-		set      func(v string) error
-	}{
-		{"URI", true, func(v string) error { m.URI = v; return checkURI(v) }},
-		{"Version", true, func(v string) error {
+	return m.fields(lines, i)
+}
+
+// ParseSolana reads text as a Sign In With Solana message: the
+// wallet-standard's form, in which everything after the address is
+// optional. ErrNotSIWS if it does not start like one; another error,
+// saying what is wrong, if it starts like one but is malformed.
+func ParseSolana(text string) (*Message, error) {
+	if !LooksSolana(text) {
+		return nil, ErrNotSIWS
+	}
+	m, lines, err := head(text, solanaPreamble)
+	if err != nil {
+		return nil, err
+	}
+	m.Account = Solana
+	if len(lines) < 2 {
+		return fail("the message ends after its first line")
+	}
+	if m.Address = lines[1]; !solanaAddressRe.MatchString(m.Address) {
+		return fail("line 2 is not a Solana address")
+	}
+	if len(lines) == 2 {
+		return m, nil
+	}
+	if len(lines) < 4 || lines[2] != "" {
+		return fail("line 3 must be empty, and something must follow it")
+	}
+	i := 3
+	if !isField(lines[i]) { // a statement, then an empty line and the fields, or the end
+		m.Statement = lines[i]
+		if i++; i == len(lines) {
+			return m, nil
+		}
+		if lines[i] != "" || i+1 == len(lines) {
+			return fail("the statement must be one line, followed by an empty line and fields")
+		}
+		i++
+	}
+	return m.fields(lines, i)
+}
+
+func fail(format string, a ...any) (*Message, error) {
+	return nil, fmt.Errorf("siwe: "+format, a...)
+}
+
+// head reads the first line: [scheme://]domain and the preamble.
+func head(text, preamble string) (*Message, []string, error) {
+	if len(text) > MaxLen {
+		return nil, nil, fmt.Errorf("siwe: the message is over %d bytes", MaxLen)
+	}
+	lines := strings.Split(text, "\n")
+	m := &Message{}
+	h := strings.TrimSuffix(lines[0], preamble)
+	if s, d, ok := strings.Cut(h, "://"); ok {
+		m.Scheme, h = s, d
+	}
+	if !domainRe.MatchString(h) {
+		return nil, nil, fmt.Errorf("siwe: the domain %q is not a host[:port]", h)
+	}
+	m.Domain = h
+	return m, lines, nil
+}
+
+var fieldNames = []string{"URI", "Version", "Chain ID", "Nonce", "Issued At", "Expiration Time", "Not Before", "Request ID"}
+
+func isField(line string) bool {
+	for _, f := range fieldNames {
+		if strings.HasPrefix(line, f+": ") {
+			return true
+		}
+	}
+	return line == "Resources:"
+}
+
+// fields reads the fields from lines[i] to the end. An Ethereum message
+// needs the first five; in a Solana one each is optional.
+func (m *Message) fields(lines []string, i int) (*Message, error) {
+	eth := m.Account == Ethereum
+	set := map[string]func(v string) error{
+		"URI": func(v string) error { m.URI = v; return checkURI(v) },
+		"Version": func(v string) error {
 			if m.Version = v; v != "1" {
 				return errors.New(`only version "1" exists`)
 			}
 			return nil
-		}},
-		{"Chain ID", true, func(v string) (err error) { m.ChainID, err = strconv.ParseUint(v, 10, 64); return err }},
-		{"Nonce", true, func(v string) error {
+		},
+		"Chain ID": func(v string) (err error) {
+			if eth {
+				m.ChainID, err = strconv.ParseUint(v, 10, 64)
+				return err
+			}
+			if m.Chain = v; !solanaChainRe.MatchString(v) {
+				return errors.New("want a chain such as mainnet or solana:mainnet")
+			}
+			return nil
+		},
+		"Nonce": func(v string) error {
 			if m.Nonce = v; !nonceRe.MatchString(v) {
 				return errors.New("want at least 8 letters or digits")
 			}
 			return nil
-		}},
-		{"Issued At", true, func(v string) (err error) { m.IssuedAt, err = time.Parse(time.RFC3339Nano, v); return err }},
-		{"Expiration Time", false, func(v string) (err error) { m.ExpirationTime, err = time.Parse(time.RFC3339Nano, v); return err }},
-		{"Not Before", false, func(v string) (err error) { m.NotBefore, err = time.Parse(time.RFC3339Nano, v); return err }},
-		{"Request ID", false, func(v string) error { m.RequestID = v; return nil }},
+		},
+		"Issued At":       func(v string) (err error) { m.IssuedAt, err = time.Parse(time.RFC3339Nano, v); return err },
+		"Expiration Time": func(v string) (err error) { m.ExpirationTime, err = time.Parse(time.RFC3339Nano, v); return err },
+		"Not Before":      func(v string) (err error) { m.NotBefore, err = time.Parse(time.RFC3339Nano, v); return err },
+		"Request ID":      func(v string) error { m.RequestID = v; return nil },
 	}
-	for _, f := range fields {
+	for k, name := range fieldNames {
 		if i < len(lines) {
-			if v, ok := strings.CutPrefix(lines[i], f.name+": "); ok {
-				if err := f.set(v); err != nil {
-					return fail("%s: %v", f.name, err)
+			if v, ok := strings.CutPrefix(lines[i], name+": "); ok {
+				if err := set[name](v); err != nil {
+					return fail("%s: %v", name, err)
 				}
 				i++
 				continue
 			}
 		}
-		if f.required {
-			return fail("the %q field is missing or out of order", f.name)
+		if eth && k < 5 {
+			return fail("the %q field is missing or out of order", name)
 		}
 	}
 	if i < len(lines) && lines[i] == "Resources:" {
@@ -172,10 +271,16 @@ func (m *Message) Check(origin, address string, now time.Time) error {
 	if m.Scheme != "" && !strings.EqualFold(m.Scheme, o.Scheme) {
 		return fmt.Errorf("siwe: the message names the scheme %s, but the request comes over %s", m.Scheme, o.Scheme)
 	}
-	if u, err := url.Parse(m.URI); err != nil || !strings.EqualFold(u.Host, o.Host) {
-		return fmt.Errorf("siwe: the message's URI %s is not on %s", m.URI, o.Host)
+	if m.URI != "" || m.Account == Ethereum {
+		if u, err := url.Parse(m.URI); err != nil || !strings.EqualFold(u.Host, o.Host) {
+			return fmt.Errorf("siwe: the message's URI %s is not on %s", m.URI, o.Host)
+		}
 	}
-	if !strings.EqualFold(m.Address, address) {
+	same := strings.EqualFold(m.Address, address)
+	if m.Account == Solana {
+		same = m.Address == address // base58 is case-sensitive
+	}
+	if !same {
 		return fmt.Errorf("siwe: the message is for the account %s, not this wallet's %s", m.Address, address)
 	}
 	if !m.ExpirationTime.IsZero() && !now.Before(m.ExpirationTime) {

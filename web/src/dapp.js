@@ -212,7 +212,7 @@ function messageView(bytes) {
   }
   const out = [];
   if (text !== null) {
-    if (/ wants you to sign in with your Ethereum account:\n/.test(text)) {
+    if (/^[^\n]* wants you to sign in with your (Ethereum|Solana) account:\n/.test(text)) {
       out.push(h('p', { class: 'notice', id: 'dapp-siwe' }, `This signs you in to ${text.split(' ')[0]}. Niomon signs it only for that site.`));
     }
     out.push(h('pre', { class: 'message', id: 'dapp-message' }, text));
