@@ -68,6 +68,40 @@ func TestKeygenWritesAPrivateKeyFileAndPrintsOnlyThePublicKey(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), "public_key: ") {
 		t.Fatalf("stdout: got %q, want a public_key line", stdout.String())
 	}
+
+	// The public key, printed again from the file.
+	first := stdout.String()
+	stdout.Reset()
+	if code := run([]string{"keygen", "--show", out}, &stdout, &stderr); code != 0 || stdout.String() != first {
+		t.Fatalf("keygen --show: exit %d, %q; want %q", code, stdout.String(), first)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), priv) {
+		t.Fatal("keygen --show printed the private key")
+	}
+	notKey := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notKey, []byte("secret-looking-words\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a missing file", []string{"keygen", "--show", out + ".missing"}, "--show " + out + ".missing"},
+		{"a file that is not a key", []string{"keygen", "--show", notKey}, "--show " + notKey},
+		{"--show with --out", []string{"keygen", "--show", out, "--out", out + ".2"}, "one or the other"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout.Reset()
+			stderr.Reset()
+			if code := run(tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want a failure naming %q", code, stdout.String(), stderr.String(), tc.want)
+			}
+			if strings.Contains(stderr.String(), "secret-looking-words") {
+				t.Fatalf("the error shows the file's content: %q", stderr.String())
+			}
+		})
+	}
 }
 
 func TestRunnerTakesItsAllowListFromAConfigFile(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"github.com/niomon/niomon/internal/mail"
 	"github.com/niomon/niomon/internal/server"
 	"github.com/niomon/niomon/internal/sqldb"
+	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -69,7 +70,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer demoLn.Close()
 	}
-	if err := os.MkdirAll(*data, 0o700); err != nil {
+	if err := store.PrivateDir(*data); err != nil {
 		return err
 	}
 	tokens, err := loadOrCreateTokenKey(filepath.Join(*data, "token.key"))

@@ -9,15 +9,28 @@ import (
 )
 
 // cmdKeygen writes a new static_key client key to --out (mode 0600, never
-// over an existing file) and prints its public key for the allow-list.
+// over an existing file) and prints its public key for the allow-list;
+// with --show it prints an existing key file's public key again.
 func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keygen", stderr)
 	out := fs.String("out", "", "file to write the private key to (must not exist)")
+	show := fs.String("show", "", "an existing key file: print its public key again")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *show != "" {
+		if *out != "" {
+			return usagef("--show and --out: one or the other")
+		}
+		k, err := secretd.LoadKeyFile(*show)
+		if err != nil {
+			return fmt.Errorf("--show %s: %w", *show, err)
+		}
+		fmt.Fprintf(stdout, "public_key: %s\n", k.PublicKey())
+		return nil
+	}
 	if *out == "" {
-		return usagef("--out is required: the private key is never printed")
+		return usagef("--out is required: the private key is never printed (--show FILE prints an existing key's public key)")
 	}
 	k, err := secretd.GenerateKey()
 	if err != nil {

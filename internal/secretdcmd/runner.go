@@ -120,7 +120,7 @@ func (f *runnerFlags) open(ctx context.Context, stderr io.Writer, component stri
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(f.data, 0o700); err != nil {
+	if err := store.PrivateDir(f.data); err != nil {
 		return nil, nil, err
 	}
 	st, err := store.Open(ctx, f.data, f.postgres)

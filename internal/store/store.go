@@ -115,8 +115,8 @@ func Open(ctx context.Context, dataDir, postgresDSN string) (Store, error) {
 	if dataDir == "" {
 		return nil, fmt.Errorf("%w: no data directory and no PostgreSQL DSN", ErrInvalid)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: create data directory: %w", err)
+	if err := PrivateDir(dataDir); err != nil {
+		return nil, err
 	}
 	s, err := OpenSQLite(filepath.Join(dataDir, SQLiteFileName))
 	if err != nil {
@@ -235,4 +235,25 @@ func notFoundError(kind, id string) error {
 
 func existsError(kind, id string) error {
 	return fmt.Errorf("%w: %s %q", ErrExists, kind, id)
+}
+
+// PrivateDir makes dir with mode 0700 if it does not exist. An existing
+// directory that other users may read, write or enter is refused, with
+// the fix: a data directory holds sealed keys and the database, and its
+// mode is the operator's first line of defence on the host.
+func PrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("data directory %s has mode %04o: other users could read or change what it holds. Make it private (chmod 700 %s) and start again", dir, perm, dir)
+	}
+	return nil
 }
