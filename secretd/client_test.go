@@ -267,9 +267,10 @@ func TestHandshakeRefusals(t *testing.T) {
 		name     string
 		opts     secretd.Options
 		wantText string
+		wantFix  string // what the error tells the operator to do
 	}{
-		{"a key not on the allow-list", secretd.Options{Key: stranger}, wire.RefuseAuth},
-		{"the wrong cluster identity", secretd.Options{Identity: other.Public().String()}, wire.RefuseHandshake},
+		{"a key not on the allow-list", secretd.Options{Key: stranger}, wire.RefuseAuth, "allow-list"},
+		{"the wrong cluster identity", secretd.Options{Identity: other.Public().String()}, wire.RefuseHandshake, "cluster identity most likely does not match"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -282,8 +283,8 @@ func TestHandshakeRefusals(t *testing.T) {
 			}
 			_, err := secretd.Dial(ctxT(t), c.Addr, o)
 			var r *secretd.RefusedError
-			if !errors.As(err, &r) || r.Reason != tc.wantText {
-				t.Fatalf("got %v, want a refusal %q", err, tc.wantText)
+			if !errors.As(err, &r) || r.Reason != tc.wantText || !strings.Contains(err.Error(), tc.wantFix) {
+				t.Fatalf("got %v, want a refusal %q saying %q", err, tc.wantText, tc.wantFix)
 			}
 		})
 	}

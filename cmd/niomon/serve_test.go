@@ -106,7 +106,14 @@ func TestServe_RefusesAWrongSettingNamingIt(t *testing.T) {
 	}{
 		{"no SMTP host", []string{"serve", "--config", goodPath}, []string{"NIOMON_SMTP_HOST="}, []string{"smtp.host", "NIOMON_SMTP_HOST"}},
 		{"a public URL over plain http to a public host", []string{"serve", "--config", goodPath}, []string{"NIOMON_PUBLIC_URL=http://wallet.example.com"}, []string{"public_url"}},
-		{"a token key file that does not exist", []string{"serve", "--config", goodPath}, []string{"NIOMON_TOKEN_KEY_FILE=/nonexistent/token.key"}, []string{"token_key_file"}},
+		{"a token key file that does not exist", []string{"serve", "--config", goodPath}, []string{"NIOMON_TOKEN_KEY_FILE=/nonexistent/token.key"}, []string{"token_key_file", "/nonexistent/token.key cannot be read (no such file or directory)", "32 random bytes in base64"}},
+		{"an SMTP password file that does not exist", []string{"serve", "--config", goodPath}, []string{"NIOMON_SMTP_PASSWORD_FILE=/nonexistent/smtp.pass"}, []string{"smtp.password_file", "/nonexistent/smtp.pass cannot be read"}},
+		{"tls none to a relay that is not on loopback", []string{"serve", "--config", goodPath}, []string{"NIOMON_SMTP_HOST=smtp.example.com"}, []string{"setting smtp.tls", "NIOMON_SMTP_TLS"}},
+		{"an http public URL with TLS settings", []string{"serve", "--config", goodPath}, []string{"NIOMON_TLS_CERT_FILE=/etc/c.pem", "NIOMON_TLS_KEY_FILE=/etc/k.pem"}, []string{"public_url", "tls.cert_file is set", "write https://localhost:"}},
+		{"a public URL with a path", []string{"serve", "--config", goodPath}, []string{"NIOMON_PUBLIC_URL=https://wallet.example.com/niomon"}, []string{"public_url", "write https://wallet.example.com"}},
+		{"a duration in days", []string{"serve", "--config", writeFile(t, ps.dir, "days.json", strings.Replace(string(good), `"listen"`, `"sessions": {"max_age": "1d"}, "listen"`, 1))}, nil, []string{"sessions.max_age", `"1d" is "24h"`}},
+		{"a secretd key file that does not exist", []string{"serve", "--config", goodPath}, []string{"NIOMON_SECRETD_KEY_FILE=/nonexistent/secretd.key"}, []string{"secretd.key_file", "/nonexistent/secretd.key cannot be read", "keygen"}},
+		{"an empty configuration", []string{"serve", "--config", writeFile(t, ps.dir, "empty.json", "{}")}, nil, []string{"public_url", "required"}},
 		{"an unknown setting in the file", []string{"serve", "--config", writeFile(t, ps.dir, "typo.json", strings.Replace(string(good), `"listen"`, `"lisen"`, 1))}, nil, []string{"lisen"}},
 		{"a database not migrated yet", []string{"serve", "--config", goodPath}, nil, []string{"niomon migrate"}},
 	}

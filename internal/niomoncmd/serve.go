@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -124,8 +125,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	key, err := secretd.LoadKeyFile(cfg.Secretd.KeyFile)
-	if err != nil {
-		return &server.SettingError{Setting: "secretd.key_file", Problem: err.Error()}
+	var pe *os.PathError
+	switch {
+	case errors.As(err, &pe):
+		return unreadable("secretd.key_file", cfg.Secretd.KeyFile, err, "this server's secretd client key (niomon secretd keygen --out FILE writes one)")
+	case err != nil:
+		return &server.SettingError{Setting: "secretd.key_file", Problem: cfg.Secretd.KeyFile + " is not a secretd client key file (niomon secretd keygen --out FILE writes one)"}
 	}
 	att, err := attestationPolicy(cfg)
 	if err != nil {
@@ -161,10 +166,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serveUntilDone(ctx, log, srv, ln, nil)
 }
 
+// unreadable says why a secret file named by setting cannot be read, and
+// what it should hold (never its content).
+func unreadable(setting, path string, err error, holds string) error {
+	why := err.Error()
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		why = pe.Err.Error()
+	}
+	return &server.SettingError{Setting: setting, Problem: fmt.Sprintf("%s cannot be read (%s); it should hold %s, readable by this server's user only", path, why, holds)}
+}
+
 func readTokenKey(path string) (*server.TokenKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &server.SettingError{Setting: "token_key_file", Problem: "cannot be read"}
+		return nil, unreadable("token_key_file", path, err, "32 random bytes in base64 (head -c 32 /dev/urandom | base64)")
 	}
 	k, err := server.ParseTokenKey(strings.TrimSpace(string(b)))
 	if err != nil {
@@ -178,11 +194,15 @@ func smtpSender(cfg *server.Config) (*mail.SMTP, error) {
 	if cfg.SMTP.PasswordFile != "" {
 		b, err := os.ReadFile(cfg.SMTP.PasswordFile)
 		if err != nil {
-			return nil, &server.SettingError{Setting: "smtp.password_file", Problem: "cannot be read"}
+			return nil, unreadable("smtp.password_file", cfg.SMTP.PasswordFile, err, "the SMTP relay's password")
 		}
 		sc.Password = strings.TrimRight(string(b), "\r\n")
 	}
 	s, err := mail.NewSMTP(sc)
+	var ce *mail.ConfigError
+	if errors.As(err, &ce) {
+		return nil, &server.SettingError{Setting: "smtp." + strings.ToLower(ce.Field), Problem: ce.Reason}
+	}
 	if err != nil {
 		return nil, &server.SettingError{Setting: "smtp", Problem: err.Error()}
 	}

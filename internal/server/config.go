@@ -179,6 +179,9 @@ func LoadConfig(path string, environ []string) (*Config, error) {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(c); err != nil {
+			if se := badDuration(b); se != nil {
+				return nil, fmt.Errorf("config %s: %w", path, se)
+			}
 			return nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -186,6 +189,41 @@ func LoadConfig(path string, environ []string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// badDuration finds the setting whose duration a config file writes
+// wrongly (encoding/json does not say which field an UnmarshalJSON error
+// came from); nil if none.
+func badDuration(file []byte) *SettingError {
+	var raw map[string]any
+	if json.Unmarshal(file, &raw) != nil {
+		return nil
+	}
+	var walk func(t reflect.Type, v map[string]any, prefix string) *SettingError
+	walk = func(t reflect.Type, v map[string]any, prefix string) *SettingError {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			x, ok := v[tag]
+			if tag == "" || tag == "-" || !ok {
+				continue
+			}
+			name := strings.TrimPrefix(prefix+"."+tag, ".")
+			switch sub, isMap := x.(map[string]any); {
+			case f.Type == reflect.TypeFor[Duration]():
+				str, isString := x.(string)
+				if _, err := time.ParseDuration(str); !isString || err != nil {
+					return &SettingError{name, `want a duration such as "90s", "15m" or "24h" (units: s, m, h; "1d" is "24h")`}
+				}
+			case f.Type.Kind() == reflect.Struct && isMap:
+				if se := walk(f.Type, sub, name); se != nil {
+					return se
+				}
+			}
+		}
+		return nil
+	}
+	return walk(reflect.TypeFor[Config](), raw, "")
 }
 
 // applyEnv sets every scalar or string-list field whose NIOMON_ variable
@@ -225,7 +263,7 @@ func applyEnv(c *Config, environ []string) error {
 			case f.Type == reflect.TypeFor[Duration]():
 				d, err := time.ParseDuration(raw)
 				if err != nil {
-					return &SettingError{name, "not a duration"}
+					return &SettingError{name, `want a duration such as "90s", "15m" or "24h" (units: s, m, h; "1d" is "24h")`}
 				}
 				fv.Set(reflect.ValueOf(Duration{d}))
 			case fv.Kind() == reflect.String:
@@ -261,10 +299,17 @@ func applyEnv(c *Config, environ []string) error {
 
 // Validate checks a production configuration and fills defaults.
 func (c *Config) Validate() error {
+	if c.PublicURL == "" {
+		return &SettingError{"public_url", "required: the https:// URL users reach this server at, e.g. https://wallet.example.com (the configuration's first setting; docs/niomon-operations.md lists the others)"}
+	}
 	u, err := url.Parse(c.PublicURL)
-	if c.PublicURL == "" || err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
 		return &SettingError{"public_url", "want an https:// URL (http:// only for a loopback host)"}
 	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return &SettingError{"public_url", "want scheme://host[:port] only: the server serves at its root, so a path, query or user is not possible (write " + u.Scheme + "://" + u.Host + ")"}
+	}
+	c.PublicURL = u.Scheme + "://" + u.Host // without the trailing slash, as the server builds URLs
 	if c.Listen == "" {
 		return &SettingError{"listen", "required, e.g. 0.0.0.0:8443"}
 	}
@@ -297,6 +342,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return &SettingError{"tls.cert_file", "set both tls.cert_file and tls.key_file, or neither"}
+	}
+	if c.TLS.CertFile != "" && u.Scheme == "http" {
+		return &SettingError{"public_url", "is http://, but tls.cert_file is set, so the server serves HTTPS and would tell clients the wrong scheme: write https://" + u.Host}
 	}
 	if c.Database.Postgres == "" && c.Database.SQLite == "" {
 		return &SettingError{"database.postgres", "set database.postgres (or database.sqlite for one server)"}
