@@ -487,37 +487,90 @@ func (p *tab) answerPopup(sel string, read []string, press string, after ...stri
 	return out
 }
 
-// TestBrowser_WherePopupsAreBlockedTheSDKSaysSoAndALinkedRequestIsNotAnswered:
-// with window.open blocked (as a popup blocker does) the SDK refuses with
-// 4001 and says to allow popups; a request written into a link to the
-// wallet (#niomon-request=…, naming a verified app's origin and a return
-// URL of the attacker's choosing) is refused by the wallet and answers
-// nothing, since nothing ties it to the app.
-func TestBrowser_WherePopupsAreBlockedTheSDKSaysSoAndALinkedRequestIsNotAnswered(t *testing.T) {
+// TestBrowser_WherePopupsAreBlockedThePageGoesToTheWalletAndBackToItsRegisteredURL:
+// with window.open blocked, the SDK sends the demo page to the wallet
+// with the request in its address; the wallet serves it (saying it came
+// in a link) only because the demo app registered that page as a
+// redirect URI, and goes back to it with the answer, which viem checks in
+// the page. A rejection comes back as 4001. A crafted link that would
+// answer at another page of the app's origin (an open redirect, say) is
+// not answered; one that names the registered page but a request the page
+// never sent is answered into nothing: the page ignores it.
+func TestBrowser_WherePopupsAreBlockedThePageGoesToTheWalletAndBackToItsRegisteredURL(t *testing.T) {
 	b := newBrowser(t)
 	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
 	p := b.tab()
 	p.signInByEmail(d, "alice@example.com", 1, "")
-	p.addresses()
-
-	p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitVisible(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
-	got := get(p, "connect with popups blocked", chromedp.Evaluate[string](`(window.open = () => null, demo.connect().then(() => 'connected', (e) => e.code + ' ' + e.message))`, chromedp.EvalAwaitPromise))
-	if !strings.HasPrefix(got, "4001 ") || !strings.Contains(got, "allow popups") {
-		t.Fatalf("with popups blocked the dApp got %q, want 4001 asking for popups", got)
+	addrs := p.addresses()
+	askBlocked := func(what, call string) {
+		t.Helper()
+		// Connected, the demo hides its picker; the SDK still announces.
+		p.run("open the demo dApp", chromedp.Navigate(d.demo+"/"), chromedp.WaitReady(chromedp.CSS(`#wallets button[data-rdns="io.niomon"]`)))
+		_ = get(p, what, chromedp.Evaluate[string](`(window.open = () => null, `+call+`.catch(() => {}), 'asked')`))
+		p.run(what+": the wallet's page", chromedp.WaitVisible(chromedp.CSS("#dapp-linked")))
+	}
+	backOnDemo := func(what string) {
+		t.Helper()
+		p.run(what+": back on the demo", chromedp.WaitVisible(chromedp.CSS("#account")))
+		if u := get(p, "the address", chromedp.Evaluate[string](`location.href`)); u != d.demo+"/" {
+			t.Fatalf("%s: the page is at %s, want %s/ with the answer gone from the address", what, u, d.demo)
+		}
 	}
 
-	req, _ := json.Marshal(map[string]any{"niomon": 1, "type": "request", "id": "attacker", "method": "eth_requestAccounts", "params": []any{},
-		"return": d.demo + "/go?to=http://127.0.0.1:1/steal"})
-	p.run("open a crafted link", chromedp.Navigate(d.url+"/dapp#niomon-request="+base64.RawURLEncoding.EncodeToString(req)), chromedp.WaitVisible(chromedp.CSS("#dapp-refused")))
-	if got := p.text("#dapp-reason"); !strings.Contains(got, "came in a link that names "+d.demo) {
+	askBlocked("connect", "demo.connect()")
+	if got := p.text("#dapp-app"); !strings.Contains(got, "Niomon demo dApp") || !strings.Contains(got, d.demo) {
+		t.Fatalf("the linked connect screen names %q", got)
+	}
+	if got := p.text("#dapp-linked"); !strings.Contains(got, "came in a link") || !strings.Contains(got, d.demo) {
+		t.Fatalf("the linked request's notice says %q", got)
+	}
+	p.shot("dapp-linked-connect")
+	p.run("approve the connection", chromedp.Click(chromedp.CSS("#dapp-approve")))
+	backOnDemo("connect")
+	if got := p.text("#account"); !strings.EqualFold(got, addrs["ethereum"]) {
+		t.Fatalf("the demo is connected to %q, want %s", got, addrs["ethereum"])
+	}
+
+	askBlocked("personal_sign", "demo.signMessage()")
+	if got := p.text("#dapp-message"); got == "" {
+		t.Fatal("the linked personal_sign screen shows no message")
+	}
+	p.run("approve the message", chromedp.Click(chromedp.CSS("#dapp-approve")))
+	backOnDemo("personal_sign")
+	if got := p.text("#message-result"); !strings.Contains(got, "verifyMessage says the signature is valid") {
+		t.Fatalf("after the round trip the demo says %q, want viem's verifyMessage to accept the signature", got)
+	}
+
+	askBlocked("a rejected personal_sign", "demo.signMessage()")
+	p.run("reject the message", chromedp.Click(chromedp.CSS("#dapp-reject")))
+	backOnDemo("a rejected personal_sign")
+	if got := p.text("#message-result"); !strings.Contains(got, "(4001)") {
+		t.Fatalf("after a rejection the demo says %q, want 4001", got)
+	}
+
+	link := func(id, back string) string {
+		req, _ := json.Marshal(map[string]any{"niomon": 1, "type": "request", "id": id, "method": "personal_sign",
+			"params": []any{"0x68656c6c6f", addrs["ethereum"]}, "return": back})
+		return d.url + "/dapp#niomon-request=" + base64.RawURLEncoding.EncodeToString(req)
+	}
+	p.run("open a link that answers at another page of the demo's origin", chromedp.Navigate(link("attacker", d.demo+"/go?to=http://127.0.0.1:1/steal")), chromedp.WaitVisible(chromedp.CSS("#dapp-refused")))
+	if got := p.text("#dapp-reason"); !strings.Contains(got, "has not registered that address") || !strings.Contains(got, d.demo+"/go?to=") {
 		t.Fatalf("the wallet says %q", got)
 	}
 	if n := get(p, "approve buttons", chromedp.Evaluate[int](`document.querySelectorAll('#dapp-approve').length`)); n != 0 {
-		t.Fatal("the wallet offers to approve a request that came in a link")
+		t.Fatal("the wallet offers to approve a request that would answer at an unregistered page")
 	}
 	p.shot("dapp-linked-request-refused")
 	time.Sleep(500 * time.Millisecond)
 	if u := get(p, "the address", chromedp.Evaluate[string](`location.href`)); !strings.HasPrefix(u, d.url+"/dapp") {
 		t.Fatalf("the wallet sent the user on: %s", u)
+	}
+
+	p.run("open a link that names the registered page and a made-up request", chromedp.Navigate("about:blank"), chromedp.Navigate(link("f00dfeed", d.demo+"/")), chromedp.WaitVisible(chromedp.CSS("#dapp-linked")))
+	p.run("approve it", chromedp.Click(chromedp.CSS("#dapp-approve")))
+	backOnDemo("a made-up request")
+	time.Sleep(time.Second)
+	if got := get(p, "the demo's results", chromedp.Evaluate[string](`document.getElementById('message-result').textContent`)); got != "" {
+		t.Fatalf("the demo took an answer to a request it never sent: %q", got)
 	}
 }

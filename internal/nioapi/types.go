@@ -465,6 +465,9 @@ type SiteCheck struct {
 	// App is the registered app the origin belongs to, if any that may
 	// sign this user in (a verified app, or the user's own in development).
 	App *AppSummary `json:"app,omitempty"`
+	// ReturnRegistered answers the lookup's return parameter: the URL is,
+	// exactly, one of the app's registered redirect URIs, on the origin.
+	ReturnRegistered bool `json:"return_registered,omitempty"`
 }
 
 // AppSummary is what a user is shown of an app.

@@ -43,8 +43,10 @@ func demoApp(origin string) authdb.App {
 	return authdb.App{
 		ID: demoAppID, Name: "Niomon demo dApp", Contact: "dev@niomon.localhost", IconURL: "builtin:demo",
 		Status: authdb.AppVerified, StatusReason: "niomon dev's own demo",
-		Origins:   []authdb.AppOrigin{{Origin: origin, Method: "dev", VerifiedAt: time.Unix(0, 0)}},
-		CreatedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0),
+		Origins: []authdb.AppOrigin{{Origin: origin, Method: "dev", VerifiedAt: time.Unix(0, 0)}},
+		// The page the SDK comes back to where popups are blocked.
+		RedirectURIs: []string{origin + "/"},
+		CreatedAt:    time.Unix(0, 0), UpdatedAt: time.Unix(0, 0),
 	}
 }
 

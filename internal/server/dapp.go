@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/niomon/niomon/internal/api"
@@ -105,7 +106,11 @@ func (s *Server) checkSite(ctx context.Context, userID, origin string) (nioapi.S
 	return out, nil
 }
 
-// lookupSite is GET /v1/apps/lookup?origin=...
+// lookupSite is GET /v1/apps/lookup?origin=...[&return=URL]. With
+// return, it also says whether the URL is, exactly, one of the app's
+// registered redirect URIs on that origin: the wallet answers a request
+// that came in a link only by going back to such a URL, so an open
+// redirect elsewhere on the app's site cannot pass the answer on.
 func (s *Server) lookupSite(w http.ResponseWriter, r *http.Request, a *auth) error {
 	origin := r.URL.Query().Get("origin")
 	if _, err := parseWebOrigin(origin); err != nil {
@@ -114,6 +119,15 @@ func (s *Server) lookupSite(w http.ResponseWriter, r *http.Request, a *auth) err
 	out, err := s.checkSite(r.Context(), a.user.ID, origin)
 	if err != nil {
 		return err
+	}
+	if back := r.URL.Query().Get("return"); back != "" && out.App != nil {
+		app, err := s.siteApp(r.Context(), a.user.ID, origin)
+		if err != nil {
+			return err
+		}
+		u, err := url.Parse(back)
+		sameOrigin := err == nil && u.Scheme+"://"+u.Host == origin && u.Fragment == "" && u.User == nil
+		out.ReturnRegistered = sameOrigin && app != nil && slices.Contains(app.RedirectURIs, back)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

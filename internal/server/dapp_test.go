@@ -93,7 +93,7 @@ func newDappWorld(t *testing.T, builtin ...authdb.App) *dappWorld {
 		}
 	}
 
-	app, err := w.register(t, w.dev, nioapi.NewApp{Name: "Example Swap", Contact: "dev@example.org", Origins: []string{"https://swap.example.org"}})
+	app, err := w.register(t, w.dev, nioapi.NewApp{Name: "Example Swap", Contact: "dev@example.org", Origins: []string{"https://swap.example.org"}, RedirectURIs: []string{"https://swap.example.org/back"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +212,35 @@ func TestDappSign_TheLookupTellsTheWalletWhoIsAsking(t *testing.T) {
 	}
 	if _, err := look("javascript:alert(1)"); errCode(err) != server.CodeInvalidRequest {
 		t.Fatalf("not an origin: %v, want invalid_request", err)
+	}
+}
+
+func TestDappSign_TheLookupSaysWhetherAReturnURLIsExactlyOneTheAppRegistered(t *testing.T) {
+	w := newDappWorld(t)
+	cases := []struct {
+		name, origin, back string
+		registered         bool
+	}{
+		{"the registered URL", "https://swap.example.org", "https://swap.example.org/back", true},
+		{"another page on the app's origin (an open redirect, say)", "https://swap.example.org", "https://swap.example.org/go?to=https://evil.example", false},
+		{"the registered URL with a query", "https://swap.example.org", "https://swap.example.org/back?to=https://evil.example", false},
+		{"the registered URL with a fragment", "https://swap.example.org", "https://swap.example.org/back#x", false},
+		{"the registered URL, with another origin asking", "https://swap.example.org:8443", "https://swap.example.org/back", false},
+		{"the registered URL over http", "http://swap.example.org", "http://swap.example.org/back", false},
+		{"an unregistered site's URL", "https://unknown.example", "https://unknown.example/back", false},
+		{"a pending app's URL, for someone else", "http://localhost:5173", "http://localhost:5173/", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out nioapi.SiteCheck
+			q := "/v1/apps/lookup?origin=" + url.QueryEscape(tc.origin) + "&return=" + url.QueryEscape(tc.back)
+			if err := w.alice.Do(context.Background(), http.MethodGet, q, nil, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.ReturnRegistered != tc.registered {
+				t.Fatalf("return_registered %v, want %v (%+v)", out.ReturnRegistered, tc.registered, out)
+			}
+		})
 	}
 }
 

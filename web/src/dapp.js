@@ -19,8 +19,10 @@ const rejected = { code: 4001, message: 'User rejected the request.' };
 // that opened this one, answered with postMessage to the origin it came
 // from; or, where the site's popup was blocked, in this page's URL
 // (#niomon-request=…), answered by going back to the site's return URL
-// with #niomon-response=…. The return URL's origin is the one judged, so
-// the answer goes only to the site the user was shown.
+// with #niomon-response=…. The return URL's origin is the one judged, and
+// the URL must be one the app registered as a redirect URI, exactly: the
+// answer goes only to the page the app named, so an open redirect
+// elsewhere on its site cannot pass it on.
 function popupChannel(origin) {
   return {
     reply: (id, payload) => window.opener.postMessage({ niomon: 1, type: 'response', id, ...payload }, origin),
@@ -28,7 +30,6 @@ function popupChannel(origin) {
   };
 }
 
-// redirectChannel is kept for when return URLs are registered (see dappScreen).
 function redirectChannel(back) {
   return {
     redirect: true,
@@ -75,14 +76,8 @@ export function dappScreen(cfg, user) {
       return;
     }
     if (r) {
-      // A request that arrives in a link cannot be tied to the app: anyone
-      // can write one naming the app's origin, and an open redirect on the
-      // app's site would pass the answer on. Until return URLs are
-      // registered, such requests are refused and answer nothing.
       history.replaceState(null, '', location.pathname);
-      show(h('h1', { id: 'dapp-refused' }, 'Not answered'),
-        h('p', { class: 'error', role: 'alert', id: 'dapp-reason' }, `This request came in a link that names ${r.origin}. Niomon cannot tell that the site sent it, so it does not answer. Allow popups for the site and ask again from there.`),
-        h('button', { type: 'button', id: 'dapp-close', onclick: () => location.assign('/') }, 'Go to your wallet'));
+      serveLinked(cfg, user, r).catch((e) => status(e.message, 'error'));
       return;
     }
     show(h('h1', {}, 'Nothing to approve'), h('p', {}, 'This window opens when a site asks Niomon for something.'));
@@ -99,8 +94,22 @@ export function dappScreen(cfg, user) {
   window.opener.postMessage({ niomon: 1, type: 'ready' }, '*'); // says nothing but "ready"
 }
 
-async function serve(cfg, user, origin, m, ch) {
-  const site = await api.call('GET', `/v1/apps/lookup?origin=${encodeURIComponent(origin)}`);
+// serveLinked serves a request that came in a link, if it answers at a
+// URL the app registered; otherwise it answers nothing and stays here.
+async function serveLinked(cfg, user, r) {
+  const site = await api.call('GET', `/v1/apps/lookup?origin=${encodeURIComponent(r.origin)}&return=${encodeURIComponent(r.back)}`);
+  if (!site.return_registered) {
+    const whose = site.app ? `${site.app.name} has not registered that address` : `${r.origin} is not a registered app`;
+    show(h('h1', { id: 'dapp-refused' }, 'Not answered'),
+      h('p', { class: 'error', role: 'alert', id: 'dapp-reason' }, `This request came in a link that would send your answer to ${r.back.slice(0, 200)}. ${whose}, so Niomon does not answer. Allow popups for the site and ask again from there.`),
+      h('button', { type: 'button', id: 'dapp-close', onclick: () => location.assign('/') }, 'Go to your wallet'));
+    return;
+  }
+  await serve(cfg, user, r.origin, r.m, redirectChannel(r.back), site);
+}
+
+async function serve(cfg, user, origin, m, ch, checked) {
+  const site = checked || await api.call('GET', `/v1/apps/lookup?origin=${encodeURIComponent(origin)}`);
   const refuse = (title, text, code) => {
     const error = { code, message: `${title}: ${text}` };
     // A popup's site hears it now; after a redirect the user reads why
@@ -128,6 +137,8 @@ async function serve(cfg, user, origin, m, ch) {
       h('strong', {}, site.app.name), ` at ${origin}`,
       site.app.status === 'verified' ? h('span', { class: 'tag ok' }, 'verified') : h('span', { class: 'tag' }, `${site.app.status}: only its developer can use it`)),
     site.verdict === 'warn' ? h('p', { class: 'notice', role: 'alert', id: 'dapp-warning' }, `Be careful: ${site.explanation}.`) : null,
+    // Anyone can write a link; only the app's own page gets the answer.
+    ch.redirect ? h('p', { class: 'notice', id: 'dapp-linked' }, `This request came in a link, not from a window the site opened. Approve it only if you just asked for it on ${origin}. The answer goes to ${site.app.name}'s page, nowhere else.`) : null,
   ];
   const ask = (title, details, run) => {
     const yes = h('button', { type: 'button', class: 'primary', id: 'dapp-approve' }, 'Approve');

@@ -53,7 +53,7 @@ export interface RedirectAnswer {
   error?: ProviderRpcError;
 }
 
-export declare function popupTransport(options: { walletURL: string; win?: Window; timeoutMs?: number; pollMs?: number; redirect?: boolean }): Transport & { walletOrigin: string; finishRedirect(): RedirectAnswer | null };
+export declare function popupTransport(options: { walletURL: string; win?: Window; timeoutMs?: number; pollMs?: number; redirect?: boolean; returnURL?: string }): Transport & { walletOrigin: string; finishRedirect(): RedirectAnswer | null };
 
 export interface EIP6963ProviderInfo {
   readonly uuid: string;
@@ -66,7 +66,7 @@ export declare const NIOMON_RDNS: string;
 export declare const NIOMON_ICON: string;
 export declare function announceProvider(provider: NiomonProvider, options?: { target?: EventTarget; uuid?: string; name?: string; icon?: string; rdns?: string }): () => void;
 
-export declare function createProvider(options: { walletURL: string; chains?: Record<string, ChainConfig>; chainId?: string | number; announce?: boolean; redirect?: boolean; win?: Window }): NiomonProvider;
+export declare function createProvider(options: { walletURL: string; chains?: Record<string, ChainConfig>; chainId?: string | number; announce?: boolean; redirect?: boolean; returnURL?: string; win?: Window }): NiomonProvider;
 
 export type SolanaChain = 'solana:mainnet' | 'solana:devnet' | 'solana:testnet';
 export declare const SOLANA_CHAINS: readonly SolanaChain[];

@@ -21,12 +21,13 @@ export { startLogin, finishLogin, verifyIDToken, LoginError } from './login.js';
 export * from './errors.js';
 
 // createProvider makes a provider that asks the wallet at walletURL
-// through a popup, and announces it (announce: false to skip).
-// Where popups are blocked, a request is refused (4001, saying so). The
-// redirect round trip (redirect: true) is off: the wallet does not yet
-// answer requests that arrive in a link (it cannot tie them to the app).
-export function createProvider({ walletURL, chains, chainId, announce = true, redirect = false, win = globalThis.window } = {}) {
-  const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win, redirect }), chains, chainId, storage: win && win.sessionStorage });
+// through a popup, and announces it (announce: false to skip). Where
+// popups are blocked, the page goes to the wallet and comes back to
+// returnURL (by default its own origin and path), which the app must have
+// registered as a redirect URI; call provider.finishRedirect() when the
+// page loads. redirect: false refuses instead (4001, asking for popups).
+export function createProvider({ walletURL, chains, chainId, announce = true, redirect = true, returnURL, win = globalThis.window } = {}) {
+  const provider = new NiomonProvider({ transport: popupTransport({ walletURL, win, redirect, returnURL }), chains, chainId, storage: win && win.sessionStorage });
   if (announce && win) announceProvider(provider, { target: win });
   return provider;
 }

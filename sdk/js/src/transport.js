@@ -11,7 +11,8 @@
 //
 // The redirect carries the same messages, base64url-encoded JSON: the
 // request in the wallet's URL (WALLET/dapp#niomon-request=…, with
-// return: this page's URL), the response in this page's
+// return: the URL to come back to, which must be one of the app's
+// registered redirect URIs, exactly), the response in that page's
 // (#niomon-response=…).
 
 import { ProviderRpcError, USER_REJECTED, UNSUPPORTED_METHOD } from './errors.js';
@@ -46,9 +47,11 @@ function jsonable(v) {
 // https://wallet.example.com) from win (the dApp's window). Where the
 // browser blocks the popup, it sends the page to the wallet instead
 // (redirect: false turns that off): the request goes in the wallet's URL,
-// and the answer comes back in this page's (see finishRedirect). Solana
-// requests carry bytes and need the popup.
-export function popupTransport({ walletURL, win = globalThis.window, timeoutMs = 10 * 60 * 1000, pollMs = 400, redirect = true } = {}) {
+// and the answer comes back at returnURL (by default this page's origin
+// and path, without its query), where finishRedirect reads it. The
+// wallet answers only at a returnURL the app registered as a redirect
+// URI. Solana requests carry bytes and need the popup.
+export function popupTransport({ walletURL, win = globalThis.window, timeoutMs = 10 * 60 * 1000, pollMs = 400, redirect = true, returnURL } = {}) {
   const walletOrigin = new URL(walletURL).origin;
   return {
     walletOrigin,
@@ -70,6 +73,10 @@ export function popupTransport({ walletURL, win = globalThis.window, timeoutMs =
         return null;
       }
       win.sessionStorage.removeItem(PENDING);
+      // Back on the page the request left from, with its query.
+      if (pending && typeof pending.page === 'string' && pending.page.startsWith(win.location.origin + win.location.pathname)) {
+        win.history.replaceState(null, '', pending.page);
+      }
       if (!pending || !m || m.niomon !== 1 || m.type !== 'response' || typeof m.id !== 'string' || m.id !== pending.id) return null;
       const out = { method: pending.method, params: pending.params };
       if (m.error) out.error = new ProviderRpcError(Number.isInteger(m.error.code) ? m.error.code : USER_REJECTED, String(m.error.message || 'refused'));
@@ -87,8 +94,8 @@ export function popupTransport({ walletURL, win = globalThis.window, timeoutMs =
             reject(new ProviderRpcError(UNSUPPORTED_METHOD, `the browser blocked the Niomon window, and ${method} needs it: allow popups for this site and try again`));
           } else {
             // The page leaves for the wallet; this promise never settles.
-            const back = win.location.href.split('#')[0];
-            win.sessionStorage.setItem(PENDING, JSON.stringify({ id, method, params }));
+            const back = returnURL || win.location.origin + win.location.pathname;
+            win.sessionStorage.setItem(PENDING, JSON.stringify({ id, method, params, page: win.location.href.split('#')[0] }));
             win.location.assign(`${walletOrigin}/dapp#niomon-request=${b64url(JSON.stringify({ niomon: 1, type: 'request', id, method, params, chainId: context.chainId, return: back }))}`);
           }
           return;

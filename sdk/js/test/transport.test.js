@@ -25,7 +25,7 @@ function browser({ blockPopups = false } = {}) {
   };
   // A page's address, history and session storage, for the redirect.
   win.location = {
-    href: 'https://dapp.example/swap?x=1', pathname: '/swap', search: '?x=1', hash: '',
+    href: 'https://dapp.example/swap?x=1', origin: 'https://dapp.example', pathname: '/swap', search: '?x=1', hash: '',
     assign(url) { win.went = url; },
   };
   win.history = { replaceState(_, __, url) { win.location.hash = ''; win.replaced = url; } };
@@ -92,19 +92,32 @@ test('where popups are blocked, the page goes to the wallet and takes the answer
   const [base, frag] = win.went.split('#niomon-request=');
   assert.equal(base, `${WALLET}/dapp`);
   const req = unb64url(frag);
-  assert.deepEqual([req.niomon, req.type, req.method, req.params, req.chainId, req.return], [1, 'request', 'personal_sign', ['0x68', '0xabc'], '0x1', 'https://dapp.example/swap?x=1']);
+  assert.deepEqual([req.niomon, req.type, req.method, req.params, req.chainId, req.return], [1, 'request', 'personal_sign', ['0x68', '0xabc'], '0x1', 'https://dapp.example/swap'],
+    'the wallet answers at the page\'s origin and path, which the app registers; the query stays in the session');
   assert.match(req.id, /^[0-9a-f]{32}$/);
 
   // The page loads again, with the wallet's answer in its address.
   const forged = { niomon: 1, type: 'response', id: 'f'.repeat(32), result: '0xforged' };
   win.location.hash = `#niomon-response=${b64url(forged)}`;
   assert.equal(t.finishRedirect(), null, 'an answer to a request this page did not send is ignored');
-  win.sessionStorage.setItem('niomon:pending', JSON.stringify({ id: req.id, method: req.method, params: req.params }));
+  win.sessionStorage.setItem('niomon:pending', JSON.stringify({ id: req.id, method: req.method, params: req.params, page: 'https://dapp.example/swap?x=1' }));
   win.location.hash = `#niomon-response=${b64url({ niomon: 1, type: 'response', id: req.id, result: '0xsig' })}`;
   const back = t.finishRedirect();
   assert.deepEqual(back, { method: 'personal_sign', params: ['0x68', '0xabc'], result: '0xsig' });
-  assert.equal(win.replaced, '/swap?x=1', 'the answer leaves the address');
+  assert.equal(win.replaced, 'https://dapp.example/swap?x=1', 'the answer leaves the address, and the page\'s query is back');
   assert.equal(t.finishRedirect(), null, 'and is taken once');
+});
+
+test('a redirect comes back to the returnURL the app registered, and restores only a page on this path', async () => {
+  const win = browser({ blockPopups: true });
+  const t = popupTransport({ walletURL: WALLET, win, returnURL: 'https://dapp.example/niomon-return' });
+  t.request('personal_sign', ['0x68', '0xabc'], {});
+  const req = unb64url(win.went.split('#niomon-request=')[1]);
+  assert.equal(req.return, 'https://dapp.example/niomon-return');
+  win.sessionStorage.setItem('niomon:pending', JSON.stringify({ id: req.id, method: req.method, params: req.params, page: 'https://evil.example/swap' }));
+  win.location.hash = `#niomon-response=${b64url({ niomon: 1, type: 'response', id: req.id, result: '0xsig' })}`;
+  assert.equal(t.finishRedirect().result, '0xsig');
+  assert.equal(win.replaced, '/swap?x=1', 'a stored page elsewhere is not put in the address');
 });
 
 test('a redirect brings back refusals as errors, and requests with bytes need the popup', async () => {
