@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -282,5 +284,67 @@ func TestClient_EmailLoginCodeFinishesTheSignInAnEarlierRunStarted(t *testing.T)
 		if err == nil || !strings.Contains(errOut, "first") {
 			t.Fatalf("email login %s --code with no pending mail: %v %q, want a refusal saying to ask for the mail first", addr, err, errOut)
 		}
+	}
+}
+
+// An outage or a server error while the client checks its saved session
+// is reported as what it is, and the session is kept: it used to read as
+// "the session has ended" and send the user to sign in again.
+func TestClient_AnOutageOrAServerErrorKeepsTheSessionAndSaysWhatHappened(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	key := filepath.Join(t.TempDir(), "device.json")
+	listen := freePort(t)
+	d := startDev(t, data, listen, nil)
+	emailLogin(t, d, key, "outage@example.com", 1)
+	session, err := os.ReadFile(key + ".session")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A server that answers 500 at the session's server address.
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"error":{"code":"internal","message":"the database is down"}}`))
+	}))
+	defer broken.Close()
+	var sf map[string]any
+	if err := json.Unmarshal(session, &sf); err != nil {
+		t.Fatal(err)
+	}
+	sf["server"] = broken.URL
+	brokenKey := filepath.Join(t.TempDir(), "broken.json")
+	b, _ := json.Marshal(sf)
+	if err := os.WriteFile(brokenKey+".session", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	d.p.stop()
+	for _, tc := range []struct {
+		name, server, key, want string
+	}{
+		{"the server is down", d.url, key, "could not check your session"},
+		{"the server answers 500", broken.URL, brokenKey, "the database is down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := command("client", "--server", tc.server, "--key", tc.key, "--json", "addresses")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err == nil {
+				t.Fatal("the command succeeded without a server")
+			}
+			if got := stderr.String(); !strings.Contains(got, tc.want) || !strings.Contains(got, "it is kept") || strings.Contains(got, "session has ended") {
+				t.Fatalf("stderr %q, want %q and the session kept", got, tc.want)
+			}
+			if _, err := os.Stat(tc.key + ".session"); err != nil {
+				t.Fatalf("the session file is gone: %v", err)
+			}
+		})
+	}
+
+	// The server is back: the same session works, with no new sign-in.
+	d = startDev(t, data, listen, nil)
+	if out := d.cli(t, nil, key, "--json", "addresses"); !strings.Contains(out, "ethereum") {
+		t.Fatalf("after the outage: %s", out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -439,8 +440,15 @@ func (c *cli) signedIn(ctx context.Context) (string, error) {
 		var sf sessionFile
 		if json.Unmarshal(b, &sf) == nil && sf.Server == c.server && time.Now().Before(sf.ExpiresAt) {
 			c.api.SetToken(sf.Token)
-			if _, err := c.api.Me(ctx); err == nil {
+			_, err := c.api.Me(ctx)
+			var ae *nioapi.Error
+			switch {
+			case err == nil:
 				return sf.UserID, nil
+			case !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized:
+				// An outage or a server error says nothing about the
+				// session: keep it, and say what happened.
+				return "", fmt.Errorf("the server could not check your session (%w); it is kept: try again when %s answers", err, c.server)
 			}
 		}
 	}
