@@ -112,6 +112,12 @@ start_postgres() {
 		max_connections = 200
 	EOF
 
+	# One role must give its password (the tests of PGPASSWORD and
+	# passfile); every other connection is trusted. First match wins.
+	{ printf 'host all niomon_password_test 127.0.0.1/32 scram-sha-256\n'; cat "$tmp/data/pg_hba.conf"; } >"$tmp/pg_hba.conf" &&
+		_niomon_pg_as_owner cp "$tmp/pg_hba.conf" "$tmp/data/pg_hba.conf" ||
+		{ _niomon_pg_log "writing pg_hba.conf failed"; stop_postgres; return 1; }
+
 	local port try started=""
 	for try in 1 2 3 4 5; do
 		port=$(_niomon_pg_free_port) || { _niomon_pg_log "no free port found"; break; }
