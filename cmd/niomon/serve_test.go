@@ -112,6 +112,8 @@ func TestServe_RefusesAWrongSettingNamingIt(t *testing.T) {
 		{"an http public URL with TLS settings", []string{"serve", "--config", goodPath}, []string{"NIOMON_TLS_CERT_FILE=/etc/c.pem", "NIOMON_TLS_KEY_FILE=/etc/k.pem"}, []string{"public_url", "tls.cert_file is set", "write https://localhost:"}},
 		{"a public URL with a path", []string{"serve", "--config", goodPath}, []string{"NIOMON_PUBLIC_URL=https://wallet.example.com/niomon"}, []string{"public_url", "write https://wallet.example.com"}},
 		{"a duration in days", []string{"serve", "--config", writeFile(t, ps.dir, "days.json", strings.Replace(string(good), `"listen"`, `"sessions": {"max_age": "1d"}, "listen"`, 1))}, nil, []string{"sessions.max_age", `"1d" is "24h"`}},
+		{"an SMTP port nothing listens on", []string{"serve", "--config", goodPath}, []string{"NIOMON_SMTP_PORT=1"}, []string{"127.0.0.1:1", "check smtp.host, smtp.port and smtp.tls"}},
+		{"STARTTLS required of a relay without it", []string{"serve", "--config", goodPath}, []string{"NIOMON_SMTP_TLS=starttls"}, []string{"STARTTLS", "smtp.tls (starttls here)"}},
 		{"a secretd key file that does not exist", []string{"serve", "--config", goodPath}, []string{"NIOMON_SECRETD_KEY_FILE=/nonexistent/secretd.key"}, []string{"secretd.key_file", "/nonexistent/secretd.key cannot be read", "keygen"}},
 		{"an empty configuration", []string{"serve", "--config", writeFile(t, ps.dir, "empty.json", "{}")}, nil, []string{"public_url", "required"}},
 		{"an unknown setting in the file", []string{"serve", "--config", writeFile(t, ps.dir, "typo.json", strings.Replace(string(good), `"listen"`, `"lisen"`, 1))}, nil, []string{"lisen"}},

@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -216,15 +217,52 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		msg.SetBodyString(gomail.TypeTextHTML, m.HTML)
 	}
 
-	// Our own dialer, so that ending ctx closes the connection at any step
-	// (go-mail only uses the context while dialing), and so that implicit
-	// TLS uses our tls.Config.
-	var stops []func() bool
-	defer func() {
-		for _, stop := range stops {
-			stop()
+	client, stop, err := s.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	err = client.DialAndSendWithContext(ctx, msg)
+	if err == nil || msg.IsDelivered() {
+		// Accepted by the server: a failure after that (QUIT) must not make
+		// the caller send the code a second time.
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return &SendError{Server: s.addr, Step: "send", err: cerr}
+	}
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		// The message was being transferred: keep the step and the codes,
+		// drop the server's text.
+		return &SendError{
+			Server:    s.addr,
+			Step:      se.Reason.String(),
+			Code:      se.ErrorCode(),
+			Enhanced:  se.EnhancedStatusCode(),
+			Temporary: se.IsTemp(),
 		}
-	}()
+	}
+	// Connecting, greeting, STARTTLS or AUTH failed: nothing of the message
+	// has been written yet, and the cause is what an operator needs.
+	return &SendError{Server: s.addr, Step: "connect", err: err}
+}
+
+// client makes a go-mail client for one exchange, with our own dialer,
+// so that ending ctx closes the connection at any step (go-mail only uses
+// the context while dialing), and so that implicit TLS uses our
+// tls.Config. The caller calls stop when done.
+func (s *SMTP) client(ctx context.Context) (*gomail.Client, func(), error) {
+	var mu sync.Mutex
+	var stops []func() bool
+	stop := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, f := range stops {
+			f()
+		}
+	}
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(dctx, network, addr)
@@ -239,7 +277,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 			}
 			conn = tc
 		}
+		mu.Lock()
 		stops = append(stops, context.AfterFunc(ctx, func() { conn.Close() }))
+		mu.Unlock()
 		return conn, nil
 	}
 
@@ -268,31 +308,26 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	client, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
-		return &SendError{Server: s.addr, Step: "configure", err: err}
+		return nil, stop, &SendError{Server: s.addr, Step: "configure", err: err}
 	}
+	return client, stop, nil
+}
 
-	err = client.DialAndSendWithContext(ctx, msg)
-	if err == nil || msg.IsDelivered() {
-		// Accepted by the server: a failure after that (QUIT) must not make
-		// the caller send the code a second time.
-		return nil
+// Check connects to the relay as Send does (EHLO, STARTTLS when the mode
+// needs it, AUTH when a username is set) and says goodbye without sending
+// anything: a wrong port, TLS mode or password shows at start, not at a
+// user's sign-in.
+func (s *SMTP) Check(ctx context.Context) error {
+	client, stop, err := s.client(ctx)
+	if err != nil {
+		return err
 	}
-	if cerr := ctx.Err(); cerr != nil {
-		return &SendError{Server: s.addr, Step: "send", err: cerr}
-	}
-	var se *gomail.SendError
-	if errors.As(err, &se) {
-		// The message was being transferred: keep the step and the codes,
-		// drop the server's text.
-		return &SendError{
-			Server:    s.addr,
-			Step:      se.Reason.String(),
-			Code:      se.ErrorCode(),
-			Enhanced:  se.EnhancedStatusCode(),
-			Temporary: se.IsTemp(),
+	defer stop()
+	if err := client.DialWithContext(ctx); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
 		}
+		return &SendError{Server: s.addr, Step: "connect", err: err}
 	}
-	// Connecting, greeting, STARTTLS or AUTH failed: nothing of the message
-	// has been written yet, and the cause is what an operator needs.
-	return &SendError{Server: s.addr, Step: "connect", err: err}
+	return client.Close()
 }

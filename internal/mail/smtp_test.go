@@ -23,7 +23,8 @@ func loginMail() Message {
 	return LoginCode("alice@example.com", secretCode, secretLink, 10*time.Minute, "Niomon")
 }
 
-func TestSend_TLSModes(t *testing.T) {
+// Check, run first, agrees with Send in every mode and delivers nothing.
+func TestSendAndCheck_TLSModes(t *testing.T) {
 	cert, pool := testCert(t)
 	tests := []struct {
 		name          string
@@ -58,6 +59,12 @@ func TestSend_TLSModes(t *testing.T) {
 			s, err := NewSMTP(cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if cerr := s.Check(t.Context()); (cerr == nil) != tt.wantDelivered {
+				t.Fatalf("Check = %v; want ok %v", cerr, tt.wantDelivered)
+			}
+			if n := len(f.mails()); n != 0 {
+				t.Fatalf("Check delivered %d mails", n)
 			}
 			err = s.Send(t.Context(), loginMail())
 			got := f.mails()
@@ -167,6 +174,9 @@ func TestSend_ConnectionRefusedNamesTheServer(t *testing.T) {
 	var ne *net.OpError
 	if !errors.As(err, &ne) {
 		t.Errorf("Send = %v; want the network error reachable with errors.As", err)
+	}
+	if err := s.Check(t.Context()); !errors.As(err, &se) || se.Step != "connect" || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d", port)) {
+		t.Fatalf("Check = %v; want a connect SendError naming the server", err)
 	}
 }
 

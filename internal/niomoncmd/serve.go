@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"crypto/tls"
 
@@ -124,6 +125,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := checkRelay(ctx, sender, cfg); err != nil {
+		return err
+	}
 	key, err := secretd.LoadKeyFile(cfg.Secretd.KeyFile)
 	var pe *os.PathError
 	switch {
@@ -207,6 +211,21 @@ func smtpSender(cfg *server.Config) (*mail.SMTP, error) {
 		return nil, &server.SettingError{Setting: "smtp", Problem: err.Error()}
 	}
 	return s, nil
+}
+
+// checkRelay connects to the SMTP relay as a sign-in mail would, so that a
+// wrong port or TLS mode stops the server at start, not every sign-in.
+func checkRelay(ctx context.Context, s *mail.SMTP, cfg *server.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.Check(ctx); err != nil {
+		mode := cfg.SMTP.TLS
+		if mode == "" {
+			mode = "starttls"
+		}
+		return fmt.Errorf("%w; check smtp.host, smtp.port and smtp.tls (%s here): starttls needs a relay that offers STARTTLS (usually port 587), tls is TLS from the first byte (usually 465), none is for a relay on loopback (25)", err, mode)
+	}
+	return nil
 }
 
 func attestationPolicy(cfg *server.Config) (*secretd.AttestationPolicy, error) {

@@ -20,9 +20,12 @@ func TestHealth_ReadyzNamesTheDependencyThatIsDown(t *testing.T) {
 		wantStatus int
 		want       server.Health
 	}{
-		{"everything up", func(*env) {}, http.StatusOK, server.Health{Status: "ready", Database: "ok", Secretd: "ok"}},
-		{"secretd stopped", func(e *env) { e.cluster.Stop() }, http.StatusServiceUnavailable, server.Health{Status: "unready", Database: "ok", Secretd: "unreachable"}},
-		{"the database closed", func(e *env) { e.db.Close() }, http.StatusServiceUnavailable, server.Health{Status: "unready", Database: "unreachable", Secretd: "ok"}},
+		{"everything up", func(*env) {}, http.StatusOK, server.Health{Status: "ready", Database: "ok", Secretd: "ok", Mail: "ok"}},
+		{"secretd stopped", func(e *env) { e.cluster.Stop() }, http.StatusServiceUnavailable, server.Health{Status: "unready", Database: "ok", Secretd: "unreachable", Mail: "ok"}},
+		{"the database closed", func(e *env) { e.db.Close() }, http.StatusServiceUnavailable, server.Health{Status: "unready", Database: "unreachable", Secretd: "ok", Mail: "ok"}},
+		// Every server shares the relay: it is reported, not a reason to
+		// take them all out of the load balancer.
+		{"the mail relay stopped", func(e *env) { e.mbox.Close() }, http.StatusOK, server.Health{Status: "degraded", Database: "ok", Secretd: "ok", Mail: "unreachable"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
