@@ -51,6 +51,11 @@ type Options struct {
 	Attestation *AttestationPolicy
 	// Dialer, when set, replaces net.Dialer (for tests and proxies).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// StartUnreachable makes DialCluster return a client even when no
+	// address answers: its calls fail with ErrConnection until one does,
+	// as after a later outage. A refusal or a failed attestation is still
+	// an error at once. For servers that must start before their cluster.
+	StartUnreachable bool
 }
 
 // Client is a pool of Secretd sessions to one cluster, over one or more
@@ -143,6 +148,9 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 		if errors.As(err, &r) || errors.Is(err, ErrAttestation) {
 			return nil, err
 		}
+	}
+	if opts.StartUnreachable && errors.Is(firstErr, ErrConnection) && ctx.Err() == nil {
+		return c, nil
 	}
 	return nil, firstErr
 }

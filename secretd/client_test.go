@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -428,5 +429,54 @@ func TestAttestationDocumentNamesTheClusterIdentity(t *testing.T) {
 	id, _ := wire.ParsePublicKey(c.Identity)
 	if !bytes.Equal(d.PublicKey, id.Bytes()) {
 		t.Fatalf("document public key: got %x, want the cluster identity %x", d.PublicKey, id.Bytes())
+	}
+}
+
+func TestDialCluster_StartUnreachableWaitsForTheClusterButNotForAWrongKey(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	stranger, _ := secretd.GenerateKey()
+	tests := []struct {
+		name    string
+		addrs   []string
+		key     secretd.Key
+		lazy    bool
+		wantErr error // from DialCluster
+		pingOK  bool
+	}{
+		{"nothing answers, without the option", []string{dead}, c.Key, false, secretd.ErrConnection, false},
+		{"nothing answers, with it: a client whose calls fail", []string{dead}, c.Key, true, nil, false},
+		{"a dead and a live address, with it", []string{dead, c.Addr}, c.Key, true, nil, true},
+		{"a key not on the allow-list, with it: refused at once", []string{c.Addr}, stranger, true, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cl, err := secretd.DialCluster(ctxT(t), tc.addrs, secretd.Options{Identity: c.Identity, Key: tc.key, StartUnreachable: tc.lazy, DialTimeout: 2 * time.Second})
+			if tc.key != c.Key {
+				var r *secretd.RefusedError
+				if !errors.As(err, &r) {
+					t.Fatalf("got %v, want the refusal", err)
+				}
+				return
+			}
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if err := cl.Ping(ctxT(t)); (err == nil) != tc.pingOK || (err != nil && !errors.Is(err, secretd.ErrConnection)) {
+				t.Fatalf("Ping: %v, want ok %v (or ErrConnection)", err, tc.pingOK)
+			}
+		})
 	}
 }

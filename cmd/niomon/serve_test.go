@@ -236,3 +236,38 @@ func readyz(t *testing.T, base string) (int, server.Health) {
 	}
 	return resp.StatusCode, h
 }
+
+// niomon serve started before secretd: it serves, says it is unready, and
+// becomes ready by itself when secretd comes (it used to exit with
+// "connection lost").
+func TestServe_StartsBeforeSecretdAndIsReadyWhenItComes(t *testing.T) {
+	ps := newProductionStack(t, map[string]string{"sqlite": ""})
+	ps.config["database"] = map[string]string{"sqlite": filepath.Join(ps.dir, "niomon.db")}
+	b, _ := json.Marshal(ps.config)
+	conf := writeFile(t, ps.dir, "early.json", string(b))
+	if code, _, stderr := runOnce(t, nil, "migrate", "--config", conf); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	sdAddr := ps.config["secretd"].(map[string]any)["addrs"].([]string)[0]
+	ps.secretd.stop()
+
+	srv := startProc(t, nil, "serve", "--config", conf)
+	srv.waitFor("listen:")
+	base := ps.config["public_url"].(string)
+	if status, h := readyz(t, base); status != 503 || h.Secretd != "unreachable" || h.Database != "ok" {
+		t.Fatalf("/readyz before secretd: %d %+v, want 503 and secretd unreachable", status, h)
+	}
+	sd := startProc(t, nil, "secretd", "dev", "--listen", sdAddr, "--data", filepath.Join(ps.dir, "secretd"))
+	sd.waitFor("cluster_identity:")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		status, h := readyz(t, base)
+		if status == 200 && h.Secretd == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz 20 s after secretd came: %d %+v", status, h)
+		}
+	}
+	srv.stop()
+	sd.stop()
+}

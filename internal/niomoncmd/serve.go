@@ -145,11 +145,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
-	client, err := secretd.DialCluster(ctx, cfg.Secretd.Addrs, secretd.Options{Identity: cfg.Secretd.Identity, Key: key, Attestation: att})
+	// secretd may start after the server: serve unready until it answers
+	// (a refusal, a wrong identity or attestation, still stops here).
+	client, err := secretd.DialCluster(ctx, cfg.Secretd.Addrs, secretd.Options{Identity: cfg.Secretd.Identity, Key: key, Attestation: att, StartUnreachable: true})
 	if err != nil {
 		return fmt.Errorf("connecting to secretd: %w", err)
 	}
 	defer client.Close()
+	if err := client.Ping(ctx); err != nil {
+		log.Warn("secretd does not answer yet: serving, unready (/readyz), until it does", "addrs", strings.Join(cfg.Secretd.Addrs, ","), "err", err)
+	}
 	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log})
 	if err != nil {
 		return err

@@ -36,7 +36,11 @@ func (s *Server) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		err := s.sd.Call(ctx, "hdwallet_get_policy", []any{u.ID}, &sr)
 		switch {
 		case err == nil:
-			rc, err := secretd.VerifyReceipt(s.receipt, &sr)
+			rk, err := s.receiptKey(ctx)
+			if err != nil {
+				return res, err
+			}
+			rc, err := secretd.VerifyReceipt(rk, &sr)
 			if err != nil {
 				return res, fmt.Errorf("server: a receipt from secretd does not verify: %w", err)
 			}

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -75,6 +76,7 @@ type Server struct {
 	hsts     bool   // answers carry Strict-Transport-Security (https public URL)
 	wa       *webauthn.WebAuthn
 	oidc     map[string]*oidcProvider
+	keysMu   sync.Mutex // guards cluster and receipt, learned once (clusterKeys)
 	cluster  []byte
 	receipt  ed25519.PublicKey
 	hc       *http.Client
@@ -137,11 +139,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	info, err := opts.Secretd.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("server: reading the secretd cluster's keys: %w", err)
+	// secretd may not answer yet: the keys are then learned on first use,
+	// and key-using routes answer 503 until it does.
+	if _, _, err := s.clusterKeys(ctx); err != nil && !errors.Is(err, secretd.ErrConnection) {
+		return nil, err
 	}
-	s.cluster, s.receipt = info.ClusterIdentity, info.ReceiptKey
 
 	s.wa, err = webauthn.New(&webauthn.Config{
 		RPID:          s.cfg.RPID,
@@ -357,4 +359,25 @@ func Routes() []RouteInfo {
 		out = append(out, RouteInfo{Method: r.Method, Path: r.Path, SignedIn: r.Access == user, API: r.API})
 	}
 	return out
+}
+
+// clusterKeys returns the secretd cluster's identity and receipt key,
+// asking the cluster the first time. They do not change for a cluster.
+func (s *Server) clusterKeys(ctx context.Context) ([]byte, ed25519.PublicKey, error) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if s.receipt == nil {
+		info, err := s.sd.Info(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("server: reading the secretd cluster's keys: %w", err)
+		}
+		s.cluster, s.receipt = info.ClusterIdentity, info.ReceiptKey
+	}
+	return s.cluster, s.receipt, nil
+}
+
+// receiptKey is the cluster's receipt key (clusterKeys).
+func (s *Server) receiptKey(ctx context.Context) (ed25519.PublicKey, error) {
+	_, rk, err := s.clusterKeys(ctx)
+	return rk, err
 }

@@ -128,7 +128,11 @@ func (s *Server) newWallet(w http.ResponseWriter, r *http.Request, a *auth, rpc 
 		if err = s.sd.Call(ctx, "hdwallet_get_policy", []any{req.OID}, &sr); err != nil {
 			return relayError(err)
 		}
-		rc, err := secretd.VerifyReceipt(s.receipt, &sr)
+		rk, err := s.receiptKey(ctx)
+		if err != nil {
+			return relayError(err)
+		}
+		rc, err := secretd.VerifyReceipt(rk, &sr)
 		if err != nil {
 			return err
 		}
@@ -138,7 +142,11 @@ func (s *Server) newWallet(w http.ResponseWriter, r *http.Request, a *auth, rpc 
 	} else if err != nil {
 		return relayError(err)
 	}
-	rc, err := secretd.VerifyReceipt(s.receipt, &sr)
+	rk, err := s.receiptKey(ctx)
+	if err != nil {
+		return relayError(err)
+	}
+	rc, err := secretd.VerifyReceipt(rk, &sr)
 	if err != nil {
 		return fmt.Errorf("server: the receipt from secretd does not verify: %w", err)
 	}
@@ -227,7 +235,11 @@ func (s *Server) walletView(ctx context.Context, u authdb.User) (*nioapi.Wallet,
 			Statement: c.Statement, Signature: c.Signature}
 		// The cache is checked on every read: an address changed in the
 		// database is refused here, not only on the user's device.
-		inst, err := nioapi.VerifyAddress(s.receipt, u.ID, a)
+		rk, err := s.receiptKey(ctx)
+		if err != nil {
+			return nil, relayError(err)
+		}
+		inst, err := nioapi.VerifyAddress(rk, u.ID, a)
 		if err != nil {
 			return nil, fmt.Errorf("server: the cached %s address of user %s does not verify: %w", d.Chain, u.ID, err)
 		}
@@ -352,7 +364,11 @@ func (s *Server) relayPolicyChange(r *http.Request, a *auth, in *nioapi.Stamped,
 	if err := s.sd.Call(ctx, "hdwallet_update_policy", params, &sr); err != nil {
 		return nil, relayError(err)
 	}
-	rc, err := secretd.VerifyReceipt(s.receipt, &sr)
+	rk, err := s.receiptKey(ctx)
+	if err != nil {
+		return nil, relayError(err)
+	}
+	rc, err := secretd.VerifyReceipt(rk, &sr)
 	if err != nil {
 		return nil, fmt.Errorf("server: the receipt from secretd does not verify: %w", err)
 	}
@@ -406,8 +422,12 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request, _ *auth) erro
 	for _, p := range s.cfg.OIDC {
 		names = append(names, p.Name)
 	}
+	cluster, receipt, err := s.clusterKeys(r.Context())
+	if err != nil {
+		return relayError(err)
+	}
 	writeJSON(w, http.StatusOK, nioapi.Config{
-		PublicURL: s.cfg.PublicURL, RPID: s.cfg.RPID, ClusterIdentity: s.cluster, ReceiptKey: s.receipt,
+		PublicURL: s.cfg.PublicURL, RPID: s.cfg.RPID, ClusterIdentity: cluster, ReceiptKey: receipt,
 		OIDCProviders: names, SessionKeyTTL: int(s.cfg.Users.SessionKeyTTL.Seconds()),
 	})
 	return nil
