@@ -4,6 +4,8 @@ package release
 
 import (
 	"bytes"
+	"crypto/sha512"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,4 +147,25 @@ func classify(text []byte) string {
 		}
 	}
 	return ""
+}
+
+// secretd version prints the PCR0 a dev enclave run from that very file
+// attests (the SHA-384 of the executable), the value a client pins.
+func TestSecretdVersionPrintsTheDevMeasurementOfItsOwnExecutable(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "secretd")
+	if msg, err := exec.Command("go", "build", "-o", bin, "../../cmd/secretd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, msg)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("dev_pcr0: %x\n", sha512.Sum384(b))
+	if !strings.HasPrefix(string(out), "secretd ") || !strings.Contains(string(out), want) || !strings.Contains(string(out), "nitro_pcrs: ") {
+		t.Fatalf("secretd version says %q, want the module line, %q and the Nitro note", out, want)
+	}
 }

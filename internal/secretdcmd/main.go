@@ -13,16 +13,18 @@ package secretdcmd
 
 import (
 	"context"
-	"github.com/niomon/niomon/internal/buildinfo"
-
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/niomon/niomon/internal/enclavecmd"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/niomon/niomon/internal/attest/devattest"
+	"github.com/niomon/niomon/internal/buildinfo"
+	"github.com/niomon/niomon/internal/enclavecmd"
 )
 
 const usage = `secretd: Niomon's key-management enclave and its runner.
@@ -81,6 +83,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCeremony(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "secretd", buildinfo.Read())
+		printMeasurement(stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -132,4 +135,21 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// printMeasurement prints the measurement a client pins for an enclave run
+// from this executable: in dev mode, PCR0 is the executable's SHA-384
+// (devattest.Measure); on Nitro, PCR0-2 are the enclave image's.
+func printMeasurement(stdout io.Writer) {
+	exe, err := os.Executable()
+	m, merr := []byte(nil), err
+	if err == nil {
+		m, merr = devattest.Measure(exe)
+	}
+	if merr != nil {
+		fmt.Fprintf(stdout, "dev_pcr0: unknown (%v)\n", merr)
+	} else {
+		fmt.Fprintf(stdout, "dev_pcr0: %x\n", m)
+	}
+	fmt.Fprintln(stdout, "nitro_pcrs: those of the enclave image built from this executable (nitro-cli describe-eif prints PCR0-2); pin them in the clients' attestation policy")
 }
