@@ -10,7 +10,7 @@ import * as wallet from './wallet.js';
 import { h, show, status, busy } from './ui.js';
 import { toHex } from './bytes.js';
 import { readTx, call, units, CHAINS } from './ethtx.js';
-import { summary } from './typed.js';
+import { summary, readTypedData } from './typed.js';
 import * as solana from './solana.js';
 
 const rejected = { code: 4001, message: 'User rejected the request.' };
@@ -183,14 +183,15 @@ async function serve(cfg, user, origin, m, ch, checked) {
       ask('Sign this message?', messageView(wallet.siteMessage(m.params[0])), () => wallet.signForSite(cfg, user, origin, m.method, m.params));
       return;
     case 'eth_signTypedData_v4': {
-      let data;
+      let td;
       try {
-        data = typeof m.params[1] === 'string' ? JSON.parse(m.params[1]) : m.params[1];
-      } catch {
-        refuse('Unreadable request', 'The typed data is not JSON.', -32602);
+        td = readTypedData(m.params[1]);
+      } catch (e) {
+        refuse('Unreadable request', `The typed data is unreadable: ${e.message}.`, -32602);
         return;
       }
-      ask('Sign this data?', typedView(data), () => wallet.signForSite(cfg, user, origin, m.method, m.params));
+      // What is shown (td.data) is parsed from what is signed (td.text).
+      ask('Sign this data?', typedView(td.data), () => wallet.signForSite(cfg, user, origin, m.method, [m.params[0], td.text]));
       return;
     }
     case 'eth_signTransaction': {
@@ -274,11 +275,18 @@ function txView(t) {
   const fn = call(t.data);
   if (fn) {
     rows.push(['Calls', h('code', { id: 'dapp-function' }, `${fn.name}(${fn.args.map(([n, type]) => `${type} ${n}`).join(', ')})`)]);
-    for (const [n, type, v] of fn.args) rows.push([` ${n}`, type === 'uint256' ? `${v} (in the token's smallest unit)` : h('code', {}, v)]);
+    const shown = (type, v) => {
+      if (type === 'uint48') return BigInt(v) < 253402300800n ? `${new Date(Number(v) * 1000).toISOString().replace('.000Z', ' UTC').replace('T', ' ')} (${v})` : `${v} (never, in effect)`;
+      return type.startsWith('uint') ? `${v} (in the token's smallest unit)` : h('code', {}, v);
+    };
+    for (const [n, type, v] of fn.args) rows.push([` ${n}`, shown(type, v)]);
     if (fn.unlimited) {
       out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, fn.name === 'setApprovalForAll'
         ? 'Approval for all: the operator may move every token of this collection you own, now and later.'
         : 'Unlimited approval: the spender may take all of this token, now and later.'));
+    }
+    if (fn.approval && !fn.unlimited) {
+      out.push(h('p', { class: 'notice', role: 'alert', id: 'dapp-approval' }, 'This is an approval: the spender may move up to the amount shown from your account, now and later, without asking again.'));
     }
     if (fn.warnings.length) {
       out.push(h('div', { class: 'alert', role: 'alert', id: 'dapp-malformed' }, h('p', {}, 'The data is not what a wallet sends:'),
@@ -351,6 +359,9 @@ function solanaView(tx, me, chain) {
   const described = tx.instructions.map((ins) => solana.describe(ins));
   if (described.some((d) => d.unlimited)) {
     out.push(h('p', { class: 'alert', role: 'alert', id: 'dapp-unlimited' }, 'This hands over control: another account or program may take all of your tokens or SOL in it, now and later.'));
+  }
+  if (!described.some((d) => d.unlimited) && described.some((d) => d.approval)) {
+    out.push(h('p', { class: 'notice', role: 'alert', id: 'dapp-approval' }, 'This is an approval: another account may move up to the amount shown of your tokens, now and later, without asking again.'));
   }
   const warnings = described.filter((d) => d.warning).map((d) => d.warning);
   if (warnings.length) {

@@ -22,11 +22,18 @@ export const FUNCTIONS = {
   39509351: ['increaseAllowance', [['spender', 'address'], ['added', 'uint256']]],
   a22cb465: ['setApprovalForAll', [['operator', 'address'], ['approved', 'bool']]],
   '42842e0e': ['safeTransferFrom', [['from', 'address'], ['to', 'address'], ['tokenId', 'uint256']]],
+  // Permit2's AllowanceTransfer.approve: most users have already approved
+  // Permit2 itself without a limit, so this hands over their tokens.
+  '87517c45': ['approve', [['token', 'address'], ['spender', 'address'], ['amount', 'uint160'], ['expiration', 'uint48']]],
 };
 
-// An amount of 2^160 - 1 or more is no real balance: an unlimited
-// approval. 2^160 - 1 is Permit2's maximum, which it treats as no limit.
-export const UNLIMITED = (1n << 160n) - 1n;
+const APPROVALS = new Set(['approve', 'increaseAllowance', 'setApprovalForAll']);
+
+// An amount of 2^96 or more is no real balance (79 billion whole tokens
+// of 18 decimals): an approval of it is called unlimited. Permit2's
+// maximum, 2^160 - 1, and 2^256 - 1 are far above; an attacker who asks
+// for 2^128 instead of the maximum gets the same warning.
+export const UNLIMITED = 1n << 96n;
 
 function quantity(name, v, required) {
   if (v === undefined || v === null) {
@@ -136,8 +143,8 @@ export function units(n, decimals = 18) {
 }
 
 // call names the function the data calls when its selector is known:
-// { name, args: [[name, type, shown value]], unlimited, warnings } or
-// null. It reads the data as a contract might, not only as it should:
+// { name, args: [[name, type, shown value]], unlimited, approval,
+// warnings } or null. It reads the data as a contract might, not only as it should:
 // Solidity reads the words it expects and ignores any bytes after them,
 // and older compilers drop the high bits of an address word and take any
 // non-zero bool as true. So extra bytes, dirty words and data too short
@@ -150,10 +157,10 @@ export function call(data) {
   if (!f) return null;
   const need = 4 + 32 * f[1].length;
   const warnings = [];
-  const approval = ['approve', 'increaseAllowance', 'setApprovalForAll'].includes(f[0]);
+  const approval = APPROVALS.has(f[0]);
   if (data.length < need) {
     warnings.push(`The data is ${data.length} bytes, too short for ${f[0]}'s arguments (${need}). A contract may refuse it, or read the missing bytes as zeros.`);
-    return { name: f[0], args: [], unlimited: approval, warnings };
+    return { name: f[0], args: [], unlimited: approval, approval, warnings };
   }
   if (data.length > need) {
     warnings.push(`${data.length - need} bytes follow ${f[0]}'s arguments. The contract ignores them, or reads them in a way the wallet cannot show.`);
@@ -173,9 +180,12 @@ export function call(data) {
       args.push([name, type, n !== 0n ? 'true' : 'false']);
       if (f[0] === 'setApprovalForAll' && n !== 0n) unlimited = true;
     } else {
-      args.push([name, type, n.toString()]);
-      if ((f[0] === 'approve' || f[0] === 'increaseAllowance') && n >= UNLIMITED) unlimited = true;
+      const bits = BigInt(type.slice(4));
+      const v = n & ((1n << bits) - 1n);
+      if (v !== n) warnings.push(`The ${name} word has bits set above its ${bits} bits. Some contracts refuse it, others drop them and use ${v}.`);
+      args.push([name, type, v.toString()]);
+      if ((f[0] === 'approve' || f[0] === 'increaseAllowance') && name !== 'expiration' && v >= UNLIMITED) unlimited = true;
     }
   }
-  return { name: f[0], args, unlimited, warnings };
+  return { name: f[0], args, unlimited, approval, warnings };
 }

@@ -19,6 +19,10 @@ const PROGRAMS = {
   MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr: 'Memo Program',
 };
 const U64_MAX = (1n << 64n) - 1n;
+// An approval of 2^63 units or more is called unlimited: no real balance
+// comes near (9.2 billion whole tokens of 9 decimals), and an attacker who
+// asks for 2^64 - 2 instead of the maximum gets the same warning.
+const UNLIMITED = 1n << 63n;
 
 class Reader {
   constructor(b) {
@@ -180,10 +184,10 @@ export function describe(ins) {
         if (d.length >= 10) return { text: `Move ${units(amount, d[9])} tokens of mint ${ins.accounts[1]} from ${ins.accounts[0]} to ${ins.accounts[2]}`, ...extra(10, 'transfer') };
         break;
       case 4:
-        if (d.length >= 9) return { text: `Let ${ins.accounts[1]} move ${amount === U64_MAX ? 'all' : amount} token units from ${ins.accounts[0]}`, unlimited: amount === U64_MAX, ...extra(9, 'approve') };
+        if (d.length >= 9) return { text: `Let ${ins.accounts[1]} move ${amount === U64_MAX ? 'all' : amount} token units from ${ins.accounts[0]}`, approval: true, unlimited: amount >= UNLIMITED, ...extra(9, 'approve') };
         break;
       case 13:
-        if (d.length >= 10) return { text: `Let ${ins.accounts[2]} move ${amount === U64_MAX ? 'all' : units(amount, d[9])} tokens from ${ins.accounts[0]}`, unlimited: amount === U64_MAX, ...extra(10, 'approve') };
+        if (d.length >= 10) return { text: `Let ${ins.accounts[2]} move ${amount === U64_MAX ? 'all' : units(amount, d[9])} tokens from ${ins.accounts[0]}`, approval: true, unlimited: amount >= UNLIMITED, ...extra(10, 'approve') };
         break;
       case 6:
         return { text: `Change an authority of ${ins.accounts[0]}: the new one can do anything with it`, unlimited: true };

@@ -11,6 +11,20 @@
 
 import { UNLIMITED } from './ethtx.js';
 
+// readTypedData reads eth_signTypedData_v4's second parameter, a JSON
+// string or an object, into { data, text }: text is the JSON the wallet
+// signs, and data is parsed back from it, so the screen shows exactly what
+// is signed. An object is not trusted as it is: postMessage carries
+// Boolean and String wrapper objects, which read differently here
+// (new Boolean(true) !== true) than once they are JSON.
+export function readTypedData(param) {
+  const text = typeof param === 'string' ? param : JSON.stringify(param);
+  if (typeof text !== 'string') throw new Error('the typed data is not JSON');
+  const data = JSON.parse(text);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new Error('the typed data is not a JSON object');
+  return { data, text: JSON.stringify(data) };
+}
+
 function big(v) {
   if (typeof v === 'bigint') return v;
   if (typeof v !== 'string' && typeof v !== 'number') return null;

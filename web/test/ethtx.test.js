@@ -72,13 +72,17 @@ test('known selectors are named with their arguments, and unlimited approvals ca
     ['a limited approve', '0x095ea7b3' + word('33'.repeat(20)) + word('64'), 'approve', false, ['0x' + '33'.repeat(20), '100']],
     ['an unlimited approve', '0x095ea7b3' + word('33'.repeat(20)) + 'f'.repeat(64), 'approve', true, null],
     ['an approve of Permit2\'s maximum, 2^160 - 1', '0x095ea7b3' + word('33'.repeat(20)) + word('f'.repeat(40)), 'approve', true, null],
-    ['an approve just under it', '0x095ea7b3' + word('33'.repeat(20)) + word('f'.repeat(39) + 'e'), 'approve', false, null],
+    ['an approve of 2^128, well under the maximum', '0x095ea7b3' + word('33'.repeat(20)) + word('1' + '0'.repeat(32)), 'approve', true, null],
+    ['an approve just under 2^96', '0x095ea7b3' + word('33'.repeat(20)) + word('f'.repeat(24)), 'approve', false, null],
+    ['Permit2 approve of its maximum', '0x87517c45' + word('44'.repeat(20)) + word('33'.repeat(20)) + word('f'.repeat(40)) + word('ffffffffffff'), 'approve', true, ['0x' + '44'.repeat(20), '0x' + '33'.repeat(20), ((1n << 160n) - 1n).toString(), '281474976710655']],
+    ['Permit2 approve of 5', '0x87517c45' + word('44'.repeat(20)) + word('33'.repeat(20)) + word('5') + word('1'), 'approve', false, null],
     ['approval for all', '0xa22cb465' + word('33'.repeat(20)) + word('1'), 'setApprovalForAll', true, ['0x' + '33'.repeat(20), 'true']],
   ];
   for (const [name, data, fn, unlimited, args] of cases) {
     const got = call(readTx({ ...base, data }, '0x1').data);
     assert.equal(got.name, fn, name);
     assert.equal(got.unlimited, unlimited, name);
+    assert.equal(got.approval, fn !== 'transfer', `${name}: an approval is flagged as one`);
     if (args) assert.deepEqual(got.args.map((a) => a[2]), args, name);
   }
   for (const [name, data] of [['an unknown selector', '0xdeadbeef' + word('1')], ['no selector', '0x']]) {
@@ -94,6 +98,7 @@ test('a known selector with data a contract reads differently is still named, it
     ['a limited transfer with a word after it', transfer + word('1'), 'transfer', false, /32 bytes follow transfer/],
     // Older compilers drop an address word's high bits.
     ['a dirty spender word', '0x095ea7b3' + 'ff'.repeat(12) + '33'.repeat(20) + word('64'), 'approve', false, /drop them and use 0x3333/],
+    ['a Permit2 amount word above 160 bits', '0x87517c45' + word('44'.repeat(20)) + word('33'.repeat(20)) + '01' + '00'.repeat(11) + '00'.repeat(19) + '05' + word('1'), 'approve', false, /above its 160 bits/],
     // ...and take any non-zero bool as true.
     ['approval for all with a bool of 2', '0xa22cb465' + spender + word('2'), 'setApprovalForAll', true, /neither 0 nor 1/],
     ['an approve too short for its arguments', '0x095ea7b3' + spender, 'approve', true, /too short for approve/],

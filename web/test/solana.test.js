@@ -97,6 +97,10 @@ test('instructions a program reads past their end, and those that hand over an a
     else assert.equal(got.warning, undefined, name);
   }
   assert.match(describe(cases[3][1]).text, new RegExp(`to program ${bob}`));
+  const near = describe(approve(TOKEN, (1n << 64n) - 2n, new Uint8Array()));
+  assert.equal(near.unlimited, true, 'an approve of 2^64 - 2 is as good as unlimited');
+  const small = describe(approve(TOKEN_2022, 5n, new Uint8Array()));
+  assert.deepEqual([small.unlimited, small.approval], [false, true], 'a limited approve is still flagged as an approval');
 });
 
 test('a transaction\'s message is not signed as a message', () => {

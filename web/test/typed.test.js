@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { summary } from '../src/typed.js';
+import { summary, readTypedData } from '../src/typed.js';
 
 const spender = '0x' + '33'.repeat(20);
 const holder = '0x' + 'ab'.repeat(20);
@@ -20,7 +20,8 @@ test('each known shape is named, with its amount and whether it is unlimited', (
     ['a DAI permit that allows', { primaryType: 'Permit', domain, message: { holder, spender, nonce: 0, expiry: 0, allowed: true } }, /DAI-style permit/, true, 'unlimited'],
     ['a DAI permit that takes the approval back', { primaryType: 'Permit', domain, message: { holder, spender, nonce: 0, expiry: 0, allowed: false } }, /DAI-style permit/, false, 'none'],
     ['a Permit2 single approval', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: ((1n << 160n) - 1n).toString(), expiration: 1893456000, nonce: 0 }, spender, sigDeadline: 1893456000 } }, /Permit2 approval/, true, 'unlimited (1461501637330902918203684832716283019655932542975)'],
-    ['a Permit2 single approval just under its maximum', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: ((1n << 160n) - 2n).toString(), expiration: 0, nonce: 0 }, spender, sigDeadline: 1 } }, /Permit2 approval/, false, '1461501637330902918203684832716283019655932542974 (in'],
+    ['a Permit2 single approval of 2^128, well under its maximum', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: (1n << 128n).toString(), expiration: 0, nonce: 0 }, spender, sigDeadline: 1 } }, /Permit2 approval/, true, 'unlimited'],
+    ['a Permit2 single approval just under 2^96', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: ((1n << 96n) - 1n).toString(), expiration: 0, nonce: 0 }, spender, sigDeadline: 1 } }, /Permit2 approval/, false, '79228162514264337593543950335 (in'],
     ['a Permit2 batch with one unlimited token', { primaryType: 'PermitBatch', domain, message: { details: [{ token, amount: '5', expiration: 0, nonce: 0 }, { token, amount: max, expiration: 0, nonce: 0 }], spender, sigDeadline: 1 } }, /several tokens/, true, '5 (in'],
     ['a Permit2 signature transfer', { primaryType: 'PermitTransferFrom', domain, message: { permitted: { token, amount: '7' }, spender, nonce: 0, deadline: 1 } }, /Permit2 transfer/, false, '7 (in'],
     ['a Seaport order', { primaryType: 'OrderComponents', domain, message: { offerer: holder, offer: [{}], consideration: [{}, {}], endTime: 1 } }, /Seaport order/, false, undefined],
@@ -48,4 +49,19 @@ test('data that names a known type without its fields is not summarised', () => 
     assert.equal(got.unlimited, false, name);
     assert.deepEqual(got.rows, [], name);
   }
+});
+
+test('typed data sent as an object is read as the JSON that is signed, so wrapper objects cannot hide an approval', () => {
+  // postMessage carries Boolean and String wrappers: new Boolean(true) !== true,
+  // yet JSON.stringify writes it as true, which is what would be signed.
+  const dai = { primaryType: 'Permit', domain, message: { holder, spender, nonce: 0, expiry: 0, allowed: new Boolean(true) } };
+  const wrapped = { primaryType: 'Permit', domain, message: { owner: holder, spender, value: new String(max), nonce: 0, deadline: 1 } };
+  for (const [name, param] of [['a DAI permit with allowed: new Boolean(true)', dai], ['an EIP-2612 permit with value: new String(max)', wrapped], ['the same as a JSON string', JSON.stringify(dai)]]) {
+    const { data, text } = readTypedData(param);
+    assert.equal(summary(data).unlimited, true, name);
+    assert.deepEqual(JSON.parse(text), data, `${name}: the text signed is the data shown`);
+  }
+  assert.throws(() => readTypedData('not json'), SyntaxError);
+  assert.throws(() => readTypedData(undefined), /not JSON/);
+  assert.throws(() => readTypedData('[1]'), /not a JSON object/);
 });
