@@ -127,10 +127,32 @@ func (s *Server) lookupSite(w http.ResponseWriter, r *http.Request, a *auth) err
 		}
 		u, err := url.Parse(back)
 		sameOrigin := err == nil && u.Scheme+"://"+u.Host == origin && u.Fragment == "" && u.User == nil
-		out.ReturnRegistered = sameOrigin && app != nil && slices.Contains(app.RedirectURIs, back)
+		out.ReturnRegistered = sameOrigin && app != nil && slices.ContainsFunc(app.RedirectURIs, func(r string) bool { return browserForm(r) == back })
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// browserForm is a registered redirect URI as a browser writes it (the
+// href the wallet sends as return): scheme and host in lower case, no
+// default port, "/" for an empty path. Anything else stays as registered,
+// so the match stays exact; "" if it does not parse.
+func browserForm(registered string) string {
+	u, err := url.Parse(registered)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+		u.Host = u.Hostname()
+		if strings.Contains(u.Host, ":") {
+			u.Host = "[" + u.Host + "]"
+		}
+	}
+	if u.Path == "" && u.RawPath == "" {
+		u.Path = "/"
+	}
+	return u.String()
 }
 
 // parseWebOrigin accepts scheme://host[:port] and nothing more.

@@ -93,7 +93,7 @@ func newDappWorld(t *testing.T, builtin ...authdb.App) *dappWorld {
 		}
 	}
 
-	app, err := w.register(t, w.dev, nioapi.NewApp{Name: "Example Swap", Contact: "dev@example.org", Origins: []string{"https://swap.example.org"}, RedirectURIs: []string{"https://swap.example.org/back"}})
+	app, err := w.register(t, w.dev, nioapi.NewApp{Name: "Example Swap", Contact: "dev@example.org", Origins: []string{"https://swap.example.org"}, RedirectURIs: []string{"https://swap.example.org/back", "https://Swap.Example.org:443"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +227,9 @@ func TestDappSign_TheLookupSaysWhetherAReturnURLIsExactlyOneTheAppRegistered(t *
 		{"the registered URL with a fragment", "https://swap.example.org", "https://swap.example.org/back#x", false},
 		{"the registered URL, with another origin asking", "https://swap.example.org:8443", "https://swap.example.org/back", false},
 		{"the registered URL over http", "http://swap.example.org", "http://swap.example.org/back", false},
+		// Registered as https://Swap.Example.org:443, written by the browser as:
+		{"a URL registered without a path, a port or lower case, as the browser writes it", "https://swap.example.org", "https://swap.example.org/", true},
+		{"the same as registered, not as a browser writes it", "https://swap.example.org", "https://Swap.Example.org:443", false},
 		{"an unregistered site's URL", "https://unknown.example", "https://unknown.example/back", false},
 		{"a pending app's URL, for someone else", "http://localhost:5173", "http://localhost:5173/", false},
 	}
