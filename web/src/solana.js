@@ -10,10 +10,14 @@ import { base58 } from '@scure/base';
 export const SYSTEM = '11111111111111111111111111111111';
 export const TOKEN = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA';
 export const TOKEN_2022 = 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb';
+export const STAKE = 'Stake11111111111111111111111111111111111111';
+export const LOADER = 'BPFLoaderUpgradeab1e11111111111111111111111';
 const PROGRAMS = {
   [SYSTEM]: 'System Program',
   [TOKEN]: 'Token Program',
   [TOKEN_2022]: 'Token-2022 Program',
+  [STAKE]: 'Stake Program',
+  [LOADER]: 'Upgradeable Loader',
   ComputeBudget111111111111111111111111111111: 'Compute Budget',
   ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL: 'Associated Token Account Program',
   MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr: 'Memo Program',
@@ -173,6 +177,20 @@ export function describe(ins) {
     if (op === 10n) {
       return { text: `Hand an account derived from ${ins.accounts[1]} to another program: it can then do anything with the account and its SOL`, unlimited: true };
     }
+    if (op === 7n && d.length >= 36) {
+      return { text: `Make ${base58.encode(d.subarray(4, 36))} the authority of the nonce account ${ins.accounts[0]}`, unlimited: true };
+    }
+    if (op === 4n) {
+      return { text: `Advance the nonce account ${ins.accounts[0]}: this transaction does not expire, and can be sent at any later time`, warning: 'The transaction uses a durable nonce: it stays valid until the nonce is used, not for the usual two minutes.' };
+    }
+  }
+  // Stake: Authorize (1), AuthorizeWithSeed (8), AuthorizeChecked (10), AuthorizeCheckedWithSeed (11).
+  if (ins.program === STAKE && d.length >= 4 && [1n, 8n, 10n, 11n].includes(le(d.subarray(0, 4)))) {
+    return { text: `Change who controls the stake account ${ins.accounts[0]}: the new authority can withdraw or move the stake`, unlimited: true };
+  }
+  // Upgradeable Loader: SetAuthority (4), SetAuthorityChecked (7).
+  if (ins.program === LOADER && d.length >= 4 && (le(d.subarray(0, 4)) === 4n || le(d.subarray(0, 4)) === 7n)) {
+    return { text: `Change the upgrade authority of ${ins.accounts[0]}: the new one can replace the program's code`, unlimited: true };
   }
   if ((ins.program === TOKEN || ins.program === TOKEN_2022) && d.length >= 1) {
     const amount = d.length >= 9 ? le(d.subarray(1, 9)) : 0n;

@@ -8,6 +8,7 @@
 // https://eips.ethereum.org/EIPS/eip-2612 (permit)
 // DAI's permit: Permit(address holder,address spender,uint256 nonce,uint256 expiry,bool allowed)
 // Permit2: PermitSingle, PermitBatch (AllowanceTransfer), PermitTransferFrom, PermitBatchTransferFrom (SignatureTransfer)
+// https://eips.ethereum.org/EIPS/eip-3009 (TransferWithAuthorization); Seaport's OrderComponents (OfferItem, ConsiderationItem)
 
 import { UNLIMITED } from './ethtx.js';
 
@@ -93,10 +94,28 @@ export function summary(data) {
       };
     }
   }
-  if (primary === 'OrderComponents' && has(msg, 'offerer', 'offer', 'consideration') && Array.isArray(msg.offer) && Array.isArray(msg.consideration)) {
+  if ((primary === 'TransferWithAuthorization' || primary === 'ReceiveWithAuthorization') && has(msg, 'from', 'to', 'value')) {
+    return {
+      shape: 'an EIP-3009 transfer authorization: anyone who holds this signature can move the amount to the recipient',
+      rows: [['Token', token], ['From', msg.from], ['To', msg.to], ['Amount', amount(msg.value)], ['Valid after', when(msg.validAfter)], ['Valid before', when(msg.validBefore)]],
+      unlimited: isUnlimited(msg.value),
+    };
+  }
+  const items = (list) => Array.isArray(list) && list.every((i) => has(i, 'itemType', 'token', 'startAmount', 'endAmount'));
+  if (primary === 'OrderComponents' && has(msg, 'offerer', 'offer', 'consideration') && items(msg.offer) && items(msg.consideration)) {
+    const kinds = ['the native coin', 'ERC-20', 'ERC-721', 'ERC-1155', 'ERC-721 (any in a set)', 'ERC-1155 (any in a set)'];
+    const item = (i) => {
+      const kind = kinds[Number(i.itemType)] ?? `item type ${i.itemType}`;
+      const n = String(i.startAmount) === String(i.endAmount) ? amount(i.startAmount) : `${amount(i.startAmount)} falling or rising to ${amount(i.endAmount)}`;
+      const id = Number(i.itemType) >= 2 ? `, id ${i.identifierOrCriteria}` : '';
+      return `${n} of ${kind}${Number(i.itemType) === 0 ? '' : ` ${i.token}`}${id}`;
+    };
     return {
       shape: 'a Seaport order: it lists what you give and what you get for it',
-      rows: [['Offerer', msg.offerer], ['You give', `${msg.offer.length} item(s)`], ['In return', `${msg.consideration.length} item(s), to the recipients listed below`], ['Ends', when(msg.endTime)]],
+      rows: [['Offerer', msg.offerer],
+        ...msg.offer.map((i) => ['You give', item(i)]),
+        ...msg.consideration.map((i) => ['Paid out', `${item(i)} to ${i.recipient ?? '?'}`]),
+        ['Ends', when(msg.endTime)]],
       unlimited: false,
     };
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { base58 } from '@scure/base';
 
-import { readTx, signerIndex, withSignature, describe, isTransactionMessage, SYSTEM, TOKEN, TOKEN_2022 } from '../src/solana.js';
+import { readTx, signerIndex, withSignature, describe, isTransactionMessage, SYSTEM, TOKEN, TOKEN_2022, STAKE, LOADER } from '../src/solana.js';
 
 const me = base58.encode(new Uint8Array(32).fill(7));
 const bob = base58.encode(new Uint8Array(32).fill(9));
@@ -88,6 +88,10 @@ test('instructions a program reads past their end, and those that hand over an a
     ['a Token-2022 SetAuthority', { program: TOKEN_2022, accounts: [me, me], data: cat(Uint8Array.of(6, 2, 1), base58.decode(bob)) }, true, null],
     ['a System Assign', { program: SYSTEM, accounts: [me], data: cat(Uint8Array.of(1, 0, 0, 0), base58.decode(bob)) }, true, null],
     ['a System AssignWithSeed', { program: SYSTEM, accounts: [me, me], data: cat(Uint8Array.of(10, 0, 0, 0), new Uint8Array(48)) }, true, null],
+    ['a Stake Authorize', { program: STAKE, accounts: [me, me, me], data: cat(u32(1), base58.decode(bob), u32(1)) }, true, null],
+    ['an Upgradeable Loader SetAuthority', { program: LOADER, accounts: [me, me, bob], data: u32(4) }, true, null],
+    ['a System AuthorizeNonceAccount', { program: SYSTEM, accounts: [me, me], data: cat(u32(7), base58.decode(bob)) }, true, null],
+    ['a System AdvanceNonceAccount', { program: SYSTEM, accounts: [me, me, me], data: u32(4) }, undefined, /durable nonce/],
     ['a System transfer with a byte after it', { program: SYSTEM, accounts: [me, bob], data: cat(Uint8Array.of(2, 0, 0, 0), u64(1n), Uint8Array.of(0)) }, undefined, /1 bytes follow the transfer/],
   ];
   for (const [name, ins, unlimited, warning] of cases) {

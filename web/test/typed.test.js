@@ -24,7 +24,7 @@ test('each known shape is named, with its amount and whether it is unlimited', (
     ['a Permit2 single approval just under 2^96', { primaryType: 'PermitSingle', domain, message: { details: { token, amount: ((1n << 96n) - 1n).toString(), expiration: 0, nonce: 0 }, spender, sigDeadline: 1 } }, /Permit2 approval/, false, '79228162514264337593543950335 (in'],
     ['a Permit2 batch with one unlimited token', { primaryType: 'PermitBatch', domain, message: { details: [{ token, amount: '5', expiration: 0, nonce: 0 }, { token, amount: max, expiration: 0, nonce: 0 }], spender, sigDeadline: 1 } }, /several tokens/, true, '5 (in'],
     ['a Permit2 signature transfer', { primaryType: 'PermitTransferFrom', domain, message: { permitted: { token, amount: '7' }, spender, nonce: 0, deadline: 1 } }, /Permit2 transfer/, false, '7 (in'],
-    ['a Seaport order', { primaryType: 'OrderComponents', domain, message: { offerer: holder, offer: [{}], consideration: [{}, {}], endTime: 1 } }, /Seaport order/, false, undefined],
+    ['an EIP-3009 transfer', { primaryType: 'TransferWithAuthorization', domain, message: { from: holder, to: spender, value: '1000000', validAfter: 0, validBefore: 1893456000, nonce: '0x' + '00'.repeat(32) } }, /EIP-3009/, false, '1000000 (in'],
   ];
   for (const [name, data, shape, unlimited, firstAmount] of cases) {
     const got = summary(data);
@@ -64,4 +64,18 @@ test('typed data sent as an object is read as the JSON that is signed, so wrappe
   assert.throws(() => readTypedData('not json'), SyntaxError);
   assert.throws(() => readTypedData(undefined), /not JSON/);
   assert.throws(() => readTypedData('[1]'), /not a JSON object/);
+});
+
+test('a Seaport order shows each item given and each payment with its amount and recipient', () => {
+  const usdc = '0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48';
+  const order = { primaryType: 'OrderComponents', domain, message: { offerer: holder, endTime: 1893456000,
+    offer: [{ itemType: 1, token: usdc, identifierOrCriteria: '0', startAmount: '1000000000000', endAmount: '1000000000000' }],
+    consideration: [{ itemType: 0, token: '0x' + '00'.repeat(20), identifierOrCriteria: '0', startAmount: '1', endAmount: '1', recipient: spender }] } };
+  const got = summary(order);
+  assert.match(got.shape, /Seaport order/);
+  const text = got.rows.map(([k, v]) => `${k}: ${v}`).join('\n');
+  assert.match(text, new RegExp(`You give: 1000000000000 \\(in the token's smallest unit\\) of ERC-20 ${usdc}`));
+  assert.match(text, new RegExp(`Paid out: 1 \\(in the token's smallest unit\\) of the native coin to ${spender}`));
+  const counts = summary({ ...order, message: { ...order.message, offer: [{}] } });
+  assert.equal(counts.shape, null, 'items without their fields are not summarised');
 });
