@@ -82,16 +82,39 @@ func TestParse_RefusesMalformedMessagesAndPassesOrdinaryText(t *testing.T) {
 	}
 }
 
+// checkCase is a request for a message (example, edited): ok if Check
+// lets the wallet sign it.
+type checkCase struct {
+	name    string
+	origin  string
+	address string
+	edit    func(string) string
+	ok      bool
+}
+
+func runCheckCases(t *testing.T, example string, parse func(string) (*Message, error), now time.Time, cases []checkCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			text := example
+			if tc.edit != nil {
+				text = tc.edit(text)
+			}
+			m, err := parse(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Check(tc.origin, tc.address, now); (err == nil) != tc.ok {
+				t.Fatalf("Check: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
 func TestCheck_BindsTheMessageToTheRequestingSite(t *testing.T) {
 	now := time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC)
 	const addr = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
-	cases := []struct {
-		name    string
-		origin  string
-		address string
-		edit    func(string) string
-		ok      bool
-	}{
+	cases := []checkCase{
 		{"its own site", "https://service.invalid", addr, nil, true},
 		{"another site asks", "https://evil.example", addr, nil, false},
 		{"a subdomain asks", "https://app.service.invalid", addr, nil, false},
@@ -107,21 +130,7 @@ func TestCheck_BindsTheMessageToTheRequestingSite(t *testing.T) {
 		}, false},
 		{"a scheme other than the request's", "https://service.invalid", addr, func(s string) string { return "http://" + s }, false},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			text := example(t)
-			if tc.edit != nil {
-				text = tc.edit(text)
-			}
-			m, err := Parse(text)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Check(tc.origin, tc.address, now); (err == nil) != tc.ok {
-				t.Fatalf("Check: %v, want ok %v", err, tc.ok)
-			}
-		})
-	}
+	runCheckCases(t, example(t), Parse, now, cases)
 }
 
 func TestParseSolana_ReadsTheWalletStandardsFormWithEveryOptionalPart(t *testing.T) {
@@ -192,13 +201,7 @@ func TestParseSolana_RefusesMalformedMessagesAndPassesOrdinaryText(t *testing.T)
 func TestCheck_BindsASolanaMessageToTheRequestingSiteAndTheExactAddress(t *testing.T) {
 	now := time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC)
 	const addr = "4Nd1mBQtrMJVYVfKf2PJy9NZUZdTAsp7D4xWLs4gDB4T"
-	cases := []struct {
-		name    string
-		origin  string
-		address string
-		edit    func(string) string
-		ok      bool
-	}{
+	cases := []checkCase{
 		{"its own site", "https://service.invalid", addr, nil, true},
 		{"its own site, with no URI in the message", "https://service.invalid", addr, func(s string) string {
 			return strings.Replace(s, "URI: https://service.invalid/login\n", "", 1)
@@ -213,21 +216,7 @@ func TestCheck_BindsASolanaMessageToTheRequestingSiteAndTheExactAddress(t *testi
 			return strings.Replace(s, "Issued At: 2021-09-30T16:25:24Z", "Issued At: 2021-09-30T16:25:24Z\nExpiration Time: 2021-09-30T17:00:00Z", 1)
 		}, false},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			text := solanaExample(t)
-			if tc.edit != nil {
-				text = tc.edit(text)
-			}
-			m, err := ParseSolana(text)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Check(tc.origin, tc.address, now); (err == nil) != tc.ok {
-				t.Fatalf("Check: %v, want ok %v", err, tc.ok)
-			}
-		})
-	}
+	runCheckCases(t, solanaExample(t), ParseSolana, now, cases)
 }
 
 func FuzzParseSolana(f *testing.F) {
