@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/niomon/niomon/internal/sqldb"
+	"github.com/niomon/niomon/internal/store"
 	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/internal/witness/wproto"
 )
@@ -86,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Witness, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+	if err := store.PrivateDir(cfg.Data); err != nil {
 		return nil, err
 	}
 	key, err := loadOrCreateKey(filepath.Join(cfg.Data, KeyFile))

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -103,7 +104,7 @@ func (c *testClient) confirm(bucket uint32, h wproto.Head, qc []wproto.Endorseme
 // what it moved to; it records a committed head only with a certificate,
 // and only forward; reads return committed heads only.
 func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
-	w := openWitness(t, t.TempDir(), time.Now)
+	w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 	c := newTestClient(t, w, 1)
 	advances := []struct {
 		name      string
@@ -175,7 +176,7 @@ func TestAWitnessCommitsOnlyCertifiedHeadsForward(t *testing.T) {
 // them may be certified too), and a write builds only on the committed
 // head or a newer certified one.
 func TestAWitnessStepsOverDeadHeadsAndBarsEarlierCommits(t *testing.T) {
-	w := openWitness(t, t.TempDir(), time.Now)
+	w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 	c := newTestClient(t, w, 1)
 	c.advance(7, head(0), head(1), false)
 	if c.confirm(7, head(1), c.qc(7, head(1))) == nil {
@@ -251,7 +252,7 @@ func (c *testClient) committed(b uint32) wproto.Head {
 
 // Reads return heads in the order they changed, a page at a time.
 func TestAWitnessReadsHeadsAPageAtATime(t *testing.T) {
-	w := openWitness(t, t.TempDir(), time.Now)
+	w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 	c := newTestClient(t, w, 1)
 	const buckets = 5
 	for b := range uint32(buckets) {
@@ -283,7 +284,7 @@ func TestAWitnessReadsHeadsAPageAtATime(t *testing.T) {
 // twoHolders opens a witness in dir on a clock the test moves, with two
 // enclaves of one cluster (two holders) asking it.
 func twoHolders(t *testing.T) (dir string, clock *time.Time, now func() time.Time, w *Witness, reader, writer *testClient) {
-	dir, clock = t.TempDir(), new(time.Time)
+	dir, clock = filepath.Join(t.TempDir(), "w"), new(time.Time)
 	*clock = time.Unix(1_800_000_000, 0)
 	now = func() time.Time { return *clock }
 	w = openWitness(t, dir, now)
@@ -386,7 +387,7 @@ func TestAReadSaysWhenACommittedHeadSettles(t *testing.T) {
 }
 
 func TestAWitnessAnswersNothingItCannotVerify(t *testing.T) {
-	w := openWitness(t, t.TempDir(), time.Now)
+	w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 	c := newTestClient(t, w, 1)
 	good := &wproto.Request{Op: wproto.OpRead, Cluster: c.cluster(), Holder: c.holder, Nonce: make([]byte, wproto.NonceLen)}
 	signed, _ := wproto.SignRequest(c.key, good)
@@ -461,7 +462,7 @@ func readsOverTCP(t *testing.T, w *Witness, addr string) bool {
 // send nothing, or half a request: a runner's read is still answered,
 // and the witness holds little for requests it has not checked.
 func TestAWitnessServesRunnersBesideConnectionsThatSendNothing(t *testing.T) {
-	w := openWitness(t, t.TempDir(), time.Now)
+	w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 	addr := serveTCP(t, w)
 	var open []net.Conn
 	t.Cleanup(func() {
@@ -532,7 +533,7 @@ func TestAWitnessNeverCommitsBothAHeadAndAWriteThatSteppedOverIt(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := openWitness(t, t.TempDir(), time.Now)
+			w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 			c := newTestClient(t, w, 1)
 			const b = 9
 			for _, step := range [][2]wproto.Head{{head(0), head(1)}, {head(1), r}} {
@@ -568,7 +569,7 @@ func TestAWitnessNeverCommitsBothAHeadAndAWriteThatSteppedOverIt(t *testing.T) {
 // earlier commits). Found by an independent review.
 func TestAWitnessNeverCommitsAHeadBelowOneItAcknowledged(t *testing.T) {
 	r, x := head(2), ballot(2, 1)
-	w := openWitness(t, t.TempDir(), time.Now)
+	w := openWitness(t, filepath.Join(t.TempDir(), "w"), time.Now)
 	c := newTestClient(t, w, 1)
 	const b = 9
 	if got := c.do(&wproto.Request{Op: wproto.OpAdvance, Bucket: b, From: ptr(head(0)), To: ptr(head(1))}); got.Status != wproto.StatusOK {
@@ -594,7 +595,7 @@ func TestAWitnessNeverCommitsAHeadBelowOneItAcknowledged(t *testing.T) {
 // restarts still refuses to commit R.
 func TestAWitnessKeepsItsBarAcrossARestart(t *testing.T) {
 	r, x := head(2), ballot(2, 1)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "w")
 	w := openWitness(t, dir, time.Now)
 	c := newTestClient(t, w, 1)
 	const b = 9
