@@ -196,13 +196,16 @@ func (e *Error) Is(target error) bool {
 type RefusedError struct{ Reason string }
 
 func (e *RefusedError) Error() string {
-	switch e.Reason {
-	case wire.RefuseHandshake:
-		// IK: the first message is encrypted to the identity the client
-		// was given; a runner that cannot read it has another one.
-		return "secretd: connection refused: " + e.Reason + ": the cluster identity most likely does not match (the client's first message is encrypted to the identity it was given, and this cluster cannot read it): use the identity the runner prints as cluster_identity"
-	case wire.RefuseAuth:
-		return "secretd: connection refused: " + e.Reason + ": this client key's public key is not on the runner's allow-list (--client-key, or client_keys in its config)"
+	if hint := refusalHints[e.Reason]; hint != "" {
+		return "secretd: connection refused: " + e.Reason + ": " + hint
 	}
 	return "secretd: connection refused: " + e.Reason
+}
+
+// refusalHints tell an operator what a refusal most likely means.
+var refusalHints = map[string]string{
+	// IK: the first message is encrypted to the identity the client was
+	// given; a runner that cannot read it has another one.
+	wire.RefuseHandshake: "the cluster identity most likely does not match (the client's first message is encrypted to the identity it was given, and this cluster cannot read it): use the identity the runner prints as cluster_identity",
+	wire.RefuseAuth:      "this client key's public key is not on the runner's allow-list (--client-key, or client_keys in its config)",
 }

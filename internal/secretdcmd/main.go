@@ -142,12 +142,12 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // (devattest.Measure); on Nitro, PCR0-2 are the enclave image's.
 func printMeasurement(stdout io.Writer) {
 	exe, err := os.Executable()
-	m, merr := []byte(nil), err
+	var m []byte
 	if err == nil {
-		m, merr = devattest.Measure(exe)
+		m, err = devattest.Measure(exe)
 	}
-	if merr != nil {
-		fmt.Fprintf(stdout, "dev_pcr0: unknown (%v)\n", merr)
+	if err != nil {
+		fmt.Fprintf(stdout, "dev_pcr0: unknown (%v)\n", err)
 	} else {
 		fmt.Fprintf(stdout, "dev_pcr0: %x\n", m)
 	}

@@ -191,6 +191,9 @@ func LoadConfig(path string, environ []string) (*Config, error) {
 	return c, nil
 }
 
+// durationProblem is what a wrong duration setting is told.
+const durationProblem = `want a duration such as "90s", "15m" or "24h" (units: s, m, h; "1d" is "24h")`
+
 // badDuration finds the setting whose duration a config file writes
 // wrongly (encoding/json does not say which field an UnmarshalJSON error
 // came from); nil if none.
@@ -213,7 +216,7 @@ func badDuration(file []byte) *SettingError {
 			case f.Type == reflect.TypeFor[Duration]():
 				str, isString := x.(string)
 				if _, err := time.ParseDuration(str); !isString || err != nil {
-					return &SettingError{name, `want a duration such as "90s", "15m" or "24h" (units: s, m, h; "1d" is "24h")`}
+					return &SettingError{name, durationProblem}
 				}
 			case f.Type.Kind() == reflect.Struct && isMap:
 				if se := walk(f.Type, sub, name); se != nil {
@@ -263,7 +266,7 @@ func applyEnv(c *Config, environ []string) error {
 			case f.Type == reflect.TypeFor[Duration]():
 				d, err := time.ParseDuration(raw)
 				if err != nil {
-					return &SettingError{name, `want a duration such as "90s", "15m" or "24h" (units: s, m, h; "1d" is "24h")`}
+					return &SettingError{name, durationProblem}
 				}
 				fv.Set(reflect.ValueOf(Duration{d}))
 			case fv.Kind() == reflect.String:

@@ -93,17 +93,18 @@ var dappSchemes = map[string]bool{
 }
 
 // checkSite judges origin for userID.
-func (s *Server) checkSite(ctx context.Context, userID, origin string) (nioapi.SiteCheck, error) {
+// The app is returned too (nil if none), for what the summary leaves out.
+func (s *Server) checkSite(ctx context.Context, userID, origin string) (nioapi.SiteCheck, *authdb.App, error) {
 	v := s.phish.Check(origin)
 	out := nioapi.SiteCheck{Origin: origin, Verdict: string(v.Verdict), Reason: string(v.Reason), Explanation: v.Explain(), Appeal: v.Appeal}
 	app, err := s.siteApp(ctx, userID, origin)
 	if err != nil {
-		return nioapi.SiteCheck{}, err
+		return nioapi.SiteCheck{}, nil, err
 	}
 	if app != nil {
 		out.App = &nioapi.AppSummary{ID: app.ID, Name: app.Name, IconURL: app.IconURL, Status: app.Status}
 	}
-	return out, nil
+	return out, app, nil
 }
 
 // lookupSite is GET /v1/apps/lookup?origin=...[&return=URL]. With
@@ -116,18 +117,14 @@ func (s *Server) lookupSite(w http.ResponseWriter, r *http.Request, a *auth) err
 	if _, err := parseWebOrigin(origin); err != nil {
 		return err
 	}
-	out, err := s.checkSite(r.Context(), a.user.ID, origin)
+	out, app, err := s.checkSite(r.Context(), a.user.ID, origin)
 	if err != nil {
 		return err
 	}
-	if back := r.URL.Query().Get("return"); back != "" && out.App != nil {
-		app, err := s.siteApp(r.Context(), a.user.ID, origin)
-		if err != nil {
-			return err
-		}
+	if back := r.URL.Query().Get("return"); back != "" && app != nil {
 		u, err := url.Parse(back)
 		sameOrigin := err == nil && u.Scheme+"://"+u.Host == origin && u.Fragment == "" && u.User == nil
-		out.ReturnRegistered = sameOrigin && app != nil && slices.ContainsFunc(app.RedirectURIs, func(r string) bool { return browserForm(r) == back })
+		out.ReturnRegistered = sameOrigin && slices.ContainsFunc(app.RedirectURIs, func(r string) bool { return browserForm(r) == back })
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -196,7 +193,7 @@ func (s *Server) checkDappSign(ctx context.Context, a *auth, origin string, p *p
 	if p.Scheme == api.SchemeEd25519 && p.Path != solanaPath {
 		return apiErr(http.StatusForbidden, CodeForbidden, "a site may ask for ed25519 signatures of the Solana account ("+solanaPath+") only")
 	}
-	site, err := s.checkSite(ctx, a.user.ID, origin)
+	site, _, err := s.checkSite(ctx, a.user.ID, origin)
 	if err != nil {
 		return err
 	}

@@ -363,16 +363,22 @@ func Routes() []RouteInfo {
 
 // clusterKeys returns the secretd cluster's identity and receipt key,
 // asking the cluster the first time. They do not change for a cluster.
+// The lock is not held across the call: while secretd is away, requests
+// must not queue behind one another's dial timeouts.
 func (s *Server) clusterKeys(ctx context.Context) ([]byte, ed25519.PublicKey, error) {
 	s.keysMu.Lock()
-	defer s.keysMu.Unlock()
-	if s.receipt == nil {
-		info, err := s.sd.Info(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("server: reading the secretd cluster's keys: %w", err)
-		}
-		s.cluster, s.receipt = info.ClusterIdentity, info.ReceiptKey
+	cluster, receipt := s.cluster, s.receipt
+	s.keysMu.Unlock()
+	if receipt != nil {
+		return cluster, receipt, nil
 	}
+	info, err := s.sd.Info(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: reading the secretd cluster's keys: %w", err)
+	}
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	s.cluster, s.receipt = info.ClusterIdentity, info.ReceiptKey
 	return s.cluster, s.receipt, nil
 }
 
