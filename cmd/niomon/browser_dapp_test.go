@@ -389,6 +389,7 @@ type screen struct{ name, html string }
 // since a hidden popup draws no frames to capture in headless Chromium,
 // screenshots of that HTML drawn in this tab with the wallet's stylesheet
 // (scripts removed, so it is the screen as the user saw it, frozen).
+// It navigates this tab away: a dApp page's pending requests go with it.
 func (p *tab) shotScreen(s screen, walletURL string) {
 	p.t.Helper()
 	if err := os.WriteFile(filepath.Join(artifacts(p.t), s.name+".html"), []byte(s.html), 0o644); err != nil {
@@ -578,15 +579,18 @@ func TestBrowser_WherePopupsAreBlockedThePageGoesToTheWalletAndBackToItsRegister
 // TestBrowser_AnApprovalTransactionIsCalledOutAndOddDataIsWarnedAbout: a
 // limited approve gets the approval notice; approve(2^128) with a byte
 // after its arguments (which Solidity ignores) gets the unlimited alert
-// and the warning about the extra byte. The dApp asks through the
-// provider EIP-6963 announces; the user rejects both. (That a rejection
-// reaches the dApp as 4001 is the demo test's: here the promise of a
-// provider found this way did not settle in the page, and a second
-// request from that page opened no window, which is not understood yet;
-// so each request gets a page of its own.)
+// and the warning about the extra byte. The dApp asks, one request after
+// the other from one page, through the provider EIP-6963 announces; the
+// user rejects each, and the dApp hears 4001 each time.
 func TestBrowser_AnApprovalTransactionIsCalledOutAndOddDataIsWarnedAbout(t *testing.T) {
 	word := func(hex string) string { return strings.Repeat("0", 64-len(hex)) + hex }
 	spender := word(strings.Repeat("33", 20))
+	d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
+	p := newBrowser(t).tab()
+	p.signInByEmail(d, "approvals@example.com", 1, "")
+	account := p.addresses()["ethereum"]
+	p.connectDemo(d)
+	var screens []screen
 	for _, c := range []struct {
 		name, data string
 		want       map[string]string // element: words it shows
@@ -595,32 +599,31 @@ func TestBrowser_AnApprovalTransactionIsCalledOutAndOddDataIsWarnedAbout(t *test
 		{"dapp-approve-limited", "0x095ea7b3" + spender + word("64"), map[string]string{"#dapp-approval": "This is an approval", "#dapp-function": "approve("}, "#dapp-unlimited"},
 		{"dapp-approve-odd", "0x095ea7b3" + spender + word("1"+strings.Repeat("0", 32)) + "00", map[string]string{"#dapp-unlimited": "Unlimited approval", "#dapp-malformed": "1 bytes follow approve"}, "#dapp-approval"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			// A stack and a browser of its own for each request (see above).
-			d := startDev(t, filepath.Join(t.TempDir(), "data"), freePort(t), nil)
-			p := newBrowser(t).tab()
-			p.signInByEmail(d, "approvals@example.com", 1, "")
-			account := p.addresses()["ethereum"]
-			p.connectDemo(d)
-			tx := fmt.Sprintf(`{"from":%q,"to":"0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48","nonce":"0x0","gas":"0xea60","maxFeePerGas":"0x3b9aca00","maxPriorityFeePerGas":"0x1","data":%q}`, account, c.data)
-			w := p.dappAsk(`new Promise((found) => {
-				window.addEventListener('eip6963:announceProvider', (e) => { if (e.detail.info.rdns === 'io.niomon') found(e.detail.provider); });
-				window.dispatchEvent(new Event('eip6963:requestProvider'));
-			}).then((provider) => provider.request({ method: 'eth_signTransaction', params: [` + tx + `] }))`)
-			read := []string{c.absent}
-			for sel := range c.want {
-				read = append(read, sel)
+		tx := fmt.Sprintf(`{"from":%q,"to":"0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48","nonce":"0x0","gas":"0xea60","maxFeePerGas":"0x3b9aca00","maxPriorityFeePerGas":"0x1","data":%q}`, account, c.data)
+		w := p.dappAsk(`new Promise((found) => {
+			window.addEventListener('eip6963:announceProvider', (e) => { if (e.detail.info.rdns === 'io.niomon') found(e.detail.provider); });
+			window.dispatchEvent(new Event('eip6963:requestProvider'));
+		}).then((provider) => provider.request({ method: 'eth_signTransaction', params: [` + tx + `] }))`)
+		read := []string{c.absent}
+		for sel := range c.want {
+			read = append(read, sel)
+		}
+		seen := w.answerPopup("#dapp-reject", read, "#dapp-reject")
+		for sel, words := range c.want {
+			if !strings.Contains(seen[sel], words) {
+				t.Fatalf("%s: %s shows %q, want %q", c.name, sel, seen[sel], words)
 			}
-			seen := w.answerPopup("#dapp-reject", read, "#dapp-reject")
-			p.shotScreen(screen{c.name, seen["html"]}, d.url)
-			for sel, words := range c.want {
-				if !strings.Contains(seen[sel], words) {
-					t.Fatalf("%s shows %q, want %q", sel, seen[sel], words)
-				}
-			}
-			if seen[c.absent] != "" {
-				t.Fatalf("%s shows %q, want nothing", c.absent, seen[c.absent])
-			}
-		})
+		}
+		if seen[c.absent] != "" {
+			t.Fatalf("%s: %s shows %q, want nothing", c.name, c.absent, seen[c.absent])
+		}
+		if _, code, msg := p.dappAnswer(); code != 4001 {
+			t.Fatalf("%s: the dApp got %d %q, want 4001", c.name, code, msg)
+		}
+		screens = append(screens, screen{c.name, seen["html"]})
+	}
+	// Drawn last: drawing a screen takes the dApp's tab.
+	for _, s := range screens {
+		p.shotScreen(s, d.url)
 	}
 }
