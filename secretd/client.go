@@ -87,10 +87,21 @@ type endpoint struct {
 // downFor is how long an endpoint that failed is skipped.
 const downFor = 2 * time.Second
 
+// A slot's session goes to its home endpoint (the slot's index modulo
+// the number of addresses) while that one is up; after a failover it
+// serves from another, and the client moves it home again in the
+// background once home answers, so that a recovered replica takes its
+// share of the load back.
 type slot struct {
-	mu sync.Mutex
-	c  *conn
+	mu     sync.Mutex
+	c      *conn
+	at     int       // the endpoint c goes to
+	moving bool      // a dial home is under way
+	tried  time.Time // when the last dial home started
 }
+
+// rebalanceEvery is how often a slot away from home tries to go back.
+const rebalanceEvery = 5 * time.Second
 
 // Dial connects to a Secretd runner at addr, runs the handshake, and (with
 // an attestation policy) verifies the enclave before returning.
@@ -138,7 +149,7 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 	for i := range c.ends {
 		s, err := c.dialEndpoint(ctx, c.ends[i])
 		if err == nil {
-			c.slots[i%len(c.slots)].c = s
+			c.slots[i%len(c.slots)].c, c.slots[i%len(c.slots)].at = s, i
 			return c, nil
 		}
 		if firstErr == nil {
@@ -281,13 +292,19 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 	sl := &c.slots[i]
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	now := time.Now()
+	home := int(i) % len(c.ends)
 	if sl.c != nil && sl.c.alive() {
+		if sl.at != home && !sl.moving && now.Sub(sl.tried) >= rebalanceEvery && c.ends[home].up(now) {
+			sl.moving, sl.tried = true, now
+			go c.moveHome(sl, home)
+		}
 		return sl.c, nil
 	}
-	now := time.Now()
 	var lastErr error
 	for k := range c.ends {
-		e := c.ends[(int(i)+k)%len(c.ends)]
+		at := (home + k) % len(c.ends)
+		e := c.ends[at]
 		if !e.up(now) && k < len(c.ends)-1 {
 			continue
 		}
@@ -304,10 +321,49 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 			s.close(ErrClosed)
 			return nil, ErrClosed
 		}
-		sl.c = s
+		sl.c, sl.at = s, at
 		return s, nil
 	}
 	return nil, lastErr
+}
+
+// moveHome dials sl's home endpoint and, if it answers, puts the new
+// session in the slot; the old one closes once its calls are answered.
+func (c *Client) moveHome(sl *slot, home int) {
+	s, err := c.dialEndpoint(context.Background(), c.ends[home])
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	sl.moving = false
+	if err != nil {
+		return // marked down; tried again later
+	}
+	if c.closed.Load() {
+		s.close(ErrClosed)
+		return
+	}
+	old := sl.c
+	sl.c, sl.at = s, home
+	if old != nil {
+		old.retire()
+	}
+}
+
+// Sessions counts the live sessions by runner address: where the client's
+// load goes, for monitoring.
+func (c *Client) Sessions() map[string]int {
+	out := make(map[string]int, len(c.ends))
+	for _, e := range c.ends {
+		out[e.addr] = 0
+	}
+	for i := range c.slots {
+		sl := &c.slots[i]
+		sl.mu.Lock()
+		if sl.c != nil && sl.c.alive() {
+			out[c.ends[sl.at].addr]++
+		}
+		sl.mu.Unlock()
+	}
+	return out
 }
 
 // idempotent lists the methods a client may repeat on another replica
@@ -338,10 +394,19 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 		attempts = len(c.ends) + 1
 	}
 	var err error
-	for range attempts {
+	moved := 0
+	for try := 0; try < attempts; try++ {
 		var s *conn
 		if s, err = c.session(ctx); err == nil {
-			if err = s.call(ctx, method, params, result); err == nil || !errors.Is(err, ErrConnection) {
+			err = s.call(ctx, method, params, result)
+			if errors.Is(err, errRetired) && moved < 2 {
+				// The session was moved home before this call was
+				// sent: send it on the new one (any method).
+				moved++
+				attempts++
+				continue
+			}
+			if err == nil || !errors.Is(err, ErrConnection) {
 				return err
 			}
 		} else if !errors.Is(err, ErrConnection) {

@@ -17,12 +17,17 @@ type conn struct {
 	nc net.Conn
 	s  *wire.Session
 
-	mu      sync.Mutex
-	pending map[uint64]chan result
-	nextID  uint64
-	err     error
-	done    chan struct{}
+	mu       sync.Mutex
+	pending  map[uint64]chan result
+	nextID   uint64
+	err      error
+	done     chan struct{}
+	retiring bool // close once no call is pending
 }
+
+// errRetired: the session was replaced and closed before the call was
+// sent, so the call may go on another session whatever it does.
+var errRetired = fmt.Errorf("%w: session moved to another runner", ErrConnection)
 
 type result struct {
 	errText *string
@@ -64,6 +69,25 @@ func (c *conn) readLoop() {
 		if ch != nil {
 			ch <- result{errText: r.Error, raw: r.Result}
 		}
+		c.closeIfRetired()
+	}
+}
+
+// retire closes the session once the calls on it are answered; calls
+// made after that fail with errRetired, unsent.
+func (c *conn) retire() {
+	c.mu.Lock()
+	c.retiring = true
+	c.mu.Unlock()
+	c.closeIfRetired()
+}
+
+func (c *conn) closeIfRetired() {
+	c.mu.Lock()
+	idle := c.retiring && len(c.pending) == 0
+	c.mu.Unlock()
+	if idle {
+		c.close(errRetired)
 	}
 }
 
@@ -129,6 +153,7 @@ func (c *conn) forget(id uint64) {
 	c.mu.Lock()
 	delete(c.pending, id)
 	c.mu.Unlock()
+	c.closeIfRetired()
 }
 
 func (c *conn) closedErr() error {

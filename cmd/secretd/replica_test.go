@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	gethcrypto "github.com/ethereum/go-ethereum/crypto"
+	"github.com/niomon/niomon/internal/pgtest"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -153,4 +155,108 @@ func TestReplicasSurviveTheLossOfAnEnclave(t *testing.T) {
 		n.enc.stop(syscall.SIGTERM)
 	}
 	nodes[1].run.stop(syscall.SIGTERM)
+}
+
+// TestAReplicaOnItsOwnMachineRestartsByJoiningAndTakesItsLoadBack: two
+// runners with data directories of their own (two machines) over one
+// PostgreSQL store; the second joined the first. Restarted without
+// --join, the replica cannot open the master key (it is sealed with the
+// first one's key) and exits saying to join again; joined again, it
+// serves the cluster's wallets, and a client that failed over to the
+// first runner while it was away moves sessions back to it.
+func TestAReplicaOnItsOwnMachineRestartsByJoiningAndTakesItsLoadBack(t *testing.T) {
+	dsn := pgtest.NewSchema(t)
+	dir := shortTempDir(t)
+	keyFile := filepath.Join(dir, "app.key")
+	if code, _, stderr := cli(t, "keygen", "--out", keyFile); code != 0 {
+		t.Fatal(stderr)
+	}
+	appKey := loadKey(t, keyFile)
+	start := func(name, listen string, extra ...string) (enc, run *proc) {
+		sock := "unix:" + filepath.Join(dir, name+".sock")
+		enc = startProc(t, "enclave", "--dev", "--listen", sock)
+		args := append([]string{"runner", "--dev", "--listen", listen, "--enclave", sock, "--data", filepath.Join(dir, name), "--postgres", dsn, "--client-key", appKey.PublicKey()}, extra...)
+		return enc, startProc(t, args...)
+	}
+	_, first := start("first", "127.0.0.1:0", "--dev-genesis")
+	addr1 := first.waitFor("listen")
+	identity := first.waitFor("cluster_identity")
+	join := []string{"--join", addr1, "--join-identity", identity, "--join-key", keyFile}
+	enc2, second := start("second", "127.0.0.1:0", join...)
+	addr2 := second.waitFor("listen")
+	if got := second.waitFor("cluster_identity"); got != identity {
+		t.Fatalf("the replica serves %s, want %s", got, identity)
+	}
+
+	c, err := secretd.DialCluster(ctx(t), []string{addr1, addr2}, secretd.Options{Identity: identity, Key: appKey, PoolSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k, _ := secretd.NewP256Key(secretd.KindAPIKey, time.Time{}, secretd.RightSign, secretd.RightPolicy)
+	if _, err := c.CreateWallet(ctx(t), "w", secretd.CreateOptions{}, k); err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.Address(ctx(t), "w", secretd.AddrEth, "m/44'/60'/0'/0/0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// load makes calls until every slot has a session, and returns where
+	// the sessions go.
+	load := func() map[string]int {
+		for range 8 {
+			if _, err := c.Info(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c.Sessions()
+	}
+	if got := load(); got[addr1] != 2 || got[addr2] != 2 {
+		t.Fatalf("sessions %v; want two on each runner", got)
+	}
+
+	second.stop(syscall.SIGTERM)
+	enc2.stop(syscall.SIGTERM)
+	if got := load(); got[addr1] != 4 || got[addr2] != 0 {
+		t.Fatalf("sessions with the replica down %v; want all four on the first runner", got)
+	}
+
+	// Restarted as a plain runner: it exits and says to join again.
+	enc2, second = start("second", addr2)
+	select {
+	case <-second.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the replica started without --join still runs 15 s later")
+	}
+	if stderr := string(second.stderr.Bytes()); second.err == nil || !strings.Contains(stderr, "--join again") {
+		t.Fatalf("exit %v, stderr %q; want a failure that says to start with --join again", second.err, stderr)
+	}
+	_ = enc2.cmd.Process.Kill()
+	<-enc2.done
+
+	_, second = start("second", addr2, join...)
+	second.waitFor("listen")
+	if got := second.waitFor("cluster_identity"); got != identity {
+		t.Fatalf("the rejoined replica serves %s, want %s", got, identity)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := load()
+		if got[addr2] == 2 && got[addr1] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions %v 20 s after the replica came back; want two on each runner again", got)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// The replica serves the wallet made before it left.
+	only, err := secretd.Dial(ctx(t), addr2, secretd.Options{Identity: identity, Key: appKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer only.Close()
+	if got, err := only.Address(ctx(t), "w", secretd.AddrEth, "m/44'/60'/0'/0/0", ""); err != nil || got.Address != want.Address {
+		t.Fatalf("the rejoined replica gives %v (%v), want %s", got, err, want.Address)
+	}
 }

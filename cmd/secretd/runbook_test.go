@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // A runner started without --dev beside a dev enclave, in any mode, exits
@@ -43,5 +49,78 @@ func TestARunnerThatCannotBootItsEnclaveExitsWithTheReason(t *testing.T) {
 				t.Fatalf("exit %v, stderr %q; want a failure that names --dev", run.err, run.stderr.Bytes())
 			}
 		})
+	}
+}
+
+// A runner whose enclave cannot open the stored master key says which of
+// the two it is: another sealing key (as on a replica that joined the
+// cluster and restarts without --join) or a damaged master key, each with
+// what to do. Put back as it was, the store boots the same cluster.
+func TestABootThatCannotOpenTheMasterKeySaysWhetherTheKeyIsAnotherOrTheRecordIsDamaged(t *testing.T) {
+	s := newStack(t)
+	s.stop()
+	keyPath := filepath.Join(s.data, "DEV-ONLY-INSECURE-master-sealing-key")
+	devKey, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := s.takeRow(s.db(), "master", "current")
+	tests := []struct {
+		name   string
+		damage func(t *testing.T)
+		want   []string
+	}{
+		{"another sealing key", func(t *testing.T) {
+			other := make([]byte, 32)
+			rand.Read(other)
+			if err := os.WriteFile(keyPath, []byte(base64.StdEncoding.EncodeToString(other)+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"sealed with another key", "--join again", "--recover"}},
+		{"a damaged master key", func(t *testing.T) {
+			var rec map[int]any
+			if err := cbor.Unmarshal(master.blob, &rec); err != nil {
+				t.Fatal(err)
+			}
+			sealed := bytes.Clone(rec[3].([]byte))
+			sealed[len(sealed)/2] ^= 1
+			rec[3] = sealed
+			blob, err := cbor.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.putRow(s.db(), "master", "current", row{master.version, blob})
+		}, []string{"the sealed master key in the store is damaged", "Restore the store", "--recover"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.damage(t)
+			s.closeDB()
+			enc := startProc(t, "enclave", "--dev", "--listen", s.sock)
+			defer enc.stop(syscall.SIGTERM)
+			run := startProc(t, "runner", "--dev", "--listen", "127.0.0.1:0", "--enclave", s.sock, "--data", s.data, "--client-key", s.key.PublicKey())
+			select {
+			case <-run.done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the runner still runs 15 s later")
+			}
+			stderr := string(run.stderr.Bytes())
+			for _, w := range tc.want {
+				if run.err == nil || !strings.Contains(stderr, w) {
+					t.Fatalf("exit %v, stderr %q; want a failure that says %q", run.err, stderr, w)
+				}
+			}
+			// Put back.
+			if err := os.WriteFile(keyPath, devKey, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s.putRow(s.db(), "master", "current", master)
+		})
+	}
+	s.closeDB()
+	s.start() // fails if the cluster identity changed
+	defer s.stop()
+	if _, err := s.dial().Info(ctx(t)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,9 @@
 package enclave
 
 import (
+	"bytes"
 	"context"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -34,6 +36,11 @@ const (
 // can unseal. That needs AWS and cannot run here.
 type MasterSealer interface {
 	Name() string
+	// KeyID names the key this sealer seals with: not secret, and the
+	// same for every enclave that uses that key. Stored beside the
+	// sealed master key, it tells a master key sealed by another key
+	// from a damaged one.
+	KeyID() []byte
 	Seal(ctx context.Context, mk *seal.MasterKey) ([]byte, error)
 	Unseal(ctx context.Context, sealed []byte) (*seal.MasterKey, error)
 }
@@ -41,7 +48,10 @@ type MasterSealer interface {
 // devSealer seals the master key to the dev sealing key the runner keeps in
 // a file named DEV-ONLY-INSECURE-…: in dev mode the "enclave" is an
 // ordinary process, so whoever has that file has the cluster.
-type devSealer struct{ k *seal.Key }
+type devSealer struct {
+	k  *seal.Key
+	id []byte
+}
 
 func newDevSealer(raw []byte) (*devSealer, error) {
 	if len(raw) != 32 {
@@ -50,14 +60,22 @@ func newDevSealer(raw []byte) (*devSealer, error) {
 	var b [32]byte
 	copy(b[:], raw)
 	defer clear(b[:])
+	// Its name: an HKDF output under a label of its own, which says
+	// nothing of the key.
+	id, err := hkdf.Key(sha256.New, b[:], nil, "niomon/secretd/v1/dev-sealing-key-id", 16)
+	if err != nil {
+		return nil, err
+	}
 	k, err := seal.NewKey(&b, "dev_master_seal")
 	if err != nil {
 		return nil, err
 	}
-	return &devSealer{k: k}, nil
+	return &devSealer{k: k, id: id}, nil
 }
 
 func (*devSealer) Name() string { return "dev" }
+
+func (d *devSealer) KeyID() []byte { return d.id }
 
 // devMasterVersion is the AEAD version of the dev-sealed master key; the
 // key itself never changes.
@@ -72,15 +90,27 @@ func (d *devSealer) Seal(_ context.Context, mk *seal.MasterKey) ([]byte, error) 
 func (d *devSealer) Unseal(_ context.Context, sealed []byte) (*seal.MasterKey, error) {
 	b, err := d.k.Open(masterID, devMasterVersion, sealed)
 	if err != nil {
-		return nil, errSealerKey
+		return nil, errSealerKeyOrDamaged
 	}
 	defer clear(b)
 	return seal.MasterKeyFromBytes(b)
 }
 
-// errSealerKey: the sealer is not the one that sealed the master key.
-var errSealerKey = errors.New("the master key does not open with this sealer's key (dev: the runner's DEV-ONLY-INSECURE-master-sealing-key " +
-	"is not the one the cluster was made with). If that key is lost, recover the cluster from the DRK: start the runner with --recover (docs/disaster-recovery.md)")
+// The three ways a stored master key does not open.
+var (
+	// errSealerKey: another key sealed it (the record names its key).
+	errSealerKey = errors.New("the cluster's master key was sealed with another key than this enclave's sealer's (dev: this data directory's " +
+		"DEV-ONLY-INSECURE-master-sealing-key is not the one that sealed it). A replica that joined the cluster gets the master key only by joining: " +
+		"start its runner with --join again (docs/secretd-operations.md). If the cluster's key is lost, recover the cluster from the DRK: " +
+		"start the runner with --recover (docs/disaster-recovery.md)")
+	// errMasterDamaged: this very key sealed it, and it does not open.
+	errMasterDamaged = errors.New("the sealed master key in the store is damaged: it names this enclave's sealing key and does not open with it. " +
+		"Restore the store (its master/current object) from a backup, or recover the cluster from the DRK: start the runner with --recover (docs/disaster-recovery.md)")
+	// errSealerKeyOrDamaged: a record from before key IDs were stored.
+	errSealerKeyOrDamaged = errors.New("the master key does not open with this sealer's key: either another key sealed it (dev: this data directory's " +
+		"DEV-ONLY-INSECURE-master-sealing-key is not the one the cluster was made with; a replica that joined the cluster: start its runner with --join again), " +
+		"or the stored master key is damaged. If the key is lost, recover the cluster from the DRK: start the runner with --recover (docs/disaster-recovery.md)")
+)
 
 // masterRecord is the stored form of master/current.
 type masterRecord struct {
@@ -88,6 +118,9 @@ type masterRecord struct {
 	Sealer  string `cbor:"2,keyasint"`
 	Sealed  []byte `cbor:"3,keyasint"` // the master key, sealed by the sealer
 	Cluster []byte `cbor:"4,keyasint"` // clusterRecord, sealed under the master key at the object's version
+	// SealerKey is the sealer's KeyID: absent in records written before
+	// it was kept.
+	SealerKey []byte `cbor:"5,keyasint,omitempty"`
 }
 
 const masterFormat = 2
@@ -151,9 +184,17 @@ func openCluster(mk *seal.MasterKey, version uint64, rec *masterRecord) (*cluste
 	return newCluster(version, cr)
 }
 
+// sealedBy is the sealer that sealed a master key: its name and KeyID.
+type sealedBy struct {
+	name string
+	key  []byte
+}
+
+func sealerOf(s MasterSealer) sealedBy { return sealedBy{s.Name(), s.KeyID()} }
+
 // sealMaster builds master/current at version: sealedMaster as the sealer
 // made it, and cr sealed under mk.
-func sealMaster(mk *seal.MasterKey, sealer string, sealedMaster []byte, version uint64, cr *clusterRecord) (*hostlink.Object, error) {
+func sealMaster(mk *seal.MasterKey, sealer sealedBy, sealedMaster []byte, version uint64, cr *clusterRecord) (*hostlink.Object, error) {
 	k, err := mk.SealingKey(kindCluster)
 	if err != nil {
 		return nil, err
@@ -166,7 +207,7 @@ func sealMaster(mk *seal.MasterKey, sealer string, sealedMaster []byte, version 
 	if err != nil {
 		return nil, err
 	}
-	b, err := wire.Marshal(masterRecord{Format: masterFormat, Sealer: sealer, Sealed: sealedMaster, Cluster: blob})
+	b, err := wire.Marshal(masterRecord{Format: masterFormat, Sealer: sealer.name, Sealed: sealedMaster, Cluster: blob, SealerKey: sealer.key})
 	if err != nil {
 		return nil, err
 	}
@@ -238,10 +279,21 @@ func (e *Enclave) boot(ctx context.Context, link *hostlink.Link, hello *hostlink
 		}
 		return fmt.Errorf("the stored master key is sealed by %q, this enclave uses %q; to move a cluster to another sealer, recover it from the DRK (--recover)", rec.Sealer, sealer.Name())
 	}
-	mk, err := sealer.Unseal(ctx, rec.Sealed)
-	if err != nil {
-		if hello.Mode == hostlink.ModeRecover {
+	otherKey := len(rec.SealerKey) > 0 && !bytes.Equal(rec.SealerKey, sealer.KeyID())
+	var mk *seal.MasterKey
+	if !otherKey {
+		mk, err = sealer.Unseal(ctx, rec.Sealed)
+	}
+	if otherKey || err != nil {
+		switch {
+		case hello.Mode == hostlink.ModeRecover:
 			return e.startRecovery(ctx, link)
+		case otherKey:
+			return errSealerKey
+		case !errors.Is(err, errSealerKeyOrDamaged):
+			return err
+		case len(rec.SealerKey) > 0:
+			return errMasterDamaged
 		}
 		return err
 	}

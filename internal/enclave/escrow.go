@@ -217,7 +217,7 @@ func (e *Enclave) systemDRKRotate(ctx context.Context, peer wire.Peer, req wire.
 	if err := l.Update(ctx, &hostlink.Object{Kind: kindEscrow, ID: escrowID, Version: esc.Version + 1, Blob: made.escrow}, esc.Version); err != nil {
 		return nil, storageErr(err)
 	}
-	obj, err := sealMaster(e.master, rec.Sealer, rec.Sealed, version+1, &made.cluster)
+	obj, err := sealMaster(e.master, sealedBy{rec.Sealer, rec.SealerKey}, rec.Sealed, version+1, &made.cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +434,7 @@ func (e *Enclave) reseal(ctx context.Context, l *hostlink.Link, mk *seal.MasterK
 	switch {
 	case errors.Is(err, hostlink.ErrNotFound):
 		cr = clusterRecord{Transcript: r.escrow.Transcript, DRK: r.escrow.DRK, Commitment: r.escrow.Commitment}
-		obj, err := sealMaster(mk, e.sealer.Name(), sealed, 1, &cr)
+		obj, err := sealMaster(mk, sealerOf(e.sealer), sealed, 1, &cr)
 		if err != nil {
 			return nil, err
 		}
@@ -451,7 +451,7 @@ func (e *Enclave) reseal(ctx context.Context, l *hostlink.Link, mk *seal.MasterK
 	if err != nil {
 		return nil, err
 	}
-	obj, err := sealMaster(mk, e.sealer.Name(), sealed, version+1, &c.record)
+	obj, err := sealMaster(mk, sealerOf(e.sealer), sealed, version+1, &c.record)
 	if err != nil {
 		return nil, err
 	}

@@ -201,7 +201,7 @@ func (e *Enclave) systemGenesisConfirm(ctx context.Context, _ wire.Peer, req wir
 		return nil, fmt.Errorf("storing the DRK escrow: %w", err)
 	}
 	const version = 1
-	obj, err := sealMaster(pg.mk, e.sealer.Name(), pg.sealedMaster, version, &pg.cluster)
+	obj, err := sealMaster(pg.mk, sealerOf(e.sealer), pg.sealedMaster, version, &pg.cluster)
 	if err != nil {
 		return nil, err
 	}
