@@ -140,10 +140,10 @@ func TestServe_RefusesAWrongSettingNamingIt(t *testing.T) {
 func TestServe_SignsUpAndSignsOnPostgreSQL(t *testing.T) {
 	ps := newProductionStack(t, map[string]string{"postgres": pgtest.NewSchema(t)})
 	code, out, stderr := runOnce(t, nil, "migrate", "--config", ps.confPath)
-	if code != 0 || !strings.Contains(out, "schema authdb: version 8 (was 0)") {
+	if code != 0 || !strings.Contains(out, "schema authdb: version 9 (was 0)") {
 		t.Fatalf("migrate: exit %d, stdout %q, stderr %s", code, out, stderr)
 	}
-	if code, out, _ = runOnce(t, nil, "migrate", "--config", ps.confPath); code != 0 || !strings.Contains(out, "version 8 (was 8)") {
+	if code, out, _ = runOnce(t, nil, "migrate", "--config", ps.confPath); code != 0 || !strings.Contains(out, "version 9 (was 9)") {
 		t.Fatalf("a second migrate: exit %d, stdout %q; want nothing to do", code, out)
 	}
 	srv := startProc(t, nil, "serve", "--config", ps.confPath)

@@ -189,6 +189,14 @@ func bytesArg(b []byte) any {
 	return b
 }
 
+// textArg is the query argument for optional text: NULL for "".
+func textArg(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
 // t is the query argument for a time.
 func (d *DB) t(tm time.Time) any { return d.db.Time(tm) }
 

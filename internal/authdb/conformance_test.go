@@ -79,6 +79,8 @@ func runConformance(t *testing.T, newStorage func(t *testing.T) storage) {
 		{"DeleteExpiredSessionsKeepsLiveOnes", testDeleteExpiredSessions},
 		// credentials
 		{"APIKeysAreUniqueByKeyAndRevocable", testAPIKeys},
+		{"RevokeAPIKeyEndsTheSessionsSignedInWithIt", testRevokeAPIKeyEndsItsSessions},
+		{"TheFirstServerToRecordADeploymentSettingFixesIt", testClaimDeployment},
 		{"PasskeysRoundTripEveryField", testPasskeyRoundTrip},
 		{"UpdatePasskeyUseNeverMovesTheCounterBack", testPasskeyUse},
 		{"PasskeysAreUniqueAndDeletedOnlyByTheirUser", testPasskeyOwnership},

@@ -113,7 +113,8 @@ func (d *DB) ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error) {
 	return ks, nil
 }
 
-// RevokeAPIKey revokes one of the user's keys (idempotent). A key of
+// RevokeAPIKey revokes one of the user's keys (idempotent), and with it
+// every session signed in with that key, in one transaction. A key of
 // another user is ErrNotFound.
 func (d *DB) RevokeAPIKey(ctx context.Context, userID, id string, now time.Time) error {
 	if err := checkUserID(userID); err != nil {
@@ -125,16 +126,23 @@ func (d *DB) RevokeAPIKey(ctx context.Context, userID, id string, now time.Time)
 	if err := checkTime("now", now); err != nil {
 		return err
 	}
-	n, err := affected(d.db.ExecContext(ctx,
-		d.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`),
-		d.t(now), id, userID))
-	if err != nil {
-		return dbError("revoke API key", err)
-	}
-	if n == 0 {
-		return notFound("API key " + id)
-	}
-	return nil
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		n, err := affected(tx.ExecContext(ctx,
+			d.q(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`),
+			d.t(now), id, userID))
+		if err != nil {
+			return dbError("revoke API key", err)
+		}
+		if n == 0 {
+			return notFound("API key " + id)
+		}
+		if _, err := tx.ExecContext(ctx,
+			d.q(`UPDATE sessions SET revoked_at = ? WHERE api_key_id = ? AND user_id = ? AND revoked_at IS NULL`),
+			d.t(now), id, userID); err != nil {
+			return dbError("revoke the API key's sessions", err)
+		}
+		return nil
+	})
 }
 
 // Passkey is a WebAuthn credential. Store its flags at registration:

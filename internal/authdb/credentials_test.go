@@ -388,3 +388,77 @@ func testAudit(t *testing.T, st storage) {
 		t.Fatalf("id after deletion: got %d, want above %d", id, ids[2])
 	}
 }
+
+// Revoking an API key ends the sessions signed in with it, the ones
+// rotated from them too, and no other session.
+func testRevokeAPIKeyEndsItsSessions(t *testing.T, st storage) {
+	d := st.open(t)
+	alice := mustUser(t, d, "")
+	keep, _ := d.CreateAPIKey(ctx, alice.ID, newSPKI(t), "kept", t0)
+	gone, _ := d.CreateAPIKey(ctx, alice.ID, newSPKI(t), "revoked", t0)
+	session := func(token, keyID string) Session {
+		ns := newSession(alice.ID, token)
+		ns.APIKeyID = keyID
+		s, err := d.CreateSession(ctx, ns, t0)
+		wantErr(t, "CreateSession", err, nil)
+		return s
+	}
+	byGone, byKept, byEmail := session("gone", gone.ID), session("kept", keep.ID), session("email", "")
+	rotated, err := d.RotateSession(ctx, byGone.ID, digest("gone, rotated"), Client{}, t0.Add(time.Minute))
+	wantErr(t, "RotateSession", err, nil)
+	if rotated.APIKeyID != gone.ID {
+		t.Fatalf("a rotated session's API key: got %q, want %q", rotated.APIKeyID, gone.ID)
+	}
+	wantErr(t, "RevokeAPIKey", d.RevokeAPIKey(ctx, alice.ID, gone.ID, t0.Add(time.Hour)), nil)
+	tests := []struct {
+		name string
+		id   Digest
+		want error
+	}{
+		{"TheRotatedSessionOfTheRevokedKeyEnds", rotated.ID, ErrRevoked},
+		{"ASessionOfAnotherKeyStays", byKept.ID, nil},
+		{"ASessionSignedInOtherwiseStays", byEmail.ID, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := d.GetSession(ctx, tc.id, t0.Add(2*time.Hour))
+			wantErr(t, "GetSession", err, tc.want)
+			if tc.want == nil && got.APIKeyID != map[Digest]string{byKept.ID: keep.ID, byEmail.ID: ""}[tc.id] {
+				t.Fatalf("GetSession: APIKeyID %q", got.APIKeyID)
+			}
+		})
+	}
+	ns := newSession(alice.ID, "bad key id")
+	ns.APIKeyID = "not a key id"
+	_, err = d.CreateSession(ctx, ns, t0)
+	wantErr(t, "CreateSession with a malformed API key id", err, ErrInvalid)
+}
+
+// The first server to record a deployment setting fixes it.
+func testClaimDeployment(t *testing.T, st storage) {
+	d := st.open(t)
+	tests := []struct {
+		name, value string
+		at          time.Time
+		want        string
+		wantSince   time.Time
+	}{
+		{"TheFirstClaimRecords", "key-one", t0, "key-one", t0},
+		{"AnotherValueLaterGetsTheFirst", "key-two", t0.Add(time.Hour), "key-one", t0},
+		{"TheSameValueAgainGetsIt", "key-one", t0.Add(2 * time.Hour), "key-one", t0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, since, err := d.ClaimDeployment(ctx, DeploymentSecretdClientKey, tc.value, tc.at)
+			wantErr(t, "ClaimDeployment", err, nil)
+			if got != tc.want || !since.Equal(tc.wantSince) {
+				t.Fatalf("ClaimDeployment: got %q since %v, want %q since %v", got, since, tc.want, tc.wantSince)
+			}
+		})
+	}
+	if got, _, err := d.ClaimDeployment(ctx, DeploymentSecretdCluster, "cluster", t0); err != nil || got != "cluster" {
+		t.Fatalf("another setting: got %q, %v; want its own value", got, err)
+	}
+	_, _, err := d.ClaimDeployment(ctx, "", "x", t0)
+	wantErr(t, "ClaimDeployment without a name", err, ErrInvalid)
+}

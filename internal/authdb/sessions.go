@@ -44,6 +44,10 @@ type Session struct {
 	// AuthTime is when the user last proved who they are to get this
 	// session (a rotation carries it over); zero if not known.
 	AuthTime time.Time
+	// APIKeyID is the API key the session was signed in with ("" for
+	// other sign-ins); a rotation carries it over, and revoking the key
+	// revokes the session.
+	APIKeyID string
 }
 
 // NewSession is what CreateSession stores.
@@ -54,6 +58,7 @@ type NewSession struct {
 	ExpiresAt          time.Time // after now, at most MaxSessionTTL later
 	Client             Client
 	DeviceCredentialID []byte // optional
+	APIKeyID           string // optional: the API key it was signed in with
 }
 
 func checkClient(c Client) error {
@@ -78,6 +83,11 @@ func (d *DB) CreateSession(ctx context.Context, ns NewSession, now time.Time) (S
 	if err := checkBytes("device credential id", ns.DeviceCredentialID, 0, MaxCredentialIDLen); err != nil {
 		return Session{}, err
 	}
+	if ns.APIKeyID != "" {
+		if err := checkKeyID(ns.APIKeyID); err != nil {
+			return Session{}, err
+		}
+	}
 	if err := checkTime("now", now); err != nil {
 		return Session{}, err
 	}
@@ -87,17 +97,17 @@ func (d *DB) CreateSession(ctx context.Context, ns NewSession, now time.Time) (S
 	s := Session{
 		ID: ns.ID, UserID: ns.UserID, Kind: ns.Kind,
 		CreatedAt: trunc(now), LastSeen: trunc(now), ExpiresAt: trunc(ns.ExpiresAt),
-		Client: ns.Client, DeviceCredentialID: ns.DeviceCredentialID, AuthTime: trunc(now),
+		Client: ns.Client, DeviceCredentialID: ns.DeviceCredentialID, AuthTime: trunc(now), APIKeyID: ns.APIKeyID,
 	}
 	return s, d.insertSession(ctx, d.db, s)
 }
 
 func (d *DB) insertSession(ctx context.Context, q queryer, s Session) error {
 	_, err := q.ExecContext(ctx,
-		d.q(`INSERT INTO sessions (id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, auth_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		d.q(`INSERT INTO sessions (id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, auth_time, api_key_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID[:], s.UserID, string(s.Kind), d.t(s.CreatedAt), d.t(s.LastSeen), d.t(s.ExpiresAt),
-		s.Client.UserAgent, ipArg(s.Client.IP), bytesArg(s.DeviceCredentialID), d.optT(s.AuthTime))
+		s.Client.UserAgent, ipArg(s.Client.IP), bytesArg(s.DeviceCredentialID), d.optT(s.AuthTime), textArg(s.APIKeyID))
 	switch {
 	case sqldb.IsUniqueViolation(err):
 		return exists("session")
@@ -109,7 +119,7 @@ func (d *DB) insertSession(ctx context.Context, q queryer, s Session) error {
 	return nil
 }
 
-const sessionColumns = `id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, revoked_at, rotated_to, auth_time`
+const sessionColumns = `id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, revoked_at, rotated_to, auth_time, api_key_id`
 
 func scanSession(row scanner) (Session, error) {
 	var (
@@ -117,9 +127,11 @@ func scanSession(row scanner) (Session, error) {
 		kind                            string
 		created, seen, expires, revoked sqldb.Time
 		authTime                        sqldb.Time
+		apiKey                          sql.NullString
 	)
 	err := row.Scan(scanDigest{&s.ID}, &s.UserID, &kind, &created, &seen, &expires,
-		&s.Client.UserAgent, scanIP{&s.Client.IP}, &s.DeviceCredentialID, &revoked, scanDigest{&s.RotatedTo}, &authTime)
+		&s.Client.UserAgent, scanIP{&s.Client.IP}, &s.DeviceCredentialID, &revoked, scanDigest{&s.RotatedTo}, &authTime, &apiKey)
+	s.APIKeyID = apiKey.String
 	s.Kind = SessionKind(kind)
 	s.CreatedAt, s.LastSeen, s.ExpiresAt, s.RevokedAt = created.Time, seen.Time, expires.Time, revoked.Time
 	s.AuthTime = authTime.Time
@@ -238,7 +250,7 @@ func (d *DB) RotateSession(ctx context.Context, old, newID Digest, c Client, now
 		out = Session{
 			ID: newID, UserID: prev.UserID, Kind: prev.Kind,
 			CreatedAt: trunc(now), LastSeen: trunc(now), ExpiresAt: prev.ExpiresAt,
-			Client: c, DeviceCredentialID: prev.DeviceCredentialID, AuthTime: prev.AuthTime,
+			Client: c, DeviceCredentialID: prev.DeviceCredentialID, AuthTime: prev.AuthTime, APIKeyID: prev.APIKeyID,
 		}
 		return d.insertSession(ctx, tx, out)
 	})

@@ -101,6 +101,32 @@ func openMigrated(ctx context.Context, cfg *server.Config) (*authdb.DB, error) {
 	return d, nil
 }
 
+// claimDeployment checks that this server uses the secretd client key
+// and cluster of the deployment whose database it shares: the first
+// server to start records them, and a server with another is refused,
+// since a wallet answers only the client key that made it (its users
+// would find their wallets missing) and lives only in its cluster.
+func claimDeployment(ctx context.Context, db *authdb.DB, key secretd.Key, identity string) error {
+	for _, c := range []struct {
+		name, value, setting, what, fix string
+	}{
+		{authdb.DeploymentSecretdClientKey, key.PublicKey(), "secretd.key_file", "secretd client key",
+			"a wallet answers only the client key that made it: give every server of one deployment the same key file"},
+		{authdb.DeploymentSecretdCluster, identity, "secretd.identity", "secretd cluster",
+			"the users' wallets live in that cluster: point every server of one deployment at it"},
+	} {
+		got, since, err := db.ClaimDeployment(ctx, c.name, c.value, time.Now())
+		if err != nil {
+			return err
+		}
+		if got != c.value {
+			return &server.SettingError{Setting: c.setting, Problem: fmt.Sprintf("this server's %s is %s, but the database belongs to a deployment that has used %s since %s; %s (docs/niomon-operations.md, \"Several servers\")",
+				c.what, c.value, got, since.UTC().Format(time.RFC3339), c.fix)}
+		}
+	}
+	return nil
+}
+
 // cmdServe runs the server for production.
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -145,6 +171,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	if err := claimDeployment(ctx, db, key, cfg.Secretd.Identity); err != nil {
+		return err
+	}
 	// secretd may start after the server: serve unready until it answers
 	// (a refusal, a wrong identity or attestation, still stops here).
 	client, err := secretd.DialCluster(ctx, cfg.Secretd.Addrs, secretd.Options{Identity: cfg.Secretd.Identity, Key: key, Attestation: att, StartUnreachable: true})

@@ -103,7 +103,8 @@ func (s *Server) apiKeySignup(w http.ResponseWriter, r *http.Request, _ *auth) e
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.CreateAPIKey(ctx, u.ID, in.PublicKey, "sign-up key", now); err != nil {
+	k, err := s.db.CreateAPIKey(ctx, u.ID, in.PublicKey, "sign-up key", now)
+	if err != nil {
 		// Nothing answered yet: take the user back (the cleanup would).
 		if derr := s.db.DeletePendingUser(ctx, u.ID); derr != nil {
 			s.log.Error("removing a user whose sign-up failed", "request_id", requestID(r), "err", derr)
@@ -113,7 +114,7 @@ func (s *Server) apiKeySignup(w http.ResponseWriter, r *http.Request, _ *auth) e
 		}
 		return err
 	}
-	return s.signIn(w, r, u, true, true, "signup.api_key")
+	return s.signInWith(w, r, u, true, true, "signup.api_key", k.ID)
 }
 
 // apiKeyAdd registers another API key for the signed-in user, with the
@@ -181,7 +182,7 @@ func (s *Server) apiKeyLogin(w http.ResponseWriter, r *http.Request, _ *auth) er
 	if err != nil {
 		return err
 	}
-	return s.signIn(w, r, u, true, false, "signin.api_key")
+	return s.signInWith(w, r, u, true, false, "signin.api_key", k.ID)
 }
 
 // apiKeyFailed counts a failed API-key sign-in against the caller's IP

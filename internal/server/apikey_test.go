@@ -136,3 +136,47 @@ func TestAPIKey_RefusesWhatDoesNotProvePossession(t *testing.T) {
 		}
 	})
 }
+
+// A key rotated out takes its sessions with it: the session made with
+// the old key ends when the key is revoked (from the new key's session),
+// on every server of the deployment, since they share the database; the
+// new key's session stays.
+func TestAPIKey_RevokingAKeyEndsTheSessionsSignedInWithIt(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	old, fresh := newAPIKey(t), newAPIKey(t)
+	byOld := e.client()
+	s, err := byOld.APIKeySignup(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.createWallet(byOld, s.User.ID, old)
+	if _, err := byOld.AddAPIKey(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	byFresh := e.client()
+	if _, err := byFresh.APIKeyLogin(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := byFresh.Do(ctx, "POST", "/v1/devices/revoke", nioapi.RevokeDevice{Kind: "api_key", ID: old.Credential().ID}, &nioapi.Revoked{}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		client *nioapi.Client
+		want   string // error code; "" for none
+	}{
+		{"TheOldKeysSessionHasEnded", byOld, server.CodeUnauthorized},
+		{"TheNewKeysSessionStays", byFresh, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := tc.client.Me(ctx); errCode(err) != tc.want {
+				t.Fatalf("GET /v1/me: got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := e.client().APIKeyLogin(ctx, old); errCode(err) != server.CodeUnauthorized {
+		t.Fatalf("login with the revoked key: got %v, want %s", err, server.CodeUnauthorized)
+	}
+}

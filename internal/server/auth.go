@@ -178,6 +178,12 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 // signIn starts a session for u and answers with it: a cookie (and CSRF
 // token) for a browser, or a bearer token when asked for one.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u authdb.User, bearer, newUser bool, event string) error {
+	return s.signInWith(w, r, u, bearer, newUser, event, "")
+}
+
+// signInWith is signIn for a session made with the API key apiKeyID:
+// revoking that key ends the session.
+func (s *Server) signInWith(w http.ResponseWriter, r *http.Request, u authdb.User, bearer, newUser bool, event, apiKeyID string) error {
 	ctx, now := r.Context(), s.now()
 	kind := authdb.SessionCookie
 	if bearer {
@@ -186,7 +192,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, u authdb.User, b
 	token := sessionTokenPrefix + newToken()
 	sess, err := s.db.CreateSession(ctx, authdb.NewSession{
 		ID: s.sessionDigest(token), UserID: u.ID, Kind: kind,
-		ExpiresAt: now.Add(s.cfg.Sessions.MaxAge.Duration), Client: s.clientOf(r),
+		ExpiresAt: now.Add(s.cfg.Sessions.MaxAge.Duration), Client: s.clientOf(r), APIKeyID: apiKeyID,
 	}, now)
 	if err != nil {
 		return err
