@@ -428,6 +428,23 @@ func testRevokeAPIKeyEndsItsSessions(t *testing.T, st storage) {
 			}
 		})
 	}
+	// A session of the key stored after the key was revoked (a rotation
+	// that committed after RevokeAPIKey) is revoked too, and not listed.
+	late := session("late", gone.ID)
+	_, err = d.GetSession(ctx, late.ID, t0.Add(2*time.Hour))
+	wantErr(t, "GetSession of a late session of the revoked key", err, ErrRevoked)
+	_, err = d.RotateSession(ctx, late.ID, digest("late, rotated"), Client{}, t0.Add(2*time.Hour))
+	wantErr(t, "RotateSession of a late session of the revoked key", err, ErrRevoked)
+	listed, err := d.ListSessions(ctx, alice.ID, t0.Add(2*time.Hour))
+	wantErr(t, "ListSessions", err, nil)
+	for _, l := range listed {
+		if l.APIKeyID == gone.ID {
+			t.Fatalf("ListSessions lists session %s of the revoked key", l.ID.Hex())
+		}
+	}
+	if len(listed) != 2 {
+		t.Fatalf("ListSessions: %d sessions, want the two that stay", len(listed))
+	}
 	ns := newSession(alice.ID, "bad key id")
 	ns.APIKeyID = "not a key id"
 	_, err = d.CreateSession(ctx, ns, t0)

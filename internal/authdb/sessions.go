@@ -146,8 +146,22 @@ func (d *DB) getSession(ctx context.Context, q queryer, id Digest) (Session, err
 	if err != nil {
 		return Session{}, dbError("get session", err)
 	}
+	// A session of a revoked API key counts as revoked then, even one
+	// rotated from it after RevokeAPIKey revoked the key's sessions.
+	if s.APIKeyID != "" && s.RevokedAt.IsZero() {
+		var revoked sqldb.Time
+		err := q.QueryRowContext(ctx, d.q(`SELECT revoked_at FROM api_keys WHERE id = ?`), s.APIKeyID).Scan(&revoked)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return Session{}, dbError("get session", err)
+		}
+		s.RevokedAt = revoked.Time
+	}
 	return s, nil
 }
+
+// liveKey is the condition that a session's API key, if any, is not
+// revoked.
+const liveKey = `(api_key_id IS NULL OR NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.id = sessions.api_key_id AND k.revoked_at IS NOT NULL))`
 
 // sessionError explains why a session cannot be used at now (nil if it
 // can).
@@ -231,7 +245,7 @@ func (d *DB) RotateSession(ctx context.Context, old, newID Digest, c Client, now
 		// row: a concurrent rotation waits and then finds it revoked.
 		prev, err := scanSession(tx.QueryRowContext(ctx,
 			d.q(`UPDATE sessions SET revoked_at = ?, rotated_to = ?
-				WHERE id = ? AND revoked_at IS NULL AND expires_at > ?
+				WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND `+liveKey+`
 				RETURNING `+sessionColumns),
 			d.t(now), newID[:], old[:], d.t(now)))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -338,7 +352,7 @@ func (d *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]
 	}
 	rows, err := d.db.QueryContext(ctx,
 		d.q(`SELECT `+sessionColumns+` FROM sessions
-			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+			WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND `+liveKey+`
 			ORDER BY created_at, id LIMIT ?`),
 		userID, d.t(now), MaxListLimit)
 	ss, err := collect(rows, err, scanSession)
