@@ -270,7 +270,8 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		nc.Close()
 		var r *wire.Refusal
 		if errors.As(err, &r) {
-			return nil, &RefusedError{Reason: r.Reason}
+			phrase, announced := wire.SplitRefusal(r.Reason)
+			return nil, &RefusedError{Reason: phrase, Announced: announced}
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, ctx.Err())

@@ -269,9 +269,10 @@ func TestHandshakeRefusals(t *testing.T) {
 		opts     secretd.Options
 		wantText string
 		wantFix  string // what the error tells the operator to do
+		wantID   string // the identity it says the runner announces
 	}{
-		{"a key not on the allow-list", secretd.Options{Key: stranger}, wire.RefuseAuth, "allow-list"},
-		{"the wrong cluster identity", secretd.Options{Identity: other.Public().String()}, wire.RefuseHandshake, "cluster identity most likely does not match"},
+		{"a key not on the allow-list", secretd.Options{Key: stranger}, wire.RefuseAuth, "allow-list", ""},
+		{"the wrong cluster identity", secretd.Options{Identity: other.Public().String()}, wire.RefuseHandshake, "cluster identity most likely does not match", c.Identity},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,8 +285,9 @@ func TestHandshakeRefusals(t *testing.T) {
 			}
 			_, err := secretd.Dial(ctxT(t), c.Addr, o)
 			var r *secretd.RefusedError
-			if !errors.As(err, &r) || r.Reason != tc.wantText || !strings.Contains(err.Error(), tc.wantFix) {
-				t.Fatalf("got %v, want a refusal %q saying %q", err, tc.wantText, tc.wantFix)
+			if !errors.As(err, &r) || r.Reason != tc.wantText || !strings.Contains(err.Error(), tc.wantFix) || r.Announced != tc.wantID ||
+				(tc.wantID != "" && !strings.Contains(err.Error(), "announces the identity "+tc.wantID)) {
+				t.Fatalf("got %v (announced %q), want a refusal %q saying %q and announcing %q", err, r.Announced, tc.wantText, tc.wantFix, tc.wantID)
 			}
 		})
 	}

@@ -218,13 +218,24 @@ func (e *Error) Is(target error) bool {
 }
 
 // RefusedError is a connection the server refused in the handshake.
-type RefusedError struct{ Reason string }
+type RefusedError struct {
+	Reason string // the fixed phrase, e.g. "handshake failed"
+	// Announced is the cluster identity the server says it holds, with a
+	// "handshake failed" ("" if it said none). The runner relays it and
+	// could write any: it is a hint for the operator, never to be pinned
+	// unchecked.
+	Announced string
+}
 
 func (e *RefusedError) Error() string {
+	msg := "secretd: connection refused: " + e.Reason
 	if hint := refusalHints[e.Reason]; hint != "" {
-		return "secretd: connection refused: " + e.Reason + ": " + hint
+		msg += ": " + hint
 	}
-	return "secretd: connection refused: " + e.Reason
+	if e.Announced != "" {
+		msg += ". The runner announces the identity " + e.Announced + " (its claim, unchecked: use it only if this is your cluster's runner, and pin the enclave's attestation)"
+	}
+	return msg
 }
 
 // refusalHints tell an operator what a refusal most likely means.

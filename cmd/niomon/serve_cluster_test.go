@@ -21,6 +21,15 @@ import (
 	"github.com/niomon/niomon/internal/server"
 )
 
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestServe_TwoServersAndTwoEnclavesOnOnePostgreSQLAreOneDeployment runs
 // the set-up docs/niomon-operations.md ("Several servers") describes: two
 // secretd runners with enclaves of one cluster, each on a machine of its
@@ -96,6 +105,16 @@ func TestServe_TwoServersAndTwoEnclavesOnOnePostgreSQLAreOneDeployment(t *testin
 	confB, urlB := config("b", clientKey, addr2, addr1)
 	if code, _, stderr := runOnce(t, nil, "migrate", "--config", confA); code != 0 {
 		t.Fatalf("migrate: %s", stderr)
+	}
+	// A first server given a wrong cluster identity is refused, names the
+	// setting and the identity the runner announces, and records nothing
+	// (the servers below start).
+	wrong := strings.Replace(string(mustRead(t, confA)), identity, otherPub, 1)
+	code, _, stderr := runOnce(t, nil, "serve", "--config", writeFile(t, dir, "wrong.json", wrong))
+	for _, want := range []string{"setting secretd.identity (env NIOMON_SECRETD_IDENTITY)", "cluster identity most likely does not match", "announces the identity " + identity} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Fatalf("a server with a wrong identity: exit %d, stderr %q; want a refusal that says %q", code, stderr, want)
+		}
 	}
 	for _, conf := range []string{confA, confB} {
 		startProc(t, nil, "serve", "--config", conf).waitFor("listen:")

@@ -18,9 +18,11 @@ import (
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/niomon/niomon/internal/authdb"
 	"github.com/niomon/niomon/internal/devmail"
 	"github.com/niomon/niomon/internal/pgtest"
 	"github.com/niomon/niomon/internal/server"
+	"github.com/niomon/niomon/internal/sqldb"
 )
 
 func writeFile(t *testing.T, dir, name, body string) string {
@@ -222,6 +224,16 @@ func TestServe_SignsUpAndSignsOnPostgreSQL(t *testing.T) {
 	sd.stop()
 }
 
+// runOnceOK runs niomon with args and returns its stdout; it must succeed.
+func runOnceOK(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, stderr := runOnce(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("niomon %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	return out
+}
+
 // readyz asks the server's readiness endpoint.
 func readyz(t *testing.T, base string) (int, server.Health) {
 	t.Helper()
@@ -266,6 +278,23 @@ func TestServe_StartsBeforeSecretdAndIsReadyWhenItComes(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("/readyz 20 s after secretd came: %d %+v", status, h)
+		}
+	}
+	// Once secretd accepted its key and identity, the server records them
+	// as the deployment's.
+	db, err := authdb.Open(context.Background(), sqldb.Config{SQLitePath: filepath.Join(ps.dir, "niomon.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantKey := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(runOnceOK(t, "secretd", "keygen", "--show", ps.config["secretd"].(map[string]any)["key_file"].(string))), "public_key:"))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got, _, err := db.DeploymentSetting(context.Background(), authdb.DeploymentSecretdClientKey)
+		if err == nil && got == wantKey {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deployment's client key 10 s after secretd came: %q (%v), want %q", got, err, wantKey)
 		}
 	}
 	srv.stop()

@@ -2,6 +2,8 @@ package authdb
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/niomon/niomon/internal/sqldb"
@@ -36,4 +38,18 @@ func (d *DB) ClaimDeployment(ctx context.Context, name, value string, now time.T
 		return "", time.Time{}, dbError("read the deployment's "+name, err)
 	}
 	return recorded, at.Time, nil
+}
+
+// DeploymentSetting returns the value on record for name and since when,
+// or "" when no server has recorded one.
+func (d *DB) DeploymentSetting(ctx context.Context, name string) (value string, since time.Time, err error) {
+	var at sqldb.Time
+	err = d.db.QueryRowContext(ctx, d.q(`SELECT value, set_at FROM deployment WHERE name = ?`), name).Scan(&value, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, dbError("read the deployment's "+name, err)
+	}
+	return value, at.Time, nil
 }

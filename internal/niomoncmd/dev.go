@@ -163,7 +163,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "  terminal: go run ./cmd/niomon client --server %s email login you@example.com\n", publicURL)
 	fmt.Fprintf(stdout, "  enclave:  dev, PCR0 %x (add --allow-dev-enclave --pcr 0=%x to check its attestation)\n", pcr0, pcr0)
 	fmt.Fprintf(stdout, "  Ctrl-C stops everything.\n")
-	return serveUntilDone(ctx, log, srv, ln, sd.done)
+	return serveUntilDone(ctx, log, srv, ln, sd.done, nil)
 }
 
 // How long a client may take over its part of an exchange. A request's
@@ -186,7 +186,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger, read time.Duration) *http.S
 
 // serveUntilDone serves HTTP and runs housekeeping until ctx ends (or
 // secretd stops), then shuts down gracefully.
-func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, ln net.Listener, secretdDone <-chan struct{}) error {
+func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, ln net.Listener, secretdDone <-chan struct{}, fatal <-chan error) error {
 	hs := newHTTPServer(srv, log, readTimeout)
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -206,6 +206,7 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, l
 	case <-ctx.Done():
 	case <-secretdDone:
 		err = errors.New("secretd stopped")
+	case err = <-fatal:
 	case err = <-errc:
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

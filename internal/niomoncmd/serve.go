@@ -19,6 +19,7 @@ import (
 	"github.com/niomon/niomon/internal/mail"
 	"github.com/niomon/niomon/internal/server"
 	"github.com/niomon/niomon/internal/sqldb"
+	"github.com/niomon/niomon/internal/wire"
 	"github.com/niomon/niomon/secretd"
 )
 
@@ -106,7 +107,9 @@ func openMigrated(ctx context.Context, cfg *server.Config) (*authdb.DB, error) {
 // server to start records them, and a server with another is refused,
 // since a wallet answers only the client key that made it (its users
 // would find their wallets missing) and lives only in its cluster.
-func claimDeployment(ctx context.Context, db *authdb.DB, key secretd.Key, identity string) error {
+// With record, a database that names none records these; without, it is
+// only checked.
+func claimDeployment(ctx context.Context, db *authdb.DB, key secretd.Key, identity string, record bool) error {
 	for _, c := range []struct {
 		name, value, setting, what, fix string
 	}{
@@ -115,16 +118,49 @@ func claimDeployment(ctx context.Context, db *authdb.DB, key secretd.Key, identi
 		{authdb.DeploymentSecretdCluster, identity, "secretd.identity", "secretd cluster",
 			"the users' wallets live in that cluster: point every server of one deployment at it"},
 	} {
-		got, since, err := db.ClaimDeployment(ctx, c.name, c.value, time.Now())
+		var got string
+		var since time.Time
+		var err error
+		if record {
+			got, since, err = db.ClaimDeployment(ctx, c.name, c.value, time.Now())
+		} else {
+			got, since, err = db.DeploymentSetting(ctx, c.name)
+		}
 		if err != nil {
 			return err
 		}
-		if got != c.value {
+		if got != "" && got != c.value {
 			return &server.SettingError{Setting: c.setting, Problem: fmt.Sprintf("this server's %s is %s, but the database belongs to a deployment that has used %s since %s; %s (docs/niomon-operations.md, \"Several servers\")",
 				c.what, c.value, got, since.UTC().Format(time.RFC3339), c.fix)}
 		}
 	}
 	return nil
+}
+
+// claimOnceSecretdAnswers records the deployment's key and cluster once
+// secretd first accepts them (a server that started before secretd). A
+// refusal then (another server recorded others meanwhile) ends the
+// server; nil when ctx ends first.
+func claimOnceSecretdAnswers(ctx context.Context, db *authdb.DB, client *secretd.Client, key secretd.Key, identity string) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := client.Ping(pctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		err = claimDeployment(ctx, db, key, identity, true)
+		var se *server.SettingError
+		if err == nil || errors.As(err, &se) {
+			return err
+		}
+		// The database did not answer: try again.
+	}
 }
 
 // cmdServe runs the server for production.
@@ -171,18 +207,34 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
-	if err := claimDeployment(ctx, db, key, cfg.Secretd.Identity); err != nil {
+	// Refused at once if the database names another key or cluster; the
+	// first server records its own only once secretd has accepted them.
+	if err := claimDeployment(ctx, db, key, cfg.Secretd.Identity, false); err != nil {
 		return err
 	}
 	// secretd may start after the server: serve unready until it answers
 	// (a refusal, a wrong identity or attestation, still stops here).
 	client, err := secretd.DialCluster(ctx, cfg.Secretd.Addrs, secretd.Options{Identity: cfg.Secretd.Identity, Key: key, Attestation: att, StartUnreachable: true})
-	if err != nil {
+	var refused *secretd.RefusedError
+	switch {
+	case errors.As(err, &refused) && refused.Reason == wire.RefuseHandshake:
+		return &server.SettingError{Setting: "secretd.identity", Problem: err.Error()}
+	case errors.As(err, &refused) && refused.Reason == wire.RefuseAuth:
+		return &server.SettingError{Setting: "secretd.key_file", Problem: err.Error()}
+	case err != nil:
 		return fmt.Errorf("connecting to secretd: %w", err)
 	}
 	defer client.Close()
+	fatal := make(chan error, 1)
 	if err := client.Ping(ctx); err != nil {
 		log.Warn("secretd does not answer yet: serving, unready (/readyz), until it does", "addrs", strings.Join(cfg.Secretd.Addrs, ","), "err", err)
+		go func() {
+			if err := claimOnceSecretdAnswers(ctx, db, client, key, cfg.Secretd.Identity); err != nil {
+				fatal <- err
+			}
+		}()
+	} else if err := claimDeployment(ctx, db, key, cfg.Secretd.Identity, true); err != nil {
+		return err
 	}
 	srv, err := server.New(ctx, server.Options{Config: cfg, DB: db, Mail: sender, Secretd: client, Tokens: tokens, Log: log})
 	if err != nil {
@@ -201,7 +253,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
 	}
 	fmt.Fprintf(stdout, "listen: %s\n", ln.Addr())
-	return serveUntilDone(ctx, log, srv, ln, nil)
+	return serveUntilDone(ctx, log, srv, ln, nil, fatal)
 }
 
 // unreadable says why a secret file named by setting cannot be read, and

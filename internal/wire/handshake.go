@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/flynn/noise"
 	"github.com/fxamacker/cbor/v2"
@@ -77,6 +78,24 @@ const (
 	RefuseBusy      = "too many connections"
 )
 
+// announced follows RefuseHandshake in a refusal: the identity this
+// server holds, so that a client given another can say which one it
+// reached. It is the server's public key, not a secret; a client shows it
+// as the runner's claim (the runner relays the refusal and could write
+// anything there).
+const announced = ": the identity here is "
+
+// SplitRefusal splits a refusal reason into its fixed phrase and the
+// identity it announces ("" when it announces none, or a malformed one).
+func SplitRefusal(reason string) (phrase, identity string) {
+	if rest, ok := strings.CutPrefix(reason, RefuseHandshake+announced); ok {
+		if _, err := ParsePublicKey(rest); err == nil {
+			return RefuseHandshake, rest
+		}
+	}
+	return reason, ""
+}
+
 // NoiseConfig is the Secretd handshake: IK, psk at placement 2, with our
 // crypto/ecdh DH. The enclave is the responder; clients (package
 // wireclient) the initiator. Tests run the cacophony vectors through
@@ -137,7 +156,7 @@ func Server(conn io.ReadWriter, identity PrivateKey, authorize Authorizer) (*Ses
 	}
 	payload, _, _, err := hs.ReadMessage(nil, msg1)
 	if err != nil {
-		return nil, peer, refuse(conn, RefuseHandshake)
+		return nil, peer, refuse(conn, RefuseHandshake+announced+identity.Public().String())
 	}
 	copy(peer.Key[:], hs.PeerStatic())
 	if peer.Hello, err = DecodeClientHello(payload); err != nil {

@@ -130,12 +130,12 @@ func TestServerRefusesWithReason(t *testing.T) {
 		wantReason string
 	}{
 		{name: "unknown client key is refused", serverKey: server.Public(), authorize: deny, hello: wire.ClientHello{AuthMethod: wire.AuthStaticKey}, wantReason: wire.RefuseAuth},
-		{name: "wrong server identity fails the handshake", serverKey: other.Public(), authorize: allow, hello: wire.ClientHello{AuthMethod: wire.AuthStaticKey}, wantReason: wire.RefuseHandshake},
+		{name: "wrong server identity fails the handshake", serverKey: other.Public(), authorize: allow, hello: wire.ClientHello{AuthMethod: wire.AuthStaticKey}, wantReason: wire.RefuseHandshake + ": the identity here is " + server.Public().String()},
 		{name: "empty auth method is a malformed hello", serverKey: server.Public(), authorize: allow, hello: wire.ClientHello{}, wantReason: wire.RefuseHello},
 		{name: "another magic is an unsupported protocol", serverKey: server.Public(), authorize: allow, hello: wire.ClientHello{AuthMethod: wire.AuthStaticKey},
 			corrupt: func(b []byte) []byte { b[3] ^= 1; return b }, wantReason: wire.RefuseProtocol},
 		{name: "a flipped bit in message 1 fails the handshake", serverKey: server.Public(), authorize: allow, hello: wire.ClientHello{AuthMethod: wire.AuthStaticKey},
-			corrupt: func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, wantReason: wire.RefuseHandshake},
+			corrupt: func(b []byte) []byte { b[len(b)-1] ^= 1; return b }, wantReason: wire.RefuseHandshake + ": the identity here is " + server.Public().String()},
 		{name: "a custom refusal reason is passed on", serverKey: server.Public(), authorize: func(wire.PublicKey, wire.ClientHello) error { return &wire.Refusal{Reason: wire.RefuseBusy} },
 			hello: wire.ClientHello{AuthMethod: wire.AuthStaticKey}, wantReason: wire.RefuseBusy},
 	}
@@ -157,6 +157,29 @@ func TestServerRefusesWithReason(t *testing.T) {
 			_, err = wireclient.Client(&recorder{r: bytes.NewReader(sconn.w.Bytes())}, tc.serverKey, client, wire.ClientHello{AuthMethod: wire.AuthStaticKey})
 			if !errors.As(err, &r) || r.Reason != tc.wantReason {
 				t.Fatalf("client: got %v, want refusal %q", err, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestSplitRefusalFindsOnlyAWellFormedAnnouncedIdentity(t *testing.T) {
+	id, _ := wire.GeneratePrivateKey()
+	pub := id.Public().String()
+	tests := []struct {
+		name, reason, phrase, identity string
+	}{
+		{"a handshake refusal with the identity", wire.RefuseHandshake + ": the identity here is " + pub, wire.RefuseHandshake, pub},
+		{"the bare phrase (an older enclave)", wire.RefuseHandshake, wire.RefuseHandshake, ""},
+		{"another refusal", wire.RefuseAuth, wire.RefuseAuth, ""},
+		{"a malformed identity", wire.RefuseHandshake + ": the identity here is not-a-key", wire.RefuseHandshake + ": the identity here is not-a-key", ""},
+		{"an identity with more after it", wire.RefuseHandshake + ": the identity here is " + pub + " x", wire.RefuseHandshake + ": the identity here is " + pub + " x", ""},
+		{"the identity after another phrase", wire.RefuseAuth + ": the identity here is " + pub, wire.RefuseAuth + ": the identity here is " + pub, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			phrase, identity := wire.SplitRefusal(tc.reason)
+			if phrase != tc.phrase || identity != tc.identity {
+				t.Fatalf("SplitRefusal(%q): got %q, %q; want %q, %q", tc.reason, phrase, identity, tc.phrase, tc.identity)
 			}
 		})
 	}
