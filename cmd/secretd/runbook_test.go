@@ -124,3 +124,35 @@ func TestABootThatCannotOpenTheMasterKeySaysWhetherTheKeyIsAnotherOrTheRecordIsD
 		t.Fatal(err)
 	}
 }
+
+// A runner started before its enclave (or pointed at the wrong socket)
+// says so within seconds, naming the socket and the cause, and serves
+// once an enclave listens there.
+func TestARunnerWithoutItsEnclaveSaysWhyAndServesWhenItComes(t *testing.T) {
+	dir := shortTempDir(t)
+	keyFile := filepath.Join(dir, "app.key")
+	if code, _, stderr := cli(t, "keygen", "--out", keyFile); code != 0 {
+		t.Fatal(stderr)
+	}
+	key := loadKey(t, keyFile)
+	sockPath := filepath.Join(dir, "e.sock")
+	run := startProc(t, "runner", "--dev", "--dev-genesis", "--listen", "127.0.0.1:0", "--enclave", "unix:"+sockPath, "--data", filepath.Join(dir, "data"), "--client-key", key.PublicKey())
+	want := []string{"no enclave answers at unix:" + sockPath, "no such file or directory"}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		stderr := string(run.stderr.Bytes())
+		if strings.Contains(stderr, want[0]) && strings.Contains(stderr, want[1]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr 15 s after start: %q; want %q", stderr, want)
+		}
+	}
+	enc := startProc(t, "enclave", "--dev", "--listen", "unix:"+sockPath)
+	defer enc.stop(syscall.SIGTERM)
+	addr := run.waitFor("listen")
+	id := run.waitFor("cluster_identity")
+	if _, err := dial(t, addr, id, key).Info(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	run.stop(syscall.SIGTERM)
+}

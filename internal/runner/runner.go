@@ -77,6 +77,11 @@ type Runner struct {
 	lnMu sync.Mutex
 	ln   net.Listener
 
+	// While no host link reaches the enclave, an operator hears why.
+	downMu    sync.Mutex
+	downSince time.Time // zero while a link is up
+	warnedAt  time.Time
+
 	witnesses *witnessRelay
 }
 
@@ -249,6 +254,7 @@ func (r *Runner) keepHostLink(ctx context.Context, hello *hostlink.Hello) {
 			return
 		}
 		r.log.Debug("host link down", "err", err)
+		r.enclaveDown(err)
 		if time.Since(start) > 10*time.Second {
 			delay = 50 * time.Millisecond
 		}
@@ -269,10 +275,39 @@ func (r *Runner) hostLinkOnce(ctx context.Context, hello *hostlink.Hello, b host
 		return err
 	}
 	defer conn.Close()
+	r.enclaveUp()
 	if _, err := conn.Write([]byte{hostlink.ConnHost}); err != nil {
 		return err
 	}
 	return hostserve.Serve(ctx, conn, hello, b, hostserve.Events{Ready: r.onReady, Recovering: r.onRecovering, Genesis: r.onGenesis, Join: r.cfg.Join, Witness: r.witnesses.relay})
+}
+
+// Reaching no enclave is logged as a warning after downWarnAfter, then
+// every downWarnEvery while it lasts.
+const (
+	downWarnAfter = 3 * time.Second
+	downWarnEvery = 30 * time.Second
+)
+
+func (r *Runner) enclaveUp() {
+	r.downMu.Lock()
+	r.downSince, r.warnedAt = time.Time{}, time.Time{}
+	r.downMu.Unlock()
+}
+
+func (r *Runner) enclaveDown(err error) {
+	now := time.Now()
+	r.downMu.Lock()
+	defer r.downMu.Unlock()
+	if r.downSince.IsZero() {
+		r.downSince = now
+	}
+	if now.Sub(r.downSince) < downWarnAfter || (!r.warnedAt.IsZero() && now.Sub(r.warnedAt) < downWarnEvery) {
+		return
+	}
+	r.warnedAt = now
+	r.log.Warn("no enclave answers at "+r.cfg.Enclave+": is secretd enclave running, listening there? Waiting for it",
+		"for", now.Sub(r.downSince).Round(time.Second).String(), "err", err)
 }
 
 func (r *Runner) acceptLoop(ctx context.Context, ln net.Listener) error {
