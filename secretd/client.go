@@ -232,7 +232,9 @@ func (c *Client) dialEndpoint(ctx context.Context, e *endpoint) (*conn, error) {
 	if e.attested {
 		return s, nil
 	}
-	if err := c.attestSession(ctx, s); err != nil {
+	actx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout) // e.mu is held: never wait unbounded
+	defer cancel()
+	if err := c.attestSession(actx, s); err != nil {
 		s.close(err)
 		return nil, err
 	}
@@ -331,7 +333,11 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 // moveHome dials sl's home endpoint and, if it answers, puts the new
 // session in the slot; the old one closes once its calls are answered.
 func (c *Client) moveHome(sl *slot, home int) {
-	s, err := c.dialEndpoint(context.Background(), c.ends[home])
+	// Bounded: a runner that answers the handshake and then stalls the
+	// attestation must not hold the endpoint (and the slot) for good.
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.DialTimeout)
+	defer cancel()
+	s, err := c.dialEndpoint(ctx, c.ends[home])
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	sl.moving = false

@@ -82,18 +82,24 @@ func (c *conn) retire() {
 	c.closeIfRetired()
 }
 
+// closeIfRetired closes a retiring session with no call pending. The
+// check and the close are one step under c.mu: a call that registers in
+// between would be sent and then told errRetired, and resent elsewhere.
 func (c *conn) closeIfRetired() {
 	c.mu.Lock()
-	idle := c.retiring && len(c.pending) == 0
-	c.mu.Unlock()
-	if idle {
-		c.close(errRetired)
+	defer c.mu.Unlock()
+	if c.retiring && len(c.pending) == 0 {
+		c.closeLocked(errRetired)
 	}
 }
 
 func (c *conn) close(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closeLocked(err)
+}
+
+func (c *conn) closeLocked(err error) {
 	if c.err != nil {
 		return
 	}
