@@ -110,6 +110,10 @@ func openMigrated(ctx context.Context, cfg *server.Config) (*authdb.DB, error) {
 // With record, a database that names none records these; without, it is
 // only checked.
 func claimDeployment(ctx context.Context, db *authdb.DB, key secretd.Key, identity string, record bool) error {
+	// The canonical form: one key written two ways is one cluster.
+	if id, err := wire.ParsePublicKey(identity); err == nil {
+		identity = id.String()
+	}
 	for _, c := range []struct {
 		name, value, setting, what, fix string
 	}{
