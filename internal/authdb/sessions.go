@@ -121,7 +121,10 @@ func (d *DB) insertSession(ctx context.Context, q queryer, s Session) error {
 
 const sessionColumns = `id, user_id, kind, created_at, last_seen, expires_at, user_agent, ip, device_credential_id, revoked_at, rotated_to, auth_time, api_key_id`
 
-func scanSession(row scanner) (Session, error) {
+func scanSession(row scanner) (Session, error) { return scanSessionAnd(row) }
+
+// scanSessionAnd scans sessionColumns, then extra.
+func scanSessionAnd(row scanner, extra ...any) (Session, error) {
 	var (
 		s                               Session
 		kind                            string
@@ -129,8 +132,8 @@ func scanSession(row scanner) (Session, error) {
 		authTime                        sqldb.Time
 		apiKey                          sql.NullString
 	)
-	err := row.Scan(scanDigest{&s.ID}, &s.UserID, &kind, &created, &seen, &expires,
-		&s.Client.UserAgent, scanIP{&s.Client.IP}, &s.DeviceCredentialID, &revoked, scanDigest{&s.RotatedTo}, &authTime, &apiKey)
+	err := row.Scan(append([]any{scanDigest{&s.ID}, &s.UserID, &kind, &created, &seen, &expires,
+		&s.Client.UserAgent, scanIP{&s.Client.IP}, &s.DeviceCredentialID, &revoked, scanDigest{&s.RotatedTo}, &authTime, &apiKey}, extra...)...)
 	s.APIKeyID = apiKey.String
 	s.Kind = SessionKind(kind)
 	s.CreatedAt, s.LastSeen, s.ExpiresAt, s.RevokedAt = created.Time, seen.Time, expires.Time, revoked.Time
@@ -139,22 +142,19 @@ func scanSession(row scanner) (Session, error) {
 }
 
 func (d *DB) getSession(ctx context.Context, q queryer, id Digest) (Session, error) {
-	s, err := scanSession(q.QueryRowContext(ctx, d.q(`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`), id[:]))
+	// A session of a revoked API key counts as revoked then, even one
+	// rotated from it after RevokeAPIKey revoked the key's sessions.
+	var keyRevoked sqldb.Time
+	s, err := scanSessionAnd(q.QueryRowContext(ctx, d.q(`SELECT `+sessionColumns+`,
+		(SELECT revoked_at FROM api_keys k WHERE k.id = sessions.api_key_id) FROM sessions WHERE id = ?`), id[:]), &keyRevoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, notFound("session")
 	}
 	if err != nil {
 		return Session{}, dbError("get session", err)
 	}
-	// A session of a revoked API key counts as revoked then, even one
-	// rotated from it after RevokeAPIKey revoked the key's sessions.
-	if s.APIKeyID != "" && s.RevokedAt.IsZero() {
-		var revoked sqldb.Time
-		err := q.QueryRowContext(ctx, d.q(`SELECT revoked_at FROM api_keys WHERE id = ?`), s.APIKeyID).Scan(&revoked)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return Session{}, dbError("get session", err)
-		}
-		s.RevokedAt = revoked.Time
+	if s.RevokedAt.IsZero() {
+		s.RevokedAt = keyRevoked.Time
 	}
 	return s, nil
 }
