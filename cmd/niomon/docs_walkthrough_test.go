@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha512"
@@ -507,42 +506,12 @@ func (w *walk) port(doc string) string {
 	}
 }
 
-// start starts prog in the walk's directory, as startProc starts the
-// test binary.
+// start starts prog in the walk's directory.
 func (w *walk) start(prog string, args []string) *proc {
 	w.t.Helper()
 	cmd := exec.Command(filepath.Join(w.bins.dir, prog), args...)
 	cmd.Dir, cmd.Env = w.dir, w.env
-	p := &proc{t: w.t, cmd: cmd, lines: make(chan string, 256), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.stdout.Write([]byte(sc.Text() + "\n"))
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-		close(p.lines)
-	}()
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	w.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			killTree(cmd.Process.Pid)
-			<-p.done
-		}
-	})
-	return p
+	return startCmd(w.t, cmd)
 }
 
 // startDaemon starts a command that keeps running and reads its stdout

@@ -73,8 +73,16 @@ func command(args ...string) *exec.Cmd {
 
 func startProc(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, cmd: command(args...), lines: make(chan string, 256), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = append(p.cmd.Env, env...)
+	cmd := command(args...)
+	cmd.Env = append(cmd.Env, env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, reading its stdout line by line; the test's
+// cleanup kills it (and its children) if it still runs.
+func startCmd(t testing.TB, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: cmd, lines: make(chan string, 256), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/niomon/niomon/internal/devmail"
 	"github.com/niomon/niomon/internal/pgtest"
-	"github.com/niomon/niomon/internal/server"
 )
 
 func mustRead(t *testing.T, path string) []byte {
@@ -76,30 +71,12 @@ func TestServe_TwoServersAndTwoEnclavesOnOnePostgreSQLAreOneDeployment(t *testin
 		t.Fatalf("the replica serves %s, want %s", got, identity)
 	}
 
-	mbox, err := devmail.Start(context.Background(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mbox.Close() })
-	_, mport, _ := net.SplitHostPort(mbox.Addr())
-	smtpPort, _ := strconv.Atoi(mport)
-	_, tokenKey, err := server.NewTokenKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokenFile := writeFile(t, dir, "token.key", tokenKey+"\n")
+	ss := newServeSupport(t, dir)
 	config := func(name, key string, addrs ...string) (conf, url string) {
 		listen := freePort(t)
-		_, port, _ := net.SplitHostPort(listen)
-		b, _ := json.Marshal(map[string]any{
-			"public_url":     "http://localhost:" + port,
-			"listen":         listen,
-			"database":       map[string]string{"postgres": database},
-			"smtp":           map[string]any{"host": "127.0.0.1", "port": smtpPort, "from": "Niomon <no-reply@example.com>", "tls": "none"},
-			"secretd":        map[string]any{"addrs": addrs, "identity": identity, "key_file": key, "attestation": map[string]any{"allow_dev": true}},
-			"token_key_file": tokenFile,
-		})
-		return writeFile(t, dir, name+".json", string(b)), "http://localhost:" + port
+		c := ss.config(listen, map[string]string{"postgres": database}, secretdSettings{addrs: addrs, identity: identity, keyFile: key})
+		b, _ := json.Marshal(c)
+		return writeFile(t, dir, name+".json", string(b)), c["public_url"].(string)
 	}
 	confA, urlA := config("a", clientKey, addr1, addr2)
 	confB, urlB := config("b", clientKey, addr2, addr1)

@@ -68,6 +68,26 @@ func newProductionStack(t *testing.T, database map[string]string) *productionSta
 	keyFile := sd.waitFor("dev_client_key_file:") // printed first
 	addr := sd.waitFor("listen:")
 	identity := sd.waitFor("cluster_identity:")
+	ss := newServeSupport(t, dir)
+	listen := freePort(t)
+	ps := &productionStack{dir: dir, secretd: sd, mbox: ss.mbox, listen: listen}
+	ps.config = ss.config(listen, database, secretdSettings{addrs: []string{addr}, identity: identity, keyFile: keyFile})
+	b, _ := json.Marshal(ps.config)
+	ps.confPath = writeFile(t, dir, "niomon.json", string(b))
+	return ps
+}
+
+// serveSupport is what every niomon serve of a test shares besides
+// secretd and the database: an SMTP server (the dev mailbox) and a token
+// key file.
+type serveSupport struct {
+	mbox      *devmail.Mailbox
+	smtpPort  int
+	tokenFile string
+}
+
+func newServeSupport(t *testing.T, dir string) *serveSupport {
+	t.Helper()
 	mbox, err := devmail.Start(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -79,20 +99,26 @@ func newProductionStack(t *testing.T, database map[string]string) *productionSta
 	if err != nil {
 		t.Fatal(err)
 	}
-	listen := freePort(t)
-	_, lport, _ := net.SplitHostPort(listen)
-	ps := &productionStack{dir: dir, secretd: sd, mbox: mbox, listen: listen}
-	ps.config = map[string]any{
-		"public_url":     "http://localhost:" + lport,
+	return &serveSupport{mbox: mbox, smtpPort: port, tokenFile: writeFile(t, dir, "token.key", b64+"\n")}
+}
+
+type secretdSettings struct {
+	addrs             []string
+	identity, keyFile string
+}
+
+// config is a niomon serve configuration listening on listen (a
+// loopback address, its public URL http://localhost:PORT).
+func (ss *serveSupport) config(listen string, database map[string]string, sd secretdSettings) map[string]any {
+	_, port, _ := net.SplitHostPort(listen)
+	return map[string]any{
+		"public_url":     "http://localhost:" + port,
 		"listen":         listen,
 		"database":       database,
-		"smtp":           map[string]any{"host": "127.0.0.1", "port": port, "from": "Niomon <no-reply@example.com>", "tls": "none"},
-		"secretd":        map[string]any{"addrs": []string{addr}, "identity": identity, "key_file": keyFile, "attestation": map[string]any{"allow_dev": true}},
-		"token_key_file": writeFile(t, dir, "token.key", b64+"\n"),
+		"smtp":           map[string]any{"host": "127.0.0.1", "port": ss.smtpPort, "from": "Niomon <no-reply@example.com>", "tls": "none"},
+		"secretd":        map[string]any{"addrs": sd.addrs, "identity": sd.identity, "key_file": sd.keyFile, "attestation": map[string]any{"allow_dev": true}},
+		"token_key_file": ss.tokenFile,
 	}
-	b, _ := json.Marshal(ps.config)
-	ps.confPath = writeFile(t, dir, "niomon.json", string(b))
-	return ps
 }
 
 func TestServe_RefusesAWrongSettingNamingIt(t *testing.T) {
