@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -478,4 +480,29 @@ func testClaimDeployment(t *testing.T, st storage) {
 	}
 	_, _, err := d.ClaimDeployment(ctx, "", "x", t0)
 	wantErr(t, "ClaimDeployment without a name", err, ErrInvalid)
+
+	t.Run("ServersStartingAtOnceAllGetTheOneFirstClaim", func(t *testing.T) {
+		const servers = 8
+		got := make([]string, servers)
+		errs := make([]error, servers)
+		dbs := make([]*DB, servers) // each server on its own connection, as processes are
+		for i := range dbs {
+			dbs[i] = st.open(t)
+		}
+		var wg sync.WaitGroup
+		for i := range servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[i], _, errs[i] = dbs[i].ClaimDeployment(ctx, "concurrent_claim", fmt.Sprintf("key-%d", i), t0)
+			}()
+		}
+		wg.Wait()
+		for i := range servers {
+			wantErr(t, "ClaimDeployment", errs[i], nil)
+			if got[i] != got[0] || !strings.HasPrefix(got[0], "key-") {
+				t.Fatalf("server %d got %q, server 0 got %q: want one claim for all", i, got[i], got[0])
+			}
+		}
+	})
 }
