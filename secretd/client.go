@@ -72,6 +72,11 @@ type Client struct {
 	keyMu sync.Mutex
 	rk    ed25519.PublicKey // the cluster's receipt key, once known
 
+	// retiring holds the sessions moved away from that still have calls
+	// pending: Close closes them too.
+	retiringMu sync.Mutex
+	retiring   map[*conn]struct{}
+
 	pins pins // wallet instances and the highest versions seen
 }
 
@@ -139,7 +144,7 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 		var d net.Dialer
 		opts.Dialer = d.DialContext
 	}
-	c := &Client{opts: opts, identity: id, slots: make([]slot, opts.PoolSize)}
+	c := &Client{opts: opts, identity: id, slots: make([]slot, opts.PoolSize), retiring: make(map[*conn]struct{})}
 	for _, a := range addrs {
 		c.ends = append(c.ends, &endpoint{addr: a})
 	}
@@ -351,8 +356,25 @@ func (c *Client) moveHome(sl *slot, home int) {
 	old := sl.c
 	sl.c, sl.at = s, home
 	if old != nil {
-		old.retire()
+		c.retire(old)
 	}
+}
+
+// retire closes s once its calls are answered, and at Close if sooner.
+// It runs under a slot's lock, as Close takes each slot's lock before it
+// reads c.retiring: a session retired by a move that raced Close is
+// closed either way.
+func (c *Client) retire(s *conn) {
+	c.retiringMu.Lock()
+	c.retiring[s] = struct{}{}
+	c.retiringMu.Unlock()
+	s.retire()
+	go func() {
+		<-s.done
+		c.retiringMu.Lock()
+		delete(c.retiring, s)
+		c.retiringMu.Unlock()
+	}()
 }
 
 // Sessions counts the live sessions by runner address: where the client's
@@ -437,6 +459,11 @@ func (c *Client) Close() error {
 			sl.c = nil
 		}
 		sl.mu.Unlock()
+	}
+	c.retiringMu.Lock()
+	defer c.retiringMu.Unlock()
+	for s := range c.retiring {
+		s.close(ErrClosed)
 	}
 	return nil
 }

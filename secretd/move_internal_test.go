@@ -1,0 +1,271 @@
+package secretd
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/niomon/niomon/internal/wire"
+)
+
+// fakeRunner completes the handshake as a cluster would and answers
+// "echo" with its first parameter; "hang" it receives and never answers.
+// It records every request per session, so a test can tell what was
+// sent. It is only the wire: what the session moves do to calls is the
+// client's own logic, and the real runner tests cover the rest.
+type fakeRunner struct {
+	ln net.Listener
+	id wire.PrivateKey
+
+	mu       sync.Mutex
+	sessions map[string]*fakeSession // by the client's address
+}
+
+type fakeSession struct {
+	mu       sync.Mutex
+	received []uint64 // the first parameter of each echo, in order
+	hangs    int
+	ended    chan struct{}
+}
+
+func startFakeRunner(t *testing.T) *fakeRunner {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := wire.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRunner{ln: ln, id: id, sessions: make(map[string]*fakeSession)}
+	var wg sync.WaitGroup
+	var conns sync.Map
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Store(nc, true)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer nc.Close()
+				r.serve(nc)
+			}()
+		}
+	}()
+	return r
+}
+
+func (r *fakeRunner) serve(nc net.Conn) {
+	s, _, err := wire.Server(nc, r.id, func(wire.PublicKey, wire.ClientHello) error { return nil })
+	if err != nil {
+		return
+	}
+	fs := &fakeSession{ended: make(chan struct{})}
+	defer close(fs.ended)
+	r.mu.Lock()
+	r.sessions[nc.RemoteAddr().String()] = fs
+	r.mu.Unlock()
+	mr := wire.NewMessageReader(s)
+	for {
+		item, err := mr.Next()
+		if err != nil {
+			return
+		}
+		req, err := wire.DecodeRequest(item)
+		if err != nil {
+			return
+		}
+		if req.Method == "hang" {
+			fs.mu.Lock()
+			fs.hangs++
+			fs.mu.Unlock()
+			continue
+		}
+		var params []uint64
+		if err := wire.DecodeParams(req.Params, &params); err != nil || len(params) != 1 {
+			return
+		}
+		fs.mu.Lock()
+		fs.received = append(fs.received, params[0])
+		fs.mu.Unlock()
+		answer, err := wire.EncodeResponse(req.MsgID, nil, params[0])
+		if err != nil {
+			return
+		}
+		if _, err := s.Write(answer); err != nil {
+			return
+		}
+	}
+}
+
+// session returns the runner's side of the client's session s.
+func (r *fakeRunner) session(t *testing.T, s *conn) *fakeSession {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		fs := r.sessions[s.nc.LocalAddr().String()]
+		r.mu.Unlock()
+		if fs != nil {
+			return fs
+		}
+	}
+	t.Fatalf("the runner has no session from %s after 10 s", s.nc.LocalAddr())
+	return nil
+}
+
+func (r *fakeRunner) client(t *testing.T, pool int) *Client {
+	t.Helper()
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, r.ln.Addr().String(), Options{Identity: r.id.Public().String(), Key: key, PoolSize: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A call that a session move tells errRetired is resent on the new
+// session, whatever the method: so errRetired must mean the call was
+// never sent. Here retire() races a burst of calls on fresh sessions,
+// over and over, and the runner's record of each session is the judge.
+func TestARetiredSessionNeverSendsACallItRefuses(t *testing.T) {
+	r := startFakeRunner(t)
+	c := r.client(t, 1)
+	const rounds, callers = 3000, 8
+	budget := time.Now().Add(20 * time.Second) // bounded on a slow machine
+	refused, answered := 0, 0
+	for round := 1; round <= rounds && time.Now().Before(budget); round++ {
+		s, err := c.dial(context.Background(), r.ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := r.session(t, s)
+		// All start at once; each call is held back a little more than
+		// the one before, so that some land before, inside and after
+		// retire's check-and-close.
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		errs := make([]error, callers)
+		got := make([]uint64, callers)
+		wg.Add(1 + callers)
+		go func() {
+			defer wg.Done()
+			<-start
+			s.retire()
+		}()
+		for i := range callers {
+			go func() {
+				defer wg.Done()
+				<-start
+				spin((round%50 + i) * 100)
+				errs[i] = s.call(context.Background(), "echo", []any{uint64(round*callers + i)}, &got[i])
+			}()
+		}
+		close(start)
+		wg.Wait()
+		<-s.done
+		select {
+		case <-fs.ended:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the runner's session did not end after the client closed it", round)
+		}
+		fs.mu.Lock()
+		sent := make(map[uint64]bool, len(fs.received))
+		for _, p := range fs.received {
+			sent[p] = true
+		}
+		fs.mu.Unlock()
+		for i, err := range errs {
+			p := uint64(round*callers + i)
+			switch {
+			case errors.Is(err, errRetired):
+				refused++
+				if sent[p] {
+					t.Fatalf("round %d: call %d was told errRetired (and would be resent), but the runner received it", round, i)
+				}
+			case err == nil:
+				answered++
+				if got[i] != p || !sent[p] {
+					t.Fatalf("round %d: call %d answered %d, want %d, received by the runner", round, i, got[i], p)
+				}
+			default:
+				t.Fatalf("round %d: call %d: %v, want an answer or errRetired", round, i, err)
+			}
+		}
+	}
+	t.Logf("%d calls answered, %d refused unsent", answered, refused)
+	if refused == 0 || answered == 0 {
+		t.Fatalf("%d answered, %d refused: the race was not exercised both ways", answered, refused)
+	}
+}
+
+var spinSink atomic.Int64 // keeps the loop from being optimised away
+
+// spin busy-waits for about n steps.
+func spin(n int) {
+	x := 0
+	for i := range n {
+		x += i
+	}
+	spinSink.Add(int64(x))
+}
+
+// Close ends every session, also one moved away from that is still
+// waiting for the answer to a call.
+func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
+	r := startFakeRunner(t)
+	c := r.client(t, 1)
+	fs := r.session(t, c.slots[0].c)
+	done := make(chan error, 1)
+	go func() { done <- c.Call(context.Background(), "hang", []any{}, nil) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		fs.mu.Lock()
+		n := fs.hangs
+		fs.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner did not receive the call")
+		}
+	}
+	sl := &c.slots[0]
+	sl.mu.Lock()
+	c.retire(sl.c) // as a move home does
+	sl.c = nil
+	sl.mu.Unlock()
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("the pending call: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call on the retired session still waits 10 s after Close")
+	}
+	select {
+	case <-fs.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retired session is still open 10 s after Close")
+	}
+}
