@@ -77,9 +77,15 @@ func (r *fakeRunner) serve(nc net.Conn) {
 	}
 	fs := &fakeSession{ended: make(chan struct{})}
 	defer close(fs.ended)
+	from := nc.RemoteAddr().String()
 	r.mu.Lock()
-	r.sessions[nc.RemoteAddr().String()] = fs
+	r.sessions[from] = fs
 	r.mu.Unlock()
+	defer func() { // before ended: a later session may reuse the port
+		r.mu.Lock()
+		delete(r.sessions, from)
+		r.mu.Unlock()
+	}()
 	mr := wire.NewMessageReader(s)
 	for {
 		item, err := mr.Next()
