@@ -174,6 +174,9 @@ type oidcFlow struct {
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	LinkUser string `json:"l,omitempty"` // linking: the signed-in user
+	// LinkSession is the session that started the link (its digest): the
+	// link completes only while it, or a session rotated from it, lives.
+	LinkSession []byte `json:"ls,omitempty"`
 }
 
 func (s *Server) provider(r *http.Request) (*oidcProvider, error) {
@@ -186,13 +189,16 @@ func (s *Server) provider(r *http.Request) (*oidcProvider, error) {
 
 // oidcRedirect seals a new flow into the cookie and returns the
 // provider's authorization URL.
-func (s *Server) oidcRedirect(w http.ResponseWriter, p *oidcProvider, linkUser string) (string, error) {
+func (s *Server) oidcRedirect(w http.ResponseWriter, p *oidcProvider, link *auth) (string, error) {
 	prov, _, err := p.discover(s.hc)
 	if err != nil {
 		s.log.Error("oidc discovery failed", "provider", p.name, "err", err)
 		return "", apiErr(http.StatusServiceUnavailable, CodeUnavailable, "the sign-in provider is unreachable; try again later")
 	}
-	f := oidcFlow{Provider: p.name, State: newToken(), Nonce: newToken(), Verifier: oauth2.GenerateVerifier(), LinkUser: linkUser}
+	f := oidcFlow{Provider: p.name, State: newToken(), Nonce: newToken(), Verifier: oauth2.GenerateVerifier()}
+	if link != nil {
+		f.LinkUser, f.LinkSession = link.user.ID, link.sess.ID[:]
+	}
 	sealed, err := s.sealFlow(flowOIDC, f, oidcFlowTTL)
 	if err != nil {
 		return "", err
@@ -218,7 +224,7 @@ func (s *Server) oidcStart(w http.ResponseWriter, r *http.Request, _ *auth) erro
 	if err != nil {
 		return err
 	}
-	u, err := s.oidcRedirect(w, p, "")
+	u, err := s.oidcRedirect(w, p, nil)
 	if err != nil {
 		return err
 	}
@@ -234,7 +240,7 @@ func (s *Server) oidcLinkStart(w http.ResponseWriter, r *http.Request, a *auth) 
 	if err != nil {
 		return err
 	}
-	u, err := s.oidcRedirect(w, p, a.user.ID)
+	u, err := s.oidcRedirect(w, p, a)
 	if err != nil {
 		return err
 	}
@@ -330,7 +336,44 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request, _ *auth) e
 	if authdb.CheckReportedEmail(ident.Email) != nil {
 		ident.Email = ""
 	}
+	if f.LinkUser != "" {
+		live, err := s.linkSessionLives(ctx, f)
+		if err != nil {
+			return err
+		}
+		if !live {
+			return fail(http.StatusUnauthorized, "The session that started this link has ended (signed out or revoked). Sign in and start again.")
+		}
+	}
 	return s.oidcSignedIn(w, r, f.LinkUser, ident)
+}
+
+// linkSessionLives reports whether the session that started link flow f,
+// or the one it was rotated to (a browser's session rotates while its
+// user is at the provider), is still live and its user's. A link started
+// from a session that was then signed out or revoked must not complete:
+// whoever revoked it meant to end what it could do.
+func (s *Server) linkSessionLives(ctx context.Context, f oidcFlow) (bool, error) {
+	var id authdb.Digest
+	if len(f.LinkSession) != len(id) {
+		return false, nil
+	}
+	copy(id[:], f.LinkSession)
+	now := s.now()
+	for range 16 { // a chain of rotations, bounded
+		sess, err := s.db.GetSession(ctx, id, now)
+		switch {
+		case err == nil:
+			return sess.UserID == f.LinkUser && now.Sub(sess.LastSeen) <= s.cfg.Sessions.IdleTimeout.Duration, nil
+		case errors.Is(err, authdb.ErrRevoked) && !sess.RotatedTo.IsZero():
+			id = sess.RotatedTo
+		case errors.Is(err, authdb.ErrNotFound), errors.Is(err, authdb.ErrExpired), errors.Is(err, authdb.ErrRevoked):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 func (s *Server) oidcSignedIn(w http.ResponseWriter, r *http.Request, linkUser string, ident authdb.OIDCIdentity) error {

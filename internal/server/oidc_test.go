@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
@@ -109,6 +110,12 @@ func (assertingClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 // users are its own and extra.
 func oidcEnv(t *testing.T, extra ...*storage.User) (*env, *provider) {
 	t.Helper()
+	return oidcEnvWith(t, nil, extra...)
+}
+
+// oidcEnvWith is oidcEnv with more configuration.
+func oidcEnvWith(t *testing.T, config func(*server.Config), extra ...*storage.User) (*env, *provider) {
+	t.Helper()
 	p := startProviderWrapped(t, nil, extra...)
 	secret := filepath.Join(t.TempDir(), "client-secret")
 	if err := os.WriteFile(secret, []byte("secret\n"), 0o600); err != nil {
@@ -118,6 +125,9 @@ func oidcEnv(t *testing.T, extra ...*storage.User) (*env, *provider) {
 	e = newEnv(t, envOptions{config: func(c *server.Config) {
 		c.OIDC = []server.OIDCProvider{{Name: "test", Issuer: p.issuer, ClientID: "niomon-test", ClientSecretFile: secret}}
 		storage.RegisterClients(storage.WebClient("niomon-test", "secret", c.PublicURL+"/v1/auth/oidc/test/callback"))
+		if config != nil {
+			config(c)
+		}
 	}})
 	return e, p
 }
@@ -238,6 +248,86 @@ func TestOIDC_AccountsAreNeverJoinedByEmailButLinkedOnProof(t *testing.T) {
 	_, linked := oidcSignIn(t, e, user)
 	if linked.User.ID != es.User.ID {
 		t.Fatalf("sign-in with the linked account: user %s, want the email user %s", linked.User.ID, es.User.ID)
+	}
+}
+
+// A link started from a session completes only while that session (or
+// the one it rotated to) lives: signing out, or a revocation from another
+// device, ends what the session could do, a link in flight included.
+func TestOIDC_ALinkCompletesOnlyWhileTheSessionThatStartedItLives(t *testing.T) {
+	user := func(name string) *storage.User {
+		return &storage.User{ID: "id-" + name, Username: name, Password: "verysecure", Email: name + "@example.com", EmailVerified: true}
+	}
+	e, _ := oidcEnvWith(t, func(c *server.Config) { c.Sessions.RotateAfter.Duration = time.Minute },
+		user("link-signed-out"), user("link-revoked"))
+	tests := []struct {
+		name       string
+		provider   string // the provider account to link
+		meanwhile  func(t *testing.T, hc *http.Client, s *nioapi.Session, addr string)
+		wantLinked bool
+	}{
+		{"nothing happens meanwhile", "test-user@127.0.0.1", nil, true},
+		{"the session rotates meanwhile", "test-user2", func(t *testing.T, hc *http.Client, s *nioapi.Session, addr string) {
+			e.advance(2 * time.Minute)
+			if status, h, b := e.raw(hc, "GET", "/v1/session", "", nil); status != 200 || h.Get("X-CSRF-Token") == "" {
+				t.Fatalf("a request after RotateAfter: %d %s, want 200 and a rotated session", status, b)
+			}
+		}, true},
+		{"the user signs out meanwhile", "link-signed-out", func(t *testing.T, hc *http.Client, s *nioapi.Session, addr string) {
+			if status, _, b := e.raw(hc, "POST", "/v1/session/logout", "{}", map[string]string{
+				"Content-Type": "application/json", "X-CSRF-Token": s.CSRFToken, "Origin": e.url}); status != 200 {
+				t.Fatalf("logout: %d %s", status, b)
+			}
+		}, false},
+		{"another device revokes the session meanwhile", "link-revoked", func(t *testing.T, hc *http.Client, s *nioapi.Session, addr string) {
+			var list []nioapi.SessionInfo
+			if status, _, b := e.raw(hc, "GET", "/v1/sessions", "", nil); status != 200 || json.Unmarshal(b, &list) != nil {
+				t.Fatalf("sessions: %d %s", status, b)
+			}
+			id := ""
+			for _, x := range list {
+				if x.Current {
+					id = x.ID
+				}
+			}
+			other, os := cookieSession(t, e, addr)
+			if status, _, b := e.raw(other, "POST", "/v1/sessions/"+id+"/revoke", "{}", map[string]string{
+				"Content-Type": "application/json", "X-CSRF-Token": os.CSRFToken, "Origin": e.url}); status != 200 || id == "" {
+				t.Fatalf("revoking session %q from another browser: %d %s", id, status, b)
+			}
+		}, false},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := fmt.Sprintf("linker%d@example.com", i)
+			hc, s := cookieSession(t, e, addr)
+			status, _, b := e.raw(hc, "POST", "/v1/auth/oidc/test/link", "{}", map[string]string{
+				"Content-Type": "application/json", "X-CSRF-Token": s.CSRFToken, "Origin": e.url})
+			var out struct {
+				URL string `json:"url"`
+			}
+			if status != 200 || json.Unmarshal(b, &out) != nil {
+				t.Fatalf("link start: %d %s", status, b)
+			}
+			if tc.meanwhile != nil {
+				tc.meanwhile(t, hc, s, addr)
+			}
+			req, _ := http.NewRequest("GET", out.URL, nil)
+			resp, body := browse(t, hc, req, tc.provider)
+			_, via := oidcSignIn(t, e, tc.provider)
+			if tc.wantLinked {
+				if resp.StatusCode != 200 || via.User.ID != s.User.ID {
+					t.Fatalf("link: %d, and the provider account signs in as %s; want linked to %s", resp.StatusCode, via.User.ID, s.User.ID)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "has ended") {
+				t.Fatalf("link: %d %s, want 401 saying the session has ended", resp.StatusCode, body)
+			}
+			if via.User.ID == s.User.ID {
+				t.Fatal("the provider account was linked by a flow whose session had ended")
+			}
+		})
 	}
 }
 
