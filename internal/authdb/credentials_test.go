@@ -437,6 +437,7 @@ func testRevokeAPIKeyEndsItsSessions(t *testing.T, st storage) {
 	wantErr(t, "GetSession of a late session of the revoked key", err, ErrRevoked)
 	_, err = d.RotateSession(ctx, late.ID, digest("late, rotated"), Client{}, t0.Add(2*time.Hour))
 	wantErr(t, "RotateSession of a late session of the revoked key", err, ErrRevoked)
+	wantErr(t, "TouchSession of a late session of the revoked key", d.TouchSession(ctx, late.ID, t0.Add(2*time.Hour)), ErrRevoked)
 	listed, err := d.ListSessions(ctx, alice.ID, t0.Add(2*time.Hour))
 	wantErr(t, "ListSessions", err, nil)
 	for _, l := range listed {

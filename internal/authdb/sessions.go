@@ -205,7 +205,7 @@ func (d *DB) TouchSession(ctx context.Context, id Digest, now time.Time) error {
 	}
 	n, err := affected(d.db.ExecContext(ctx,
 		d.q(`UPDATE sessions SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
-			WHERE id = ? AND revoked_at IS NULL AND expires_at > ?`),
+			WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND `+liveKey),
 		d.t(now), d.t(now), id[:], d.t(now)))
 	if err != nil {
 		return dbError("touch session", err)
