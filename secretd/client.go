@@ -68,6 +68,10 @@ type Client struct {
 	slots  []slot
 	next   atomic.Uint64
 	closed atomic.Bool
+	// life ends at Close: it bounds the work the client does on its own
+	// (attestations, moves home) besides the callers' contexts.
+	life context.Context
+	end  context.CancelFunc
 
 	keyMu sync.Mutex
 	rk    ed25519.PublicKey // the cluster's receipt key, once known
@@ -84,9 +88,10 @@ type Client struct {
 type endpoint struct {
 	addr string
 
-	mu       sync.Mutex
-	attested bool      // its enclave passed the attestation policy
-	downTill time.Time // skip it until then after a failure
+	mu        sync.Mutex
+	attested  bool      // its enclave passed the attestation policy
+	attesting *attempt  // the attestation under way, if any
+	downTill  time.Time // skip it until then after a failure
 }
 
 // downFor is how long an endpoint that failed is skipped.
@@ -98,12 +103,25 @@ const downFor = 2 * time.Second
 // background once home answers, so that a recovered replica takes its
 // share of the load back.
 type slot struct {
-	mu     sync.Mutex
+	// lock is held across a dial: a channel, so that a caller whose
+	// context ends stops waiting for it.
+	lock   chan struct{}
 	c      *conn
 	at     int       // the endpoint c goes to
 	moving bool      // a dial home is under way
 	tried  time.Time // when the last dial home started
 }
+
+func (sl *slot) acquire(ctx context.Context) error {
+	select {
+	case sl.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (sl *slot) release() { <-sl.lock }
 
 // rebalanceEvery is how often a slot away from home tries to go back.
 const rebalanceEvery = 5 * time.Second
@@ -145,6 +163,10 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 		opts.Dialer = d.DialContext
 	}
 	c := &Client{opts: opts, identity: id, slots: make([]slot, opts.PoolSize), retiring: make(map[*conn]struct{})}
+	for i := range c.slots {
+		c.slots[i].lock = make(chan struct{}, 1)
+	}
+	c.life, c.end = context.WithCancel(context.Background())
 	for _, a := range addrs {
 		c.ends = append(c.ends, &endpoint{addr: a})
 	}
@@ -162,12 +184,14 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 		}
 		var r *RefusedError
 		if errors.As(err, &r) || errors.Is(err, ErrAttestation) {
+			c.Close()
 			return nil, err
 		}
 	}
 	if opts.StartUnreachable && errors.Is(firstErr, ErrConnection) && ctx.Err() == nil {
 		return c, nil
 	}
+	c.Close()
 	return nil, firstErr
 }
 
@@ -182,6 +206,11 @@ func (c *Client) attestSession(ctx context.Context, s *conn) error {
 	}
 	var doc []byte
 	if err := s.call(ctx, "system_attest", []any{nonce}, &doc); err != nil {
+		var answered *Error
+		if !errors.As(err, &answered) && !errors.Is(err, ErrConnection) {
+			// No answer in time: the runner, not the enclave, failed.
+			err = fmt.Errorf("%w: %v", ErrConnection, err)
+		}
 		return fmt.Errorf("secretd: attestation: %w", err)
 	}
 	rk, err := VerifyAttestation(c.opts.Attestation, doc, nonce, c.identity.Bytes())
@@ -232,19 +261,63 @@ func (c *Client) dialEndpoint(ctx context.Context, e *endpoint) (*conn, error) {
 	if c.opts.Attestation == nil {
 		return s, nil
 	}
+	// One attestation per endpoint at a time, bounded by DialTimeout and
+	// not by any one caller's context; concurrent dials share its outcome
+	// and each waits only as long as its own context allows.
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.attested {
+		e.mu.Unlock()
 		return s, nil
 	}
-	actx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout) // e.mu is held: never wait unbounded
-	defer cancel()
-	if err := c.attestSession(actx, s); err != nil {
-		s.close(err)
-		return nil, err
+	a := e.attesting
+	if a == nil {
+		a = &attempt{done: make(chan struct{}), s: s}
+		e.attesting = a
+		go c.attest(e, a)
 	}
-	e.attested = true
+	e.mu.Unlock()
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		go func() { <-a.done; s.close(ErrConnection) }()
+		return nil, fmt.Errorf("%w: waiting for the enclave's attestation: %v", ErrConnection, ctx.Err())
+	}
+	if a.err != nil {
+		s.close(a.err) // a no-op if the attempt ran over s: it closed it
+		return nil, a.err
+	}
 	return s, nil
+}
+
+// attempt is one attestation of an endpoint, shared by the dials that
+// wait for it.
+type attempt struct {
+	done chan struct{}
+	s    *conn // the session it ran over
+	err  error
+}
+
+// attest runs attempt a over s and publishes its outcome. A failure marks
+// the endpoint down, so that the next dials go elsewhere for a while
+// rather than each paying for a stalled runner again.
+func (c *Client) attest(e *endpoint, a *attempt) {
+	s := a.s
+	ctx, cancel := context.WithTimeout(c.life, c.opts.DialTimeout)
+	err := c.attestSession(ctx, s)
+	cancel()
+	e.mu.Lock()
+	e.attesting = nil
+	if err == nil {
+		e.attested = true
+	} else {
+		e.downTill = time.Now().Add(downFor)
+	}
+	a.err = err
+	e.mu.Unlock()
+	if err != nil {
+		s.close(err)
+	}
+	close(a.done)
 }
 
 func (e *endpoint) markDown() {
@@ -298,8 +371,10 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 	}
 	i := c.next.Add(1) % uint64(len(c.slots))
 	sl := &c.slots[i]
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	if err := sl.acquire(ctx); err != nil {
+		return nil, fmt.Errorf("%w: waiting for a session: %v", ErrConnection, err)
+	}
+	defer sl.release()
 	now := time.Now()
 	home := int(i) % len(c.ends)
 	if sl.c != nil && sl.c.alive() {
@@ -340,11 +415,15 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 func (c *Client) moveHome(sl *slot, home int) {
 	// Bounded: a runner that answers the handshake and then stalls the
 	// attestation must not hold the endpoint (and the slot) for good.
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.DialTimeout)
+	ctx, cancel := context.WithTimeout(c.life, c.opts.DialTimeout)
 	defer cancel()
-	s, err := c.dialEndpoint(ctx, c.ends[home])
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	var s *conn
+	err := ErrClosed
+	if !c.closed.Load() {
+		s, err = c.dialEndpoint(ctx, c.ends[home])
+	}
+	sl.acquire(context.Background())
+	defer sl.release()
 	sl.moving = false
 	if err != nil {
 		return // marked down; tried again later
@@ -386,11 +465,11 @@ func (c *Client) Sessions() map[string]int {
 	}
 	for i := range c.slots {
 		sl := &c.slots[i]
-		sl.mu.Lock()
+		sl.acquire(context.Background())
 		if sl.c != nil && sl.c.alive() {
 			out[c.ends[sl.at].addr]++
 		}
-		sl.mu.Unlock()
+		sl.release()
 	}
 	return out
 }
@@ -451,14 +530,15 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 // Close closes every session. Calls in flight fail with ErrClosed.
 func (c *Client) Close() error {
 	c.closed.Store(true)
+	c.end()
 	for i := range c.slots {
 		sl := &c.slots[i]
-		sl.mu.Lock()
+		sl.acquire(context.Background())
 		if sl.c != nil {
 			sl.c.close(ErrClosed)
 			sl.c = nil
 		}
-		sl.mu.Unlock()
+		sl.release()
 	}
 	c.retiringMu.Lock()
 	defer c.retiringMu.Unlock()

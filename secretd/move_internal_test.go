@@ -256,10 +256,10 @@ func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
 		}
 	}
 	sl := &c.slots[0]
-	sl.mu.Lock()
+	sl.acquire(context.Background())
 	c.retire(sl.c) // as a move home does
 	sl.c = nil
-	sl.mu.Unlock()
+	sl.release()
 	c.Close()
 	select {
 	case err := <-done:

@@ -2,6 +2,7 @@ package secretd_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -12,21 +13,44 @@ import (
 	"github.com/niomon/niomon/secretd"
 )
 
-// stallAfterHandshake relays to the runner at addr until the runner has
-// answered the handshake, then swallows whatever the client sends: a
-// runner (or a proxy in its place) that accepts sessions and answers no
-// call, the attestation included.
-func stallAfterHandshake(t *testing.T, addr string) string {
+// stalling is a runner (or a proxy in its place) that accepts sessions
+// and answers no call, the attestation included: it relays to a real
+// runner until the runner has answered the handshake, then swallows
+// whatever the client sends.
+type stalling struct {
+	addr  string
+	calls atomic.Int32 // sessions that sent a call after the handshake
+}
+
+func stallAfterHandshake(t *testing.T, addr string) *stalling {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := &stalling{addr: ln.Addr().String()}
 	var wg sync.WaitGroup
-	var conns sync.Map
+	var mu sync.Mutex
+	var conns []net.Conn
+	closed := false
+	keep := func(c net.Conn) bool { // false once cleanup has begun
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			c.Close()
+			return false
+		}
+		conns = append(conns, c)
+		return true
+	}
 	t.Cleanup(func() {
 		ln.Close()
-		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	wg.Add(1)
@@ -37,14 +61,18 @@ func stallAfterHandshake(t *testing.T, addr string) string {
 			if err != nil {
 				return
 			}
+			if !keep(client) {
+				continue
+			}
 			runner, err := net.Dial("tcp", addr)
 			if err != nil {
 				client.Close()
 				continue
 			}
-			conns.Store(client, true)
-			conns.Store(runner, true)
-			var answered atomic.Bool
+			if !keep(runner) {
+				continue
+			}
+			var answered, called atomic.Bool
 			wg.Add(2)
 			go func() { // runner to client, all of it
 				defer wg.Done()
@@ -71,6 +99,8 @@ func stallAfterHandshake(t *testing.T, addr string) string {
 						if _, err := runner.Write(buf[:n]); err != nil {
 							return
 						}
+					} else if n > 0 && !called.Swap(true) {
+						st.calls.Add(1)
 					}
 					if err != nil {
 						return
@@ -79,7 +109,7 @@ func stallAfterHandshake(t *testing.T, addr string) string {
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return st
 }
 
 // within runs f and fails the test if it has not returned after limit: a
@@ -111,7 +141,7 @@ func TestARunnerThatStallsTheAttestationCostsOnlyTheDialTimeout(t *testing.T) {
 
 	t.Run("Dial to it alone fails instead of waiting", func(t *testing.T) {
 		within(t, guard, "Dial", func() {
-			cl, err := secretd.Dial(context.Background(), stalled, opts())
+			cl, err := secretd.Dial(context.Background(), stalled.addr, opts())
 			if err == nil {
 				cl.Close()
 				t.Error("Dial: got a client, want an error")
@@ -123,7 +153,7 @@ func TestARunnerThatStallsTheAttestationCostsOnlyTheDialTimeout(t *testing.T) {
 		var cl *secretd.Client
 		within(t, guard, "DialCluster", func() {
 			var err error
-			cl, err = secretd.DialCluster(context.Background(), []string{c.Addr, stalled}, opts())
+			cl, err = secretd.DialCluster(context.Background(), []string{c.Addr, stalled.addr}, opts())
 			if err != nil {
 				t.Errorf("DialCluster: %v", err)
 			}
@@ -141,5 +171,66 @@ func TestARunnerThatStallsTheAttestationCostsOnlyTheDialTimeout(t *testing.T) {
 			})
 		}
 		within(t, guard, "Close", func() { cl.Close() })
+	})
+
+	t.Run("concurrent dials share one attestation, and then pass the stalled runner by", func(t *testing.T) {
+		o := opts()
+		o.PoolSize = 8
+		before := stalled.calls.Load()
+		cl, err := secretd.DialCluster(context.Background(), []string{c.Addr, stalled.addr}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := cl.Ping(context.Background()); err != nil {
+					t.Errorf("Ping %d: %v, want it answered by the working runner", i, err)
+				}
+			}()
+		}
+		within(t, guard, "8 concurrent Pings", wg.Wait)
+		if n := stalled.calls.Load() - before; n != 1 {
+			t.Fatalf("the stalled runner was asked for %d attestations, want 1 shared by the 4 slots whose home it is", n)
+		}
+	})
+
+	t.Run("a call whose deadline ends while another dial holds its slot returns then", func(t *testing.T) {
+		o := opts()
+		o.DialTimeout = 10 * time.Second // the stalled attestation holds slot 1 that long
+		cl, err := secretd.DialCluster(context.Background(), []string{c.Addr, stalled.addr}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := stalled.calls.Load()
+		actx, cancel := context.WithCancel(context.Background())
+		held := make(chan error, 1)
+		go func() { held <- cl.Ping(actx) }() // slot 1, whose home stalls
+		for deadline := time.Now().Add(guard); stalled.calls.Load() == before; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the stalled runner was never asked for the attestation")
+			}
+		}
+		short := func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			return cl.Ping(ctx)
+		}
+		within(t, 3*time.Second, "a Ping on slot 0 with a 0.1 s deadline", func() {
+			if err := short(); err != nil {
+				t.Errorf("Ping on the working slot: %v", err)
+			}
+		})
+		within(t, 3*time.Second, "a Ping on the held slot 1 with a 0.1 s deadline", func() {
+			if err := short(); !errors.Is(err, secretd.ErrConnection) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Ping on the held slot: %v, want its deadline's end", err)
+			}
+		})
+		cancel()
+		within(t, 3*time.Second, "the held Ping after its context ended", func() { <-held })
+		within(t, 3*time.Second, "Close", func() { cl.Close() })
 	})
 }
