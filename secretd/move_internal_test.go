@@ -18,8 +18,8 @@ import (
 // sent. It is only the wire: what the session moves do to calls is the
 // client's own logic, and the real runner tests cover the rest.
 type fakeRunner struct {
-	ln net.Listener
-	id wire.PrivateKey
+	addr string
+	id   wire.PrivateKey
 
 	mu       sync.Mutex
 	sessions map[string]*fakeSession // by the client's address
@@ -32,22 +32,41 @@ type fakeSession struct {
 	ended    chan struct{}
 }
 
-func startFakeRunner(t *testing.T) *fakeRunner {
+// LoopbackServer serves each connection to a new loopback listener with
+// serve, on its own goroutine, until the test ends: then it closes the
+// listener, every connection it accepted and every one serve passed to
+// track, and waits for the serve calls to return (serve waits for any
+// goroutine it starts). For this package's tests, in and out.
+func LoopbackServer(t *testing.T, serve func(nc net.Conn, track func(net.Conn) bool)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := wire.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeRunner{ln: ln, id: id, sessions: make(map[string]*fakeSession)}
 	var wg sync.WaitGroup
-	var conns sync.Map
+	var mu sync.Mutex
+	var conns []net.Conn
+	closed := false
+	// track registers c to be closed at the end; false (and c closed)
+	// once the end has begun.
+	track := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			c.Close()
+			return false
+		}
+		conns = append(conns, c)
+		return true
+	}
 	t.Cleanup(func() {
 		ln.Close()
-		conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	wg.Add(1)
@@ -58,15 +77,28 @@ func startFakeRunner(t *testing.T) *fakeRunner {
 			if err != nil {
 				return
 			}
-			conns.Store(nc, true)
+			if !track(nc) {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer nc.Close()
-				r.serve(nc)
+				serve(nc, track)
 			}()
 		}
 	}()
+	return ln.Addr().String()
+}
+
+func startFakeRunner(t *testing.T) *fakeRunner {
+	t.Helper()
+	id, err := wire.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRunner{id: id, sessions: make(map[string]*fakeSession)}
+	r.addr = LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) { r.serve(nc) })
 	return r
 }
 
@@ -142,7 +174,7 @@ func (r *fakeRunner) client(t *testing.T, pool int) *Client {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, r.ln.Addr().String(), Options{Identity: r.id.Public().String(), Key: key, PoolSize: pool})
+	c, err := Dial(ctx, r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +193,7 @@ func TestARetiredSessionNeverSendsACallItRefuses(t *testing.T) {
 	budget := time.Now().Add(20 * time.Second) // bounded on a slow machine
 	refused, answered := 0, 0
 	for round := 1; round <= rounds && time.Now().Before(budget); round++ {
-		s, err := c.dial(context.Background(), r.ln.Addr().String())
+		s, err := c.dial(context.Background(), r.addr)
 		if err != nil {
 			t.Fatal(err)
 		}

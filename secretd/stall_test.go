@@ -24,91 +24,47 @@ type stalling struct {
 
 func stallAfterHandshake(t *testing.T, addr string) *stalling {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &stalling{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	closed := false
-	keep := func(c net.Conn) bool { // false once cleanup has begun
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			c.Close()
-			return false
+	st := &stalling{}
+	st.addr = secretd.LoopbackServer(t, func(client net.Conn, track func(net.Conn) bool) {
+		runner, err := net.Dial("tcp", addr)
+		if err != nil || !track(runner) {
+			return
 		}
-		conns = append(conns, c)
-		return true
-	}
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		closed = true
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+		var answered, called atomic.Bool
+		done := make(chan struct{})
+		go func() { // runner to client, all of it
+			defer close(done)
+			defer client.Close()
+			buf := make([]byte, 4096)
+			for {
+				n, err := runner.Read(buf)
+				if n > 0 {
+					answered.Store(true)
+					if _, err := client.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		defer func() { runner.Close(); <-done }()
+		buf := make([]byte, 4096) // client to runner, until the handshake is answered
 		for {
-			client, err := ln.Accept()
+			n, err := client.Read(buf)
+			if n > 0 && !answered.Load() {
+				if _, err := runner.Write(buf[:n]); err != nil {
+					return
+				}
+			} else if n > 0 && !called.Swap(true) {
+				st.calls.Add(1)
+			}
 			if err != nil {
 				return
 			}
-			if !keep(client) {
-				continue
-			}
-			runner, err := net.Dial("tcp", addr)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			if !keep(runner) {
-				continue
-			}
-			var answered, called atomic.Bool
-			wg.Add(2)
-			go func() { // runner to client, all of it
-				defer wg.Done()
-				buf := make([]byte, 4096)
-				for {
-					n, err := runner.Read(buf)
-					if n > 0 {
-						answered.Store(true)
-						if _, err := client.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-			go func() { // client to runner, until the handshake is answered
-				defer wg.Done()
-				buf := make([]byte, 4096)
-				for {
-					n, err := client.Read(buf)
-					if n > 0 && !answered.Load() {
-						if _, err := runner.Write(buf[:n]); err != nil {
-							return
-						}
-					} else if n > 0 && !called.Swap(true) {
-						st.calls.Add(1)
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
+	})
 	return st
 }
 
