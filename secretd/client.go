@@ -306,15 +306,10 @@ func (c *Client) attest(e *endpoint, a *attempt) {
 	err := c.attestSession(ctx, s)
 	cancel()
 	e.mu.Lock()
-	e.attesting = nil
-	if err == nil {
-		e.attested = true
-	} else {
-		e.downTill = time.Now().Add(downFor)
-	}
-	a.err = err
+	e.attesting, e.attested, a.err = nil, err == nil, err
 	e.mu.Unlock()
 	if err != nil {
+		e.markDown()
 		s.close(err)
 	}
 	close(a.done)

@@ -151,19 +151,29 @@ func (r *fakeRunner) serve(nc net.Conn) {
 	}
 }
 
+// WaitUntil polls cond every millisecond and fails the test, naming
+// what it waited for, if cond is still false after limit. For this
+// package's tests, in and out.
+func WaitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting after %v for %s", limit, what)
+		}
+	}
+}
+
 // session returns the runner's side of the client's session s.
 func (r *fakeRunner) session(t *testing.T, s *conn) *fakeSession {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	var fs *fakeSession
+	WaitUntil(t, 10*time.Second, "the runner's session from "+s.nc.LocalAddr().String(), func() bool {
 		r.mu.Lock()
-		fs := r.sessions[s.nc.LocalAddr().String()]
-		r.mu.Unlock()
-		if fs != nil {
-			return fs
-		}
-	}
-	t.Fatalf("the runner has no session from %s after 10 s", s.nc.LocalAddr())
-	return nil
+		defer r.mu.Unlock()
+		fs = r.sessions[s.nc.LocalAddr().String()]
+		return fs != nil
+	})
+	return fs
 }
 
 func (r *fakeRunner) client(t *testing.T, pool int) *Client {
@@ -276,17 +286,11 @@ func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
 	fs := r.session(t, c.slots[0].c)
 	done := make(chan error, 1)
 	go func() { done <- c.Call(context.Background(), "hang", []any{}, nil) }()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	WaitUntil(t, 10*time.Second, "the runner to receive the call", func() bool {
 		fs.mu.Lock()
-		n := fs.hangs
-		fs.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the runner did not receive the call")
-		}
-	}
+		defer fs.mu.Unlock()
+		return fs.hangs == 1
+	})
 	sl := &c.slots[0]
 	sl.acquire(context.Background())
 	c.retire(sl.c) // as a move home does
