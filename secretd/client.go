@@ -110,6 +110,19 @@ type slot struct {
 	at     int       // the endpoint c goes to
 	moving bool      // a dial home is under way
 	tried  time.Time // when the last dial home started
+
+	// view guards c and at for a reader that must not wait for a dial
+	// (Sessions). Writers hold lock too, so readers under lock need not
+	// take it.
+	view sync.Mutex
+}
+
+// set puts s, which goes to endpoint at, in the slot; the caller holds
+// sl.lock.
+func (sl *slot) set(s *conn, at int) {
+	sl.view.Lock()
+	sl.c, sl.at = s, at
+	sl.view.Unlock()
 }
 
 func (sl *slot) acquire(ctx context.Context) error {
@@ -176,7 +189,7 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 	for i := range c.ends {
 		s, err := c.dialEndpoint(ctx, c.ends[i])
 		if err == nil {
-			c.slots[i%len(c.slots)].c, c.slots[i%len(c.slots)].at = s, i
+			c.slots[i%len(c.slots)].set(s, i)
 			return c, nil
 		}
 		if firstErr == nil {
@@ -330,6 +343,7 @@ func (e *endpoint) up(now time.Time) bool {
 func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
+	defer context.AfterFunc(c.life, cancel)() // Close stops it too
 	nc, err := c.opts.Dialer(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConnection, err)
@@ -370,6 +384,9 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("%w: waiting for a session: %v", ErrConnection, err)
 	}
 	defer sl.release()
+	if c.closed.Load() { // Close came while this call waited
+		return nil, ErrClosed
+	}
 	now := time.Now()
 	home := int(i) % len(c.ends)
 	if sl.c != nil && sl.c.alive() {
@@ -387,6 +404,12 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 			continue
 		}
 		s, err := c.dialEndpoint(ctx, e)
+		if c.life.Err() != nil { // Close ended the dial, or came during it
+			if err == nil {
+				s.close(ErrClosed)
+			}
+			return nil, ErrClosed
+		}
 		if err != nil {
 			lastErr = err
 			var r *RefusedError
@@ -395,11 +418,7 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 			}
 			continue
 		}
-		if c.closed.Load() {
-			s.close(ErrClosed)
-			return nil, ErrClosed
-		}
-		sl.c, sl.at = s, at
+		sl.set(s, at)
 		return s, nil
 	}
 	return nil, lastErr
@@ -428,7 +447,7 @@ func (c *Client) moveHome(sl *slot, home int) {
 		return
 	}
 	old := sl.c
-	sl.c, sl.at = s, home
+	sl.set(s, home)
 	if old != nil {
 		c.retire(old)
 	}
@@ -460,11 +479,11 @@ func (c *Client) Sessions() map[string]int {
 	}
 	for i := range c.slots {
 		sl := &c.slots[i]
-		sl.acquire(context.Background())
+		sl.view.Lock()
 		if sl.c != nil && sl.c.alive() {
 			out[c.ends[sl.at].addr]++
 		}
-		sl.release()
+		sl.view.Unlock()
 	}
 	return out
 }
@@ -522,7 +541,9 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 	return err
 }
 
-// Close closes every session. Calls in flight fail with ErrClosed.
+// Close closes every session and stops the dials under way. Calls in
+// flight, and calls waiting for a session, fail with ErrClosed; none
+// starts a dial after Close.
 func (c *Client) Close() error {
 	c.closed.Store(true)
 	c.end()
@@ -531,7 +552,7 @@ func (c *Client) Close() error {
 		sl.acquire(context.Background())
 		if sl.c != nil {
 			sl.c.close(ErrClosed)
-			sl.c = nil
+			sl.set(nil, 0)
 		}
 		sl.release()
 	}

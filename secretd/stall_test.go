@@ -186,3 +186,117 @@ func TestARunnerThatStallsTheAttestationCostsOnlyTheDialTimeout(t *testing.T) {
 		within(t, 3*time.Second, "Close", func() { cl.Close() })
 	})
 }
+
+// silent accepts connections and never answers the handshake: a runner
+// that hangs before it says anything.
+func silent(t *testing.T) (addr string, accepted *atomic.Int32) {
+	t.Helper()
+	accepted = new(atomic.Int32)
+	addr = secretd.LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) {
+		accepted.Add(1)
+		buf := make([]byte, 4096)
+		for {
+			if _, err := nc.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	return addr, accepted
+}
+
+// dialLog counts the dials a client starts, and those it starts after
+// the test said it was about to call Close.
+type dialLog struct {
+	refuse     atomic.Bool // fail the next dial at once
+	closing    atomic.Bool
+	afterClose sync.Map // address -> *atomic.Int32
+}
+
+func (l *dialLog) dialer(ctx context.Context, network, addr string) (net.Conn, error) {
+	if l.refuse.CompareAndSwap(true, false) {
+		return nil, errors.New("refused by the test")
+	}
+	if l.closing.Load() {
+		n, _ := l.afterClose.LoadOrStore(addr, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func (l *dialLog) after() map[string]int32 {
+	out := map[string]int32{}
+	l.afterClose.Range(func(k, v any) bool { out[k.(string)] = v.(*atomic.Int32).Load(); return true })
+	return out
+}
+
+// Close ends the work a client does on a caller's behalf: a dial under
+// way stops, the calls queued behind it return ErrClosed without dialing,
+// and none goes on to another runner. Sessions, for monitoring, answers
+// while a dial holds a slot. The dial timeout here is far longer than
+// the guards, so waiting it out fails the test.
+func TestCloseStopsTheDialUnderWayAndTheCallsQueuedBehindIt(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	const dialTimeout = 30 * time.Second
+	const guard = 5 * time.Second
+	silentAddr, accepted := silent(t)
+	stalled := stallAfterHandshake(t, c.Addr)
+	tests := []struct {
+		name  string
+		addrs []string
+		pool  int
+		calls int
+		// stuck is true once the first call's dial waits on the runner.
+		stuck func() bool
+	}{
+		{
+			name: "a runner that never answers the handshake, with 6 calls queued on its one slot",
+			// DialCluster's own dial is refused (StartUnreachable).
+			addrs: []string{silentAddr},
+			pool:  1, calls: 6,
+			stuck: func() bool { return accepted.Load() >= 1 },
+		},
+		{
+			name:  "a runner that stalls the attestation, with a working runner beside it",
+			addrs: []string{c.Addr, stalled.addr},
+			pool:  2, calls: 1,
+			stuck: func() bool { return stalled.calls.Load() >= 1 },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &dialLog{}
+			o := secretd.Options{Identity: c.Identity, Key: c.Key, Attestation: &secretd.AttestationPolicy{AllowDev: true},
+				DialTimeout: dialTimeout, PoolSize: tt.pool, StartUnreachable: true, Dialer: log.dialer}
+			log.refuse.Store(len(tt.addrs) == 1)
+			var cl *secretd.Client
+			within(t, dialTimeout, "DialCluster", func() {
+				var err error
+				if cl, err = secretd.DialCluster(context.Background(), tt.addrs, o); err != nil {
+					t.Errorf("DialCluster: %v", err)
+				}
+			})
+			if cl == nil {
+				return
+			}
+			errs := make(chan error, tt.calls)
+			for range tt.calls {
+				go func() { errs <- cl.Ping(context.Background()) }()
+			}
+			secretd.WaitUntil(t, guard, "the first call's dial to wait on the runner", tt.stuck)
+			within(t, guard, "Sessions while a dial holds a slot", func() { cl.Sessions() })
+			log.closing.Store(true)
+			within(t, guard, "Close", func() { cl.Close() })
+			within(t, guard, "the calls after Close", func() {
+				for i := range tt.calls {
+					if err := <-errs; !errors.Is(err, secretd.ErrClosed) {
+						t.Errorf("call %d: %v, want ErrClosed", i, err)
+					}
+				}
+			})
+			if got := log.after(); len(got) != 0 {
+				t.Errorf("dials begun after Close, by address: %v, want none", got)
+			}
+		})
+	}
+}
