@@ -222,7 +222,7 @@ func (c *Client) attestSession(ctx context.Context, s *conn) error {
 		var answered *Error
 		if !errors.As(err, &answered) && !errors.Is(err, ErrConnection) {
 			// No answer in time: the runner, not the enclave, failed.
-			err = fmt.Errorf("%w: %v", ErrConnection, err)
+			err = fmt.Errorf("%w: %w", ErrConnection, err)
 		}
 		return fmt.Errorf("secretd: attestation: %w", err)
 	}
@@ -293,7 +293,7 @@ func (c *Client) dialEndpoint(ctx context.Context, e *endpoint) (*conn, error) {
 	case <-a.done:
 	case <-ctx.Done():
 		go func() { <-a.done; s.close(ErrConnection) }()
-		return nil, fmt.Errorf("%w: waiting for the enclave's attestation: %v", ErrConnection, ctx.Err())
+		return nil, fmt.Errorf("%w: waiting for the enclave's attestation: %w", ErrConnection, ctx.Err())
 	}
 	if a.err != nil {
 		s.close(a.err) // a no-op if the attempt ran over s: it closed it
@@ -354,7 +354,11 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	hello := wire.ClientHello{Timestamp: uint64(time.Now().UnixNano()), AuthMethod: wire.AuthStaticKey}
 	s, err := wireclient.Client(nc, c.identity, c.opts.Key.k, hello)
-	stop()
+	if !stop() && err == nil {
+		// The deadline is set, or about to be, on a session that is
+		// otherwise good: it would die at once.
+		err = ctx.Err()
+	}
 	if err != nil {
 		nc.Close()
 		var r *wire.Refusal
@@ -363,7 +367,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 			return nil, &RefusedError{Reason: phrase, Announced: announced}
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, ctx.Err())
+			return nil, fmt.Errorf("%w: handshake: %w", ErrConnection, ctx.Err())
 		}
 		return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, err)
 	}
@@ -381,7 +385,7 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 	i := c.next.Add(1) % uint64(len(c.slots))
 	sl := &c.slots[i]
 	if err := sl.acquire(ctx); err != nil {
-		return nil, fmt.Errorf("%w: waiting for a session: %v", ErrConnection, err)
+		return nil, fmt.Errorf("%w: waiting for a session: %w", ErrConnection, err)
 	}
 	defer sl.release()
 	if c.closed.Load() { // Close came while this call waited
@@ -528,7 +532,7 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 				attempts++
 				continue
 			}
-			if err == nil || !errors.Is(err, ErrConnection) {
+			if err == nil || !errors.Is(err, ErrConnection) || errors.Is(err, ErrClosed) {
 				return err
 			}
 		} else if !errors.Is(err, ErrConnection) {

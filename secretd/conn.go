@@ -130,14 +130,22 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 		c.forget(id)
 		return fmt.Errorf("secretd: encoding %s: %w", method, err)
 	}
-	if _, err := c.s.Write(req); err != nil {
+	// A runner that stops reading blocks the write, and the calls queued
+	// behind it, past their contexts: the call's end closes the session
+	// then (a half-written request spoils it anyway).
+	stop := context.AfterFunc(ctx, func() {
+		c.close(fmt.Errorf("%w: writing the request: %w", ErrConnection, ctx.Err()))
+	})
+	_, err = c.s.Write(req)
+	stop()
+	if err != nil {
 		c.close(fmt.Errorf("%w: %v", ErrConnection, err))
-		return c.closedErr()
+		return c.sentErr()
 	}
 	select {
 	case r, ok := <-ch:
 		if !ok {
-			return c.closedErr()
+			return c.sentErr()
 		}
 		if r.errText != nil {
 			return newError(*r.errText)
@@ -162,13 +170,20 @@ func (c *conn) forget(id uint64) {
 	c.closeIfRetired()
 }
 
-func (c *conn) closedErr() error {
+// sentErr is the error of a call that was written, or was being written,
+// when the session closed: it may have run, so it matches ErrConnection,
+// also when Close closed the session (and it matches ErrClosed then).
+func (c *conn) sentErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil {
+	switch {
+	case c.err == nil:
 		return ErrConnection
+	case errors.Is(c.err, ErrConnection):
+		return c.err
+	default:
+		return fmt.Errorf("%w while the call was sent: %w, it may have run", c.err, ErrConnection)
 	}
-	return c.err
 }
 
 // Errors. A call's error matches one of these with errors.Is, and is an
@@ -185,7 +200,9 @@ var (
 	ErrConflict = errors.New("secretd: conflict")
 	// ErrConnection: the session broke. The call may or may not have run.
 	ErrConnection = errors.New("secretd: connection lost")
-	// ErrClosed: the client was closed.
+	// ErrClosed: the client was closed. A call that was sent, and so may
+	// have run, matches ErrConnection too; one that matches only
+	// ErrClosed was not sent.
 	ErrClosed = errors.New("secretd: client closed")
 )
 

@@ -311,3 +311,105 @@ func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
 		t.Fatal("the retired session is still open 10 s after Close")
 	}
 }
+
+// A runner that completes the handshake and then stops reading fills the
+// socket's buffers: the write of a request blocks, and every call queued
+// behind it. Each call must still return at its own deadline.
+func TestACallWhoseRequestCannotBeWrittenReturnsAtItsDeadline(t *testing.T) {
+	id, err := wire.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	addr := LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) {
+		if _, _, err := wire.Server(nc, id, func(wire.PublicKey, wire.ClientHello) error { return nil }); err != nil {
+			return
+		}
+		select { // never reads again
+		case <-stop:
+		case <-time.After(time.Minute):
+		}
+	})
+	t.Cleanup(func() { close(stop) })
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Dial(context.Background(), addr, Options{Identity: id.Public().String(), Key: key, PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	call := func(method string, params []any) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		return c.Call(ctx, method, params, nil)
+	}
+	const guard = 3 * time.Second // the deadline is 0.1 s
+	big := make([]byte, 900<<10)  // under the largest message
+	blocked := make(chan error, 1)
+	for i := 0; i < 40; i++ { // the buffers fill after a few
+		done := make(chan error, 1)
+		go func() { done <- call("echo", []any{big}) }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatalf("call %d: answered by a runner that answers nothing", i)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("call %d: %v, want its deadline named", i, err)
+			}
+		case <-time.After(guard):
+			go func() { blocked <- <-done }()
+			small := make(chan error, 1)
+			go func() { small <- call("system_ping", nil) }()
+			select {
+			case <-small:
+			case <-time.After(guard):
+				t.Error("a ping with a 0.1 s deadline, queued behind the blocked write, still waits after 3 s")
+			}
+			t.Fatalf("call %d with a 0.1 s deadline still waits after 3 s: its write blocks", i)
+		}
+	}
+}
+
+// ErrClosed alone means the call was not sent. A call sent before Close
+// may have run: it matches ErrConnection too, so a caller that repeats
+// unsent calls does not repeat it.
+func TestCloseTellsASentCallThatItMayHaveRun(t *testing.T) {
+	r := startFakeRunner(t)
+	c := r.client(t, 1)
+	fs := r.session(t, c.slots[0].c)
+	done := make(chan error, 1)
+	go func() { done <- c.Call(context.Background(), "hang", []any{}, nil) }()
+	WaitUntil(t, 10*time.Second, "the runner to receive the call", func() bool {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		return fs.hangs == 1
+	})
+	c.Close()
+	tests := []struct {
+		name           string
+		err            func() error
+		wantConnection bool
+	}{
+		{"a call sent before Close", func() error {
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(10 * time.Second):
+				return errors.New("still waiting 10 s after Close")
+			}
+		}, true},
+		{"a call made after Close", func() error { return c.Call(context.Background(), "hang", []any{}, nil) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err()
+			if !errors.Is(err, ErrClosed) || errors.Is(err, ErrConnection) != tt.wantConnection {
+				t.Fatalf("%v: matches ErrClosed %v, ErrConnection %v; want true, %v",
+					err, errors.Is(err, ErrClosed), errors.Is(err, ErrConnection), tt.wantConnection)
+			}
+		})
+	}
+}
