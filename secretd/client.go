@@ -72,6 +72,10 @@ type Client struct {
 	// (attestations, moves home) besides the callers' contexts.
 	life context.Context
 	end  context.CancelFunc
+	// work counts the goroutines the client runs on its own (moves home,
+	// attestations): Close waits for them, so that none dials or leaves
+	// a session open after it returns.
+	work sync.WaitGroup
 
 	keyMu sync.Mutex
 	rk    ed25519.PublicKey // the cluster's receipt key, once known
@@ -286,13 +290,13 @@ func (c *Client) dialEndpoint(ctx context.Context, e *endpoint) (*conn, error) {
 	if a == nil {
 		a = &attempt{done: make(chan struct{}), s: s}
 		e.attesting = a
-		go c.attest(e, a)
+		c.goWork(func() { c.attest(e, a) })
 	}
 	e.mu.Unlock()
 	select {
 	case <-a.done:
 	case <-ctx.Done():
-		go func() { <-a.done; s.close(ErrConnection) }()
+		c.goWork(func() { <-a.done; s.close(ErrConnection) })
 		return nil, fmt.Errorf("%w: waiting for the enclave's attestation: %w", ErrConnection, ctx.Err())
 	}
 	if a.err != nil {
@@ -396,7 +400,7 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 	if sl.c != nil && sl.c.alive() {
 		if sl.at != home && !sl.moving && now.Sub(sl.tried) >= rebalanceEvery && c.ends[home].up(now) {
 			sl.moving, sl.tried = true, now
-			go c.moveHome(sl, home)
+			c.goWork(func() { c.moveHome(sl, home) })
 		}
 		return sl.c, nil
 	}
@@ -426,6 +430,18 @@ func (c *Client) session(ctx context.Context) (*conn, error) {
 		return s, nil
 	}
 	return nil, lastErr
+}
+
+// goWork runs f on a goroutine that Close waits for. It is called only
+// before Close has passed every slot (under a slot's lock after the
+// closed check, from DialCluster, or from work itself), so Close's wait
+// never misses it.
+func (c *Client) goWork(f func()) {
+	c.work.Add(1)
+	go func() {
+		defer c.work.Done()
+		f()
+	}()
 }
 
 // moveHome dials sl's home endpoint and, if it answers, puts the new
@@ -545,7 +561,8 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 	return err
 }
 
-// Close closes every session and stops the dials under way. Calls in
+// Close closes every session and stops the dials under way, and returns
+// once they have ended (a Dialer must honour its context). Calls in
 // flight, and calls waiting for a session, fail with ErrClosed; none
 // starts a dial after Close.
 func (c *Client) Close() error {
@@ -560,6 +577,7 @@ func (c *Client) Close() error {
 		}
 		sl.release()
 	}
+	c.work.Wait() // bounded by c.life, ended above
 	c.retiringMu.Lock()
 	defer c.retiringMu.Unlock()
 	for s := range c.retiring {

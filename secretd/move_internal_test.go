@@ -413,3 +413,82 @@ func TestCloseTellsASentCallThatItMayHaveRun(t *testing.T) {
 		})
 	}
 }
+
+// watchedConn records whether the client closed it.
+type watchedConn struct {
+	net.Conn
+	closed atomic.Bool
+}
+
+func (w *watchedConn) Close() error { w.closed.Store(true); return w.Conn.Close() }
+
+// A move home runs on the client's own goroutine. Close returns only once
+// it has ended, so that no dial and no session outlives Close, even with
+// a Dialer slow to honour its context.
+func TestCloseWaitsForAMoveHomeUnderWay(t *testing.T) {
+	r := startFakeRunner(t)
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	var moved atomic.Pointer[watchedConn]
+	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if block.CompareAndSwap(true, false) {
+			close(entered)
+			<-release // ignores ctx until the test lets it go
+			var d net.Dialer
+			nc, err := d.Dial(network, addr)
+			if err != nil {
+				return nil, err
+			}
+			w := &watchedConn{Conn: nc}
+			moved.Store(w)
+			return w, nil
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	// Two addresses of one runner: slot 1's home is the second.
+	c, err := DialCluster(context.Background(), []string{r.addr, r.addr},
+		Options{Identity: r.id.Public().String(), Key: key, PoolSize: 2, Dialer: dialer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	away, err := c.dialEndpoint(context.Background(), c.ends[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := &c.slots[1]
+	sl.acquire(context.Background())
+	sl.set(away, 0) // as after a failover
+	sl.release()
+	block.Store(true)
+	c.next.Store(0) // the next session is slot 1's
+	if _, err := c.session(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no move home began")
+	}
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+		close(release)
+		t.Fatal("Close returned while a move home was still dialing")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waits 10 s after the move's dial returned")
+	}
+	if w := moved.Load(); w == nil || !w.closed.Load() {
+		t.Fatalf("the move's connection: %v, want it made and closed when Close returns", w)
+	}
+}
