@@ -278,9 +278,11 @@ func spin(n int) {
 	spinSink.Add(int64(x))
 }
 
-// Close ends every session, also one moved away from that is still
-// waiting for the answer to a call.
-func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
+// clientWithACallPending returns a client of one session to a fake
+// runner that has received a call it will never answer, that runner's
+// session, and where the call's error will arrive.
+func clientWithACallPending(t *testing.T) (*Client, *fakeSession, chan error) {
+	t.Helper()
 	r := startFakeRunner(t)
 	c := r.client(t, 1)
 	fs := r.session(t, c.slots[0].c)
@@ -291,6 +293,13 @@ func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
 		defer fs.mu.Unlock()
 		return fs.hangs == 1
 	})
+	return c, fs, done
+}
+
+// Close ends every session, also one moved away from that is still
+// waiting for the answer to a call.
+func TestCloseEndsARetiredSessionWithACallPending(t *testing.T) {
+	c, fs, done := clientWithACallPending(t)
 	sl := &c.slots[0]
 	sl.acquire(context.Background())
 	c.retire(sl.c) // as a move home does
@@ -377,16 +386,7 @@ func TestACallWhoseRequestCannotBeWrittenReturnsAtItsDeadline(t *testing.T) {
 // may have run: it matches ErrConnection too, so a caller that repeats
 // unsent calls does not repeat it.
 func TestCloseTellsASentCallThatItMayHaveRun(t *testing.T) {
-	r := startFakeRunner(t)
-	c := r.client(t, 1)
-	fs := r.session(t, c.slots[0].c)
-	done := make(chan error, 1)
-	go func() { done <- c.Call(context.Background(), "hang", []any{}, nil) }()
-	WaitUntil(t, 10*time.Second, "the runner to receive the call", func() bool {
-		fs.mu.Lock()
-		defer fs.mu.Unlock()
-		return fs.hangs == 1
-	})
+	c, _, done := clientWithACallPending(t)
 	c.Close()
 	tests := []struct {
 		name           string
