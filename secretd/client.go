@@ -376,7 +376,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return newConn(nc, s), nil
+	return newConn(nc, s, c.opts.DialTimeout), nil
 }
 
 // session returns a live session, dialing one into an empty or dead slot.
@@ -535,7 +535,7 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 	if idempotent[method] {
 		attempts = len(c.ends) + 1
 	}
-	var err error
+	var err, sent error // sent: an attempt that may have reached a runner
 	moved := 0
 	for try := 0; try < attempts; try++ {
 		var s *conn
@@ -551,6 +551,10 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 			if err == nil || !errors.Is(err, ErrConnection) || errors.Is(err, ErrClosed) {
 				return err
 			}
+			sent = err
+		} else if errors.Is(err, ErrClosed) && sent != nil {
+			// Plain ErrClosed would say the call was never sent.
+			return fmt.Errorf("%w after an attempt that may have run: %w", err, sent)
 		} else if !errors.Is(err, ErrConnection) {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/niomon/niomon/internal/wire"
@@ -23,6 +24,10 @@ type conn struct {
 	err      error
 	done     chan struct{}
 	retiring bool // close once no call is pending
+
+	// stall bounds a write the runner does not take: past it, the
+	// runner has stopped reading, and the session closes.
+	stall time.Duration
 }
 
 // errRetired: the session was replaced and closed before the call was
@@ -34,8 +39,8 @@ type result struct {
 	raw     cbor.RawMessage
 }
 
-func newConn(nc net.Conn, s *wire.Session) *conn {
-	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{})}
+func newConn(nc net.Conn, s *wire.Session, stall time.Duration) *conn {
+	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{}), stall: stall}
 	go c.readLoop()
 	return c
 }
@@ -113,6 +118,9 @@ func (c *conn) closeLocked(err error) {
 }
 
 func (c *conn) call(ctx context.Context, method string, params []any, out any) error {
+	if err := ctx.Err(); err != nil {
+		return err // not sent
+	}
 	ch := make(chan result, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -130,15 +138,11 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 		c.forget(id)
 		return fmt.Errorf("secretd: encoding %s: %w", method, err)
 	}
-	// A runner that stops reading blocks the write, and the calls queued
-	// behind it, past their contexts: the call's end closes the session
-	// then (a half-written request spoils it anyway).
-	stop := context.AfterFunc(ctx, func() {
-		c.close(fmt.Errorf("%w: writing the request: %w", ErrConnection, ctx.Err()))
-	})
-	_, err = c.s.Write(req)
-	stop()
-	if err != nil {
+	if err := c.write(ctx, req); err != nil {
+		if errors.Is(err, errAbandoned) {
+			c.forget(id)
+			return fmt.Errorf("%w: writing the request: %w", ErrConnection, ctx.Err())
+		}
 		c.close(fmt.Errorf("%w: %v", ErrConnection, err))
 		return c.sentErr()
 	}
@@ -161,6 +165,46 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 		c.forget(id)
 		return ctx.Err()
 	}
+}
+
+// errAbandoned: the call's context ended before its request was
+// written; the write goes on without it.
+var errAbandoned = errors.New("secretd: write abandoned")
+
+// write sends req. A runner that stops reading blocks the write, and the
+// writes queued behind it: a call whose context can end writes on its
+// own goroutine and returns at that end (its request may still go out,
+// so it may still run). Another call's end never closes the session: only
+// a write that the runner has not taken after c.stall does.
+func (c *conn) write(ctx context.Context, req []byte) error {
+	if ctx.Done() == nil { // it cannot end: write in line
+		_, err := c.s.Write(req)
+		return err
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.s.Write(req)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		return err
+	case <-ctx.Done():
+	}
+	go func() {
+		t := time.NewTimer(c.stall)
+		defer t.Stop()
+		select {
+		case err := <-wrote:
+			if err != nil {
+				c.close(fmt.Errorf("%w: %v", ErrConnection, err))
+			}
+		case <-t.C:
+			c.close(fmt.Errorf("%w: the runner took no request for %v", ErrConnection, c.stall))
+		case <-c.done:
+		}
+	}()
+	return errAbandoned
 }
 
 func (c *conn) forget(id uint64) {

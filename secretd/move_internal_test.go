@@ -3,6 +3,7 @@ package secretd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -490,5 +491,110 @@ func TestCloseWaitsForAMoveHomeUnderWay(t *testing.T) {
 	}
 	if w := moved.Load(); w == nil || !w.closed.Load() {
 		t.Fatalf("the move's connection: %v, want it made and closed when Close returns", w)
+	}
+}
+
+// One caller's deadline ends only that call: calls with short deadlines,
+// racing calls with none on the same sessions of a healthy runner, must
+// not break those sessions for the others.
+func TestAShortDeadlineEndsOnlyItsOwnCall(t *testing.T) {
+	tests := []struct {
+		name     string
+		pool     int
+		min, max time.Duration
+	}{
+		{"one session, deadlines of 0.2 to 2 ms", 1, 200 * time.Microsecond, 2 * time.Millisecond},
+		{"four sessions, deadlines of 0.2 to 2 ms", 4, 200 * time.Microsecond, 2 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := startFakeRunner(t)
+			c := r.client(t, tt.pool)
+			var calls, failed atomic.Int64
+			var first atomic.Value
+			end := time.Now().Add(time.Second)
+			var wg sync.WaitGroup
+			for g := range 8 { // short deadlines
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; time.Now().Before(end); i++ {
+						d := tt.min + time.Duration((g*7919+i*104729)%int(tt.max-tt.min))
+						ctx, cancel := context.WithTimeout(context.Background(), d)
+						_ = c.Call(ctx, "echo", []any{uint64(1)}, nil)
+						cancel()
+					}
+				}()
+			}
+			for range 4 { // no deadline
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(end) {
+						var out uint64
+						calls.Add(1)
+						if err := c.Call(context.Background(), "echo", []any{uint64(2)}, &out); err != nil || out != 2 {
+							failed.Add(1)
+							first.CompareAndSwap(nil, fmt.Sprint(out, err))
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if failed.Load() != 0 {
+				t.Fatalf("%d of %d calls with no deadline failed beside calls with short ones; first: %v", failed.Load(), calls.Load(), first.Load())
+			}
+		})
+	}
+}
+
+// A call that an earlier attempt sent, and that Close ends while it is
+// retried, may have run: it must not read as plain ErrClosed.
+func TestARetriedCallEndedByCloseStillSaysItMayHaveRun(t *testing.T) {
+	id, err := wire.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var received atomic.Int32
+	addr := LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) {
+		s, _, err := wire.Server(nc, id, func(wire.PublicKey, wire.ClientHello) error { return nil })
+		if err != nil {
+			return
+		}
+		if _, err := wire.NewMessageReader(s).Next(); err == nil {
+			received.Add(1) // the request arrived; then the runner dies
+		}
+	})
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int32
+	retrying := make(chan struct{})
+	dialer := func(ctx context.Context, network, a string) (net.Conn, error) {
+		if dials.Add(1) == 2 { // the retry's dial waits until Close
+			close(retrying)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, a)
+	}
+	c, err := Dial(context.Background(), addr, Options{Identity: id.Public().String(), Key: key, PoolSize: 1, Dialer: dialer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Call(context.Background(), "system_ping", nil, nil) }() // repeatable: retried
+	select {
+	case <-retrying:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call was not retried")
+	}
+	c.Close()
+	err = <-done
+	if received.Load() != 1 || !errors.Is(err, ErrClosed) || !errors.Is(err, ErrConnection) {
+		t.Fatalf("runner received %d; Call: %v (ErrClosed %v, ErrConnection %v), want 1 received and both",
+			received.Load(), err, errors.Is(err, ErrClosed), errors.Is(err, ErrConnection))
 	}
 }
