@@ -38,7 +38,7 @@ type fakeSession struct {
 // listener, every connection it accepted and every one serve passed to
 // track, and waits for the serve calls to return (serve waits for any
 // goroutine it starts). For this package's tests, in and out.
-func LoopbackServer(t *testing.T, serve func(nc net.Conn, track func(net.Conn) bool)) string {
+func LoopbackServer(t testing.TB, serve func(nc net.Conn, track func(net.Conn) bool)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,7 +92,7 @@ func LoopbackServer(t *testing.T, serve func(nc net.Conn, track func(net.Conn) b
 	return ln.Addr().String()
 }
 
-func startFakeRunner(t *testing.T) *fakeRunner {
+func startFakeRunner(t testing.TB) *fakeRunner {
 	t.Helper()
 	id, err := wire.GeneratePrivateKey()
 	if err != nil {
@@ -596,5 +596,44 @@ func TestARetriedCallEndedByCloseStillSaysItMayHaveRun(t *testing.T) {
 	if received.Load() != 1 || !errors.Is(err, ErrClosed) || !errors.Is(err, ErrConnection) {
 		t.Fatalf("runner received %d; Call: %v (ErrClosed %v, ErrConnection %v), want 1 received and both",
 			received.Load(), err, errors.Is(err, ErrClosed), errors.Is(err, ErrConnection))
+	}
+}
+
+// BenchmarkCall measures what a deadline costs a call: a call whose
+// context can end writes its request on its own goroutine, so that it can
+// return at that end; one whose context cannot writes in line. Compare
+// the two sub-benchmarks of one run (a fake runner over loopback: the
+// client's overhead, not an enclave's work).
+func BenchmarkCall(b *testing.B) {
+	r := startFakeRunner(b)
+	key, err := GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, bb := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"no deadline", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"with a deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute)
+		}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					ctx, cancel := bb.ctx()
+					if err := c.Call(ctx, "echo", []any{uint64(1)}, nil); err != nil {
+						b.Error(err)
+					}
+					cancel()
+				}
+			})
+		})
 	}
 }
