@@ -535,7 +535,15 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 	if idempotent[method] {
 		attempts = len(c.ends) + 1
 	}
-	var err, sent error // sent: an attempt that may have reached a runner
+	var sent error // an attempt that may have reached a runner
+	final := func(err error) error {
+		if sent != nil && errors.Is(err, ErrClosed) && !errors.Is(err, ErrConnection) {
+			// Plain ErrClosed would say the call was never sent.
+			return fmt.Errorf("%w after an attempt that may have run: %w", err, sent)
+		}
+		return err
+	}
+	var err error
 	moved := 0
 	for try := 0; try < attempts; try++ {
 		var s *conn
@@ -549,20 +557,17 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 				continue
 			}
 			if err == nil || !errors.Is(err, ErrConnection) || errors.Is(err, ErrClosed) {
-				return err
+				return final(err)
 			}
 			sent = err
-		} else if errors.Is(err, ErrClosed) && sent != nil {
-			// Plain ErrClosed would say the call was never sent.
-			return fmt.Errorf("%w after an attempt that may have run: %w", err, sent)
 		} else if !errors.Is(err, ErrConnection) {
-			return err
+			return final(err)
 		}
 		if ctx.Err() != nil {
-			return err
+			return final(err)
 		}
 	}
-	return err
+	return final(err)
 }
 
 // Close closes every session and stops the dials under way, and returns

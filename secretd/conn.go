@@ -28,6 +28,9 @@ type conn struct {
 	// stall bounds a write the runner does not take: past it, the
 	// runner has stopped reading, and the session closes.
 	stall time.Duration
+	// wlock admits one write at a time; a call whose context ends while
+	// it waits for it has sent nothing.
+	wlock chan struct{}
 }
 
 // errRetired: the session was replaced and closed before the call was
@@ -40,7 +43,7 @@ type result struct {
 }
 
 func newConn(nc net.Conn, s *wire.Session, stall time.Duration) *conn {
-	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{}), stall: stall}
+	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{}), stall: stall, wlock: make(chan struct{}, 1)}
 	go c.readLoop()
 	return c
 }
@@ -139,8 +142,14 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 		return fmt.Errorf("secretd: encoding %s: %w", method, err)
 	}
 	if err := c.write(ctx, req); err != nil {
-		if errors.Is(err, errAbandoned) {
-			c.forget(id)
+		c.forget(id)
+		switch {
+		case errors.Is(err, errNotSent):
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", errNotSent, ctx.Err())
+			}
+			return c.closedErr()
+		case errors.Is(err, errAbandoned):
 			return fmt.Errorf("%w: writing the request: %w", ErrConnection, ctx.Err())
 		}
 		c.close(fmt.Errorf("%w: %v", ErrConnection, err))
@@ -167,44 +176,65 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 	}
 }
 
-// errAbandoned: the call's context ended before its request was
-// written; the write goes on without it.
-var errAbandoned = errors.New("secretd: write abandoned")
+var (
+	// errNotSent: the call's context ended, or the session closed, while
+	// it waited for its turn to write: nothing was sent. A call whose
+	// context ended so wraps it beside the context's error.
+	errNotSent = errors.New("secretd: not sent (a write before it was not taken)")
+	// errAbandoned: the call's context ended while its request was being
+	// written; the write goes on without it, and the call may run.
+	errAbandoned = errors.New("secretd: write abandoned")
+)
 
-// write sends req. A runner that stops reading blocks the write, and the
-// writes queued behind it: a call whose context can end writes on its
-// own goroutine and returns at that end (its request may still go out,
-// so it may still run). Another call's end never closes the session: only
-// a write that the runner has not taken after c.stall does.
+// write sends req, one write at a time. A runner that stops reading
+// blocks the write in the socket: that session closes once a write has
+// not been taken after c.stall, whoever waits for it. A call whose
+// context ends while it waits for its turn sends nothing; one whose
+// context ends during its write returns then (the write, on its own
+// goroutine, goes on). Another call's end never closes the session.
 func (c *conn) write(ctx context.Context, req []byte) error {
-	if ctx.Done() == nil { // it cannot end: write in line
+	select {
+	case c.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return errNotSent
+	case <-c.done:
+		return errNotSent
+	}
+	send := func() error {
+		defer func() { <-c.wlock }()
+		t := time.AfterFunc(c.stall, func() {
+			c.close(fmt.Errorf("%w: the runner took no request for %v", ErrConnection, c.stall))
+		})
+		defer t.Stop()
 		_, err := c.s.Write(req)
 		return err
 	}
+	if ctx.Done() == nil { // it cannot end: write in line
+		return send()
+	}
 	wrote := make(chan error, 1)
-	go func() {
-		_, err := c.s.Write(req)
-		wrote <- err
-	}()
+	go func() { wrote <- send() }()
 	select {
 	case err := <-wrote:
 		return err
 	case <-ctx.Done():
-	}
-	go func() {
-		t := time.NewTimer(c.stall)
-		defer t.Stop()
-		select {
-		case err := <-wrote:
-			if err != nil {
+		go func() {
+			if err := <-wrote; err != nil {
 				c.close(fmt.Errorf("%w: %v", ErrConnection, err))
 			}
-		case <-t.C:
-			c.close(fmt.Errorf("%w: the runner took no request for %v", ErrConnection, c.stall))
-		case <-c.done:
-		}
-	}()
-	return errAbandoned
+		}()
+		return errAbandoned
+	}
+}
+
+// closedErr is the error of a call that a closed session did not send.
+func (c *conn) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return ErrConnection
+	}
+	return c.err
 }
 
 func (c *conn) forget(id uint64) {

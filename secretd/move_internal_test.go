@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -635,5 +636,180 @@ func BenchmarkCall(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// pausingRunner completes the handshake, reads nothing until resume is
+// closed, and then records the method of every request it receives.
+type pausingRunner struct {
+	addr   string
+	id     wire.PrivateKey
+	resume chan struct{}
+
+	mu  sync.Mutex
+	got map[string]bool
+}
+
+func startPausingRunner(t *testing.T) *pausingRunner {
+	t.Helper()
+	id, err := wire.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pausingRunner{id: id, resume: make(chan struct{}), got: map[string]bool{}}
+	stop := make(chan struct{})
+	r.addr = LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) {
+		s, _, err := wire.Server(nc, id, func(wire.PublicKey, wire.ClientHello) error { return nil })
+		if err != nil {
+			return
+		}
+		select {
+		case <-r.resume:
+		case <-stop:
+			return
+		}
+		mr := wire.NewMessageReader(s)
+		for {
+			item, err := mr.Next()
+			if err != nil {
+				return
+			}
+			req, err := wire.DecodeRequest(item)
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			r.got[req.Method] = true
+			r.mu.Unlock()
+		}
+	})
+	t.Cleanup(func() { close(stop) })
+	return r
+}
+
+func (r *pausingRunner) received(method string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[method]
+}
+
+// fill sends large requests with 0.1 s deadlines until one's write
+// blocks: the runner's socket is full.
+func fill(t *testing.T, c *Client) {
+	t.Helper()
+	big := make([]byte, 900<<10)
+	for i := range 40 {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := c.Call(ctx, fmt.Sprint("fill-", i), []any{big}, nil)
+		cancel()
+		if errors.Is(err, ErrConnection) && errors.Is(err, context.DeadlineExceeded) {
+			return // abandoned in the socket
+		}
+	}
+	t.Fatal("no write blocked after 40 large requests")
+}
+
+// While a runner does not take a write, the calls queued behind it send
+// nothing: one whose context ends while it waits says so (its context's
+// error, not ErrConnection), never reaches the runner later, and holds no
+// goroutine or request in memory.
+func TestACallQueuedBehindABlockedWriteSendsNothing(t *testing.T) {
+	r := startPausingRunner(t)
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, DialTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	before := runtime.NumGoroutine()
+	fill(t, c)
+	var mu sync.Mutex
+	var unsent []string
+	var ambiguous int
+	payload := make([]byte, 4<<10)
+	end := time.Now().Add(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(end); i++ {
+				m := fmt.Sprintf("queued-%d-%d", g, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+				err := c.Call(ctx, m, []any{payload}, nil)
+				cancel()
+				mu.Lock()
+				if errors.Is(err, errNotSent) {
+					if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrConnection) {
+						t.Errorf("%s: %v; an unsent call names its deadline and not ErrConnection", m, err)
+					}
+					unsent = append(unsent, m)
+				} else {
+					ambiguous++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if g := runtime.NumGoroutine(); g > before+30 {
+		t.Errorf("%d goroutines after %d queued calls, %d before: abandoned calls hold goroutines", g, len(unsent)+ambiguous, before)
+	}
+	if len(unsent) == 0 {
+		t.Fatalf("none of %d calls queued behind a blocked write said it was not sent", ambiguous)
+	}
+	close(r.resume)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.Call(ctx, "marker", []any{}, nil) // written after all the others
+	WaitUntil(t, 5*time.Second, "the runner to receive the marker", func() bool { return r.received("marker") })
+	for _, m := range unsent {
+		if r.received(m) {
+			t.Fatalf("%s was told not sent and reached the runner", m)
+		}
+	}
+}
+
+// The stall bound counts from when a write blocks, not from a caller's
+// deadline: a runner that stops reading ends the session after about
+// DialTimeout, whatever the waiting calls allow.
+func TestAWriteTheRunnerDoesNotTakeEndsTheSessionAfterDialTimeout(t *testing.T) {
+	r := startPausingRunner(t)
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, DialTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := c.slots[0].c
+	big := make([]byte, 900<<10)
+	const calls = 40
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			errs <- s.call(ctx, fmt.Sprint("big-", i), []any{big}, nil)
+		}()
+	}
+	guard := time.After(10 * time.Second)
+	for i := range calls {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrConnection) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("call %d of %d: %v; want ErrConnection from the closed session", i+1, calls, err)
+			}
+		case <-guard:
+			t.Fatalf("%d of %d calls still wait after 10 s on a runner that takes no request; the dial timeout is 0.3 s", calls-i, calls)
+		}
+	}
+	if s.alive() {
+		t.Fatal("the session is still open after its write was not taken")
 	}
 }
