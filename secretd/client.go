@@ -46,6 +46,13 @@ type Options struct {
 	PoolSize int
 	// DialTimeout bounds connecting plus the handshake (default 5s).
 	DialTimeout time.Duration
+	// SilenceTimeout bounds how long a session may go without a reply
+	// while its runner owes one (default 60s). Past it the session closes
+	// and its calls fail with ErrConnection, also those with no deadline.
+	// The enclave answers every request it reads within 30s, and stops
+	// reading only while it runs 32 from one session, so keep it above
+	// 30s unless the runner is known to answer faster.
+	SilenceTimeout time.Duration
 	// Attestation, when set, is checked on the first session before the
 	// client uses the identity; Dial fails on a mismatch.
 	Attestation *AttestationPolicy
@@ -175,6 +182,9 @@ func DialCluster(ctx context.Context, addrs []string, opts Options) (*Client, er
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	if opts.SilenceTimeout <= 0 {
+		opts.SilenceTimeout = time.Minute
+	}
 	if opts.Dialer == nil {
 		var d net.Dialer
 		opts.Dialer = d.DialContext
@@ -272,7 +282,9 @@ func VerifyAttestation(p *AttestationPolicy, doc, nonce, identity []byte) (ed255
 func (c *Client) dialEndpoint(ctx context.Context, e *endpoint) (*conn, error) {
 	s, err := c.dial(ctx, e.addr)
 	if err != nil {
-		e.markDown()
+		if ctx.Err() == nil { // not this caller's own deadline
+			e.markDown()
+		}
 		return nil, err
 	}
 	if c.opts.Attestation == nil {
@@ -350,7 +362,10 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 	defer context.AfterFunc(c.life, cancel)() // Close stops it too
 	nc, err := c.opts.Dialer(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConnection, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: dialing: %w", ErrConnection, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %w", ErrConnection, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
@@ -376,7 +391,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		return nil, fmt.Errorf("%w: handshake: %v", ErrConnection, err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return newConn(nc, s, c.opts.DialTimeout), nil
+	return newConn(nc, s, c.opts.SilenceTimeout), nil
 }
 
 // session returns a live session, dialing one into an empty or dead slot.
@@ -536,13 +551,7 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 		attempts = len(c.ends) + 1
 	}
 	var sent error // an attempt that may have reached a runner
-	final := func(err error) error {
-		if sent != nil && errors.Is(err, ErrClosed) && !errors.Is(err, ErrConnection) {
-			// Plain ErrClosed would say the call was never sent.
-			return fmt.Errorf("%w after an attempt that may have run: %w", err, sent)
-		}
-		return err
-	}
+	final := func(err error) error { return afterSent(sent, err) }
 	var err error
 	moved := 0
 	for try := 0; try < attempts; try++ {
@@ -568,6 +577,18 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 		}
 	}
 	return final(err)
+}
+
+// afterSent is the error of a call whose attempt that may have run
+// (sent, nil if none) was followed by one that ended in err. An error
+// saying the last attempt was not sent (ErrClosed, its context's end)
+// would say the call never ran: it keeps the sent attempt's word.
+func afterSent(sent, err error) error {
+	var answered *Error
+	if sent == nil || err == nil || errors.Is(err, ErrConnection) || errors.As(err, &answered) {
+		return err
+	}
+	return fmt.Errorf("%w; its retry: %w", sent, err)
 }
 
 // Close closes every session and stops the dials under way, and returns

@@ -25,9 +25,14 @@ type conn struct {
 	done     chan struct{}
 	retiring bool // close once no call is pending
 
-	// stall bounds a write the runner does not take: past it, the
-	// runner has stopped reading, and the session closes.
-	stall time.Duration
+	// silence bounds how long the runner may say nothing while it owes
+	// a reply: past it, the session closes. heard is the last reply, or
+	// the start of the current spell with replies owed; watch fires the
+	// check (armed: it is set to).
+	silence time.Duration
+	heard   time.Time
+	watch   *time.Timer
+	armed   bool
 	// wlock admits one write at a time; a call whose context ends while
 	// it waits for it has sent nothing.
 	wlock chan struct{}
@@ -42,8 +47,8 @@ type result struct {
 	raw     cbor.RawMessage
 }
 
-func newConn(nc net.Conn, s *wire.Session, stall time.Duration) *conn {
-	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{}), stall: stall, wlock: make(chan struct{}, 1)}
+func newConn(nc net.Conn, s *wire.Session, silence time.Duration) *conn {
+	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{}), silence: silence, wlock: make(chan struct{}, 1)}
 	go c.readLoop()
 	return c
 }
@@ -71,6 +76,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.mu.Lock()
+		c.heard = time.Now()
 		ch := c.pending[r.MsgID]
 		delete(c.pending, r.MsgID)
 		c.mu.Unlock()
@@ -117,7 +123,52 @@ func (c *conn) closeLocked(err error) {
 		delete(c.pending, id)
 	}
 	close(c.done)
+	if c.watch != nil {
+		c.watch.Stop()
+	}
 	c.nc.Close()
+}
+
+// owe registers a reply the runner owes (under c.mu) and keeps the
+// silence check armed while any is owed. A request that was sent, or may
+// have been, stays owed after its call returns, until the runner answers
+// it or the session ends: a runner that stops answering is caught
+// whatever the callers' deadlines.
+func (c *conn) owe(id uint64, ch chan result) {
+	if len(c.pending) == 0 {
+		c.heard = time.Now()
+	}
+	c.pending[id] = ch
+	if c.armed {
+		return
+	}
+	c.armed = true
+	if c.watch == nil {
+		c.watch = time.AfterFunc(c.silence, c.checkSilence)
+	} else {
+		c.watch.Reset(c.silence)
+	}
+}
+
+// checkSilence closes the session if the runner has owed a reply and
+// said nothing for c.silence. The enclave answers every request it reads
+// within its request timeout, and stops reading only while it runs a
+// full session's worth: silence that long is a runner that stopped.
+func (c *conn) checkSilence() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	if len(c.pending) == 0 {
+		c.armed = false
+		return
+	}
+	if wait := time.Until(c.heard.Add(c.silence)); wait > 0 {
+		c.watch.Reset(wait)
+		return
+	}
+	c.closeLocked(fmt.Errorf("%w: the runner owed a reply and said nothing for %v", ErrConnection, c.silence))
 }
 
 func (c *conn) call(ctx context.Context, method string, params []any, out any) error {
@@ -133,7 +184,7 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 	}
 	id := c.nextID
 	c.nextID++
-	c.pending[id] = ch
+	c.owe(id, ch)
 	c.mu.Unlock()
 
 	req, err := wireclient.EncodeRequest(id, method, params)
@@ -142,14 +193,15 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 		return fmt.Errorf("secretd: encoding %s: %w", method, err)
 	}
 	if err := c.write(ctx, req); err != nil {
-		c.forget(id)
 		switch {
 		case errors.Is(err, errNotSent):
+			c.forget(id)
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w: %w", errNotSent, ctx.Err())
 			}
 			return c.closedErr()
 		case errors.Is(err, errAbandoned):
+			// Still owed: the request may go out.
 			return fmt.Errorf("%w: writing the request: %w", ErrConnection, ctx.Err())
 		}
 		c.close(fmt.Errorf("%w: %v", ErrConnection, err))
@@ -171,7 +223,7 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 		}
 		return nil
 	case <-ctx.Done():
-		c.forget(id)
+		// Still owed: the runner's answer, or its silence, ends it.
 		return ctx.Err()
 	}
 }
@@ -187,11 +239,12 @@ var (
 )
 
 // write sends req, one write at a time. A runner that stops reading
-// blocks the write in the socket: that session closes once a write has
-// not been taken after c.stall, whoever waits for it. A call whose
-// context ends while it waits for its turn sends nothing; one whose
-// context ends during its write returns then (the write, on its own
-// goroutine, goes on). Another call's end never closes the session.
+// blocks the write in the socket, and pushes back on the calls queued
+// behind it; if it also stops answering, the silence check closes the
+// session. A call whose context ends while it waits for its turn sends
+// nothing; one whose context ends during its write returns then (the
+// write, on its own goroutine, goes on). Another call's end never closes
+// the session.
 func (c *conn) write(ctx context.Context, req []byte) error {
 	select {
 	case c.wlock <- struct{}{}:
@@ -200,12 +253,12 @@ func (c *conn) write(ctx context.Context, req []byte) error {
 	case <-c.done:
 		return errNotSent
 	}
+	if ctx.Err() != nil { // select picks at random among ready cases
+		<-c.wlock
+		return errNotSent
+	}
 	send := func() error {
 		defer func() { <-c.wlock }()
-		t := time.AfterFunc(c.stall, func() {
-			c.close(fmt.Errorf("%w: the runner took no request for %v", ErrConnection, c.stall))
-		})
-		defer t.Stop()
 		_, err := c.s.Write(req)
 		return err
 	}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/niomon/niomon/internal/wire"
+	"github.com/niomon/niomon/internal/wireclient"
 )
 
 // fakeRunner completes the handshake as a cluster would and answers
@@ -773,43 +775,252 @@ func TestACallQueuedBehindABlockedWriteSendsNothing(t *testing.T) {
 	}
 }
 
-// The stall bound counts from when a write blocks, not from a caller's
-// deadline: a runner that stops reading ends the session after about
-// DialTimeout, whatever the waiting calls allow.
-func TestAWriteTheRunnerDoesNotTakeEndsTheSessionAfterDialTimeout(t *testing.T) {
-	r := startPausingRunner(t)
+// A runner that stops answering, whether its socket fills or not, ends
+// the session after SilenceTimeout, whatever the waiting calls allow
+// (a minute, or no deadline at all): they fail with ErrConnection.
+func TestARunnerThatStopsAnsweringEndsTheSessionAfterTheSilenceTimeout(t *testing.T) {
+	cases := []struct {
+		name  string
+		calls int
+		size  int
+	}{
+		{"its socket fills and a write blocks", 40, 900 << 10},
+		{"its requests fit in the socket", 1, 16},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startPausingRunner(t)
+			key, err := GenerateKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, SilenceTimeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			s := c.slots[0].c
+			payload := make([]byte, tc.size)
+			errs := make(chan error, tc.calls)
+			for i := range tc.calls {
+				go func() {
+					ctx := context.Background()
+					if i%2 == 1 {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, time.Minute)
+						defer cancel()
+					}
+					errs <- s.call(ctx, fmt.Sprint("call-", i), []any{payload}, nil)
+				}()
+			}
+			guard := time.After(10 * time.Second)
+			for i := range tc.calls {
+				select {
+				case err := <-errs:
+					if !errors.Is(err, ErrConnection) || errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("call %d of %d: %v; want ErrConnection from the closed session", i+1, tc.calls, err)
+					}
+				case <-guard:
+					t.Fatalf("%d of %d calls still wait after 10 s on a runner that answers nothing; the silence timeout is 0.3 s", tc.calls-i, tc.calls)
+				}
+			}
+			if s.alive() {
+				t.Fatal("the session is still open after its runner went silent")
+			}
+		})
+	}
+}
+
+// busyRunner serves like the enclave under load: it reads a request only
+// while fewer than 32 run, and answers each after work. pushedBack counts
+// the times it stopped reading for want of room.
+type busyRunner struct {
+	addr       string
+	id         wire.PrivateKey
+	answered   atomic.Int64
+	pushedBack atomic.Int64
+}
+
+func startBusyRunner(t *testing.T, work time.Duration) *busyRunner {
+	t.Helper()
+	id, err := wire.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &busyRunner{id: id}
+	r.addr = LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) {
+		s, _, err := wire.Server(nc, id, func(wire.PublicKey, wire.ClientHello) error { return nil })
+		if err != nil {
+			return
+		}
+		room := make(chan struct{}, 32)
+		mr := wire.NewMessageReader(s)
+		for {
+			select {
+			case room <- struct{}{}:
+			default:
+				r.pushedBack.Add(1)
+				room <- struct{}{}
+			}
+			item, err := mr.Next()
+			if err != nil {
+				return
+			}
+			req, err := wire.DecodeRequest(item)
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { <-room }()
+				time.Sleep(work)
+				answer, err := wire.EncodeResponse(req.MsgID, nil, true)
+				if err != nil {
+					return
+				}
+				if _, err := s.Write(answer); err == nil {
+					r.answered.Add(1)
+				}
+			}()
+		}
+	})
+	return r
+}
+
+// A runner that stops reading because it is busy, and answers as it
+// works, is not a stalled one: its session stays up, and every call with
+// no deadline gets its answer, though each write waits longer than the
+// dial timeout.
+func TestARunnerThatPushesBackKeepsItsSession(t *testing.T) {
+	r := startBusyRunner(t, 600*time.Millisecond)
 	key, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, DialTimeout: 300 * time.Millisecond})
+	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1,
+		DialTimeout: 300 * time.Millisecond, SilenceTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	s := c.slots[0].c
-	big := make([]byte, 900<<10)
-	const calls = 40
+	const calls = 100
+	payload := make([]byte, 128<<10)
 	errs := make(chan error, calls)
 	for i := range calls {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			errs <- s.call(ctx, fmt.Sprint("big-", i), []any{big}, nil)
-		}()
+		go func() { errs <- c.Call(context.Background(), fmt.Sprint("work-", i), []any{payload}, nil) }()
 	}
-	guard := time.After(10 * time.Second)
+	guard := time.After(30 * time.Second)
 	for i := range calls {
 		select {
 		case err := <-errs:
-			if !errors.Is(err, ErrConnection) || errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("call %d of %d: %v; want ErrConnection from the closed session", i+1, calls, err)
+			if err != nil {
+				t.Fatalf("call %d of %d to a busy runner: %v (the runner answered %d)", i+1, calls, err, r.answered.Load())
 			}
 		case <-guard:
-			t.Fatalf("%d of %d calls still wait after 10 s on a runner that takes no request; the dial timeout is 0.3 s", calls-i, calls)
+			t.Fatalf("%d of %d calls still wait after 30 s", calls-i, calls)
 		}
 	}
-	if s.alive() {
-		t.Fatal("the session is still open after its write was not taken")
+	if r.pushedBack.Load() == 0 {
+		t.Fatal("the runner never stopped reading: the test did not push back")
+	}
+}
+
+// One caller's deadline ending during a dial says nothing of the runner:
+// the endpoint stays up for the calls after it.
+func TestAShortDeadlineDuringADialLeavesTheEndpointUp(t *testing.T) {
+	r := startFakeRunner(t)
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, Dialer: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.slots[0].c.close(ErrConnection) // the next call dials
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	err = c.Call(ctx, "m", []any{uint64(1)}, nil)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a 5 ms call during a 50 ms dial: %v, want its deadline", err)
+	}
+	if !c.ends[0].up(time.Now()) {
+		t.Fatal("one caller's deadline marked a working runner down")
+	}
+	var got uint64
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Call(ctx, "m", []any{uint64(2)}, &got); err != nil || got != 2 {
+		t.Fatalf("the next call: %d, %v", got, err)
+	}
+}
+
+// A call whose context has ended is never written, even when the write
+// turn is free and select could pick either.
+func TestAWriteWhoseContextHasEndedSendsNothing(t *testing.T) {
+	r := startFakeRunner(t)
+	c := r.client(t, 1)
+	s := c.slots[0].c
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 200 {
+		req, err := wireclient.EncodeRequest(uint64(1000+i), "m", []any{uint64(1000 + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.write(ended, req); !errors.Is(err, errNotSent) {
+			t.Fatalf("write %d with an ended context: %v, want errNotSent", i, err)
+		}
+	}
+	var got uint64
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := c.Call(ctx, "m", []any{uint64(7)}, &got); err != nil || got != 7 {
+		t.Fatalf("marker call: %d, %v", got, err)
+	}
+	fs := r.session(t, s)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(fs.received) != 1 || fs.received[0] != 7 {
+		t.Fatalf("the runner received %v; want only the marker 7", fs.received)
+	}
+}
+
+// After an attempt that may have run, the error of a retry that was not
+// sent keeps saying the call may have run; an answer stands as it is.
+func TestAfterASentAttemptTheErrorSaysTheCallMayHaveRun(t *testing.T) {
+	sent := fmt.Errorf("%w: EOF", ErrConnection)
+	answer := &Error{Code: wire.CodeNotFound, Message: "no such wallet"}
+	cases := []struct {
+		name        string
+		sent, err   error
+		mayHaveRun  bool
+		alsoMatches error
+	}{
+		{"the retry was closed unsent", sent, ErrClosed, true, ErrClosed},
+		{"the retry's deadline ended before its turn to write", sent, fmt.Errorf("%w: %w", errNotSent, context.DeadlineExceeded), true, context.DeadlineExceeded},
+		{"the retry's context ended before it was sent", sent, context.Canceled, true, context.Canceled},
+		{"the retry was answered", sent, answer, false, ErrNotFound},
+		{"nothing was sent before", nil, ErrClosed, false, ErrClosed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := afterSent(tc.sent, tc.err)
+			if errors.Is(got, ErrConnection) != tc.mayHaveRun || !errors.Is(got, tc.alsoMatches) {
+				t.Fatalf("%v: ErrConnection %v, want %v; matches %v: %v", got, errors.Is(got, ErrConnection), tc.mayHaveRun, tc.alsoMatches, errors.Is(got, tc.alsoMatches))
+			}
+			if tc.mayHaveRun && strings.HasPrefix(got.Error(), errNotSent.Error()) {
+				t.Fatalf("%q starts by saying the call was not sent", got)
+			}
+		})
 	}
 }
