@@ -19,20 +19,26 @@ type conn struct {
 	s  *wire.Session
 
 	mu       sync.Mutex
-	pending  map[uint64]chan result
+	pending  map[uint64]owed // the requests written and not yet answered
 	nextID   uint64
 	err      error
 	done     chan struct{}
 	retiring bool // close once no call is pending
 
 	// silence bounds how long the runner may say nothing while it owes
-	// a reply: past it, the session closes. heard is the last reply, or
-	// the start of the current spell with replies owed; watch fires the
-	// check (armed: it is set to).
-	silence time.Duration
-	heard   time.Time
-	watch   *time.Timer
-	armed   bool
+	// a reply, and how long it may leave its oldest request unanswered:
+	// past either, the session closes. heard is the last reply, or the
+	// start of the current spell with replies owed; oldest is the oldest
+	// request owed (noOldest: not known since it changed) and
+	// oldestSince a time it was the oldest by; watch fires the check
+	// (armed: it is set to); seq numbers the writes.
+	silence     time.Duration
+	heard       time.Time
+	oldest      uint64
+	oldestSince time.Time
+	seq         uint64
+	watch       *time.Timer
+	armed       bool
 	// wlock admits one write at a time; a call whose context ends while
 	// it waits for it has sent nothing.
 	wlock chan struct{}
@@ -42,13 +48,21 @@ type conn struct {
 // sent, so the call may go on another session whatever it does.
 var errRetired = fmt.Errorf("%w: session moved to another runner", ErrConnection)
 
+// owed is a request the runner has to answer: seq orders the writes.
+type owed struct {
+	ch  chan result
+	seq uint64
+}
+
+const noOldest = ^uint64(0)
+
 type result struct {
 	errText *string
 	raw     cbor.RawMessage
 }
 
 func newConn(nc net.Conn, s *wire.Session, silence time.Duration) *conn {
-	c := &conn{nc: nc, s: s, pending: make(map[uint64]chan result), done: make(chan struct{}), silence: silence, wlock: make(chan struct{}, 1)}
+	c := &conn{nc: nc, s: s, pending: make(map[uint64]owed), done: make(chan struct{}), silence: silence, wlock: make(chan struct{}, 1)}
 	go c.readLoop()
 	return c
 }
@@ -76,12 +90,23 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.mu.Lock()
-		c.heard = time.Now()
-		ch := c.pending[r.MsgID]
-		delete(c.pending, r.MsgID)
+		o, ok := c.pending[r.MsgID]
+		if !ok && r.MsgID >= c.nextID {
+			c.mu.Unlock()
+			c.close(fmt.Errorf("%w: the runner answered request %d, which was never sent", ErrConnection, r.MsgID))
+			return
+		}
+		if ok { // a stray answer (a duplicate) says nothing of the others
+			delete(c.pending, r.MsgID)
+			now := time.Now()
+			c.heard = now
+			if c.oldest == noOldest || o.seq == c.oldest {
+				c.oldest, c.oldestSince = noOldest, now
+			}
+		}
 		c.mu.Unlock()
-		if ch != nil {
-			ch <- result{errText: r.Error, raw: r.Result}
+		if ok {
+			o.ch <- result{errText: r.Error, raw: r.Result}
 		}
 		c.closeIfRetired()
 	}
@@ -118,8 +143,8 @@ func (c *conn) closeLocked(err error) {
 		return
 	}
 	c.err = err
-	for id, ch := range c.pending {
-		close(ch)
+	for id, o := range c.pending {
+		close(o.ch)
 		delete(c.pending, id)
 	}
 	close(c.done)
@@ -129,16 +154,18 @@ func (c *conn) closeLocked(err error) {
 	c.nc.Close()
 }
 
-// owe registers a reply the runner owes (under c.mu) and keeps the
-// silence check armed while any is owed. A request that was sent, or may
-// have been, stays owed after its call returns, until the runner answers
-// it or the session ends: a runner that stops answering is caught
-// whatever the callers' deadlines.
+// owe registers, under c.mu and the write turn, the request about to be
+// written, and keeps the silence check armed while any is owed. A
+// request that was sent, or may have been, stays owed after its call
+// returns, until the runner answers it or the session ends: a runner
+// that stops answering is caught whatever the callers' deadlines.
 func (c *conn) owe(id uint64, ch chan result) {
 	if len(c.pending) == 0 {
-		c.heard = time.Now()
+		now := time.Now()
+		c.heard, c.oldest, c.oldestSince = now, c.seq, now
 	}
-	c.pending[id] = ch
+	c.pending[id] = owed{ch: ch, seq: c.seq}
+	c.seq++
 	if c.armed {
 		return
 	}
@@ -151,9 +178,13 @@ func (c *conn) owe(id uint64, ch chan result) {
 }
 
 // checkSilence closes the session if the runner has owed a reply and
-// said nothing for c.silence. The enclave answers every request it reads
-// within its request timeout, and stops reading only while it runs a
-// full session's worth: silence that long is a runner that stopped.
+// said nothing for c.silence, or has left its oldest request unanswered
+// that long while it answered others. The enclave reads a session's
+// requests in order and answers each within its request timeout of
+// reading it; once every request written before one is answered, it has
+// read that one too. So either is a runner that stopped, or dropped a
+// request. An oldest request is seen within c.silence of becoming so:
+// it is caught within twice c.silence.
 func (c *conn) checkSilence() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -164,11 +195,24 @@ func (c *conn) checkSilence() {
 		c.armed = false
 		return
 	}
-	if wait := time.Until(c.heard.Add(c.silence)); wait > 0 {
-		c.watch.Reset(wait)
-		return
+	now := time.Now()
+	if c.oldest == noOldest {
+		for _, o := range c.pending {
+			c.oldest = min(c.oldest, o.seq)
+		}
 	}
-	c.closeLocked(fmt.Errorf("%w: the runner owed a reply and said nothing for %v", ErrConnection, c.silence))
+	switch {
+	case now.Sub(c.heard) >= c.silence:
+		c.closeLocked(fmt.Errorf("%w: the runner owed a reply and said nothing for %v", ErrConnection, c.silence))
+	case now.Sub(c.oldestSince) >= c.silence:
+		c.closeLocked(fmt.Errorf("%w: the runner left a request unanswered for %v while it answered others", ErrConnection, c.silence))
+	default:
+		next := c.heard
+		if c.oldestSince.Before(next) {
+			next = c.oldestSince
+		}
+		c.watch.Reset(next.Add(c.silence).Sub(now))
+	}
 }
 
 func (c *conn) call(ctx context.Context, method string, params []any, out any) error {
@@ -184,18 +228,15 @@ func (c *conn) call(ctx context.Context, method string, params []any, out any) e
 	}
 	id := c.nextID
 	c.nextID++
-	c.owe(id, ch)
 	c.mu.Unlock()
 
 	req, err := wireclient.EncodeRequest(id, method, params)
 	if err != nil {
-		c.forget(id)
 		return fmt.Errorf("secretd: encoding %s: %w", method, err)
 	}
-	if err := c.write(ctx, req); err != nil {
+	if err := c.write(ctx, id, ch, req); err != nil {
 		switch {
 		case errors.Is(err, errNotSent):
-			c.forget(id)
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w: %w", errNotSent, ctx.Err())
 			}
@@ -245,7 +286,7 @@ var (
 // nothing; one whose context ends during its write returns then (the
 // write, on its own goroutine, goes on). Another call's end never closes
 // the session.
-func (c *conn) write(ctx context.Context, req []byte) error {
+func (c *conn) write(ctx context.Context, id uint64, ch chan result, req []byte) error {
 	select {
 	case c.wlock <- struct{}{}:
 	case <-ctx.Done():
@@ -257,6 +298,14 @@ func (c *conn) write(ctx context.Context, req []byte) error {
 		<-c.wlock
 		return errNotSent
 	}
+	c.mu.Lock()
+	if c.err != nil { // closed, or retired, while it waited
+		c.mu.Unlock()
+		<-c.wlock
+		return errNotSent
+	}
+	c.owe(id, ch)
+	c.mu.Unlock()
 	send := func() error {
 		defer func() { <-c.wlock }()
 		_, err := c.s.Write(req)
@@ -288,13 +337,6 @@ func (c *conn) closedErr() error {
 		return ErrConnection
 	}
 	return c.err
-}
-
-func (c *conn) forget(id uint64) {
-	c.mu.Lock()
-	delete(c.pending, id)
-	c.mu.Unlock()
-	c.closeIfRetired()
 }
 
 // sentErr is the error of a call that was written, or was being written,

@@ -831,6 +831,122 @@ func TestARunnerThatStopsAnsweringEndsTheSessionAfterTheSilenceTimeout(t *testin
 	}
 }
 
+// A runner that keeps talking without answering a call is caught too:
+// one that answers others but never this one (within twice
+// SilenceTimeout), one that repeats an old answer, and one that answers
+// a request never sent (at once).
+func TestARunnerThatFeignsLifeIsStillCaught(t *testing.T) {
+	feign := func(t *testing.T, later uint64) string {
+		id, err := wire.GeneratePrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := LoopbackServer(t, func(nc net.Conn, _ func(net.Conn) bool) {
+			s, _, err := wire.Server(nc, id, func(wire.PublicKey, wire.ClientHello) error { return nil })
+			if err != nil {
+				return
+			}
+			mr := wire.NewMessageReader(s)
+			item, err := mr.Next()
+			if err != nil {
+				return
+			}
+			first, err := wire.DecodeRequest(item)
+			if err != nil {
+				return
+			}
+			go func() { // read the rest, answer nothing
+				for {
+					if _, err := mr.Next(); err != nil {
+						return
+					}
+				}
+			}()
+			// Answer the first request, then keep sending the answer
+			// to later (0: the first again), about every 25 ms.
+			msgid := first.MsgID
+			for range 200 {
+				b, err := wire.EncodeResponse(msgid, nil, uint64(0))
+				if err != nil {
+					return
+				}
+				if _, err := s.Write(b); err != nil {
+					return
+				}
+				if later != 0 {
+					msgid = later
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+		})
+		return id.Public().String() + "@" + addr
+	}
+	cases := []struct {
+		name string
+		addr func(t *testing.T) (identity, addr string)
+		want string
+	}{
+		{"it answers other calls but never this one", func(t *testing.T) (string, string) {
+			r := startFakeRunner(t)
+			return r.id.Public().String(), r.addr
+		}, "unanswered"},
+		{"it repeats an old answer and answers nothing new", func(t *testing.T) (string, string) {
+			a := feign(t, 0)
+			i := strings.Index(a, "@")
+			return a[:i], a[i+1:]
+		}, "said nothing"},
+		{"it answers a request never sent", func(t *testing.T) (string, string) {
+			a := feign(t, 1<<60)
+			i := strings.Index(a, "@")
+			return a[:i], a[i+1:]
+		}, "never sent"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			identity, addr := tc.addr(t)
+			key, err := GenerateKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Dial(context.Background(), addr, Options{Identity: identity, Key: key, PoolSize: 1, SilenceTimeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			s := c.slots[0].c
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.call(ctx, "first", []any{uint64(0)}, nil); err != nil {
+				t.Fatalf("the first call: %v", err)
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() { // others' calls, answered by the fake runner
+				for i := 0; i < 250; i++ {
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+					_ = s.call(ctx, "m", []any{uint64(i)}, nil)
+					cancel()
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}()
+			done := make(chan error, 1)
+			go func() { done <- s.call(context.Background(), "hang", []any{uint64(1)}, nil) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrConnection) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("the call: %v; want ErrConnection saying %q", err, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a call with no deadline still waits after 5 s; the silence timeout is 0.3 s")
+			}
+		})
+	}
+}
+
 // busyRunner serves like the enclave under load: it reads a request only
 // while fewer than 32 run, and answers each after work. pushedBack counts
 // the times it stopped reading for want of room.
@@ -977,7 +1093,7 @@ func TestAWriteWhoseContextHasEndedSendsNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.write(ended, req); !errors.Is(err, errNotSent) {
+		if err := s.write(ended, uint64(1000+i), make(chan result, 1), req); !errors.Is(err, errNotSent) {
 			t.Fatalf("write %d with an ended context: %v, want errNotSent", i, err)
 		}
 	}
