@@ -24,6 +24,7 @@ import (
 	"github.com/niomon/niomon/internal/policy"
 	"github.com/niomon/niomon/internal/seal"
 	"github.com/niomon/niomon/internal/wire"
+	"golang.org/x/sync/semaphore"
 )
 
 // Attester produces attestation documents (NSM in Nitro, a dev document in
@@ -93,8 +94,9 @@ type Enclave struct {
 	links   sync.Mutex
 	linkSet map[*hostlink.Link]struct{}
 
-	typedData chan struct{} // one token per EIP-712 document being parsed
-	budget    *byteBudget   // request bytes in flight, over all sessions
+	typedData      chan struct{}       // one token per EIP-712 document being parsed
+	budget         *semaphore.Weighted // request bytes in flight, over all sessions; first come, first served
+	requestTimeout time.Duration       // requestTimeout, but for tests
 
 	allow    atomic.Pointer[map[wire.PublicKey]struct{}]
 	cache    *walletCache
@@ -132,16 +134,17 @@ func New(cfg Config) (*Enclave, error) {
 		cfg.Now = time.Now
 	}
 	e := &Enclave{
-		cfg:       cfg,
-		log:       cfg.Log,
-		booted:    make(chan struct{}),
-		ready:     make(chan struct{}),
-		linkSet:   make(map[*hostlink.Link]struct{}),
-		cache:     newWalletCache(cfg.CacheSize),
-		sessions:  make(chan struct{}, cfg.MaxSessions),
-		typedData: make(chan struct{}, maxTypedDataInFlight),
-		budget:    newByteBudget(maxRequestBytesInFlight),
-		replay:    policy.NewReplayCache(cfg.ReplayCacheSize, cfg.ReplayCacheSize/replayShareDivisor, cfg.Now),
+		cfg:            cfg,
+		log:            cfg.Log,
+		booted:         make(chan struct{}),
+		ready:          make(chan struct{}),
+		linkSet:        make(map[*hostlink.Link]struct{}),
+		cache:          newWalletCache(cfg.CacheSize),
+		sessions:       make(chan struct{}, cfg.MaxSessions),
+		typedData:      make(chan struct{}, maxTypedDataInFlight),
+		budget:         semaphore.NewWeighted(maxRequestBytesInFlight),
+		requestTimeout: requestTimeout,
+		replay:         policy.NewReplayCache(cfg.ReplayCacheSize, cfg.ReplayCacheSize/replayShareDivisor, cfg.Now),
 	}
 	empty := map[wire.PublicKey]struct{}{}
 	e.allow.Store(&empty)
@@ -399,27 +402,50 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 			e.log.Debug("undecodable request, closing session", "err", err)
 			return
 		}
+		// A request is answered within requestTimeout of being read,
+		// its waits included: a client takes a runner that leaves a
+		// request unanswered far longer for a stopped one.
+		rctx, cancel := context.WithTimeout(ctx, e.requestTimeout)
 		// Every request's bytes count against one budget for all
 		// sessions: a request waits (and its session with it) until the
-		// budget has room. What a request holds while it runs is a small
-		// multiple of its size.
-		cost := len(item)
-		e.budget.take(cost)
+		// budget has room, in the order they came, so a large one is
+		// not starved by small ones. What a request holds while it runs
+		// is a small multiple of its size.
+		cost := int64(len(item))
+		if err := e.budget.Acquire(rctx, cost); err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			e.reply(s, req.MsgID, nil, errBusy)
+			continue
+		}
 		// A request with nothing queued behind it runs here, in the
 		// session's reader: handing it to a new goroutine costs a wakeup
 		// that measured a quarter of a call's latency. Requests that
 		// arrive together run concurrently, up to maxInFlight.
 		if !mr.Pending() && len(sem) == 0 {
-			result, err := e.dispatch(ctx, peer, req)
+			result, err := e.dispatch(rctx, peer, req)
 			e.reply(s, req.MsgID, result, err)
-			e.budget.give(cost)
+			e.budget.Release(cost)
+			cancel()
 			continue
 		}
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-rctx.Done():
+			e.budget.Release(cost)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			e.reply(s, req.MsgID, nil, errBusy)
+			continue
+		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; e.budget.give(cost); wg.Done() }()
-			result, err := e.dispatch(ctx, peer, req)
+			defer func() { <-sem; e.budget.Release(cost); cancel(); wg.Done() }()
+			result, err := e.dispatch(rctx, peer, req)
 			e.reply(s, req.MsgID, result, err)
 		}()
 	}
@@ -464,37 +490,5 @@ func (e *Enclave) dispatch(ctx context.Context, peer wire.Peer, req wire.Request
 		}
 		return nil, &wire.RPCError{Code: wire.CodeUnknownMethod, Message: "unknown method"}
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	return m(ctx, peer, req)
-}
-
-// byteBudget is a count of bytes that requests take and give back; take
-// waits for room.
-type byteBudget struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	free int
-}
-
-func newByteBudget(n int) *byteBudget {
-	b := &byteBudget{free: n}
-	b.cond = sync.NewCond(&b.mu)
-	return b
-}
-
-func (b *byteBudget) take(n int) {
-	b.mu.Lock()
-	for b.free < n {
-		b.cond.Wait()
-	}
-	b.free -= n
-	b.mu.Unlock()
-}
-
-func (b *byteBudget) give(n int) {
-	b.mu.Lock()
-	b.free += n
-	b.mu.Unlock()
-	b.cond.Broadcast()
+	return m(ctx, peer, req) // ctx carries the request's deadline
 }

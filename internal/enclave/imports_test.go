@@ -39,6 +39,7 @@ var allowedImports = map[string]bool{
 	"github.com/btcsuite/btcd/btcutil/bech32":                  true, // btc, cosmos addresses
 	"github.com/btcsuite/btcd/chaincfg/chainhash":              true, // BIP340/341 tagged hashes
 	"golang.org/x/crypto/sha3":                                 true, // keccak256
+	"golang.org/x/sync/semaphore":                              true, // the request byte budget
 
 	// BLS12-381 (chain/bls): gnark-crypto, pure Go.
 	"github.com/consensys/gnark-crypto/ecc":                            true,

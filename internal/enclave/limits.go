@@ -38,7 +38,11 @@ const (
 	// maxInFlight bounds the requests one session runs at once; further
 	// requests wait, which pushes back on the client.
 	maxInFlight = 32
-	// requestTimeout bounds one method call, storage round trips included.
+	// requestTimeout bounds one request from its reading to its answer:
+	// its waits for room and for a slot, and the method call with its
+	// storage round trips. A request still waiting at its end is answered
+	// "busy". Clients take silence much longer than this for a stopped
+	// runner (secretd.Options.SilenceTimeout, 60s by default).
 	requestTimeout = 30 * time.Second
 	// bootTimeout bounds loading or making the master key at boot.
 	bootTimeout = 30 * time.Second
@@ -66,7 +70,9 @@ const (
 	// while it runs: decrypted, decoded, re-encoded to check it is
 	// canonical). Without it, 1,024 sessions of 32 requests of up to
 	// wire.MaxMessage would be gigabytes in an enclave of 48 MiB. A
-	// request waits for room; wire.MaxMessage always fits.
+	// request waits for room, in the order they came (small ones cannot
+	// starve a large one) and within requestTimeout; wire.MaxMessage
+	// always fits.
 	maxRequestBytesInFlight = 4 << 20
 	// maxTypedDataInFlight bounds the EIP-712 documents being parsed at
 	// once across all sessions. One document is at most 64 KiB of JSON
