@@ -160,3 +160,40 @@ func TestEveryRequestIsAnsweredWithinTheRequestTimeout(t *testing.T) {
 		})
 	}
 }
+
+// A client that stops reading its answers holds no room from the other
+// sessions: a request's bytes are given back before its answer is
+// written.
+func TestASessionThatReadsNoAnswersHoldsNoRoomFromOthers(t *testing.T) {
+	e := newBareEnclave(t, 300*time.Millisecond)
+	a, _ := sessionTo(t, e)
+	b, bmr := sessionTo(t, e)
+	var burst []byte
+	for id := range uint64(5) {
+		size := 16
+		if id > 0 {
+			size = wire.MaxMessage - 1000
+		}
+		req, err := wireclient.EncodeRequest(id, "no_such_method", []any{make([]byte, size)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		burst = append(burst, req...)
+	}
+	written := make(chan error, 1)
+	go func() { _, err := a.Write(burst); written <- err }() // and never read
+	select {
+	case err := <-written:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the enclave did not read the burst")
+	}
+	time.Sleep(100 * time.Millisecond) // its requests run and block on their answers
+	for id := range uint64(3) {
+		if got := ask(t, b, bmr, 100+id, 64<<10, 3*time.Second); !strings.Contains(got, "unknown method") {
+			t.Fatalf("another session's request %d: %q, want it run", id, got)
+		}
+	}
+}

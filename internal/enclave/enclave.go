@@ -424,16 +424,25 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 		// session's reader: handing it to a new goroutine costs a wakeup
 		// that measured a quarter of a call's latency. Requests that
 		// arrive together run concurrently, up to maxInFlight.
+		// Room is given back before the answer is written: a client that
+		// stops reading its answers holds no room from other sessions.
 		if !mr.Pending() && len(sem) == 0 {
 			result, err := e.dispatch(rctx, peer, req)
-			e.reply(s, req.MsgID, result, err)
 			e.budget.Release(cost)
 			cancel()
+			e.reply(s, req.MsgID, result, err)
 			continue
 		}
+		slot := false
 		select {
 		case sem <- struct{}{}:
+			slot = rctx.Err() == nil // a slot that came as the time ran out
+			if !slot {
+				<-sem
+			}
 		case <-rctx.Done():
+		}
+		if !slot {
 			e.budget.Release(cost)
 			cancel()
 			if ctx.Err() != nil {
@@ -444,8 +453,10 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; e.budget.Release(cost); cancel(); wg.Done() }()
+			defer func() { <-sem; wg.Done() }()
 			result, err := e.dispatch(rctx, peer, req)
+			e.budget.Release(cost)
+			cancel()
 			e.reply(s, req.MsgID, result, err)
 		}()
 	}
