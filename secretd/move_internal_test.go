@@ -124,11 +124,7 @@ func (r *fakeRunner) serve(nc net.Conn) {
 	}()
 	mr := wire.NewMessageReader(s)
 	for {
-		item, err := mr.Next()
-		if err != nil {
-			return
-		}
-		req, err := wire.DecodeRequest(item)
+		req, err := nextRequest(mr)
 		if err != nil {
 			return
 		}
@@ -153,6 +149,15 @@ func (r *fakeRunner) serve(nc net.Conn) {
 			return
 		}
 	}
+}
+
+// nextRequest reads and decodes the next request a fake runner receives.
+func nextRequest(mr *wire.MessageReader) (wire.Request, error) {
+	item, err := mr.Next()
+	if err != nil {
+		return wire.Request{}, err
+	}
+	return wire.DecodeRequest(item)
 }
 
 // WaitUntil polls cond every millisecond and fails the test, naming
@@ -641,6 +646,23 @@ func BenchmarkCall(b *testing.B) {
 	}
 }
 
+// dialTest dials addr as a fresh client key with o (its Identity and Key
+// set here) and closes the client when the test ends.
+func dialTest(t *testing.T, identity, addr string, o Options) *Client {
+	t.Helper()
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Identity, o.Key = identity, key
+	c, err := Dial(context.Background(), addr, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // pausingRunner completes the handshake, reads nothing until resume is
 // closed, and then records the method of every request it receives.
 type pausingRunner struct {
@@ -672,11 +694,7 @@ func startPausingRunner(t *testing.T) *pausingRunner {
 		}
 		mr := wire.NewMessageReader(s)
 		for {
-			item, err := mr.Next()
-			if err != nil {
-				return
-			}
-			req, err := wire.DecodeRequest(item)
+			req, err := nextRequest(mr)
 			if err != nil {
 				return
 			}
@@ -717,15 +735,7 @@ func fill(t *testing.T, c *Client) {
 // goroutine or request in memory.
 func TestACallQueuedBehindABlockedWriteSendsNothing(t *testing.T) {
 	r := startPausingRunner(t)
-	key, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, DialTimeout: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := dialTest(t, r.id.Public().String(), r.addr, Options{PoolSize: 1, DialTimeout: 3 * time.Second})
 	before := runtime.NumGoroutine()
 	fill(t, c)
 	var mu sync.Mutex
@@ -790,15 +800,7 @@ func TestARunnerThatStopsAnsweringEndsTheSessionAfterTheSilenceTimeout(t *testin
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startPausingRunner(t)
-			key, err := GenerateKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, SilenceTimeout: 300 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := dialTest(t, r.id.Public().String(), r.addr, Options{PoolSize: 1, SilenceTimeout: 300 * time.Millisecond})
 			s := c.slots[0].c
 			payload := make([]byte, tc.size)
 			errs := make(chan error, tc.calls)
@@ -847,11 +849,7 @@ func TestARunnerThatFeignsLifeIsStillCaught(t *testing.T) {
 				return
 			}
 			mr := wire.NewMessageReader(s)
-			item, err := mr.Next()
-			if err != nil {
-				return
-			}
-			first, err := wire.DecodeRequest(item)
+			first, err := nextRequest(mr)
 			if err != nil {
 				return
 			}
@@ -904,15 +902,7 @@ func TestARunnerThatFeignsLifeIsStillCaught(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			identity, addr := tc.addr(t)
-			key, err := GenerateKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := Dial(context.Background(), addr, Options{Identity: identity, Key: key, PoolSize: 1, SilenceTimeout: 300 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			c := dialTest(t, identity, addr, Options{PoolSize: 1, SilenceTimeout: 300 * time.Millisecond})
 			s := c.slots[0].c
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -978,11 +968,7 @@ func startBusyRunner(t *testing.T, work time.Duration) *busyRunner {
 				r.pushedBack.Add(1)
 				room <- struct{}{}
 			}
-			item, err := mr.Next()
-			if err != nil {
-				return
-			}
-			req, err := wire.DecodeRequest(item)
+			req, err := nextRequest(mr)
 			if err != nil {
 				return
 			}
@@ -1008,16 +994,7 @@ func startBusyRunner(t *testing.T, work time.Duration) *busyRunner {
 // dial timeout.
 func TestARunnerThatPushesBackKeepsItsSession(t *testing.T) {
 	r := startBusyRunner(t, 600*time.Millisecond)
-	key, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1,
-		DialTimeout: 300 * time.Millisecond, SilenceTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := dialTest(t, r.id.Public().String(), r.addr, Options{PoolSize: 1, DialTimeout: 300 * time.Millisecond, SilenceTimeout: 2 * time.Second})
 	const calls = 100
 	payload := make([]byte, 128<<10)
 	errs := make(chan error, calls)
@@ -1044,10 +1021,6 @@ func TestARunnerThatPushesBackKeepsItsSession(t *testing.T) {
 // the endpoint stays up for the calls after it.
 func TestAShortDeadlineDuringADialLeavesTheEndpointUp(t *testing.T) {
 	r := startFakeRunner(t)
-	key, err := GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	slow := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		select {
 		case <-time.After(50 * time.Millisecond):
@@ -1057,14 +1030,10 @@ func TestAShortDeadlineDuringADialLeavesTheEndpointUp(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}
-	c, err := Dial(context.Background(), r.addr, Options{Identity: r.id.Public().String(), Key: key, PoolSize: 1, Dialer: slow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := dialTest(t, r.id.Public().String(), r.addr, Options{PoolSize: 1, Dialer: slow})
 	c.slots[0].c.close(ErrConnection) // the next call dials
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-	err = c.Call(ctx, "m", []any{uint64(1)}, nil)
+	err := c.Call(ctx, "m", []any{uint64(1)}, nil)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a 5 ms call during a 50 ms dial: %v, want its deadline", err)
