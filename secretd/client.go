@@ -550,9 +550,7 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 	if idempotent[method] {
 		attempts = len(c.ends) + 1
 	}
-	var sent error // an attempt that may have reached a runner
-	final := func(err error) error { return afterSent(sent, err) }
-	var err error
+	var err, sent error // sent: an attempt that may have reached a runner
 	moved := 0
 	for try := 0; try < attempts; try++ {
 		var s *conn
@@ -566,17 +564,17 @@ func (c *Client) Call(ctx context.Context, method string, params []any, result a
 				continue
 			}
 			if err == nil || !errors.Is(err, ErrConnection) || errors.Is(err, ErrClosed) {
-				return final(err)
+				return afterSent(sent, err)
 			}
 			sent = err
 		} else if !errors.Is(err, ErrConnection) {
-			return final(err)
+			return afterSent(sent, err)
 		}
 		if ctx.Err() != nil {
-			return final(err)
+			return afterSent(sent, err)
 		}
 	}
-	return final(err)
+	return afterSent(sent, err)
 }
 
 // afterSent is the error of a call whose attempt that may have run

@@ -294,12 +294,10 @@ func (c *conn) write(ctx context.Context, id uint64, ch chan result, req []byte)
 	case <-c.done:
 		return errNotSent
 	}
-	if ctx.Err() != nil { // select picks at random among ready cases
-		<-c.wlock
-		return errNotSent
-	}
 	c.mu.Lock()
-	if c.err != nil { // closed, or retired, while it waited
+	// select picks at random among ready cases: the context may have
+	// ended, or the session closed (or retired), as the turn came.
+	if ctx.Err() != nil || c.err != nil {
 		c.mu.Unlock()
 		<-c.wlock
 		return errNotSent
@@ -315,16 +313,17 @@ func (c *conn) write(ctx context.Context, id uint64, ch chan result, req []byte)
 		return send()
 	}
 	wrote := make(chan error, 1)
-	go func() { wrote <- send() }()
+	go func() {
+		err := send()
+		if err != nil { // whether or not its call still waits
+			c.close(fmt.Errorf("%w: %v", ErrConnection, err))
+		}
+		wrote <- err
+	}()
 	select {
 	case err := <-wrote:
 		return err
 	case <-ctx.Done():
-		go func() {
-			if err := <-wrote; err != nil {
-				c.close(fmt.Errorf("%w: %v", ErrConnection, err))
-			}
-		}()
 		return errAbandoned
 	}
 }

@@ -412,54 +412,58 @@ func (e *Enclave) serveSession(ctx context.Context, s *wire.Session, peer wire.P
 		// not starved by small ones. What a request holds while it runs
 		// is a small multiple of its size.
 		cost := int64(len(item))
-		if err := e.budget.Acquire(rctx, cost); err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				return
-			}
-			e.reply(s, req.MsgID, nil, errBusy)
-			continue
-		}
 		// A request with nothing queued behind it runs here, in the
 		// session's reader: handing it to a new goroutine costs a wakeup
 		// that measured a quarter of a call's latency. Requests that
 		// arrive together run concurrently, up to maxInFlight.
-		// Room is given back before the answer is written: a client that
-		// stops reading its answers holds no room from other sessions.
-		if !mr.Pending() && len(sem) == 0 {
-			result, err := e.dispatch(rctx, peer, req)
-			e.budget.Release(cost)
-			cancel()
-			e.reply(s, req.MsgID, result, err)
-			continue
-		}
-		slot := false
-		select {
-		case sem <- struct{}{}:
-			slot = rctx.Err() == nil // a slot that came as the time ran out
-			if !slot {
-				<-sem
+		admitted, inline := e.budget.Acquire(rctx, cost) == nil, false
+		if admitted {
+			inline = !mr.Pending() && len(sem) == 0
+			if !inline && !takeSlot(rctx, sem) {
+				e.budget.Release(cost)
+				admitted = false
 			}
-		case <-rctx.Done():
 		}
-		if !slot {
-			e.budget.Release(cost)
+		if !admitted {
 			cancel()
 			if ctx.Err() != nil {
 				return
 			}
 			e.reply(s, req.MsgID, nil, errBusy)
+			continue
+		}
+		// Room is given back before the answer is written: a client that
+		// stops reading its answers holds no room from other sessions.
+		run := func() {
+			result, err := e.dispatch(rctx, peer, req)
+			e.budget.Release(cost)
+			cancel()
+			e.reply(s, req.MsgID, result, err)
+		}
+		if inline {
+			run()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			result, err := e.dispatch(rctx, peer, req)
-			e.budget.Release(cost)
-			cancel()
-			e.reply(s, req.MsgID, result, err)
+			run()
 		}()
 	}
+}
+
+// takeSlot takes one of sem's slots unless rctx ends first; a slot that
+// comes as it ends is given back.
+func takeSlot(rctx context.Context, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		if rctx.Err() == nil {
+			return true
+		}
+		<-sem
+	case <-rctx.Done():
+	}
+	return false
 }
 
 func (e *Enclave) reply(s *wire.Session, msgid uint64, result any, err error) {
